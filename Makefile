@@ -1,0 +1,36 @@
+# Every target works from a fresh clone: it builds what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup data demo test test-quick lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+data: setup
+	$(BIN)/optbench data fetch
+
+demo: setup data
+	$(BIN)/optbench train configs/paths_book.yaml
+	$(BIN)/optbench train configs/mnist_sgd.yaml
+
+test: setup data
+	$(BIN)/pytest
+
+test-quick: setup
+	$(BIN)/pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check optbench tests
+	$(BIN)/ruff format --check optbench tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
