@@ -1,0 +1,222 @@
+"""The `optbench` command: parse the shell's words, call one experiment, say where the results went.
+
+No mathematics here. Errors a user can fix are one line each on stderr with the exit status of their
+kind (2: usage or config, 1: run time); heavy modules are imported inside the commands that need
+them, so `optbench --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from optbench import __version__
+from optbench.errors import ConfigError, OptbenchError
+
+EXIT_INTERRUPTED = 130
+"""The exit status of a process stopped by SIGINT, as shells report it."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reports_errors(command: F) -> F:
+    """Turn optbench's errors into one line per problem on stderr and the matching exit status."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            sys.exit(exc.exit_code)
+        except OptbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+CONFIG_ARG = click.argument("config", type=click.Path(path_type=Path, dir_okay=True))
+OVERRIDES_ARG = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+OUT_OPT = click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+    help="Results root; each experiment writes into OUT/<experiment>/.",
+)
+QUIET_OPT = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="optbench")
+def main() -> None:
+    """Experiments on neural-network optimizers and weight initialisation.
+
+    A YAML config names a task (MNIST or a 2-D function), a model, an optimizer and how to train;
+    KEY=VALUE arguments after it override any dotted key, e.g. optimizer.lr=0.1 train.steps=100.
+    Results go to results/<experiment>/ as CSV logs, PNG figures and a summary.
+    """
+
+
+@main.command()
+@CONFIG_ARG
+@OVERRIDES_ARG
+@OUT_OPT
+@QUIET_OPT
+@_reports_errors
+def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> None:
+    """Train one run: the config's base run, or its first run if it has runs or a grid."""
+    from optbench import plots
+    from optbench.config import load_experiment
+    from optbench.runner import RUNS_DIR, run_experiment
+
+    exp = load_experiment(config, overrides)
+    exp = exp.first_only()
+    result = run_experiment(exp, out, jobs=1, force=True, progress=not quiet)
+    (run_id, status), = result.statuses.items()
+    run_folder = result.folder / RUNS_DIR / run_id
+    if result.interrupted:
+        click.echo(f"interrupted: {run_folder}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    figures = plots.run_figures(run_folder)
+    _echo_status(run_id, status)
+    click.echo(f"results: {run_folder}")
+    for figure in figures:
+        click.echo(f"figure:  {figure}")
+    if status.get("status") == "failed":
+        sys.exit(1)
+
+
+def _echo_status(run_id: str, status: dict[str, Any]) -> None:
+    parts = [f"{run_id}: {status.get('status')}"]
+    if status.get("final_loss") is not None:
+        parts.append(f"final_loss {status['final_loss']:.6g}")
+    if status.get("final_test_acc") is not None:
+        parts.append(f"test_acc {status['final_test_acc']:.4f}")
+    if status.get("diverged_step") is not None:
+        parts.append(f"diverged at step {status['diverged_step']}")
+    if status.get("error"):
+        parts.append(f"error: {status['error']}")
+    if status.get("wall_s") is not None:
+        parts.append(f"{status['wall_s']:.1f} s")
+    click.echo(", ".join(parts))
+
+
+@main.command()
+@CONFIG_ARG
+@OVERRIDES_ARG
+@OUT_OPT
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Runs executed at once, in worker processes.  [default: the number of cores]")
+@click.option("--force", is_flag=True, help="Rerun runs that already finished.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved runs and write nothing.")
+@QUIET_OPT
+@_reports_errors
+def compare(
+    config: Path, overrides: tuple[str, ...], out: Path, jobs: int | None, force: bool, dry_run: bool, quiet: bool
+) -> None:
+    """Run every run of the config (runs x grid), then draw combined figures and a summary."""
+    from optbench import plots, report
+    from optbench.config import load_experiment
+    from optbench.runner import run_experiment
+
+    exp = load_experiment(config, overrides)
+    if dry_run:
+        click.echo(report.runs_table(exp), nl=False)
+        return
+    result = run_experiment(exp, out, jobs=jobs or os.cpu_count() or 1, force=force, progress=not quiet)
+    if not result.interrupted:
+        plots.experiment_figures(result.folder)
+        report.write_report(result.folder)
+    click.echo(report.summary_table(result.folder), nl=False)
+    if result.skipped:
+        click.echo(f"{result.skipped} run(s) already finished, skipped (--force reruns them)")
+    click.echo(f"results: {result.folder}")
+    if result.interrupted:
+        click.echo("interrupted: rerun the same command to finish the remaining runs", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if result.any_failed:
+        sys.exit(1)
+
+
+@main.command("report")
+@click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@_reports_errors
+def report_command(results_dir: Path) -> None:
+    """Redraw the figures and report of RESULTS_DIR from its CSV files, without training."""
+    from optbench import plots, report
+
+    figures = plots.experiment_figures(results_dir)
+    path = report.write_report(results_dir)
+    click.echo(report.summary_table(results_dir), nl=False)
+    for figure in figures:
+        click.echo(f"figure: {figure}")
+    click.echo(f"report: {path}")
+
+
+FAMILIES = ("optimizers", "schedules", "inits", "activations", "functions", "datasets")
+
+
+@main.command("list")
+@click.argument("family", type=click.Choice(FAMILIES), required=False)
+def list_command(family: str | None) -> None:
+    """List what configs can name: optimizers (with hyperparameters), inits, functions, ..."""
+    from optbench import catalogue
+
+    for name in [family] if family else FAMILIES:
+        click.echo(catalogue.describe(name))
+
+
+@main.group()
+def data() -> None:
+    """Fetch and inspect datasets."""
+
+
+DATA_DIR_OPT = click.option(
+    "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Data folder.  [default: $OPTBENCH_DATA, else the per-user cache]",
+)
+
+
+@data.command("fetch")
+@click.argument("dataset", type=click.Choice(["mnist"]), default="mnist")
+@DATA_DIR_OPT
+@_reports_errors
+def data_fetch(dataset: str, data_dir: Path | None) -> None:
+    """Download DATASET (default mnist), verify its checksums and cache it."""
+    from optbench.data import default_data_dir, fetch_mnist
+
+    folder = data_dir or default_data_dir()
+    source = fetch_mnist(folder, log=lambda message: click.echo(message, err=True))
+    what = "already cached and verified" if source == "cache" else f"fetched from {source} and verified"
+    click.echo(f"{dataset}: {what} in {folder}")
+
+
+@data.command("info")
+@DATA_DIR_OPT
+@_reports_errors
+def data_info(data_dir: Path | None) -> None:
+    """Where the data is, how many examples it has, and whether the checksums pass."""
+    from optbench.data import data_info as inspect
+
+    info = inspect(data_dir)
+    click.echo(f"folder: {info.folder}")
+    for f in info.files:
+        if not f.present:
+            state = "missing"
+        else:
+            state = f"{f.size} bytes, checksum {'ok' if f.checksum_ok else 'MISMATCH'}"
+        click.echo(f"  {f.name:<26} {state}")
+    if info.problem is None:
+        click.echo(f"mnist: {info.n_train} training and {info.n_test} test images")
+    else:
+        click.echo(f"error: {info.problem}", err=True)
+        sys.exit(1)

@@ -1,0 +1,171 @@
+"""Writing results safely: atomic replacement, CSV rows that are never half-written, folder locks.
+
+Every file optbench leaves behind is valid at every moment: small files (config.yaml, status.json,
+summary.csv, report.md) are written to a temporary name and renamed over the old one, and metric
+logs grow by whole rows, each written with one system call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from optbench.errors import LockedError
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+"""Names that become folder names: no separators, no leading dot, nothing a shell must quote."""
+
+
+def is_safe_name(name: str) -> bool:
+    """Whether `name` can be used as one path component inside the results folder."""
+    return bool(SAFE_NAME.match(name)) and ".." not in name
+
+
+def format_value(value: Any) -> str:
+    """A CSV cell: floats as the shortest text that reads back to the same double, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` by `data` in one step: readers see the old file or the new one, never a mix."""
+    tmp = _tmp_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def csv_line(values: Sequence[Any]) -> str:
+    """One CSV row with its newline; cells holding commas or quotes are quoted (RFC 4180)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([format_value(v) for v in values])
+    return buffer.getvalue()
+
+
+def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A whole CSV file as text (for files that are rewritten atomically, like summary.csv)."""
+    return csv_line(columns) + "".join(csv_line(row) for row in rows)
+
+
+class CsvLog:
+    """A CSV file that grows one complete row at a time.
+
+    Each row is a single os.write of the whole line, so a process killed at any moment leaves only
+    whole rows; a write that fails part-way (a full disk) is cut back to the last whole row before the
+    error propagates.
+    """
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path = path
+        self.columns = tuple(columns)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._size = 0
+        self._write_line(csv_line(self.columns))
+
+    def write(self, row: Sequence[Any]) -> None:
+        if len(row) != len(self.columns):
+            raise ValueError(f"{self.path.name}: row of {len(row)} values for {len(self.columns)} columns")
+        self._write_line(csv_line(row))
+
+    def _write_line(self, line: str) -> None:
+        data = line.encode("utf-8")
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise
+        self._size += len(data)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> CsvLog:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class FolderLock:
+    """An exclusive lock on a results folder, held while a process writes into it.
+
+    flock locks belong to the open file: the kernel drops them when the holder exits, killed or not,
+    so a lock is never left stale. Whoever holds it knows that any run still marked `running` in that
+    folder belongs to a process that is gone.
+    """
+
+    FILENAME = ".lock"
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / self.FILENAME
+        self._fd = -1
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise LockedError(
+                f"{self.path.parent}: another optbench process (pid {holder}) is writing here; "
+                "wait for it to finish or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> FolderLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()

@@ -1,0 +1,325 @@
+"""The multilayer perceptron: affine layers, activations, softmax cross-entropy, forward and backward.
+
+All parameters live in one contiguous 1-D buffer and all gradients in a second one of the same
+layout, [W1, b1, W2, b2, ...]; each layer's weight matrix (n_in × n_out) and bias are views into
+them. An optimizer therefore updates the whole network with a few whole-array operations, and the
+backward pass writes every gradient straight into its place in the flat buffer.
+
+Intermediate arrays are allocated once per batch size and reused, so a training step allocates
+almost nothing: matrix products write with `out=`, activations run in place.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from optbench.init import Initializer
+
+Array = NDArray[Any]
+
+# --------------------------------------------------------------------------------------------------
+# Activations
+# --------------------------------------------------------------------------------------------------
+
+
+class Activation(ABC):
+    """An elementwise nonlinearity applied in place, with its derivative expressed through its output.
+
+    Expressing f'(z) through y = f(z) means the backward pass needs only the stored outputs.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    bounds: ClassVar[tuple[float, float] | None] = None
+    """The values the output saturates at, if any (for the fraction-saturated diagnostic)."""
+
+    @abstractmethod
+    def forward(self, z: Array) -> None:
+        """Overwrite the pre-activation z with f(z)."""
+
+    @abstractmethod
+    def backward(self, y: Array, dy: Array, scratch: Array) -> None:
+        """Multiply dy in place by f'(z), computed from y = f(z); `scratch` is a buffer shaped like y."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Sigmoid(Activation):
+    """σ(z) = 1 / (1 + e^(−z)), σ' = y(1 − y)."""
+
+    name = "sigmoid"
+    summary = "1/(1+exp(-z)), outputs in (0, 1)"
+    bounds = (0.0, 1.0)
+
+    def forward(self, z: Array) -> None:
+        np.negative(z, out=z)
+        with np.errstate(over="ignore"):  # e^(−z) = inf for very negative z gives σ = 0 exactly
+            np.exp(z, out=z)
+        z += 1
+        np.reciprocal(z, out=z)
+
+    def backward(self, y: Array, dy: Array, scratch: Array) -> None:
+        np.subtract(1, y, out=scratch)
+        scratch *= y
+        dy *= scratch
+
+
+class Tanh(Activation):
+    """tanh(z), tanh' = 1 − y²."""
+
+    name = "tanh"
+    summary = "tanh(z), outputs in (-1, 1)"
+    bounds = (-1.0, 1.0)
+
+    def forward(self, z: Array) -> None:
+        np.tanh(z, out=z)
+
+    def backward(self, y: Array, dy: Array, scratch: Array) -> None:
+        np.multiply(y, y, out=scratch)
+        np.subtract(1, scratch, out=scratch)
+        dy *= scratch
+
+
+class ReLU(Activation):
+    """max(z, 0), with derivative 1 where y > 0 and 0 elsewhere (0 at z = 0, as PyTorch)."""
+
+    name = "relu"
+    summary = "max(z, 0)"
+
+    def forward(self, z: Array) -> None:
+        np.maximum(z, 0, out=z)
+
+    def backward(self, y: Array, dy: Array, scratch: Array) -> None:
+        np.greater(y, 0, out=scratch)
+        dy *= scratch
+
+
+LEAKY_RELU_SLOPE = 0.01
+"""The slope of leaky_relu for z < 0, as torch.nn.LeakyReLU's default."""
+
+
+class LeakyReLU(Activation):
+    """z for z > 0, a·z otherwise (a = LEAKY_RELU_SLOPE); derivative 1 or a."""
+
+    name = "leaky_relu"
+    summary = f"z if z > 0 else {LEAKY_RELU_SLOPE}*z"
+
+    def forward(self, z: Array) -> None:
+        np.maximum(z, LEAKY_RELU_SLOPE * z, out=z)
+
+    def backward(self, y: Array, dy: Array, scratch: Array) -> None:
+        np.greater(y, 0, out=scratch)
+        scratch *= 1 - LEAKY_RELU_SLOPE
+        scratch += LEAKY_RELU_SLOPE
+        dy *= scratch
+
+
+class Identity(Activation):
+    """f(z) = z: a deep linear network."""
+
+    name = "identity"
+    summary = "z (no nonlinearity)"
+
+    def forward(self, z: Array) -> None:
+        pass
+
+    def backward(self, y: Array, dy: Array, scratch: Array) -> None:
+        pass
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    act.name: act for act in (Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Identity())
+}
+
+# --------------------------------------------------------------------------------------------------
+# Loss
+# --------------------------------------------------------------------------------------------------
+
+
+def softmax_cross_entropy(logits: Array, labels: NDArray[np.intp]) -> tuple[Array, Array]:
+    """Per-sample losses −log softmax(z)_y and the gradient of their mean with respect to z.
+
+    Stable for any logits: the row maximum is subtracted before exponentiating. This allocating form
+    is the reference the in-place version inside `MLP` is tested against.
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=1))
+    rows = np.arange(len(labels))
+    losses = log_norm - shifted[rows, labels]
+    grad = np.exp(shifted - log_norm[:, None])
+    grad[rows, labels] -= 1
+    grad /= len(labels)
+    return losses, grad
+
+
+# --------------------------------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Where one affine layer's weights and bias sit in the flat buffers."""
+
+    n_in: int
+    n_out: int
+    w_offset: int
+    b_offset: int | None
+
+
+class _Workspace:
+    """The buffers of one batch size: each layer's output, its backward signal, a scratch array."""
+
+    def __init__(self, sizes: Sequence[int], batch: int, dtype: np.dtype[Any]) -> None:
+        self.outputs = [np.empty((batch, n), dtype) for n in sizes[1:]]
+        self.deltas = [np.empty((batch, n), dtype) for n in sizes[1:]]
+        self.scratch = [np.empty((batch, n), dtype) for n in sizes[1:]]
+        self.row_max = np.empty((batch, 1), dtype)
+        self.row_sum = np.empty((batch, 1), dtype)
+        self.rows = np.arange(batch)
+
+
+class MLP:
+    """Affine layers with one activation between them, a linear last layer and softmax cross-entropy.
+
+    `sizes` = (n_inputs, hidden..., n_classes). Weights are drawn by `init` (the last layer by
+    `output_init` if given), biases start at zero; `bias=False` builds layers without bias, as the
+    lecture's activation-distribution experiment does.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: Activation,
+        init: Initializer,
+        rng: np.random.Generator,
+        dtype: DTypeLike = np.float32,
+        output_init: Initializer | None = None,
+        bias: bool = True,
+    ) -> None:
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"an MLP needs at least an input and an output size, all >= 1; got {sizes}")
+        self.sizes = tuple(int(n) for n in sizes)
+        self.activation = activation
+        self.dtype = np.dtype(dtype)
+        self.layers: list[Layer] = []
+        offset = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w_offset, offset = offset, offset + n_in * n_out
+            b_offset = None
+            if bias:
+                b_offset, offset = offset, offset + n_out
+            self.layers.append(Layer(n_in, n_out, w_offset, b_offset))
+        self.params: Array = np.zeros(offset, self.dtype)
+        self.grads: Array = np.zeros(offset, self.dtype)
+        self.weights = [self._view(self.params, layer) for layer in self.layers]
+        self.weight_grads = [self._view(self.grads, layer) for layer in self.layers]
+        self.biases = [self._bias_view(self.params, layer) for layer in self.layers]
+        self.bias_grads = [self._bias_view(self.grads, layer) for layer in self.layers]
+        last = len(self.layers) - 1
+        for i, (layer, w) in enumerate(zip(self.layers, self.weights)):
+            draw = output_init if (i == last and output_init is not None) else init
+            w[...] = draw(rng, layer.n_in, layer.n_out, self.dtype)
+        self._workspaces: dict[int, _Workspace] = {}
+        self._last: _Workspace | None = None
+
+    @staticmethod
+    def _view(buffer: Array, layer: Layer) -> Array:
+        return buffer[layer.w_offset : layer.w_offset + layer.n_in * layer.n_out].reshape(
+            layer.n_in, layer.n_out
+        )
+
+    @staticmethod
+    def _bias_view(buffer: Array, layer: Layer) -> Array | None:
+        if layer.b_offset is None:
+            return None
+        return buffer[layer.b_offset : layer.b_offset + layer.n_out]
+
+    def __repr__(self) -> str:
+        shape = "-".join(map(str, self.sizes))
+        return f"MLP({shape}, {self.activation.name}, {self.dtype}, {self.params.size} parameters)"
+
+    def _workspace(self, batch: int) -> _Workspace:
+        ws = self._workspaces.get(batch)
+        if ws is None:
+            ws = self._workspaces[batch] = _Workspace(self.sizes, batch, self.dtype)
+        return ws
+
+    def forward(self, x: Array) -> Array:
+        """The logits for inputs x (batch × n_inputs); a buffer reused by the next call of this batch size."""
+        ws = self._workspace(len(x))
+        h = x
+        last = len(self.layers) - 1
+        for i, (w, b, z) in enumerate(zip(self.weights, self.biases, ws.outputs)):
+            np.matmul(h, w, out=z)
+            if b is not None:
+                z += b
+            if i < last:
+                self.activation.forward(z)
+            h = z
+        self._last = ws
+        return h
+
+    @property
+    def hidden_outputs(self) -> list[Array]:
+        """The activation outputs of each hidden layer in the last forward pass."""
+        if self._last is None:
+            raise RuntimeError("no forward pass yet")
+        return self._last.outputs[:-1]
+
+    def _loss_terms(self, ws: _Workspace, labels: NDArray[np.intp]) -> Array:
+        """Softmax of the logits in place in ws.outputs[-1]; returns the per-sample losses (float64).
+
+        z − max(z) is formed in place; log Σ exp then gives the loss before the exponentials are
+        normalised into probabilities, the buffer backward starts from.
+        """
+        z = ws.outputs[-1]
+        np.max(z, axis=1, keepdims=True, out=ws.row_max)
+        z -= ws.row_max
+        picked = z[ws.rows[: len(labels)], labels].astype(np.float64)
+        np.exp(z, out=z)
+        np.sum(z, axis=1, keepdims=True, out=ws.row_sum)
+        losses = np.log(ws.row_sum[:, 0], dtype=np.float64) - picked
+        z /= ws.row_sum
+        return losses
+
+    def loss_and_grad(self, x: Array, labels: NDArray[np.intp]) -> float:
+        """Mean cross-entropy of the batch; fills `self.grads` with its gradient."""
+        self.forward(x)
+        ws = self._workspace(len(x))
+        batch = len(x)
+        loss = float(self._loss_terms(ws, labels).mean())
+        delta = ws.outputs[-1]  # the softmax probabilities become dL/dz of the last layer
+        delta[ws.rows, labels] -= 1
+        delta /= batch
+        for i in range(len(self.layers) - 1, -1, -1):
+            h_in = x if i == 0 else ws.outputs[i - 1]
+            np.matmul(h_in.T, delta, out=self.weight_grads[i])
+            bias_grad = self.bias_grads[i]
+            if bias_grad is not None:
+                np.sum(delta, axis=0, out=bias_grad)
+            if i > 0:
+                below = ws.deltas[i - 1]
+                np.matmul(delta, self.weights[i].T, out=below)
+                self.activation.backward(ws.outputs[i - 1], below, ws.scratch[i - 1])
+                delta = below
+        return loss
+
+    def evaluate(self, x: Array, labels: NDArray[np.intp]) -> tuple[float, int]:
+        """The summed cross-entropy over the rows of x and how many are classified correctly."""
+        logits = self.forward(x)
+        correct = int(np.count_nonzero(logits.argmax(axis=1) == labels))
+        ws = self._workspace(len(x))
+        return float(self._loss_terms(ws, labels).sum()), correct
+
+    @property
+    def n_params(self) -> int:
+        return int(self.params.size)
+

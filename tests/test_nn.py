@@ -1,0 +1,198 @@
+"""The MLP against independent truth: finite differences, a plain reference forward pass, closed forms."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from optbench.init import INITIALIZERS, build_initializer
+from optbench.nn import ACTIVATIONS, MLP, softmax_cross_entropy
+
+SIZES = (7, 6, 5, 4)
+
+
+def make_net(activation: str = "tanh", dtype: type = np.float64, seed: int = 0, bias: bool = True) -> MLP:
+    rng = np.random.default_rng(seed)
+    net = MLP(SIZES, ACTIVATIONS[activation], build_initializer("xavier"), rng, dtype=dtype, bias=bias)
+    # Non-zero biases, so that their gradients are checked at a generic point.
+    for b in net.biases:
+        if b is not None:
+            b[...] = rng.standard_normal(b.shape) * 0.3
+    return net
+
+
+def batch(n: int = 9, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, SIZES[0])), rng.integers(0, SIZES[-1], size=n)
+
+
+def reference_loss(net: MLP, x: np.ndarray, y: np.ndarray) -> float:
+    """A plain forward pass written from the definitions, sharing nothing with MLP.forward."""
+    formulas = {
+        "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+        "tanh": np.tanh,
+        "relu": lambda z: np.where(z > 0, z, 0.0),
+        "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+        "identity": lambda z: z,
+    }
+    f = formulas[net.activation.name]
+    h = x
+    for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+        z = h @ w + (0 if b is None else b)
+        h = f(z) if i < len(net.weights) - 1 else z
+    log_probs = h - np.log(np.sum(np.exp(h), axis=1, keepdims=True))
+    return float(-np.mean(log_probs[np.arange(len(y)), y]))
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_backward_matches_central_finite_differences(activation: str) -> None:
+    net = make_net(activation)
+    x, y = batch()
+    net.loss_and_grad(x, y)
+    analytic = net.grads.copy()
+    numeric = np.empty_like(analytic)
+    h = 1e-6
+    for k in range(net.params.size):
+        saved = net.params[k]
+        net.params[k] = saved + h
+        up = reference_loss(net, x, y)
+        net.params[k] = saved - h
+        down = reference_loss(net, x, y)
+        net.params[k] = saved
+        numeric[k] = (up - down) / (2 * h)
+    rel = np.linalg.norm(analytic - numeric) / np.linalg.norm(analytic + numeric)
+    assert rel < 1e-6
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_loss_equals_plain_reference_forward(activation: str) -> None:
+    net = make_net(activation)
+    x, y = batch()
+    assert net.loss_and_grad(x, y) == pytest.approx(reference_loss(net, x, y), rel=1e-13)
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
+    losses, grad = softmax_cross_entropy(logits, np.array([0, 2]))
+    assert losses[0] == 0.0
+    assert losses[1] == pytest.approx(math.log(3))
+    assert np.all(np.isfinite(grad))
+    # d/dz of mean(-log softmax_y): (softmax - onehot) / batch.
+    np.testing.assert_allclose(grad[1], [1 / 6, 1 / 6, -1 / 3])
+
+
+def test_softmax_cross_entropy_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((4, 5)) * 3
+    y = np.array([0, 4, 2, 2])
+    _, grad = softmax_cross_entropy(z, y)
+    h = 1e-6
+    numeric = np.empty_like(z)
+    for idx in np.ndindex(z.shape):
+        zp, zm = z.copy(), z.copy()
+        zp[idx] += h
+        zm[idx] -= h
+        numeric[idx] = (softmax_cross_entropy(zp, y)[0].mean() - softmax_cross_entropy(zm, y)[0].mean()) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-10)
+
+
+def test_mlp_gradient_equals_reference_softmax_backprop() -> None:
+    """The in-place loss head of the MLP agrees with the allocating reference on the last layer."""
+    net = make_net("relu")
+    x, y = batch()
+    loss = net.loss_and_grad(x, y)
+    hidden = net.hidden_outputs[-1]
+    logits = hidden @ net.weights[-1] + net.biases[-1]
+    losses, dlogits = softmax_cross_entropy(logits, y)
+    assert loss == pytest.approx(losses.mean(), rel=1e-14)
+    np.testing.assert_allclose(net.weight_grads[-1], hidden.T @ dlogits, rtol=1e-12, atol=1e-15)
+
+
+def test_huge_logits_give_finite_loss_and_gradient() -> None:
+    net = make_net("identity")
+    x, y = batch()
+    net.weights[-1][...] *= 1e4
+    loss = net.loss_and_grad(x, y)
+    assert math.isfinite(loss) and np.all(np.isfinite(net.grads))
+
+
+def test_weights_and_biases_are_views_into_the_flat_buffers() -> None:
+    net = make_net()
+    net.params[:] = np.arange(net.params.size)
+    assert net.weights[0][0, 1] == 1.0
+    assert net.biases[0] is not None and net.biases[0][0] == SIZES[0] * SIZES[1]
+    assert net.weights[1][0, 0] == SIZES[0] * SIZES[1] + SIZES[1]
+    assert net.params.size == sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    for w, gw in zip(net.weights, net.weight_grads):
+        assert np.shares_memory(w, net.params) and np.shares_memory(gw, net.grads)
+
+
+def test_without_bias_the_buffer_holds_only_weights() -> None:
+    net = make_net(bias=False)
+    assert net.params.size == sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    assert all(b is None for b in net.biases)
+    x, y = batch()
+    assert net.loss_and_grad(x, y) == pytest.approx(reference_loss(net, x, y), rel=1e-13)
+
+
+def test_float32_network_computes_in_float32() -> None:
+    net = make_net(dtype=np.float32)
+    x, y = batch()
+    net.loss_and_grad(x.astype(np.float32), y)
+    assert net.params.dtype == np.float32 and net.grads.dtype == np.float32
+    assert net.forward(x.astype(np.float32)).dtype == np.float32
+
+
+def test_float32_and_float64_nets_start_from_the_same_draws() -> None:
+    a = make_net(dtype=np.float32, seed=5)
+    b = make_net(dtype=np.float64, seed=5)
+    np.testing.assert_array_equal(a.params, b.params.astype(np.float32))
+
+
+def test_biases_start_at_zero_and_output_init_applies_to_last_layer_only() -> None:
+    rng = np.random.default_rng(0)
+    net = MLP((5, 4, 3), ACTIVATIONS["relu"], build_initializer("zeros"), rng, output_init=build_initializer("he"))
+    assert np.all(net.weights[0] == 0)
+    assert np.any(net.weights[1] != 0)
+    assert all(np.all(b == 0) for b in net.biases if b is not None)
+
+
+@pytest.mark.parametrize("name", sorted(INITIALIZERS))
+def test_initialisers_draw_with_their_documented_std(name: str) -> None:
+    n_in, n_out = 400, 300
+    init = build_initializer(name)
+    w = init(np.random.default_rng(0), n_in, n_out, np.float64)
+    expected = {
+        "normal": 0.01,
+        "uniform": 0.01,
+        "zeros": 0.0,
+        "xavier": math.sqrt(1 / n_in),
+        "xavier_uniform": math.sqrt(1 / n_in),
+        "glorot": math.sqrt(2 / (n_in + n_out)),
+        "glorot_uniform": math.sqrt(2 / (n_in + n_out)),
+        "he": math.sqrt(2 / n_in),
+        "he_uniform": math.sqrt(2 / n_in),
+    }[name]
+    assert w.shape == (n_in, n_out)
+    assert w.std() == pytest.approx(expected, rel=0.01, abs=1e-12)
+    assert abs(w.mean()) <= 0.02 * expected
+    if name.endswith("uniform"):
+        # A uniform draw never leaves [-√3·std, √3·std]; a normal one of 120,000 draws would.
+        assert np.abs(w).max() <= math.sqrt(3) * expected
+
+
+def test_normal_initialiser_takes_its_std_from_the_config() -> None:
+    w = build_initializer("normal", {"std": 1.0})(np.random.default_rng(0), 300, 300, np.float64)
+    assert w.std() == pytest.approx(1.0, rel=0.01)
+
+
+def test_eval_counts_correct_predictions() -> None:
+    net = make_net("relu")
+    x, _ = batch(20)
+    predicted = net.forward(x).argmax(axis=1)
+    total, correct = net.evaluate(x, predicted)
+    assert correct == 20
+    total_wrong, correct_wrong = net.evaluate(x, (predicted + 1) % SIZES[-1])
+    assert correct_wrong == 0 and total_wrong > total
