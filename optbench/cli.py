@@ -22,6 +22,9 @@ from optbench.errors import ConfigError, OptbenchError
 EXIT_INTERRUPTED = 130
 """The exit status of a process stopped by SIGINT, as shells report it."""
 
+TRACEBACK_ENV = "OPTBENCH_TRACEBACK"
+"""Set to 1 to let unexpected exceptions show their traceback (for bug reports)."""
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -42,6 +45,16 @@ def _reports_errors(command: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except OSError as exc:  # a full disk, a read-only folder: the file and the reason, no traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
+        except Exception as exc:
+            if os.environ.get(TRACEBACK_ENV):
+                raise
+            click.echo(f"error: internal error: {type(exc).__name__}: {exc} "
+                       f"(set {TRACEBACK_ENV}=1 to see where)", err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -74,18 +87,18 @@ def main() -> None:
 @_reports_errors
 def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> None:
     """Train one run: the config's base run, or its first run if it has runs or a grid."""
-    from optbench import plots
     from optbench.config import load_experiment
     from optbench.runner import RUNS_DIR, run_experiment
 
-    exp = load_experiment(config, overrides)
-    exp = exp.first_only()
+    exp = load_experiment(config, overrides).first_only()
     result = run_experiment(exp, out, jobs=1, force=True, progress=not quiet)
     (run_id, status), = result.statuses.items()
     run_folder = result.folder / RUNS_DIR / run_id
     if result.interrupted:
         click.echo(f"interrupted: {run_folder}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    from optbench import plots
+
     figures = plots.run_figures(run_folder)
     _echo_status(run_id, status)
     click.echo(f"results: {run_folder}")
@@ -124,11 +137,12 @@ def compare(
     config: Path, overrides: tuple[str, ...], out: Path, jobs: int | None, force: bool, dry_run: bool, quiet: bool
 ) -> None:
     """Run every run of the config (runs x grid), then draw combined figures and a summary."""
-    from optbench import plots, report
     from optbench.config import load_experiment
     from optbench.runner import run_experiment
 
     exp = load_experiment(config, overrides)
+    from optbench import plots, report
+
     if dry_run:
         click.echo(report.runs_table(exp), nl=False)
         return

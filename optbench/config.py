@@ -245,22 +245,29 @@ def _merge(base: Any, patch: Any, path: str = "") -> Any:
     return merged
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    """A copy of `raw` with the dotted key set, through `_merge` so named sections behave the same."""
-    patch: Any = value
-    for key in reversed(dotted.split(".")):
-        patch = {key: patch}
-    merged = _merge(raw, _normalise_named(patch, ""))
-    assert isinstance(merged, dict)
-    return merged
+def _patch(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """One nested patch setting every dotted key of `pairs`, to be merged in a single step.
+
+    Setting `optimizer.name` and `optimizer.lr` together must keep the new lr even though the name
+    change drops the previous optimizer's hyperparameters, so the keys are combined first.
+    """
+    patch: dict[str, Any] = {}
+    for dotted, value in pairs:
+        nested: Any = value
+        for key in reversed(dotted.split(".")):
+            nested = {key: nested}
+        merged = _merge(patch, _normalise_named(nested, ""))
+        assert isinstance(merged, dict)
+        patch = merged
+    return patch
 
 
 OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 COMMAND_LINE = "command line"
 
 
-def parse_overrides(items: Sequence[str]) -> list[tuple[str, Any]]:
-    """KEY=VALUE strings as (dotted key, YAML value) pairs; every malformed one is reported."""
+def parse_overrides(items: Sequence[str]) -> tuple[list[tuple[str, Any]], list[str]]:
+    """KEY=VALUE strings as (dotted key, YAML value) pairs, and a problem line for each malformed one."""
     problems = []
     parsed = []
     for item in items:
@@ -280,9 +287,7 @@ def parse_overrides(items: Sequence[str]) -> list[tuple[str, Any]]:
             problems.extend(exc.problems)
             continue
         parsed.append((key, value))
-    if problems:
-        raise ConfigError(problems)
-    return parsed
+    return parsed, problems
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,7 +305,28 @@ class _Problems:
         self.items.append((path, message))
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours turning a into b (optimal alignment)."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """"; did you mean 'x'?" for the closest choice: by typing mistakes first, then by similarity."""
+    if not choices:
+        return ""
+    lowered = word.lower()
+    distance, best = min((edit_distance(lowered, c.lower()), c) for c in choices)
+    if distance <= max(1, len(word) // 3):
+        return f"; did you mean {best!r}?"
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -379,10 +405,10 @@ def _convert(value: Any, hint: Any, path: str, bounds: Bounds | None, problems: 
     raise TypeError(f"no converter for {hint!r} at {path}")
 
 
-def _check_keys(raw: dict[str, Any], allowed: Sequence[str], path: str, problems: _Problems, owner: str) -> None:
+def _check_keys(raw: dict[str, Any], allowed: Sequence[str], path: str, problems: _Problems) -> None:
     for key in raw:
         if key not in allowed:
-            problems.add(_join(path, str(key)), _unknown(str(key), allowed, f"key in {owner}"))
+            problems.add(_join(path, str(key)), _unknown(str(key), allowed, "key"))
 
 
 def _fields(cls: type, raw: dict[str, Any], path: str, problems: _Problems, params: Sequence[HyperParam]) -> dict[str, Any]:
@@ -442,7 +468,7 @@ def _named(
 
 def _dataclass_section(cls: type, raw: dict[str, Any], path: str, problems: _Problems, skip: Sequence[str] = ()) -> dict[str, Any]:
     params = [p for p in hyperparameters(cls) if p.name not in skip]
-    _check_keys(raw, [p.name for p in hyperparameters(cls)], path, problems, path)
+    _check_keys(raw, [p.name for p in hyperparameters(cls)], path, problems)
     return _fields(cls, raw, path, problems, params)
 
 
@@ -460,7 +486,7 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     if not isinstance(raw, dict):
         problems.add("", f"the config must be a mapping of sections, got {_describe(raw)}")
         return None, problems.items
-    _check_keys(raw, TOP_LEVEL_KEYS, "", problems, "the config")
+    _check_keys(raw, TOP_LEVEL_KEYS, "", problems)
 
     experiment = raw.get("experiment")
     if not isinstance(experiment, str) or not is_safe_name(experiment):
@@ -668,31 +694,35 @@ def load_experiment(path: Path, overrides: Sequence[str] = ()) -> Experiment:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{source}: cannot read: {exc}"]) from None
     raw = parse_yaml(text, source)
-    pairs = parse_overrides(overrides)
+    pairs, problems = parse_overrides(overrides)
     if raw is None:
         raise ConfigError([f"{source}: the file is empty; a config needs at least a task section"])
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}: the config must be a mapping of sections, got {_describe(raw)}"])
     raw = _normalise_named(raw, "")
     raw.setdefault("experiment", _default_experiment_name(path))
-    return expand(raw, source, pairs)
+    return expand(raw, source, pairs, problems)
 
 
 def _default_experiment_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-") or "experiment"
 
 
-def expand(raw: dict[str, Any], source: str, overrides: Sequence[tuple[str, Any]] = ()) -> Experiment:
+def expand(
+    raw: dict[str, Any], source: str, overrides: Sequence[tuple[str, Any]] = (), problems: Sequence[str] = ()
+) -> Experiment:
     """The runs of a raw config: base ⊕ runs[i] ⊕ grid point ⊕ overrides, each validated.
 
     Problems are reported at the key where the offending value was written: `runs[2].optimizer.lr`,
-    `grid.optimizer.lr`, the command line, or the base key.
+    `grid.optimizer.lr`, the command line, or the base key. `problems` found earlier (malformed
+    overrides) are reported together with these.
     """
-    problems: list[str] = []
+    problems = list(problems)
     runs_raw, grid_raw = raw.get("runs"), raw.get("grid")
     base = {k: v for k, v in raw.items() if k not in ("runs", "grid")}
 
     grid: dict[str, list[Any]] = {}
+    grid_origin: dict[str, str] = {}
     if grid_raw is not None:
         if not isinstance(grid_raw, dict):
             problems.append(f"{source}: grid: must be a mapping of dotted keys to lists, got {_describe(grid_raw)}")
@@ -706,6 +736,7 @@ def expand(raw: dict[str, Any], source: str, overrides: Sequence[tuple[str, Any]
                     problems.append(f"{source}: grid.{key}: cannot be varied")
                 else:
                     grid[str(key)] = values
+                    grid_origin[str(key)] = f"{source}: grid.{key}"
     entries: list[dict[str, Any]] = [{}]
     if runs_raw is not None:
         if not isinstance(runs_raw, list) or not runs_raw:
@@ -724,13 +755,12 @@ def expand(raw: dict[str, Any], source: str, overrides: Sequence[tuple[str, Any]
                 problems.append(f"{COMMAND_LINE}: {key}: must be a non-empty list, e.g. {key}=[0,1,2]")
             else:
                 grid[axis] = value
+                grid_origin[axis] = f"{COMMAND_LINE}: {key}"
         else:
             fixed[key] = value
             for axis in list(grid):  # fixing a key that the grid varies removes that axis
                 if axis == key or axis.startswith(key + "."):
                     del grid[axis]
-    if problems:
-        raise ConfigError(problems)
 
     description = base.get("description", "")
     if not isinstance(description, str):
@@ -743,13 +773,11 @@ def expand(raw: dict[str, Any], source: str, overrides: Sequence[tuple[str, Any]
         if runs_raw is not None:
             origin.mark(entry, Where(f"{source}: runs[{index}].", inline=True))
         for point in itertools.product(*grid.values()):
-            run_raw = resolved
+            run_raw = _merge(_merge(resolved, _patch(list(zip(grid, point)))), _patch(list(fixed.items())))
             run_origin = origin.copy()
             for axis, value in zip(grid, point):
-                run_raw = _set_dotted(run_raw, axis, value)
-                run_origin.mark({axis: value}, Where(f"{source}: grid.{axis}", inline=False))
+                run_origin.mark({axis: value}, Where(grid_origin[axis], inline=False))
             for key, value in fixed.items():
-                run_raw = _set_dotted(run_raw, key, value)
                 run_origin.mark({key: value}, Where(f"{COMMAND_LINE}: {key}", inline=False))
             run, found = validate_run(run_raw)
             for path, message in found:
@@ -761,7 +789,8 @@ def expand(raw: dict[str, Any], source: str, overrides: Sequence[tuple[str, Any]
     if problems:
         raise ConfigError(problems)
     ordered = tuple(runs.values())
-    return Experiment(str(raw["experiment"]), source, description, ordered, _varied_keys(ordered))
+    written = [*_dotted_paths(entries), *_dotted_paths([_patch([(k, v)]) for k, v in grid.items()])]
+    return Experiment(str(raw["experiment"]), source, description, ordered, _varied_keys(ordered, written))
 
 
 @dataclass(frozen=True)
@@ -807,15 +836,25 @@ class _Origin:
         return f"{self.source}: {path}" if path else self.source
 
 
-def _varied_keys(runs: Sequence[RunConfig]) -> tuple[str, ...]:
-    """The dotted keys whose resolved values are not the same in every run, in config order."""
+def _dotted_paths(patches: Sequence[dict[str, Any]]) -> list[str]:
+    """The dotted paths to the leaves of some patches, each once, in the order written."""
+    paths: list[str] = []
+    for patch in patches:
+        for path in _flatten(patch):
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def _varied_keys(runs: Sequence[RunConfig], written: Sequence[str]) -> tuple[str, ...]:
+    """Of the keys that runs entries and grid axes set, those whose resolved values differ between runs.
+
+    Keys that differ only as a consequence (the defaults of two different optimizers) are not listed:
+    they are not what the experiment varies.
+    """
     if len(runs) < 2:
         return ()
-    flat = [_flatten(to_dict(r)) for r in runs]
-    keys = [k for k in flat[0] if k != "experiment"]
-    for f in flat[1:]:
-        keys += [k for k in f if k not in keys and k != "experiment"]
-    return tuple(k for k in keys if len({json.dumps(f.get(k)) for f in flat}) > 1)
+    return tuple(k for k in written if len({json.dumps(value_at(r, k)) for r in runs}) > 1)
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

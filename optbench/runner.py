@@ -4,6 +4,7 @@ Layout (the results contract):
 
     <out>/<experiment>/runs/<run_id>/{config.yaml, metrics.csv, diagnostics.csv, status.json}
     <out>/<experiment>/summary.csv
+    <out>/<experiment>/experiment.yaml   name, description, source file, varied keys, run ids in order
 
 A run folder is owned by the one process executing that run. The experiment folder is locked for the
 whole invocation, so a run still marked `running` when the lock is acquired belongs to a process that
@@ -42,6 +43,7 @@ METRICS_FILE = "metrics.csv"
 DIAGNOSTICS_FILE = "diagnostics.csv"
 STATUS_FILE = "status.json"
 SUMMARY_FILE = "summary.csv"
+EXPERIMENT_FILE = "experiment.yaml"
 RUNS_DIR = "runs"
 
 FINISHED = ("completed", "diverged")
@@ -298,6 +300,7 @@ def run_experiment(
     """Execute every run of `exp` not yet finished; keep summary.csv current after each one."""
     folder = experiment_dir(out, exp.name)
     with FolderLock(folder), _sigterm_as_interrupt():
+        write_experiment_file(folder, exp)
         todo = []
         statuses: dict[str, dict[str, Any]] = {}
         for run in exp.runs:
@@ -415,6 +418,20 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (list, dict)):
         return json.dumps(value, separators=(",", ":"))
     return value
+
+
+def write_experiment_file(folder: Path, exp: Experiment) -> None:
+    """What report and plots need to know about the experiment beyond its runs' own files."""
+    kind = exp.runs[0].task.kind if exp.runs else "dataset"
+    data = {
+        "experiment": exp.name,
+        "description": exp.description.strip(),
+        "source": exp.source,
+        "kind": kind,
+        "varied": list(exp.varied),
+        "runs": [run.run_id for run in exp.runs],
+    }
+    atomic_write_text(folder / EXPERIMENT_FILE, yaml.safe_dump(data, sort_keys=False, width=110))
 
 
 def write_summary(folder: Path, exp: Experiment, statuses: dict[str, dict[str, Any]]) -> None:

@@ -1,0 +1,375 @@
+"""Config loading: strict YAML, every problem reported with its key path, overrides, runs x grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from optbench.config import (
+    edit_distance,
+    load_experiment,
+    parse_overrides,
+    parse_yaml,
+    to_yaml,
+    validate_run,
+)
+from optbench.errors import ConfigError
+
+FUNCTION_BASE = "experiment: t\ntask: {function: book}\noptimizer: {name: sgd, lr: 0.1}\ntrain: {steps: 3}\n"
+DATASET_BASE = "experiment: t\ntask: {dataset: mnist}\noptimizer: {name: sgd, lr: 0.1}\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def problems_of(tmp_path: Path, text: str, overrides: tuple[str, ...] = ()) -> list[str]:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path, overrides)
+    prefix = f"{path}: "
+    return [p.removeprefix(prefix) for p in info.value.problems]
+
+
+# -- YAML -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1e-3", 0.001), ("1E5", 100000.0), ("-2.5e+2", -250.0), (".5", 0.5), ("3", 3), ("0.1", 0.1)],
+)
+def test_yaml_reads_exponent_notation_as_numbers(text: str, value: float) -> None:
+    parsed = parse_yaml(f"x: {text}", "s")["x"]
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_yaml_keeps_non_numbers_as_strings() -> None:
+    assert parse_yaml("x: 1e", "s")["x"] == "1e"
+    assert parse_yaml("x: e5", "s")["x"] == "e5"
+
+
+def test_duplicate_key_is_reported_with_path_and_lines(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, "task:\n  function: book\n  function: beale\n")
+    assert found == ["task.function: duplicate key (lines 2 and 3)"]
+
+
+def test_yaml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, "task: {function: book\ntrain: 3\n")
+    assert problem.startswith("line 2, column ")
+
+
+def test_empty_file_and_non_mapping_are_refused(tmp_path: Path) -> None:
+    assert "empty" in problems_of(tmp_path, "")[0]
+    assert "mapping" in problems_of(tmp_path, "- a\n- b\n")[0]
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_experiment(tmp_path / "nope.yaml")
+
+
+# -- Unknown keys and names, with suggestions --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (FUNCTION_BASE + "trian: {}\n", "trian: unknown key 'trian'; did you mean 'train'?"),
+        (DATASET_BASE.replace("{dataset: mnist}", "{dataset: mnist, dat_dir: x}"),
+         "task.dat_dir: unknown key 'dat_dir'; did you mean 'data_dir'?"),
+        (DATASET_BASE + "model: {hiden: [3]}\n", "model.hiden: unknown key 'hiden'; did you mean 'hidden'?"),
+        (FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentun: 0.9"),
+         "optimizer.momentun: optimizer 'sgd' has no hyperparameter 'momentun'; did you mean 'momentum'?"),
+        (FUNCTION_BASE.replace("steps: 3", "steps: 3, sead: 1"), "train.sead: unknown key 'sead'; did you mean 'seed'?"),
+        (FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: {name: step, gama: 0.5}"),
+         "optimizer.schedule.gama: schedule 'step' has no hyperparameter 'gama'; did you mean 'gamma'?"),
+        (DATASET_BASE + "model: {init: {name: normal, sdt: 1}}\n",
+         "model.init.sdt: initialiser 'normal' has no hyperparameter 'sdt'; did you mean 'std'?"),
+    ],
+)
+def test_unknown_keys_at_every_level_get_a_suggestion(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in problems_of(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (FUNCTION_BASE.replace("name: sgd", "name: adma"), "optimizer.name: unknown optimizer 'adma'; did you mean 'adam'?"),
+        (FUNCTION_BASE.replace("book", "rosenbrok"),
+         "task.function: unknown function 'rosenbrok'; did you mean 'rosenbrock'?"),
+        (DATASET_BASE.replace("mnist", "mnsit"), "task.dataset: unknown dataset 'mnsit'; did you mean 'mnist'?"),
+        (DATASET_BASE + "model: {activation: relu6}\n", "model.activation: unknown activation 'relu6'; did you mean 'relu'?"),
+        (DATASET_BASE + "model: {init: xaiver}\n", "model.init.name: unknown initialiser 'xaiver'; did you mean 'xavier'?"),
+        (FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: cosin"),
+         "optimizer.schedule.name: unknown schedule 'cosin'; did you mean 'cosine'?"),
+    ],
+)
+def test_unknown_names_get_a_suggestion(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in problems_of(tmp_path, text)
+
+
+def test_a_name_far_from_every_choice_lists_the_choices(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, FUNCTION_BASE.replace("book", "zzzzzzzz"))
+    assert "choose from" in problem and "rosenbrock" in problem
+
+
+def test_edit_distance_counts_a_swap_as_one() -> None:
+    assert edit_distance("adma", "adam") == 1
+    assert edit_distance("kitten", "sitting") == 3
+    assert edit_distance("", "abc") == 3
+
+
+# -- Types and ranges ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("replace", "expected"),
+    [
+        (("lr: 0.1", "lr: true"), "optimizer.lr: must be a number, got true"),
+        (("lr: 0.1", "lr: fast"), "optimizer.lr: must be a number, got 'fast'"),
+        (("lr: 0.1", "lr: [0.1]"), "optimizer.lr: must be a number, got a list"),
+        (("lr: 0.1", "lr: 0"), "optimizer.lr: must be > 0, got 0.0"),
+        (("lr: 0.1", "lr: -0.1"), "optimizer.lr: must be > 0, got -0.1"),
+        (("lr: 0.1", "lr: .nan"), "optimizer.lr: must be a finite number, got nan"),
+        (("lr: 0.1", "lr: .inf"), "optimizer.lr: must be a finite number, got inf"),
+        (("lr: 0.1", "lr: 0.1, momentum: 1.5"), "optimizer.momentum: must be >= 0 and <= 1, got 1.5"),
+        (("lr: 0.1", "lr: 0.1, nesterov: 1"), "optimizer.nesterov: must be true or false, got 1"),
+        (("steps: 3", "steps: 0"), "train.steps: must be >= 1, got 0"),
+        (("steps: 3", "steps: 2.5"), "train.steps: must be a whole number, got 2.5"),
+        (("steps: 3", "steps: 3, seed: -1"), "train.seed: must be >= 0, got -1"),
+        (("{function: book}", "{function: book, start: [1]}"), "task.start: must be a list of 2 numbers, got 1 values"),
+        (("{function: book}", "{function: book, start: [1, x]}"), "task.start[1]: must be a number, got 'x'"),
+        (("{function: book}", "{function: book, start: 3}"), "task.start: must be a list, got 3"),
+    ],
+)
+def test_wrong_types_and_ranges_are_reported(tmp_path: Path, replace: tuple[str, str], expected: str) -> None:
+    assert expected in problems_of(tmp_path, FUNCTION_BASE.replace(*replace))
+
+
+def test_betas_are_checked_elementwise(tmp_path: Path) -> None:
+    text = FUNCTION_BASE.replace("name: sgd, lr: 0.1", "name: adam, betas: [0.9, 1.0]")
+    assert problems_of(tmp_path, text) == ["optimizer.betas[1]: must be >= 0 and < 1, got 1.0"]
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("{hidden: []}", "model.hidden: must not be empty"),
+        ("{hidden: [100, 0]}", "model.hidden[1]: must be >= 1, got 0"),
+        ("{dtype: float16}", "model.dtype: unknown dtype 'float16'"),
+    ],
+)
+def test_model_problems(tmp_path: Path, model: str, expected: str) -> None:
+    found = problems_of(tmp_path, DATASET_BASE + f"model: {model}\n")
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_batch_larger_than_the_training_set_is_refused(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, DATASET_BASE + "train: {batch_size: 60001}\n")
+    assert found == ["train.batch_size: must be at most the training-set size 60000, got 60001"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = "experiment: t\ntask: {function: book}\noptimizer: {name: sgd, lr: -1}\ntrain: {steps: 0, seed: x}\nfoo: 1\n"
+    assert len(problems_of(tmp_path, text)) == 4
+
+
+def test_cross_field_constraint_of_an_optimizer_is_a_config_error(tmp_path: Path) -> None:
+    text = FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, nesterov: true")
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.startswith("optimizer: ") and "nesterov" in problem
+
+
+def test_a_function_task_has_no_model_and_a_dataset_task_no_start(tmp_path: Path) -> None:
+    assert any(p.startswith("model: ") for p in problems_of(tmp_path, FUNCTION_BASE + "model: {hidden: [3]}\n"))
+    text = DATASET_BASE.replace("{dataset: mnist}", "{dataset: mnist, start: [1, 2]}")
+    assert any(p.startswith("task.start: ") for p in problems_of(tmp_path, text))
+
+
+def test_task_needs_exactly_one_of_dataset_and_function(tmp_path: Path) -> None:
+    assert any("task" in p for p in problems_of(tmp_path, "optimizer: {lr: 0.1}\n"))
+    assert any("not both" in p for p in problems_of(tmp_path, "task: {dataset: mnist, function: book}\n"))
+
+
+def test_missing_data_dir_is_refused(tmp_path: Path) -> None:
+    text = DATASET_BASE.replace("{dataset: mnist}", f"{{dataset: mnist, data_dir: {tmp_path / 'none'}}}")
+    assert any(p.startswith("task.data_dir: no such folder") for p in problems_of(tmp_path, text))
+
+
+@pytest.mark.parametrize("name", ["../up", "/abs", "a/b", "..", ".hidden", "nul\x00byte", ""])
+def test_experiment_names_that_are_not_simple_folder_names_are_refused(tmp_path: Path, name: str) -> None:
+    text = FUNCTION_BASE.replace("experiment: t", f"experiment: {name!r}")
+    assert any(p.startswith("experiment: must be a simple folder name") for p in problems_of(tmp_path, text))
+
+
+def test_experiment_name_defaults_to_the_file_name(tmp_path: Path) -> None:
+    path = write(tmp_path, FUNCTION_BASE.replace("experiment: t\n", ""), "my paths.yaml")
+    assert load_experiment(path).name == "my-paths"
+
+
+# -- Defaults and the resolved config ------------------------------------------------------------------
+
+
+def test_defaults_fill_every_field(tmp_path: Path) -> None:
+    (run,) = load_experiment(write(tmp_path, "task: {dataset: mnist}\n")).runs
+    assert run.model is not None and run.model.hidden == (100, 100, 100, 100)
+    assert run.model.init.name == "he" and run.model.activation == "relu" and run.model.dtype == "float32"
+    assert run.optimizer.name == "sgd" and run.optimizer.hyper["lr"] == 1e-3
+    assert (run.train.steps, run.train.batch_size, run.train.eval_every, run.train.seed) == (2000, 128, 100, 0)
+
+
+def test_function_start_defaults_to_the_functions_own(tmp_path: Path) -> None:
+    (run,) = load_experiment(write(tmp_path, "task: {function: book}\n")).runs
+    assert run.task.start == (-7.0, 2.0)
+
+
+def test_cosine_t_max_defaults_to_the_updates_after_warmup(tmp_path: Path) -> None:
+    text = FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: {name: cosine, warmup_steps: 1}").replace("steps: 3", "steps: 10")
+    (run,) = load_experiment(write(tmp_path, text)).runs
+    assert run.optimizer.schedule.t_max == 9  # type: ignore[attr-defined]
+
+
+def test_resolved_yaml_reads_back_to_the_same_run(tmp_path: Path) -> None:
+    text = DATASET_BASE + "model: {init: {name: normal, std: 0.01}, output_init: glorot}\n"
+    text = text.replace("lr: 0.1", "lr: 0.1, schedule: {name: step, step_size: 5}")
+    (run,) = load_experiment(write(tmp_path, text)).runs
+    again, problems = validate_run(yaml.safe_load(to_yaml(run)))
+    assert problems == [] and again == run
+
+
+def test_run_id_is_stable_across_spellings_and_changes_with_any_value(tmp_path: Path) -> None:
+    a = load_experiment(write(tmp_path, FUNCTION_BASE.replace("lr: 0.1", "lr: 1e-1"), "a.yaml")).runs[0]
+    b = load_experiment(write(tmp_path, FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentum: 0"), "b.yaml")).runs[0]
+    c = load_experiment(write(tmp_path, FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentum: 0.1"), "c.yaml")).runs[0]
+    assert a.run_id == b.run_id
+    assert a.run_id != c.run_id
+    assert a.run_id.startswith("sgd-lr0.1-s0-")
+
+
+def test_run_id_does_not_depend_on_the_experiment_name(tmp_path: Path) -> None:
+    a = load_experiment(write(tmp_path, FUNCTION_BASE)).runs[0]
+    b = load_experiment(write(tmp_path, FUNCTION_BASE.replace("experiment: t", "experiment: u"))).runs[0]
+    assert a.run_id == b.run_id
+
+
+# -- Overrides ----------------------------------------------------------------------------------------
+
+
+def test_overrides_are_parsed_as_yaml() -> None:
+    pairs, problems = parse_overrides(["optimizer.lr=1e-2", "model.hidden=[10, 10]", "optimizer.nesterov=true"])
+    assert problems == []
+    assert pairs == [("optimizer.lr", 0.01), ("model.hidden", [10, 10]), ("optimizer.nesterov", True)]
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("optimizer.lr", "expected KEY=VALUE"),
+        ("=0.1", "missing key before '='"),
+        ("optimizer..lr=1", "is not a dotted key"),
+        ("optimizer.lr=[1", "command line: optimizer.lr: line 1"),
+    ],
+)
+def test_malformed_overrides_are_reported(item: str, expected: str) -> None:
+    _, problems = parse_overrides([item])
+    assert len(problems) == 1 and expected in problems[0]
+
+
+def test_override_values_are_validated_like_the_file(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, FUNCTION_BASE, ("optimizer.lr=abc", "train.stepz=3"))
+    assert found == [
+        "command line: optimizer.lr: must be a number, got 'abc'",
+        "command line: train.stepz: unknown key 'stepz'; did you mean 'steps'?",
+    ]
+
+
+def test_override_changes_the_run(tmp_path: Path) -> None:
+    (run,) = load_experiment(write(tmp_path, FUNCTION_BASE), ["optimizer.lr=0.5", "train.steps=7"]).runs
+    assert run.optimizer.lr == 0.5 and run.train.steps == 7
+
+
+# -- runs and grid --------------------------------------------------------------------------------------
+
+SWEEP = FUNCTION_BASE + """runs:
+  - optimizer: {name: sgd, lr: 0.9}
+  - optimizer: {name: momentum, lr: 0.1}
+  - optimizer: {name: adam, lr: 0.3}
+grid:
+  train.seed: [0, 1]
+"""
+
+
+def test_runs_times_grid_gives_every_combination(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP))
+    assert len(exp.runs) == 6
+    assert {(r.optimizer.name, r.optimizer.lr, r.train.seed) for r in exp.runs} == {
+        (name, lr, seed) for name, lr in (("sgd", 0.9), ("momentum", 0.1), ("adam", 0.3)) for seed in (0, 1)
+    }
+    assert exp.varied == ("optimizer.name", "optimizer.lr", "train.seed")
+
+
+def test_grid_alone_multiplies_axes(tmp_path: Path) -> None:
+    text = FUNCTION_BASE + "grid:\n  optimizer.lr: [0.1, 0.2, 0.3]\n  train.seed: [0, 1]\n"
+    assert len(load_experiment(write(tmp_path, text)).runs) == 6
+
+
+def test_changing_optimizer_drops_the_previous_ones_hyperparameters(tmp_path: Path) -> None:
+    text = FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentum: 0.9") + "runs:\n  - optimizer: {name: adam}\n"
+    (run,) = load_experiment(write(tmp_path, text)).runs
+    assert run.optimizer.name == "adam" and run.optimizer.lr == 1e-3
+
+
+def test_grid_over_name_and_lr_keeps_each_lr(tmp_path: Path) -> None:
+    text = FUNCTION_BASE + "grid:\n  optimizer.lr: [0.1, 0.5]\n  optimizer.name: [sgd, adam]\n"
+    runs = load_experiment(write(tmp_path, text)).runs
+    assert sorted((r.optimizer.name, r.optimizer.lr) for r in runs) == [
+        ("adam", 0.1), ("adam", 0.5), ("sgd", 0.1), ("sgd", 0.5)
+    ]
+
+
+def test_same_optimizer_in_a_run_merges_with_the_base(tmp_path: Path) -> None:
+    text = FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentum: 0.5") + "runs:\n  - optimizer: {lr: 0.2}\n"
+    (run,) = load_experiment(write(tmp_path, text)).runs
+    assert run.optimizer.hyper["momentum"] == 0.5 and run.optimizer.lr == 0.2
+
+
+def test_override_of_a_grid_axis_fixes_it(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP), ["train.seed=5"])
+    assert len(exp.runs) == 3 and {r.train.seed for r in exp.runs} == {5}
+
+
+def test_grid_override_replaces_an_axis(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP), ["grid.train.seed=[3, 4, 5]"])
+    assert len(exp.runs) == 9
+
+
+def test_identical_resolved_runs_run_once(tmp_path: Path) -> None:
+    text = FUNCTION_BASE + "runs:\n  - optimizer: {lr: 0.1}\n  - {}\n"
+    assert len(load_experiment(write(tmp_path, text)).runs) == 1
+
+
+def test_problems_point_at_the_runs_entry_or_grid_axis_that_wrote_them(tmp_path: Path) -> None:
+    text = FUNCTION_BASE + "runs:\n  - optimizer: {lr: 0.1}\n  - optimizer: {lr: -2}\ngrid:\n  train.steps: [5, 0]\n"
+    found = problems_of(tmp_path, text)
+    assert "runs[1].optimizer.lr: must be > 0, got -2.0" in found
+    assert "grid.train.steps: must be >= 1, got 0" in found
+    assert len(found) == 2
+
+
+@pytest.mark.parametrize(
+    ("grid", "expected"),
+    [
+        ("grid: {train.seed: []}", "grid.train.seed: empty list; give at least one value"),
+        ("grid: {train.seed: 3}", "grid.train.seed: must be a list of values, got 3"),
+        ("grid: {optimizer.lrr: [1]}", "grid.optimizer.lrr: optimizer 'sgd' has no hyperparameter 'lrr'; did you mean 'lr'?"),
+        ("grid: [1]", "grid: must be a mapping of dotted keys to lists, got a list"),
+        ("runs: []", "runs: must be a non-empty list of partial configs, got a list"),
+        ("runs: [3]", "runs[0]: must be a mapping, got 3"),
+    ],
+)
+def test_malformed_runs_and_grid_are_reported(tmp_path: Path, grid: str, expected: str) -> None:
+    assert expected in problems_of(tmp_path, FUNCTION_BASE + grid + "\n")
