@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 import re
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,19 +58,23 @@ _Loader.add_implicit_resolver(
 
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text into plain Python values; duplicate keys and syntax errors become ConfigError."""
-    loader = _Loader(text)
+    problems: list[str] = []
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
-        problems: list[str] = []
         value = _construct(loader, node, "", source, problems) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         raise ConfigError([f"{source}: {where}{exc.problem or exc}"]) from None
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([f"{source}: character {exc.position + 1}: {exc.reason} (#x{exc.character:04x})"]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: {exc}"]) from None
+        raise ConfigError([f"{source}: {' '.join(str(exc).split())}"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if problems:
         raise ConfigError(problems)
     return value
@@ -262,6 +267,9 @@ def _patch(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     return patch
 
 
+MAX_RUNS = 10_000
+"""More runs than this in one experiment is almost surely a typo in a grid."""
+
 OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 COMMAND_LINE = "command line"
 
@@ -354,7 +362,7 @@ def _convert(value: Any, hint: Any, path: str, bounds: Bounds | None, problems: 
     """`value` checked against a type hint and bounds; returns the converted value or None on a problem."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
@@ -533,26 +541,27 @@ def _cosine_type() -> type:
 
 def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: _Problems) -> TaskConfig | None:
     dataset, function = values.get("dataset"), values.get("function")
-    if "dataset" in raw and "function" in raw:
+    given = {key for key, value in raw.items() if value is not None}
+    if "dataset" in given and "function" in given:
         problems.add("task", "give either dataset or function, not both")
         return None
     if dataset is None and function is None:
-        if "dataset" not in raw and "function" not in raw:
+        if "dataset" not in given and "function" not in given:
             problems.add("task", "missing: give task.dataset (e.g. mnist) or task.function (e.g. book)")
         return None
     if function is not None:
         if function not in FUNCTIONS:
             problems.add("task.function", _unknown(function, list(FUNCTIONS), "function"))
             return None
-        if "data_dir" in raw:
+        if "data_dir" in given:
             problems.add("task.data_dir", "only dataset tasks read data")
-        start = values.get("start", FUNCTIONS[function].start) if "start" in raw else FUNCTIONS[function].start
+        start = values.get("start") if "start" in given else FUNCTIONS[function].start
         return TaskConfig(function=function, start=start) if start is not None else None
     assert dataset is not None
     if dataset not in DATASETS:
         problems.add("task.dataset", _unknown(dataset, list(DATASETS), "dataset"))
         return None
-    if "start" in raw:
+    if "start" in given:
         problems.add("task.start", "only function tasks have a starting point")
     data_dir = values.get("data_dir")
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
@@ -761,6 +770,11 @@ def expand(
             for axis in list(grid):  # fixing a key that the grid varies removes that axis
                 if axis == key or axis.startswith(key + "."):
                     del grid[axis]
+
+    total = len(entries) * math.prod(len(values) for values in grid.values())
+    if total > MAX_RUNS:
+        problems.append(f"{source}: grid: {total} runs; an experiment has at most {MAX_RUNS}")
+        raise ConfigError(problems)
 
     description = base.get("description", "")
     if not isinstance(description, str):

@@ -193,9 +193,11 @@ def run(
     on_step: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Execute one resolved run of either kind."""
-    if run.task.kind == "function":
-        return run_function(run, write, on_step)
-    return run_dataset(run, write, write_diagnostics, on_step)
+    # Overflow on the way to NaN is how a diverging run ends; it is reported as status, not warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if run.task.kind == "function":
+            return run_function(run, write, on_step)
+        return run_dataset(run, write, write_diagnostics, on_step)
 
 
 __all__ = ["DATASET_COLUMNS", "DIAGNOSTIC_COLUMNS", "FUNCTION_COLUMNS", "Outcome", "run"]

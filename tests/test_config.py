@@ -373,3 +373,10 @@ def test_problems_point_at_the_runs_entry_or_grid_axis_that_wrote_them(tmp_path:
 )
 def test_malformed_runs_and_grid_are_reported(tmp_path: Path, grid: str, expected: str) -> None:
     assert expected in problems_of(tmp_path, FUNCTION_BASE + grid + "\n")
+
+
+def test_a_grid_of_absurd_size_is_refused_before_expanding(tmp_path: Path) -> None:
+    axes = "\n".join(f"  optimizer.{k}: [{', '.join(str(i / 100) for i in range(1, 30))}]"
+                     for k in ("lr", "momentum", "dampening"))
+    (problem,) = problems_of(tmp_path, FUNCTION_BASE + "grid:\n" + axes + "\n")
+    assert problem == "grid: 24389 runs; an experiment has at most 10000"

@@ -1,0 +1,66 @@
+"""A source audit: the package never uses pickle, eval, exec, unsafe YAML loading or a shell."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import optbench
+
+PACKAGE = Path(optbench.__file__).parent
+SOURCES = sorted(PACKAGE.glob("*.py"))
+
+
+def violations(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            for name in names:
+                if name.split(".")[0] in ("pickle", "cPickle", "dill", "shelve", "marshal"):
+                    found.append(f"line {node.lineno}: imports {name}")
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if isinstance(func, ast.Name) and name in ("eval", "exec", "compile", "__import__"):
+                found.append(f"line {node.lineno}: calls {name}")
+            if name in ("load", "load_all", "unsafe_load", "full_load") and isinstance(func, ast.Attribute) \
+                    and isinstance(func.value, ast.Name) and func.value.id == "yaml":
+                found.append(f"line {node.lineno}: yaml.{name} (use yaml.safe_load)")
+            if name == "load" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                    and func.value.id in ("np", "numpy"):
+                if not any(k.arg == "allow_pickle" and isinstance(k.value, ast.Constant) and k.value.value is False
+                           for k in node.keywords):
+                    found.append(f"line {node.lineno}: np.load without allow_pickle=False")
+            for keyword in node.keywords:
+                if keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is False):
+                    found.append(f"line {node.lineno}: shell=True")
+            if name in ("system", "popen") and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                    and func.value.id == "os":
+                found.append(f"line {node.lineno}: os.{name}")
+    return found
+
+
+def test_the_package_has_sources_to_audit() -> None:
+    assert len(SOURCES) > 10
+
+
+def test_no_pickle_eval_exec_unsafe_yaml_or_shell_in_the_package() -> None:
+    problems = [f"{path.name}: {v}" for path in SOURCES for v in violations(ast.parse(path.read_text()))]
+    assert problems == []
+
+
+def test_the_audit_catches_each_forbidden_pattern() -> None:
+    bad = """
+import pickle
+from yaml import load
+eval("1")
+exec("x = 1")
+yaml.load(text)
+np.load(path)
+subprocess.run("ls", shell=True)
+os.system("ls")
+"""
+    assert len(violations(ast.parse(bad))) == 7
+    good = "yaml.safe_load(t)\nnp.load(p, allow_pickle=False)\nsubprocess.run(['ls'])\n"
+    assert violations(ast.parse(good)) == []

@@ -1,0 +1,297 @@
+"""The runner: run folders, resume, parallel workers giving the same bytes, failures, interrupts, locks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from optbench.config import load_experiment
+from optbench.errors import LockedError, UsageError
+from optbench.files import FolderLock
+from optbench.runner import RUNS_DIR, STATUS_FILE, read_status, run_experiment
+
+SWEEP = """experiment: sweep
+task: {function: rosenbrock}
+optimizer: {name: adam, lr: 0.01}
+train: {steps: 200}
+grid:
+  optimizer.lr: [0.001, 0.01]
+  train.seed: [0, 1]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def csv_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as f:
+        return list(csv.reader(f))
+
+
+def assert_valid_csv(path: Path) -> None:
+    """Every row has as many cells as the header: nothing half-written."""
+    rows = csv_rows(path)
+    assert rows, f"{path} is empty"
+    assert all(len(row) == len(rows[0]) for row in rows), path
+    assert path.read_bytes().endswith(b"\n")
+
+
+def run_folders(out: Path, experiment: str) -> list[Path]:
+    return sorted((out / experiment / RUNS_DIR).iterdir())
+
+
+def test_a_two_by_two_grid_gives_four_completed_runs_with_their_files(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP))
+    result = run_experiment(exp, tmp_path / "out", jobs=1, progress=False)
+    assert len(result.statuses) == 4
+    assert {s["status"] for s in result.statuses.values()} == {"completed"}
+    for folder in run_folders(tmp_path / "out", "sweep"):
+        assert {p.name for p in folder.iterdir()} == {"config.yaml", "metrics.csv", "status.json"}
+        assert len(csv_rows(folder / "metrics.csv")) == 1 + 201  # header, start point, 200 updates
+        status = read_status(folder)
+        assert status is not None and status["versions"]["numpy"]
+        assert status["wall_s"] >= 0 and status["started"] <= status["ended"]
+    summary = csv_rows(tmp_path / "out" / "sweep" / "summary.csv")
+    assert summary[0][:8] == ["run_id", "status", "optimizer", "lr", "seed", "steps", "final_loss", "wall_s"]
+    assert [row[0] for row in summary[1:]] == sorted(r.run_id for r in exp.runs)
+
+
+def test_a_rerun_skips_finished_runs_and_touches_nothing(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP))
+    out = tmp_path / "out"
+    run_experiment(exp, out, jobs=1, progress=False)
+    before = {p: p.stat().st_mtime_ns for f in run_folders(out, "sweep") for p in f.iterdir()}
+    result = run_experiment(exp, out, jobs=1, progress=False)
+    assert result.skipped == 4
+    assert {p: p.stat().st_mtime_ns for f in run_folders(out, "sweep") for p in f.iterdir()} == before
+
+
+def test_force_reruns_finished_runs(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP))
+    out = tmp_path / "out"
+    run_experiment(exp, out, jobs=1, progress=False)
+    result = run_experiment(exp, out, jobs=1, force=True, progress=False)
+    assert result.skipped == 0
+
+
+def test_unfinished_runs_are_run_again(tmp_path: Path) -> None:
+    """A run left `running` by a killed process, or `interrupted`, or `failed`, is not finished."""
+    exp = load_experiment(write(tmp_path, SWEEP))
+    out = tmp_path / "out"
+    run_experiment(exp, out, jobs=1, progress=False)
+    folders = run_folders(out, "sweep")
+    for folder, status in zip(folders, ["running", "interrupted", "failed"]):
+        data = json.loads((folder / STATUS_FILE).read_text())
+        data["status"] = status
+        (folder / STATUS_FILE).write_text(json.dumps(data))
+    result = run_experiment(exp, out, jobs=1, progress=False)
+    assert result.skipped == 1
+    assert {s["status"] for s in result.statuses.values()} == {"completed"}
+
+
+def strip_timing(text: str) -> str:
+    return "\n".join(",".join(row[:-1]) for row in csv.reader(text.splitlines()))
+
+
+@pytest.mark.slow
+def test_two_workers_write_the_same_bytes_as_one(tmp_path: Path, mnist_available: None) -> None:
+    text = """experiment: det
+task: {dataset: mnist}
+model: {hidden: [32, 32]}
+optimizer: {name: adam, lr: 0.001}
+train: {steps: 60, eval_every: 20}
+grid:
+  optimizer.name: [adam, sgd]
+  train.seed: [0, 1]
+"""
+    exp = load_experiment(write(tmp_path, text))
+    run_experiment(exp, tmp_path / "one", jobs=1, progress=False)
+    run_experiment(exp, tmp_path / "two", jobs=2, progress=False)
+    for run in exp.runs:
+        a = tmp_path / "one" / "det" / RUNS_DIR / run.run_id
+        b = tmp_path / "two" / "det" / RUNS_DIR / run.run_id
+        # elapsed_s is the last column of metrics.csv: the only one allowed to differ.
+        assert strip_timing((a / "metrics.csv").read_text()) == strip_timing((b / "metrics.csv").read_text())
+        assert (a / "diagnostics.csv").read_bytes() == (b / "diagnostics.csv").read_bytes()
+        assert (a / "config.yaml").read_bytes() == (b / "config.yaml").read_bytes()
+
+
+def test_function_runs_are_byte_identical_across_job_counts(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP))
+    run_experiment(exp, tmp_path / "one", jobs=1, progress=False)
+    run_experiment(exp, tmp_path / "two", jobs=2, progress=False)
+    for run in exp.runs:
+        a = tmp_path / "one" / "sweep" / RUNS_DIR / run.run_id / "metrics.csv"
+        b = tmp_path / "two" / "sweep" / RUNS_DIR / run.run_id / "metrics.csv"
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_diverging_run_stops_at_once_and_the_others_complete(tmp_path: Path) -> None:
+    text = SWEEP.replace("optimizer.lr: [0.001, 0.01]", "optimizer.lr: [0.01]").replace(
+        "train.seed: [0, 1]", "train.seed: [0]"
+    ) + "runs:\n  - optimizer: {name: sgd, lr: 10.0}\n  - {}\n"
+    text = text.replace("optimizer.lr: [0.01]\n", "")
+    exp = load_experiment(write(tmp_path, text))
+    result = run_experiment(exp, tmp_path / "out", jobs=1, progress=False)
+    by_optimizer = {exp_run.optimizer.name: result.statuses[exp_run.run_id] for exp_run in exp.runs}
+    diverged = by_optimizer["sgd"]
+    assert diverged["status"] == "diverged"
+    assert 1 <= diverged["diverged_step"] < 200
+    assert by_optimizer["adam"]["status"] == "completed"
+    assert not result.any_failed
+    rows = csv_rows(tmp_path / "out" / "sweep" / RUNS_DIR / next(
+        r.run_id for r in exp.runs if r.optimizer.name == "sgd") / "metrics.csv")
+    assert int(rows[-1][0]) == diverged["diverged_step"]
+
+
+def broken_dataset(tmp_path: Path) -> Path:
+    """A folder whose label files parse but whose image files are truncated: fails when a run loads it."""
+    import struct
+
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for prefix, n in (("train", 200), ("t10k", 50)):
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">IIx", 0x801, n)[:8] + bytes(n))
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(10))
+    return folder
+
+
+def test_a_run_that_raises_fails_alone_with_its_message(tmp_path: Path) -> None:
+    folder = broken_dataset(tmp_path)
+    text = f"""experiment: mixed
+task: {{function: book}}
+optimizer: {{name: sgd, lr: 0.1}}
+train: {{steps: 10}}
+runs:
+  - {{}}
+  - task: {{dataset: mnist, data_dir: {folder}, function: null}}
+    train: {{batch_size: 10}}
+"""
+    exp = load_experiment(write(tmp_path, text))
+    result = run_experiment(exp, tmp_path / "out", jobs=2, progress=False)
+    statuses = sorted((s["status"], s.get("error") or "") for s in result.statuses.values())
+    assert statuses[0] == ("completed", "")
+    assert statuses[1][0] == "failed" and "truncated" in statuses[1][1]
+    assert result.any_failed
+
+
+def test_out_pointing_at_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is a file"):
+        run_experiment(exp, tmp_path / "file", progress=False)
+
+
+def test_a_second_process_on_the_same_experiment_is_refused(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP))
+    folder = tmp_path / "out" / "sweep"
+    folder.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from optbench.files import FolderLock;"
+         "FolderLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(30)", str(folder)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError, match=f"pid {holder.pid}"):
+            run_experiment(exp, tmp_path / "out", progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (folder / RUNS_DIR).exists() or not any((folder / RUNS_DIR).iterdir())
+    with FolderLock(folder):  # the holder's death released the lock
+        pass
+
+
+LONG_SWEEP = """experiment: long
+task: {function: rosenbrock}
+optimizer: {name: adam, lr: 0.001}
+train: {steps: 150000}
+grid:
+  train.seed: [0, 1, 2, 3, 4, 5]
+"""
+
+
+def start_compare(tmp_path: Path, config: Path, jobs: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "out"),
+         "--jobs", str(jobs), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def wait_for_running(folder: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for status_file in folder.glob(f"{RUNS_DIR}/*/{STATUS_FILE}"):
+            status = read_status(status_file.parent)
+            metrics = status_file.parent / "metrics.csv"
+            if status and status["status"] == "running" and metrics.exists() and metrics.stat().st_size > 5000:
+                return
+        time.sleep(0.05)
+    raise AssertionError("no run started")
+
+
+def check_interrupted_sweep(out: Path) -> None:
+    statuses = [read_status(f) for f in run_folders(out, "long")]
+    assert all(s is not None and s["status"] in ("completed", "interrupted") for s in statuses), statuses
+    assert any(s is not None and s["status"] == "interrupted" for s in statuses)
+    for folder in run_folders(out, "long"):
+        if (folder / "metrics.csv").exists():
+            assert_valid_csv(folder / "metrics.csv")
+    assert_valid_csv(out / "long" / "summary.csv")
+    assert not list(out.rglob(".*.tmp-*")), "temporary files left behind"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "jobs"), [(signal.SIGINT, 2), (signal.SIGTERM, 2), (signal.SIGINT, 1)])
+def test_an_interrupted_sweep_leaves_valid_files_and_a_rerun_finishes_it(
+    tmp_path: Path, signum: int, jobs: int
+) -> None:
+    config = write(tmp_path, LONG_SWEEP)
+    process = start_compare(tmp_path, config, jobs)
+    wait_for_running(tmp_path / "out" / "long")
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    else:
+        process.send_signal(signal.SIGTERM)  # `kill PID` reaches the main process only
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    check_interrupted_sweep(tmp_path / "out")
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "out"), "-q",
+         "train.steps=150000"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert {read_status(f)["status"] for f in run_folders(tmp_path / "out", "long")} == {"completed"}  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_is_seen_as_incomplete_and_rerun(tmp_path: Path) -> None:
+    config = write(tmp_path, LONG_SWEEP.replace("[0, 1, 2, 3, 4, 5]", "[0, 1]"))
+    process = start_compare(tmp_path, config, 1)
+    wait_for_running(tmp_path / "out" / "long")
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    stale = [read_status(f) for f in run_folders(tmp_path / "out", "long")]
+    assert any(s is not None and s["status"] == "running" for s in stale)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "out"), "-q"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert {read_status(f)["status"] for f in run_folders(tmp_path / "out", "long")} == {"completed"}  # type: ignore[index]
