@@ -23,8 +23,9 @@ def _entries(title: str, registry: dict[str, Any], with_hyper: bool) -> str:
     for name, entry in registry.items():
         lines.append(f"  {name.ljust(width)}  {entry.summary}")
         if with_hyper:
-            lines += _hyper_lines(hyperparameters(entry if isinstance(entry, type) else type(entry)),
-                                 " " * (width + 6))
+            lines += _hyper_lines(
+                hyperparameters(entry if isinstance(entry, type) else type(entry)), " " * (width + 6)
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -46,5 +47,7 @@ def describe(family: str) -> str:
             lines.append(f"  {name.ljust(width)}  {f.formula}  [{start}]")
         return "\n".join(lines) + "\n"
     if family == "datasets":
-        return _entries("datasets (task.dataset; task.data_dir for any folder in MNIST layout)", DATASETS, False)
+        return _entries(
+            "datasets (task.dataset; task.data_dir for any folder in MNIST layout)", DATASETS, False
+        )
     raise ValueError(f"unknown family {family!r}")

@@ -52,8 +52,10 @@ def _reports_errors(command: F) -> F:
         except Exception as exc:
             if os.environ.get(TRACEBACK_ENV):
                 raise
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc} "
-                       f"(set {TRACEBACK_ENV}=1 to see where)", err=True)
+            click.echo(
+                f"error: internal error: {type(exc).__name__}: {exc} (set {TRACEBACK_ENV}=1 to see where)",
+                err=True,
+            )
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -62,7 +64,10 @@ def _reports_errors(command: F) -> F:
 CONFIG_ARG = click.argument("config", type=click.Path(path_type=Path, dir_okay=True))
 OVERRIDES_ARG = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
 OUT_OPT = click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("results"),
+    show_default=True,
     help="Results root; each experiment writes into OUT/<experiment>/.",
 )
 QUIET_OPT = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
@@ -92,7 +97,7 @@ def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> N
 
     exp = load_experiment(config, overrides).first_only()
     result = run_experiment(exp, out, jobs=1, force=True, progress=not quiet)
-    (run_id, status), = result.statuses.items()
+    ((run_id, status),) = result.statuses.items()
     run_folder = result.folder / RUNS_DIR / run_id
     if result.interrupted:
         click.echo(f"interrupted: {run_folder}", err=True)
@@ -127,14 +132,25 @@ def _echo_status(run_id: str, status: dict[str, Any]) -> None:
 @CONFIG_ARG
 @OVERRIDES_ARG
 @OUT_OPT
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Runs executed at once, in worker processes.  [default: the number of cores]")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs executed at once, in worker processes.  [default: the number of cores]",
+)
 @click.option("--force", is_flag=True, help="Rerun runs that already finished.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved runs and write nothing.")
 @QUIET_OPT
 @_reports_errors
 def compare(
-    config: Path, overrides: tuple[str, ...], out: Path, jobs: int | None, force: bool, dry_run: bool, quiet: bool
+    config: Path,
+    overrides: tuple[str, ...],
+    out: Path,
+    jobs: int | None,
+    force: bool,
+    dry_run: bool,
+    quiet: bool,
 ) -> None:
     """Run every run of the config (runs x grid), then draw combined figures and a summary."""
     from optbench.config import load_experiment
@@ -195,7 +211,9 @@ def data() -> None:
 
 
 DATA_DIR_OPT = click.option(
-    "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
     help="Data folder.  [default: $OPTBENCH_DATA, else the per-user cache]",
 )
 

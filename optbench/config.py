@@ -34,7 +34,7 @@ from optbench.functions import FUNCTIONS
 from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Bounds, HyperParam, hyper, hyperparameters
 from optbench.init import INITIALIZERS, Initializer
 from optbench.nn import ACTIVATIONS
-from optbench.optim import OPTIMIZERS, SCHEDULES, Optimizer, Schedule
+from optbench.optim import OPTIMIZERS, SCHEDULES, Cosine, Optimizer, Schedule
 
 # --------------------------------------------------------------------------------------------------
 # YAML
@@ -69,7 +69,9 @@ def parse_yaml(text: str, source: str) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         raise ConfigError([f"{source}: {where}{exc.problem or exc}"]) from None
     except yaml.reader.ReaderError as exc:
-        raise ConfigError([f"{source}: character {exc.position + 1}: {exc.reason} (#x{exc.character:04x})"]) from None
+        raise ConfigError(
+            [f"{source}: character {exc.position + 1}: {exc.reason} (#x{exc.character:04x})"]
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{source}: {' '.join(str(exc).split())}"]) from None
     finally:
@@ -99,7 +101,9 @@ def _construct(loader: _Loader, node: yaml.Node, path: str, source: str, problem
             result[key] = _construct(loader, value_node, key_path, source, problems)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, item, f"{path}[{i}]", source, problems) for i, item in enumerate(node.value)]
+        return [
+            _construct(loader, item, f"{path}[{i}]", source, problems) for i, item in enumerate(node.value)
+        ]
     return loader.construct_object(node, deep=True)
 
 
@@ -328,7 +332,7 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    """"; did you mean 'x'?" for the closest choice: by typing mistakes first, then by similarity."""
+    """ "; did you mean 'x'?" for the closest choice: by typing mistakes first, then by similarity."""
     if not choices:
         return ""
     lowered = word.lower()
@@ -408,7 +412,9 @@ def _convert(value: Any, hint: Any, path: str, bounds: Bounds | None, problems: 
             return None
         hints = [args[0]] * len(value) if variadic else list(args)
         before = len(problems.items)
-        items = [_convert(v, h, f"{path}[{i}]", bounds, problems) for i, (v, h) in enumerate(zip(value, hints))]
+        items = [
+            _convert(v, h, f"{path}[{i}]", bounds, problems) for i, (v, h) in enumerate(zip(value, hints))
+        ]
         return tuple(items) if len(problems.items) == before else None
     raise TypeError(f"no converter for {hint!r} at {path}")
 
@@ -419,7 +425,9 @@ def _check_keys(raw: dict[str, Any], allowed: Sequence[str], path: str, problems
             problems.add(_join(path, str(key)), _unknown(str(key), allowed, "key"))
 
 
-def _fields(cls: type, raw: dict[str, Any], path: str, problems: _Problems, params: Sequence[HyperParam]) -> dict[str, Any]:
+def _fields(
+    cls: type, raw: dict[str, Any], path: str, problems: _Problems, params: Sequence[HyperParam]
+) -> dict[str, Any]:
     """Converted values for the declared `params` present in raw (the caller handles the rest)."""
     values = {}
     for p in params:
@@ -439,7 +447,12 @@ def _section(raw: dict[str, Any], key: str, problems: _Problems) -> dict[str, An
 
 
 def _named(
-    raw: Any, path: str, registry: Mapping[str, type], what: str, problems: _Problems, extra: Sequence[str] = ()
+    raw: Any,
+    path: str,
+    registry: Mapping[str, type],
+    what: str,
+    problems: _Problems,
+    extra: Sequence[str] = (),
 ) -> tuple[Any, dict[str, Any]]:
     """Build a registry entry from {name: ..., <hyperparameters>}; `extra` keys are returned unbuilt."""
     if isinstance(raw, str):
@@ -449,7 +462,9 @@ def _named(
         return None, {}
     name = raw.get("name")
     if not isinstance(name, str):
-        problems.add(_join(path, "name"), f"must name a {what}" + ("" if name is None else f", got {_describe(name)}"))
+        problems.add(
+            _join(path, "name"), f"must name a {what}" + ("" if name is None else f", got {_describe(name)}")
+        )
         return None, {}
     cls = registry.get(name)
     if cls is None:
@@ -461,7 +476,10 @@ def _named(
         if key != "name" and key not in names and key not in extra:
             hint = did_you_mean(str(key), [*names, *extra])
             has = ", ".join(names) if names else "none"
-            problems.add(_join(path, str(key)), f"{what} {name!r} has no hyperparameter {key!r}{hint or f' (it has: {has})'}")
+            problems.add(
+                _join(path, str(key)),
+                f"{what} {name!r} has no hyperparameter {key!r}{hint or f' (it has: {has})'}",
+            )
     before = len(problems.items)
     values = _fields(cls, raw, path, problems, params)
     if len(problems.items) != before:
@@ -474,7 +492,9 @@ def _named(
     return built, {k: raw[k] for k in extra if k in raw}
 
 
-def _dataclass_section(cls: type, raw: dict[str, Any], path: str, problems: _Problems, skip: Sequence[str] = ()) -> dict[str, Any]:
+def _dataclass_section(
+    cls: type, raw: dict[str, Any], path: str, problems: _Problems, skip: Sequence[str] = ()
+) -> dict[str, Any]:
     params = [p for p in hyperparameters(cls) if p.name not in skip]
     _check_keys(raw, [p.name for p in hyperparameters(cls)], path, problems)
     return _fields(cls, raw, path, problems, params)
@@ -498,8 +518,11 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
 
     experiment = raw.get("experiment")
     if not isinstance(experiment, str) or not is_safe_name(experiment):
-        problems.add("experiment", "must be a simple folder name (letters, digits, '.', '_', '-'; no '..' or '/'),"
-                     f" got {_describe(experiment)}")
+        problems.add(
+            "experiment",
+            "must be a simple folder name (letters, digits, '.', '_', '-'; no '..' or '/'),"
+            f" got {_describe(experiment)}",
+        )
 
     task_raw = _section(raw, "task", problems)
     task_values = _dataclass_section(TaskConfig, task_raw, "task", problems)
@@ -523,20 +546,21 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     if task is not None and train_values.get("batch_size") is not None:
         size = _train_set_size(task)
         if size is not None and train_values["batch_size"] > size:
-            problems.add("train.batch_size", f"must be at most the training-set size {size}, got {train_values['batch_size']}")
+            problems.add(
+                "train.batch_size",
+                f"must be at most the training-set size {size}, got {train_values['batch_size']}",
+            )
 
     if problems.items:
         return None, problems.items
     assert task is not None and optimizer is not None and isinstance(experiment, str)
     train = TrainConfig(**train_values)
-    if isinstance(optimizer.schedule, _cosine_type()) and optimizer.schedule.t_max is None:
+    if isinstance(optimizer.schedule, Cosine) and optimizer.schedule.t_max is None:
         t_max = max(1, train.steps - optimizer.schedule.warmup_steps)
-        optimizer = dataclasses.replace(optimizer, schedule=dataclasses.replace(optimizer.schedule, t_max=t_max))
+        optimizer = dataclasses.replace(
+            optimizer, schedule=dataclasses.replace(optimizer.schedule, t_max=t_max)
+        )
     return RunConfig(experiment, task, model, optimizer, train), []
-
-
-def _cosine_type() -> type:
-    return SCHEDULES["cosine"]
 
 
 def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: _Problems) -> TaskConfig | None:
@@ -582,7 +606,9 @@ def _validate_model(raw: dict[str, Any], problems: _Problems) -> ModelConfig | N
     init, _ = _named(raw.get("init", DEFAULT_INIT), "model.init", INITIALIZERS, "initialiser", problems)
     output_init = None
     if raw.get("output_init") is not None:
-        output_init, _ = _named(raw["output_init"], "model.output_init", INITIALIZERS, "initialiser", problems)
+        output_init, _ = _named(
+            raw["output_init"], "model.output_init", INITIALIZERS, "initialiser", problems
+        )
     if len(problems.items) != before:
         return None
     return ModelConfig(**values, init=init, output_init=output_init)
@@ -628,8 +654,11 @@ def _named_dict(obj: Any) -> dict[str, Any]:
 
 def to_dict(run: RunConfig) -> dict[str, Any]:
     """The resolved run as plain data, every default spelled out: what config.yaml holds."""
-    task = {"function": run.task.function, "start": _plain(run.task.start)} if run.task.kind == "function" else {
-        "dataset": run.task.dataset, "data_dir": run.task.data_dir}
+    task = (
+        {"function": run.task.function, "start": _plain(run.task.start)}
+        if run.task.kind == "function"
+        else {"dataset": run.task.dataset, "data_dir": run.task.data_dir}
+    )
     out: dict[str, Any] = {"experiment": run.experiment, "task": task}
     if run.model is not None:
         m = run.model
@@ -734,11 +763,15 @@ def expand(
     grid_origin: dict[str, str] = {}
     if grid_raw is not None:
         if not isinstance(grid_raw, dict):
-            problems.append(f"{source}: grid: must be a mapping of dotted keys to lists, got {_describe(grid_raw)}")
+            problems.append(
+                f"{source}: grid: must be a mapping of dotted keys to lists, got {_describe(grid_raw)}"
+            )
         else:
             for key, values in grid_raw.items():
                 if not isinstance(values, list):
-                    problems.append(f"{source}: grid.{key}: must be a list of values, got {_describe(values)}")
+                    problems.append(
+                        f"{source}: grid.{key}: must be a list of values, got {_describe(values)}"
+                    )
                 elif not values:
                     problems.append(f"{source}: grid.{key}: empty list; give at least one value")
                 elif key in ("runs", "grid", "experiment", "description"):
@@ -749,7 +782,9 @@ def expand(
     entries: list[dict[str, Any]] = [{}]
     if runs_raw is not None:
         if not isinstance(runs_raw, list) or not runs_raw:
-            problems.append(f"{source}: runs: must be a non-empty list of partial configs, got {_describe(runs_raw)}")
+            problems.append(
+                f"{source}: runs: must be a non-empty list of partial configs, got {_describe(runs_raw)}"
+            )
         elif not all(isinstance(e, dict) for e in runs_raw):
             bad = next(i for i, e in enumerate(runs_raw) if not isinstance(e, dict))
             problems.append(f"{source}: runs[{bad}]: must be a mapping, got {_describe(runs_raw[bad])}")
@@ -828,7 +863,9 @@ class _Origin:
         other.where = dict(self.where)
         return other
 
-    def mark(self, raw: dict[str, Any], where: Where, written_at: str | None = None, prefix: str = "") -> None:
+    def mark(
+        self, raw: dict[str, Any], where: Where, written_at: str | None = None, prefix: str = ""
+    ) -> None:
         """Record that every key path in `raw` (under `prefix`) was written at `where`."""
         for key, value in raw.items():
             path = _join(prefix, str(key))

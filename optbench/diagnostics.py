@@ -21,7 +21,14 @@ DISTINCT_TOLERANCE = 1e-6
 largest weight of the layer, absolute when the layer is all zeros)."""
 
 DIAGNOSTIC_COLUMNS = (
-    "step", "layer", "weight_norm", "grad_norm", "act_mean", "act_std", "inactive_frac", "distinct_units",
+    "step",
+    "layer",
+    "weight_norm",
+    "grad_norm",
+    "act_mean",
+    "act_std",
+    "inactive_frac",
+    "distinct_units",
 )
 """inactive_frac: for ReLU-like activations the fraction of units that output zero on every example of
 the batch (dead units); for sigmoid and tanh the fraction of outputs that are saturated."""
@@ -53,7 +60,7 @@ def distinct_units(weights: NDArray[Any], tolerance: float = DISTINCT_TOLERANCE)
     w = np.asarray(weights, dtype=np.float64)
     scale = float(np.abs(w).max()) if w.size else 0.0
     tol = tolerance * scale if scale > 0 else tolerance
-    r = np.random.default_rng(0).random(w.shape[0])
+    r: NDArray[np.float64] = np.random.default_rng(0).random(size=w.shape[0])
     proj = (r / r.sum()) @ w
     reps: list[int] = []
     for col in np.argsort(proj, kind="stable"):
@@ -72,12 +79,18 @@ def layer_diagnostics(net: MLP, step: int) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     hidden = net.hidden_outputs
     for i, (w, gw) in enumerate(zip(net.weights, net.weight_grads)):
+        act: tuple[float | None, ...] = (None, None, None)
         if i < len(hidden):
             h = hidden[i]
             act = (float(h.mean()), float(h.std()), inactive_fraction(h, net.activation))
-        else:
-            act = (None, None, None)
-        rows.append((
-            step, i + 1, float(np.linalg.norm(w)), float(np.linalg.norm(gw)), *act, distinct_units(w),
-        ))
+        rows.append(
+            (
+                step,
+                i + 1,
+                float(np.linalg.norm(w)),
+                float(np.linalg.norm(gw)),
+                *act,
+                distinct_units(w),
+            )
+        )
     return rows

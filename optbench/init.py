@@ -50,10 +50,10 @@ class Initializer(ABC):
 
 INITIALIZERS: dict[str, type[Initializer]] = {}
 
-I = TypeVar("I", bound=type[Initializer])
+InitT = TypeVar("InitT", bound=type[Initializer])
 
 
-def _register(cls: I) -> I:
+def _register(cls: InitT) -> InitT:
     INITIALIZERS[cls.name] = cls
     return cls
 

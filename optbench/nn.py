@@ -322,4 +322,3 @@ class MLP:
     @property
     def n_params(self) -> int:
         return int(self.params.size)
-

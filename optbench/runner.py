@@ -52,8 +52,14 @@ FINISHED = ("completed", "diverged")
 SUMMARY_COLUMNS = ("run_id", "status", "optimizer", "lr", "seed", "steps", "final_loss", "wall_s")
 DATASET_SUMMARY_COLUMNS = ("final_test_acc", "init", "activation")
 EXTRA_SUMMARY_COLUMNS = ("steps_done", "diverged_step", "error")
-KEYS_IN_BASE_COLUMNS = ("optimizer.name", "optimizer.lr", "train.seed", "train.steps", "model.activation",
-                        "model.init.name")
+KEYS_IN_BASE_COLUMNS = (
+    "optimizer.name",
+    "optimizer.lr",
+    "train.seed",
+    "train.steps",
+    "model.activation",
+    "model.init.name",
+)
 
 
 class Interrupted(BaseException):
@@ -174,7 +180,9 @@ def _worker(tasks: mp.Queue[Any], results: mp.Queue[Any]) -> None:
             config_text, folder = task
             run, problems = validate_run(yaml.safe_load(config_text))
             if run is None:  # cannot happen for text written by to_yaml; reported rather than hidden
-                results.put(("done", Path(folder).name, {"status": "failed", "error": f"invalid config: {problems}"}))
+                results.put(
+                    ("done", Path(folder).name, {"status": "failed", "error": f"invalid config: {problems}"})
+                )
                 continue
             results.put(("started", run.run_id, os.getpid()))
             results.put(("done", run.run_id, execute(run, Path(folder))))
@@ -214,7 +222,9 @@ class _Pool:
                 process.join()
 
 
-def _run_parallel(todo: Sequence[tuple[RunConfig, Path]], jobs: int, on_done: Callable[[str, dict[str, Any]], None]) -> None:
+def _run_parallel(
+    todo: Sequence[tuple[RunConfig, Path]], jobs: int, on_done: Callable[[str, dict[str, Any]], None]
+) -> None:
     pool = _Pool(jobs, mp.get_context("spawn"))
     for run, folder in todo:
         pool.tasks.put((to_yaml(run), str(folder)))
@@ -258,7 +268,9 @@ def _reap_dead_workers(
         pool.workers.remove(process)
         if run_id in remaining:
             remaining.discard(run_id)
-            on_done(run_id, {"status": "failed", "error": f"worker process died (exit code {process.exitcode})"})
+            on_done(
+                run_id, {"status": "failed", "error": f"worker process died (exit code {process.exitcode})"}
+            )
             pool.tasks.put(None)
             pool.start(1)
 
@@ -368,8 +380,16 @@ def _step_bar(run: RunConfig, enabled: bool) -> Iterator[Callable[[int], None] |
         return
     from tqdm import tqdm
 
-    with tqdm(total=run.train.steps, desc=run.run_id, unit="step", leave=False, file=sys.stderr,
-              dynamic_ncols=True, mininterval=0.2) as bar:
+    with tqdm(
+        total=run.train.steps,
+        desc=run.run_id,
+        unit="step",
+        leave=False,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=0.2,
+    ) as bar:
+
         def on_step(step: int) -> None:
             bar.update(step - bar.n)
 

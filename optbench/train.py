@@ -22,7 +22,6 @@ from optbench.config import RunConfig
 from optbench.data import DATASETS, BatchSampler, Dataset, iter_chunks, load_idx_folder
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS, layer_diagnostics
 from optbench.functions import FUNCTIONS
-from optbench.init import INITIALIZERS
 from optbench.nn import ACTIVATIONS, MLP
 
 FUNCTION_COLUMNS = ("step", "x", "y", "loss", "lr")
@@ -150,8 +149,12 @@ def run_dataset(
     rng_init, rng_data = seeded_generators(train.seed)
     net = build_model(run, data.n_features, data.n_classes, rng_init)
     sampler = BatchSampler(
-        data.train_images, data.train_labels, train.batch_size, rng_data,
-        dtype=net.dtype, replacement=train.sampling == "replacement",
+        data.train_images,
+        data.train_labels,
+        train.batch_size,
+        rng_data,
+        dtype=net.dtype,
+        replacement=train.sampling == "replacement",
     )
     opt = run.optimizer.build()
     probe = _probe_batch(data, net.dtype) if write_diagnostics is not None else None
@@ -179,8 +182,17 @@ def run_dataset(
         if evaluate_now:
             test_loss, test_acc = evaluate(net, data.test_images, data.test_labels)
             diagnose(step)
-        write((step, sampler.epoch, loss, test_loss, test_acc if evaluate_now else None, opt.last_lr,
-               round(time.perf_counter() - started, 3)))
+        write(
+            (
+                step,
+                sampler.epoch,
+                loss,
+                test_loss,
+                test_acc if evaluate_now else None,
+                opt.last_lr,
+                round(time.perf_counter() - started, 3),
+            )
+        )
         if on_step is not None:
             on_step(step)
     return Outcome("completed", train.steps, sum(recent) / len(recent), test_acc)

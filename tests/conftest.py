@@ -1,9 +1,8 @@
 """Shared test set-up."""
 
-import optbench  # noqa: F401  (imported first: it pins BLAS to one thread before NumPy loads)
-
 import pytest
 
+import optbench  # noqa: F401  (imported first: it pins BLAS to one thread before NumPy loads)
 from optbench.data import default_data_dir, fetch_mnist
 
 

@@ -15,28 +15,52 @@ def violations(tree: ast.AST) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            names = [a.name for a in node.names] + (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            )
             for name in names:
                 if name.split(".")[0] in ("pickle", "cPickle", "dill", "shelve", "marshal"):
                     found.append(f"line {node.lineno}: imports {name}")
         if isinstance(node, ast.Call):
             func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            name = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else ""
+            )
             if isinstance(func, ast.Name) and name in ("eval", "exec", "compile", "__import__"):
                 found.append(f"line {node.lineno}: calls {name}")
-            if name in ("load", "load_all", "unsafe_load", "full_load") and isinstance(func, ast.Attribute) \
-                    and isinstance(func.value, ast.Name) and func.value.id == "yaml":
+            if (
+                name in ("load", "load_all", "unsafe_load", "full_load")
+                and isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "yaml"
+            ):
                 found.append(f"line {node.lineno}: yaml.{name} (use yaml.safe_load)")
-            if name == "load" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-                    and func.value.id in ("np", "numpy"):
-                if not any(k.arg == "allow_pickle" and isinstance(k.value, ast.Constant) and k.value.value is False
-                           for k in node.keywords):
-                    found.append(f"line {node.lineno}: np.load without allow_pickle=False")
+            if (
+                name == "load"
+                and isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id in ("np", "numpy")
+                and not any(
+                    k.arg == "allow_pickle" and isinstance(k.value, ast.Constant) and k.value.value is False
+                    for k in node.keywords
+                )
+            ):
+                found.append(f"line {node.lineno}: np.load without allow_pickle=False")
             for keyword in node.keywords:
-                if keyword.arg == "shell" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is False):
+                if keyword.arg == "shell" and not (
+                    isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+                ):
                     found.append(f"line {node.lineno}: shell=True")
-            if name in ("system", "popen") and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-                    and func.value.id == "os":
+            if (
+                name in ("system", "popen")
+                and isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "os"
+            ):
                 found.append(f"line {node.lineno}: os.{name}")
     return found
 

@@ -79,16 +79,27 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         (FUNCTION_BASE + "trian: {}\n", "trian: unknown key 'trian'; did you mean 'train'?"),
-        (DATASET_BASE.replace("{dataset: mnist}", "{dataset: mnist, dat_dir: x}"),
-         "task.dat_dir: unknown key 'dat_dir'; did you mean 'data_dir'?"),
+        (
+            DATASET_BASE.replace("{dataset: mnist}", "{dataset: mnist, dat_dir: x}"),
+            "task.dat_dir: unknown key 'dat_dir'; did you mean 'data_dir'?",
+        ),
         (DATASET_BASE + "model: {hiden: [3]}\n", "model.hiden: unknown key 'hiden'; did you mean 'hidden'?"),
-        (FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentun: 0.9"),
-         "optimizer.momentun: optimizer 'sgd' has no hyperparameter 'momentun'; did you mean 'momentum'?"),
-        (FUNCTION_BASE.replace("steps: 3", "steps: 3, sead: 1"), "train.sead: unknown key 'sead'; did you mean 'seed'?"),
-        (FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: {name: step, gama: 0.5}"),
-         "optimizer.schedule.gama: schedule 'step' has no hyperparameter 'gama'; did you mean 'gamma'?"),
-        (DATASET_BASE + "model: {init: {name: normal, sdt: 1}}\n",
-         "model.init.sdt: initialiser 'normal' has no hyperparameter 'sdt'; did you mean 'std'?"),
+        (
+            FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentun: 0.9"),
+            "optimizer.momentun: optimizer 'sgd' has no hyperparameter 'momentun'; did you mean 'momentum'?",
+        ),
+        (
+            FUNCTION_BASE.replace("steps: 3", "steps: 3, sead: 1"),
+            "train.sead: unknown key 'sead'; did you mean 'seed'?",
+        ),
+        (
+            FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: {name: step, gama: 0.5}"),
+            "optimizer.schedule.gama: schedule 'step' has no hyperparameter 'gama'; did you mean 'gamma'?",
+        ),
+        (
+            DATASET_BASE + "model: {init: {name: normal, sdt: 1}}\n",
+            "model.init.sdt: initialiser 'normal' has no hyperparameter 'sdt'; did you mean 'std'?",
+        ),
     ],
 )
 def test_unknown_keys_at_every_level_get_a_suggestion(tmp_path: Path, text: str, expected: str) -> None:
@@ -98,14 +109,30 @@ def test_unknown_keys_at_every_level_get_a_suggestion(tmp_path: Path, text: str,
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (FUNCTION_BASE.replace("name: sgd", "name: adma"), "optimizer.name: unknown optimizer 'adma'; did you mean 'adam'?"),
-        (FUNCTION_BASE.replace("book", "rosenbrok"),
-         "task.function: unknown function 'rosenbrok'; did you mean 'rosenbrock'?"),
-        (DATASET_BASE.replace("mnist", "mnsit"), "task.dataset: unknown dataset 'mnsit'; did you mean 'mnist'?"),
-        (DATASET_BASE + "model: {activation: relu6}\n", "model.activation: unknown activation 'relu6'; did you mean 'relu'?"),
-        (DATASET_BASE + "model: {init: xaiver}\n", "model.init.name: unknown initialiser 'xaiver'; did you mean 'xavier'?"),
-        (FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: cosin"),
-         "optimizer.schedule.name: unknown schedule 'cosin'; did you mean 'cosine'?"),
+        (
+            FUNCTION_BASE.replace("name: sgd", "name: adma"),
+            "optimizer.name: unknown optimizer 'adma'; did you mean 'adam'?",
+        ),
+        (
+            FUNCTION_BASE.replace("book", "rosenbrok"),
+            "task.function: unknown function 'rosenbrok'; did you mean 'rosenbrock'?",
+        ),
+        (
+            DATASET_BASE.replace("mnist", "mnsit"),
+            "task.dataset: unknown dataset 'mnsit'; did you mean 'mnist'?",
+        ),
+        (
+            DATASET_BASE + "model: {activation: relu6}\n",
+            "model.activation: unknown activation 'relu6'; did you mean 'relu'?",
+        ),
+        (
+            DATASET_BASE + "model: {init: xaiver}\n",
+            "model.init.name: unknown initialiser 'xaiver'; did you mean 'xavier'?",
+        ),
+        (
+            FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: cosin"),
+            "optimizer.schedule.name: unknown schedule 'cosin'; did you mean 'cosine'?",
+        ),
     ],
 )
 def test_unknown_names_get_a_suggestion(tmp_path: Path, text: str, expected: str) -> None:
@@ -141,7 +168,10 @@ def test_edit_distance_counts_a_swap_as_one() -> None:
         (("steps: 3", "steps: 0"), "train.steps: must be >= 1, got 0"),
         (("steps: 3", "steps: 2.5"), "train.steps: must be a whole number, got 2.5"),
         (("steps: 3", "steps: 3, seed: -1"), "train.seed: must be >= 0, got -1"),
-        (("{function: book}", "{function: book, start: [1]}"), "task.start: must be a list of 2 numbers, got 1 values"),
+        (
+            ("{function: book}", "{function: book, start: [1]}"),
+            "task.start: must be a list of 2 numbers, got 1 values",
+        ),
         (("{function: book}", "{function: book, start: [1, x]}"), "task.start[1]: must be a number, got 'x'"),
         (("{function: book}", "{function: book, start: 3}"), "task.start: must be a list, got 3"),
     ],
@@ -174,7 +204,10 @@ def test_batch_larger_than_the_training_set_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    text = "experiment: t\ntask: {function: book}\noptimizer: {name: sgd, lr: -1}\ntrain: {steps: 0, seed: x}\nfoo: 1\n"
+    text = (
+        "experiment: t\ntask: {function: book}\noptimizer: {name: sgd, lr: -1}\n"
+        "train: {steps: 0, seed: x}\nfoo: 1\n"
+    )
     assert len(problems_of(tmp_path, text)) == 4
 
 
@@ -185,7 +218,9 @@ def test_cross_field_constraint_of_an_optimizer_is_a_config_error(tmp_path: Path
 
 
 def test_a_function_task_has_no_model_and_a_dataset_task_no_start(tmp_path: Path) -> None:
-    assert any(p.startswith("model: ") for p in problems_of(tmp_path, FUNCTION_BASE + "model: {hidden: [3]}\n"))
+    assert any(
+        p.startswith("model: ") for p in problems_of(tmp_path, FUNCTION_BASE + "model: {hidden: [3]}\n")
+    )
     text = DATASET_BASE.replace("{dataset: mnist}", "{dataset: mnist, start: [1, 2]}")
     assert any(p.startswith("task.start: ") for p in problems_of(tmp_path, text))
 
@@ -219,7 +254,12 @@ def test_defaults_fill_every_field(tmp_path: Path) -> None:
     assert run.model is not None and run.model.hidden == (100, 100, 100, 100)
     assert run.model.init.name == "he" and run.model.activation == "relu" and run.model.dtype == "float32"
     assert run.optimizer.name == "sgd" and run.optimizer.hyper["lr"] == 1e-3
-    assert (run.train.steps, run.train.batch_size, run.train.eval_every, run.train.seed) == (2000, 128, 100, 0)
+    assert (run.train.steps, run.train.batch_size, run.train.eval_every, run.train.seed) == (
+        2000,
+        128,
+        100,
+        0,
+    )
 
 
 def test_function_start_defaults_to_the_functions_own(tmp_path: Path) -> None:
@@ -228,7 +268,9 @@ def test_function_start_defaults_to_the_functions_own(tmp_path: Path) -> None:
 
 
 def test_cosine_t_max_defaults_to_the_updates_after_warmup(tmp_path: Path) -> None:
-    text = FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: {name: cosine, warmup_steps: 1}").replace("steps: 3", "steps: 10")
+    text = FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, schedule: {name: cosine, warmup_steps: 1}").replace(
+        "steps: 3", "steps: 10"
+    )
     (run,) = load_experiment(write(tmp_path, text)).runs
     assert run.optimizer.schedule.t_max == 9  # type: ignore[attr-defined]
 
@@ -243,8 +285,12 @@ def test_resolved_yaml_reads_back_to_the_same_run(tmp_path: Path) -> None:
 
 def test_run_id_is_stable_across_spellings_and_changes_with_any_value(tmp_path: Path) -> None:
     a = load_experiment(write(tmp_path, FUNCTION_BASE.replace("lr: 0.1", "lr: 1e-1"), "a.yaml")).runs[0]
-    b = load_experiment(write(tmp_path, FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentum: 0"), "b.yaml")).runs[0]
-    c = load_experiment(write(tmp_path, FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentum: 0.1"), "c.yaml")).runs[0]
+    b = load_experiment(
+        write(tmp_path, FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentum: 0"), "b.yaml")
+    ).runs[0]
+    c = load_experiment(
+        write(tmp_path, FUNCTION_BASE.replace("lr: 0.1", "lr: 0.1, momentum: 0.1"), "c.yaml")
+    ).runs[0]
     assert a.run_id == b.run_id
     assert a.run_id != c.run_id
     assert a.run_id.startswith("sgd-lr0.1-s0-")
@@ -260,7 +306,9 @@ def test_run_id_does_not_depend_on_the_experiment_name(tmp_path: Path) -> None:
 
 
 def test_overrides_are_parsed_as_yaml() -> None:
-    pairs, problems = parse_overrides(["optimizer.lr=1e-2", "model.hidden=[10, 10]", "optimizer.nesterov=true"])
+    pairs, problems = parse_overrides(
+        ["optimizer.lr=1e-2", "model.hidden=[10, 10]", "optimizer.nesterov=true"]
+    )
     assert problems == []
     assert pairs == [("optimizer.lr", 0.01), ("model.hidden", [10, 10]), ("optimizer.nesterov", True)]
 
@@ -294,13 +342,16 @@ def test_override_changes_the_run(tmp_path: Path) -> None:
 
 # -- runs and grid --------------------------------------------------------------------------------------
 
-SWEEP = FUNCTION_BASE + """runs:
+SWEEP = (
+    FUNCTION_BASE
+    + """runs:
   - optimizer: {name: sgd, lr: 0.9}
   - optimizer: {name: momentum, lr: 0.1}
   - optimizer: {name: adam, lr: 0.3}
 grid:
   train.seed: [0, 1]
 """
+)
 
 
 def test_runs_times_grid_gives_every_combination(tmp_path: Path) -> None:
@@ -327,7 +378,10 @@ def test_grid_over_name_and_lr_keeps_each_lr(tmp_path: Path) -> None:
     text = FUNCTION_BASE + "grid:\n  optimizer.lr: [0.1, 0.5]\n  optimizer.name: [sgd, adam]\n"
     runs = load_experiment(write(tmp_path, text)).runs
     assert sorted((r.optimizer.name, r.optimizer.lr) for r in runs) == [
-        ("adam", 0.1), ("adam", 0.5), ("sgd", 0.1), ("sgd", 0.5)
+        ("adam", 0.1),
+        ("adam", 0.5),
+        ("sgd", 0.1),
+        ("sgd", 0.5),
     ]
 
 
@@ -353,7 +407,10 @@ def test_identical_resolved_runs_run_once(tmp_path: Path) -> None:
 
 
 def test_problems_point_at_the_runs_entry_or_grid_axis_that_wrote_them(tmp_path: Path) -> None:
-    text = FUNCTION_BASE + "runs:\n  - optimizer: {lr: 0.1}\n  - optimizer: {lr: -2}\ngrid:\n  train.steps: [5, 0]\n"
+    text = (
+        FUNCTION_BASE
+        + "runs:\n  - optimizer: {lr: 0.1}\n  - optimizer: {lr: -2}\ngrid:\n  train.steps: [5, 0]\n"
+    )
     found = problems_of(tmp_path, text)
     assert "runs[1].optimizer.lr: must be > 0, got -2.0" in found
     assert "grid.train.steps: must be >= 1, got 0" in found
@@ -365,7 +422,10 @@ def test_problems_point_at_the_runs_entry_or_grid_axis_that_wrote_them(tmp_path:
     [
         ("grid: {train.seed: []}", "grid.train.seed: empty list; give at least one value"),
         ("grid: {train.seed: 3}", "grid.train.seed: must be a list of values, got 3"),
-        ("grid: {optimizer.lrr: [1]}", "grid.optimizer.lrr: optimizer 'sgd' has no hyperparameter 'lrr'; did you mean 'lr'?"),
+        (
+            "grid: {optimizer.lrr: [1]}",
+            "grid.optimizer.lrr: optimizer 'sgd' has no hyperparameter 'lrr'; did you mean 'lr'?",
+        ),
         ("grid: [1]", "grid: must be a mapping of dotted keys to lists, got a list"),
         ("runs: []", "runs: must be a non-empty list of partial configs, got a list"),
         ("runs: [3]", "runs[0]: must be a mapping, got 3"),
@@ -376,7 +436,9 @@ def test_malformed_runs_and_grid_are_reported(tmp_path: Path, grid: str, expecte
 
 
 def test_a_grid_of_absurd_size_is_refused_before_expanding(tmp_path: Path) -> None:
-    axes = "\n".join(f"  optimizer.{k}: [{', '.join(str(i / 100) for i in range(1, 30))}]"
-                     for k in ("lr", "momentum", "dampening"))
+    axes = "\n".join(
+        f"  optimizer.{k}: [{', '.join(str(i / 100) for i in range(1, 30))}]"
+        for k in ("lr", "momentum", "dampening")
+    )
     (problem,) = problems_of(tmp_path, FUNCTION_BASE + "grid:\n" + axes + "\n")
     assert problem == "grid: 24389 runs; an experiment has at most 10000"

@@ -1,4 +1,4 @@
-"""Fuzzing the config loader and the override parser: any input is a config or a ConfigError, never a crash."""
+"""Fuzzing the config loader and override parser: any input is a config or a ConfigError, never a crash."""
 
 from __future__ import annotations
 
@@ -14,14 +14,68 @@ from optbench.config import expand, load_experiment, parse_overrides
 from optbench.errors import ConfigError
 
 KNOWN_KEYS = [
-    "experiment", "description", "task", "model", "optimizer", "train", "runs", "grid", "dataset", "function",
-    "data_dir", "start", "hidden", "activation", "init", "output_init", "dtype", "name", "lr", "momentum",
-    "betas", "eps", "nesterov", "dampening", "weight_decay", "schedule", "warmup_steps", "t_max", "gamma",
-    "step_size", "clip_norm", "steps", "batch_size", "eval_every", "seed", "sampling", "std",
-    "optimizer.lr", "train.seed", "optimizer.name", "model.init", "task.function",
+    "experiment",
+    "description",
+    "task",
+    "model",
+    "optimizer",
+    "train",
+    "runs",
+    "grid",
+    "dataset",
+    "function",
+    "data_dir",
+    "start",
+    "hidden",
+    "activation",
+    "init",
+    "output_init",
+    "dtype",
+    "name",
+    "lr",
+    "momentum",
+    "betas",
+    "eps",
+    "nesterov",
+    "dampening",
+    "weight_decay",
+    "schedule",
+    "warmup_steps",
+    "t_max",
+    "gamma",
+    "step_size",
+    "clip_norm",
+    "steps",
+    "batch_size",
+    "eval_every",
+    "seed",
+    "sampling",
+    "std",
+    "optimizer.lr",
+    "train.seed",
+    "optimizer.name",
+    "model.init",
+    "task.function",
 ]
-KNOWN_NAMES = ["mnist", "book", "rosenbrock", "sgd", "adam", "adagrad", "relu", "sigmoid", "he", "normal",
-               "cosine", "step", "float32", "float64", "epoch", "replacement", "zeros"]
+KNOWN_NAMES = [
+    "mnist",
+    "book",
+    "rosenbrock",
+    "sgd",
+    "adam",
+    "adagrad",
+    "relu",
+    "sigmoid",
+    "he",
+    "normal",
+    "cosine",
+    "step",
+    "float32",
+    "float64",
+    "epoch",
+    "replacement",
+    "zeros",
+]
 
 scalars = st.one_of(
     st.none(),
@@ -35,9 +89,7 @@ scalars = st.one_of(
 keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=8))
 trees = st.recursive(
     scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=5)
-    ),
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=5)),
     max_leaves=25,
 )
 configs = st.dictionaries(keys, trees, max_size=7)
@@ -62,9 +114,19 @@ def test_any_tree_of_values_is_a_config_or_a_config_error(raw: dict[Any, Any]) -
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(st.text(max_size=30), st.builds(
-    lambda k, v: f"{k}={v}", st.sampled_from(KNOWN_KEYS + ["grid.train.seed", "grid.optimizer.lr"]), st.text(max_size=15)
-)), max_size=4))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=30),
+            st.builds(
+                lambda k, v: f"{k}={v}",
+                st.sampled_from([*KNOWN_KEYS, "grid.train.seed", "grid.optimizer.lr"]),
+                st.text(max_size=15),
+            ),
+        ),
+        max_size=4,
+    )
+)
 def test_any_override_strings_are_a_config_or_a_config_error(items: list[str]) -> None:
     base = {"experiment": "f", "task": {"function": "book"}, "optimizer": {"name": "sgd", "lr": 0.1}}
     pairs, problems = parse_overrides(items)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -94,7 +95,9 @@ def test_softmax_cross_entropy_gradient_matches_finite_differences() -> None:
         zp, zm = z.copy(), z.copy()
         zp[idx] += h
         zm[idx] -= h
-        numeric[idx] = (softmax_cross_entropy(zp, y)[0].mean() - softmax_cross_entropy(zm, y)[0].mean()) / (2 * h)
+        numeric[idx] = (softmax_cross_entropy(zp, y)[0].mean() - softmax_cross_entropy(zm, y)[0].mean()) / (
+            2 * h
+        )
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-10)
 
 
@@ -124,14 +127,14 @@ def test_weights_and_biases_are_views_into_the_flat_buffers() -> None:
     assert net.weights[0][0, 1] == 1.0
     assert net.biases[0] is not None and net.biases[0][0] == SIZES[0] * SIZES[1]
     assert net.weights[1][0, 0] == SIZES[0] * SIZES[1] + SIZES[1]
-    assert net.params.size == sum(a * b + b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    assert net.params.size == sum(a * b + b for a, b in itertools.pairwise(SIZES))
     for w, gw in zip(net.weights, net.weight_grads):
         assert np.shares_memory(w, net.params) and np.shares_memory(gw, net.grads)
 
 
 def test_without_bias_the_buffer_holds_only_weights() -> None:
     net = make_net(bias=False)
-    assert net.params.size == sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    assert net.params.size == sum(a * b for a, b in itertools.pairwise(SIZES))
     assert all(b is None for b in net.biases)
     x, y = batch()
     assert net.loss_and_grad(x, y) == pytest.approx(reference_loss(net, x, y), rel=1e-13)
@@ -153,7 +156,9 @@ def test_float32_and_float64_nets_start_from_the_same_draws() -> None:
 
 def test_biases_start_at_zero_and_output_init_applies_to_last_layer_only() -> None:
     rng = np.random.default_rng(0)
-    net = MLP((5, 4, 3), ACTIVATIONS["relu"], build_initializer("zeros"), rng, output_init=build_initializer("he"))
+    net = MLP(
+        (5, 4, 3), ACTIVATIONS["relu"], build_initializer("zeros"), rng, output_init=build_initializer("he")
+    )
     assert np.all(net.weights[0] == 0)
     assert np.any(net.weights[1] != 0)
     assert all(np.all(b == 0) for b in net.biases if b is not None)

@@ -138,9 +138,12 @@ def test_function_runs_are_byte_identical_across_job_counts(tmp_path: Path) -> N
 
 
 def test_a_diverging_run_stops_at_once_and_the_others_complete(tmp_path: Path) -> None:
-    text = SWEEP.replace("optimizer.lr: [0.001, 0.01]", "optimizer.lr: [0.01]").replace(
-        "train.seed: [0, 1]", "train.seed: [0]"
-    ) + "runs:\n  - optimizer: {name: sgd, lr: 10.0}\n  - {}\n"
+    text = (
+        SWEEP.replace("optimizer.lr: [0.001, 0.01]", "optimizer.lr: [0.01]").replace(
+            "train.seed: [0, 1]", "train.seed: [0]"
+        )
+        + "runs:\n  - optimizer: {name: sgd, lr: 10.0}\n  - {}\n"
+    )
     text = text.replace("optimizer.lr: [0.01]\n", "")
     exp = load_experiment(write(tmp_path, text))
     result = run_experiment(exp, tmp_path / "out", jobs=1, progress=False)
@@ -150,8 +153,14 @@ def test_a_diverging_run_stops_at_once_and_the_others_complete(tmp_path: Path) -
     assert 1 <= diverged["diverged_step"] < 200
     assert by_optimizer["adam"]["status"] == "completed"
     assert not result.any_failed
-    rows = csv_rows(tmp_path / "out" / "sweep" / RUNS_DIR / next(
-        r.run_id for r in exp.runs if r.optimizer.name == "sgd") / "metrics.csv")
+    rows = csv_rows(
+        tmp_path
+        / "out"
+        / "sweep"
+        / RUNS_DIR
+        / next(r.run_id for r in exp.runs if r.optimizer.name == "sgd")
+        / "metrics.csv"
+    )
     assert int(rows[-1][0]) == diverged["diverged_step"]
 
 
@@ -163,7 +172,9 @@ def broken_dataset(tmp_path: Path) -> Path:
     folder.mkdir()
     for prefix, n in (("train", 200), ("t10k", 50)):
         (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">IIx", 0x801, n)[:8] + bytes(n))
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(10))
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 0x803, n, 28, 28) + bytes(10)
+        )
     return folder
 
 
@@ -198,9 +209,15 @@ def test_a_second_process_on_the_same_experiment_is_refused(tmp_path: Path) -> N
     folder = tmp_path / "out" / "sweep"
     folder.mkdir(parents=True)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from optbench.files import FolderLock;"
-         "FolderLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(30)", str(folder)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from optbench.files import FolderLock;"
+            "FolderLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(30)",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
@@ -225,9 +242,22 @@ grid:
 
 def start_compare(tmp_path: Path, config: Path, jobs: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "out"),
-         "--jobs", str(jobs), "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "optbench",
+            "compare",
+            str(config),
+            "--out",
+            str(tmp_path / "out"),
+            "--jobs",
+            str(jobs),
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -237,7 +267,12 @@ def wait_for_running(folder: Path, timeout: float = 60) -> None:
         for status_file in folder.glob(f"{RUNS_DIR}/*/{STATUS_FILE}"):
             status = read_status(status_file.parent)
             metrics = status_file.parent / "metrics.csv"
-            if status and status["status"] == "running" and metrics.exists() and metrics.stat().st_size > 5000:
+            if (
+                status
+                and status["status"] == "running"
+                and metrics.exists()
+                and metrics.stat().st_size > 5000
+            ):
                 return
         time.sleep(0.05)
     raise AssertionError("no run started")
@@ -272,9 +307,20 @@ def test_an_interrupted_sweep_leaves_valid_files_and_a_rerun_finishes_it(
     check_interrupted_sweep(tmp_path / "out")
 
     rerun = subprocess.run(
-        [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "out"), "-q",
-         "train.steps=150000"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "optbench",
+            "compare",
+            str(config),
+            "--out",
+            str(tmp_path / "out"),
+            "-q",
+            "train.steps=150000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert rerun.returncode == 0, rerun.stderr
     assert {read_status(f)["status"] for f in run_folders(tmp_path / "out", "long")} == {"completed"}  # type: ignore[index]
@@ -291,7 +337,9 @@ def test_a_killed_sweep_is_seen_as_incomplete_and_rerun(tmp_path: Path) -> None:
     assert any(s is not None and s["status"] == "running" for s in stale)
     rerun = subprocess.run(
         [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "out"), "-q"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert rerun.returncode == 0, rerun.stderr
     assert {read_status(f)["status"] for f in run_folders(tmp_path / "out", "long")} == {"completed"}  # type: ignore[index]
