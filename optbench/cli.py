@@ -177,6 +177,27 @@ def compare(
         sys.exit(1)
 
 
+@main.command()
+@CONFIG_ARG
+@OVERRIDES_ARG
+@OUT_OPT
+@_reports_errors
+def activations(config: Path, overrides: tuple[str, ...], out: Path) -> None:
+    """Histograms of every layer's outputs at initialisation, and their gradients, for each case."""
+    from optbench.config import load_activations
+    from optbench.runner import run_activations
+
+    cfg = load_activations(config, overrides)
+    folder = run_activations(cfg, out)
+    from optbench import plots, report
+
+    figures = plots.activation_figures(folder)
+    path = report.write_report(folder)
+    for figure in figures:
+        click.echo(f"figure: {figure}")
+    click.echo(f"report: {path}")
+
+
 @main.command("report")
 @click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @_reports_errors

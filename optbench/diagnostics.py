@@ -60,8 +60,8 @@ def distinct_units(weights: NDArray[Any], tolerance: float = DISTINCT_TOLERANCE)
     w = np.asarray(weights, dtype=np.float64)
     scale = float(np.abs(w).max()) if w.size else 0.0
     tol = tolerance * scale if scale > 0 else tolerance
-    r: NDArray[np.float64] = np.random.default_rng(0).random(size=w.shape[0])
-    proj = (r / r.sum()) @ w
+    r = np.random.default_rng(0).random(size=(1, w.shape[0]))
+    proj = ((r / r.sum()) @ w)[0]
     reps: list[int] = []
     for col in np.argsort(proj, kind="stable"):
         k = len(reps) - 1

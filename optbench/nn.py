@@ -229,6 +229,7 @@ class MLP:
             w[...] = draw(rng, layer.n_in, layer.n_out, self.dtype)
         self._workspaces: dict[int, _Workspace] = {}
         self._last: _Workspace | None = None
+        self._backward: _Workspace | None = None
 
     @staticmethod
     def _view(buffer: Array, layer: Layer) -> Array:
@@ -274,6 +275,13 @@ class MLP:
             raise RuntimeError("no forward pass yet")
         return self._last.outputs[:-1]
 
+    @property
+    def hidden_deltas(self) -> list[Array]:
+        """∂L/∂a for each hidden layer's pre-activation a, from the last `loss_and_grad`."""
+        if self._backward is None:
+            raise RuntimeError("no backward pass yet")
+        return self._backward.deltas[: len(self.layers) - 1]
+
     def _loss_terms(self, ws: _Workspace, labels: NDArray[np.intp]) -> Array:
         """Softmax of the logits in place in ws.outputs[-1]; returns the per-sample losses (float64).
 
@@ -310,6 +318,7 @@ class MLP:
                 np.matmul(delta, self.weights[i].T, out=below)
                 self.activation.backward(ws.outputs[i - 1], below, ws.scratch[i - 1])
                 delta = below
+        self._backward = ws
         return loss
 
     def evaluate(self, x: Array, labels: NDArray[np.intp]) -> tuple[float, int]:

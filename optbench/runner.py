@@ -33,7 +33,15 @@ import numpy as np
 import yaml
 
 from optbench import __version__, train
-from optbench.config import Experiment, RunConfig, to_yaml, validate_run, value_at
+from optbench.config import (
+    ActivationsConfig,
+    Experiment,
+    RunConfig,
+    activations_to_yaml,
+    to_yaml,
+    validate_run,
+    value_at,
+)
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS
 from optbench.errors import OptbenchError, UsageError
 from optbench.files import CsvLog, FolderLock, atomic_write_json, atomic_write_text, csv_text
@@ -80,7 +88,7 @@ def experiment_dir(out: Path, experiment: str) -> Path:
         raise UsageError(f"--out {out}: is a file, not a folder")
     folder = out / experiment
     try:
-        (folder / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OptbenchError(f"{folder}: cannot create the results folder: {exc.strerror or exc}") from None
     return folder
@@ -188,6 +196,9 @@ def _worker(tasks: mp.Queue[Any], results: mp.Queue[Any]) -> None:
             results.put(("done", run.run_id, execute(run, Path(folder))))
     except (KeyboardInterrupt, Interrupted):
         return
+    finally:
+        # Past this point there is no run to unwind: a late SIGTERM must not raise during exit.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @dataclass
@@ -208,9 +219,9 @@ class _Pool:
             process.start()
             self.workers.append(process)
 
-    def stop(self) -> None:
-        """Interrupt every worker and wait for it; whatever does not stop in time is killed."""
-        for process in self.workers:
+    def stop(self, interrupt: bool) -> None:
+        """Wait for every worker to exit; with `interrupt`, signal them first. Stragglers are killed."""
+        for process in self.workers if interrupt else ():
             if process.is_alive() and process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGTERM)
@@ -234,6 +245,7 @@ def _run_parallel(
     pool.start(n_workers)
     active: dict[int, str] = {}  # worker pid -> run id it is executing
     remaining = {run.run_id for run, _ in todo}
+    interrupted = True
     try:
         while remaining:
             try:
@@ -253,8 +265,9 @@ def _run_parallel(
                 active = {pid: rid for pid, rid in active.items() if rid != run_id}
                 remaining.discard(run_id)
                 on_done(run_id, payload)
+        interrupted = False
     finally:
-        pool.stop()
+        pool.stop(interrupt=interrupted)
 
 
 def _reap_dead_workers(
@@ -456,3 +469,25 @@ def write_experiment_file(folder: Path, exp: Experiment) -> None:
 
 def write_summary(folder: Path, exp: Experiment, statuses: dict[str, dict[str, Any]]) -> None:
     atomic_write_text(folder / SUMMARY_FILE, csv_text(summary_columns(exp), summary_rows(exp, statuses)))
+
+
+# --------------------------------------------------------------------------------------------------
+# The activation-distribution experiment
+# --------------------------------------------------------------------------------------------------
+
+ACTIVATIONS_FILE = "activations.csv"
+
+
+def run_activations(cfg: ActivationsConfig, out: Path) -> Path:
+    """Compute every case of the experiment and write its statistics; returns the experiment folder."""
+    from optbench import activations
+
+    folder = experiment_dir(out, cfg.experiment)
+    with FolderLock(folder):
+        mnist = None
+        if cfg.input == "mnist":
+            mnist = train.cached_dataset("mnist", cfg.data_dir)
+        rows = [stats.row() for stats in activations.run(cfg, mnist)]
+        atomic_write_text(folder / CONFIG_FILE, activations_to_yaml(cfg))
+        atomic_write_text(folder / ACTIVATIONS_FILE, csv_text(activations.columns(cfg.bins), rows))
+    return folder

@@ -84,7 +84,7 @@ def run_function(run: RunConfig, write: Writer, on_step: Callable[[int], None] |
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_dataset(name: str, data_dir: str | None) -> Dataset:
+def cached_dataset(name: str, data_dir: str | None) -> Dataset:
     """Each process loads (and verifies) a dataset once, however many runs it executes.
 
     With a data_dir, any folder in MNIST layout is read as it is; without, the registered dataset is
@@ -144,7 +144,7 @@ def run_dataset(
     updates, measured on a fixed probe batch of training images.
     """
     assert run.task.dataset is not None and run.model is not None
-    data = dataset if dataset is not None else _cached_dataset(run.task.dataset, run.task.data_dir)
+    data = dataset if dataset is not None else cached_dataset(run.task.dataset, run.task.data_dir)
     train = run.train
     rng_init, rng_data = seeded_generators(train.seed)
     net = build_model(run, data.n_features, data.n_classes, rng_init)

@@ -201,3 +201,28 @@ def test_eval_counts_correct_predictions() -> None:
     assert correct == 20
     total_wrong, correct_wrong = net.evaluate(x, (predicted + 1) % SIZES[-1])
     assert correct_wrong == 0 and total_wrong > total
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+def test_hidden_deltas_are_the_loss_gradient_with_respect_to_pre_activations(activation: str) -> None:
+    """Perturbing a pre-activation a_ij by h changes the loss by about h·δ_ij."""
+    net = make_net(activation)
+    x, y = batch()
+    net.loss_and_grad(x, y)
+    deltas = [d.copy() for d in net.hidden_deltas]
+    f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}[activation]
+
+    def loss_with_shift(layer: int, i: int, j: int, shift: float) -> float:
+        h = x
+        for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+            a = h @ w + b
+            if k == layer:
+                a[i, j] += shift
+            h = f(a) if k < len(net.weights) - 1 else a
+        log_probs = h - np.log(np.sum(np.exp(h), axis=1, keepdims=True))
+        return float(-np.mean(log_probs[np.arange(len(y)), y]))
+
+    for layer, delta in enumerate(deltas):
+        for i, j in [(0, 0), (3, 2), (8, 4)]:
+            numeric = (loss_with_shift(layer, i, j, 1e-6) - loss_with_shift(layer, i, j, -1e-6)) / 2e-6
+            assert numeric == pytest.approx(delta[i, j], rel=1e-5, abs=1e-10)

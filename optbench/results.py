@@ -1,0 +1,448 @@
+"""Reading results back from disk: the one reader that plots and the report share.
+
+Everything comes from the files the runner wrote (YAML with `yaml.safe_load`, JSON, CSV), never from
+pickles or from live objects, so `optbench report` can redraw any experiment. CSV columns become
+float64 arrays with an empty cell read as NaN.
+
+Runs that differ only in `train.seed` form one *variant*; figures and tables show variants, with the
+mean and standard deviation over their seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from optbench.errors import OptbenchError
+from optbench.runner import (
+    CONFIG_FILE,
+    DIAGNOSTICS_FILE,
+    EXPERIMENT_FILE,
+    FINISHED,
+    METRICS_FILE,
+    RUNS_DIR,
+    SUMMARY_FILE,
+    read_status,
+)
+
+FloatArray = NDArray[np.float64]
+Columns = dict[str, FloatArray]
+
+SMOOTHING = 0.95
+"""Weight of the debiased exponential moving average that smooths minibatch losses: s_t = m_t/(1 − β^t)
+with m_t = β·m_{t−1} + (1 − β)·x_t, m_0 = 0. β = 0.95 averages over roughly 1/(1 − β) = 20 steps."""
+
+STD_DDOF = 0
+"""Delta degrees of freedom of the standard deviation over seeds (0: NumPy's default, the spread of
+the seeds that were run, not an estimate for unseen ones)."""
+
+TARGET_ACCURACY = 0.97
+"""Test accuracy that defines time to target (as in AlgoPerf): the first evaluation step reaching it."""
+
+CLASSES = {"mnist": 10}
+"""Number of classes per dataset: chance-level cross-entropy is ln(classes)."""
+
+SEED_KEY = "train.seed"
+NAMED_SECTIONS = ("model.init", "model.output_init", "optimizer.schedule")
+"""Config sections written as {name: ..., hyperparameters...}; labels show them as name(k=v, ...)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------------
+
+
+def _to_float(cell: str) -> float:
+    try:
+        return float(cell) if cell.strip() else math.nan
+    except ValueError:
+        return math.nan
+
+
+def read_csv(path: Path) -> Columns:
+    """A CSV file as float64 columns; empty or non-numeric cells are NaN."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return {}
+    header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
+    return {
+        name: np.array([_to_float(row[i]) for row in body], dtype=np.float64) for i, name in enumerate(header)
+    }
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """A CSV file as text rows (for summary.csv, whose status and name columns are not numbers)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def _read_optional_csv(path: Path) -> Columns | None:
+    try:
+        return read_csv(path)
+    except OSError:
+        return None
+
+
+def value_at(data: Mapping[str, Any], dotted: str) -> Any:
+    """The value of a dotted key in nested plain data, or None where the key is absent."""
+    node: Any = data
+    for key in dotted.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+# --------------------------------------------------------------------------------------------------
+# Runs
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run folder: its resolved config, its status and its metric logs (None where absent)."""
+
+    run_id: str
+    folder: Path
+    config: Mapping[str, Any]
+    status: Mapping[str, Any]
+    metrics: Columns | None
+    diagnostics: Columns | None
+
+    def __repr__(self) -> str:
+        return f"RunResult({self.run_id!r}, {self.state})"
+
+    @property
+    def state(self) -> str:
+        """completed, diverged, failed, interrupted, running, or pending (never started)."""
+        return str(self.status.get("status", "pending"))
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    @property
+    def kind(self) -> str:
+        return "function" if value_at(self.config, "task.function") is not None else "dataset"
+
+    @property
+    def optimizer(self) -> str:
+        return str(value_at(self.config, "optimizer.name"))
+
+    @property
+    def lr(self) -> float:
+        return float(value_at(self.config, "optimizer.lr"))
+
+    @property
+    def seed(self) -> int:
+        return int(value_at(self.config, SEED_KEY) or 0)
+
+    @property
+    def steps(self) -> int:
+        return int(value_at(self.config, "train.steps") or 0)
+
+    @property
+    def init_name(self) -> str | None:
+        name = value_at(self.config, "model.init.name")
+        return None if name is None else str(name)
+
+    @property
+    def has_metrics(self) -> bool:
+        return self.metrics is not None and len(self.metrics.get("step", ())) > 0
+
+    @property
+    def diverged_step(self) -> int | None:
+        step = self.status.get("diverged_step")
+        return None if step is None else int(step)
+
+    @property
+    def final_loss(self) -> float:
+        return _float_or_nan(self.status.get("final_loss"))
+
+    @property
+    def final_test_acc(self) -> float:
+        return _float_or_nan(self.status.get("final_test_acc"))
+
+    def curve(self, column: str) -> tuple[FloatArray, FloatArray]:
+        """(steps, values) of one metrics column, rows with a non-finite value left out."""
+        if self.metrics is None or column not in self.metrics:
+            return np.empty(0), np.empty(0)
+        steps, values = self.metrics["step"], self.metrics[column]
+        keep = np.isfinite(values) & np.isfinite(steps)
+        return steps[keep], values[keep]
+
+
+def _float_or_nan(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def read_run(folder: Path) -> RunResult:
+    """A run folder as it is on disk now; missing files give an empty config/status and None logs."""
+    config = _read_yaml(folder / CONFIG_FILE)
+    return RunResult(
+        run_id=folder.name,
+        folder=folder,
+        config=config if isinstance(config, dict) else {},
+        status=read_status(folder) or {},
+        metrics=_read_optional_csv(folder / METRICS_FILE),
+        diagnostics=_read_optional_csv(folder / DIAGNOSTICS_FILE),
+    )
+
+
+def last_finite(steps: FloatArray, values: FloatArray) -> int | None:
+    """Index of the last row whose step and value are finite (the last point before a divergence)."""
+    finite = np.flatnonzero(np.isfinite(steps) & np.isfinite(values))
+    return int(finite[-1]) if finite.size else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Variants
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Runs that differ only in their seed, with a readable label (`adam lr=0.001`)."""
+
+    label: str
+    runs: tuple[RunResult, ...]
+
+    def __repr__(self) -> str:
+        return f"Variant({self.label!r}, {len(self.runs)} runs)"
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return self.runs[0].config
+
+    @property
+    def optimizer(self) -> str:
+        return self.runs[0].optimizer
+
+    @property
+    def lr(self) -> float:
+        return self.runs[0].lr
+
+    @property
+    def init(self) -> Mapping[str, Any] | None:
+        init = value_at(self.config, "model.init")
+        return init if isinstance(init, Mapping) else None
+
+    @property
+    def finished(self) -> tuple[RunResult, ...]:
+        """The runs whose numbers count: completed or diverged, with metrics on disk."""
+        return tuple(r for r in self.runs if r.finished and r.has_metrics)
+
+    @property
+    def diverged(self) -> tuple[RunResult, ...]:
+        return tuple(r for r in self.finished if r.state == "diverged")
+
+
+def _without_seed(config: Mapping[str, Any]) -> str:
+    data = json.loads(json.dumps(config))
+    data.pop("experiment", None)
+    if isinstance(data.get("train"), dict):
+        data["train"].pop("seed", None)
+    return json.dumps(data, sort_keys=True)
+
+
+def format_value(value: Any) -> str:
+    """A config value as label text: numbers in %g, lists in brackets, named sections as name(k=v)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        if "name" in value:
+            args = [f"{k}={format_value(v)}" for k, v in value.items() if k != "name" and v is not None]
+            return f"{value['name']}({', '.join(args)})" if args else str(value["name"])
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _short_key(dotted: str) -> str:
+    section = next((s for s in NAMED_SECTIONS if dotted == s or dotted.startswith(s + ".")), None)
+    return (section or dotted).rsplit(".", 1)[-1]
+
+
+def variant_label(
+    config: Mapping[str, Any], varied: Sequence[str], show_lr: bool = False, exclude: Sequence[str] = ()
+) -> str:
+    """The optimizer name, then `key=value` for each varied key but the optimizer name and the seed.
+
+    A named section (model.init, ...) is shown whole, `init=normal(std=0.01)`, whichever of its keys
+    vary. `show_lr` adds `lr=` even when lr is not a varied key: an experiment comparing optimizers at
+    their own default learning rates shows them. Keys in `exclude` are left out.
+    """
+    keys = [k for k in varied if k not in ("optimizer.name", SEED_KEY, *exclude)]
+    if show_lr and "optimizer.lr" not in keys and "optimizer.lr" not in exclude:
+        keys.insert(0, "optimizer.lr")
+    parts = [str(value_at(config, "optimizer.name"))]
+    shown: set[str] = set()
+    for key in keys:
+        section = next((s for s in NAMED_SECTIONS if key == s or key.startswith(s + ".")), key)
+        if section in shown:
+            continue
+        shown.add(section)
+        value = value_at(config, section)
+        if value is not None:
+            parts.append(f"{_short_key(section)}={format_value(value)}")
+    return " ".join(parts)
+
+
+def group_variants(runs: Sequence[RunResult], varied: Sequence[str]) -> list[Variant]:
+    """Group runs whose resolved configs are equal but for train.seed, in order of first appearance.
+
+    Runs without a config.yaml (never started) belong to no variant. Labels show `lr=` whenever the
+    runs do not all share one learning rate.
+    """
+    groups: dict[str, list[RunResult]] = {}
+    for run in runs:
+        if run.config:
+            groups.setdefault(_without_seed(run.config), []).append(run)
+    show_lr = len({r.lr for members in groups.values() for r in members}) > 1
+    return [
+        Variant(
+            variant_label(members[0].config, varied, show_lr), tuple(sorted(members, key=lambda r: r.seed))
+        )
+        for members in groups.values()
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# An experiment folder
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """An experiment folder: experiment.yaml, summary.csv and every listed run."""
+
+    folder: Path
+    name: str
+    description: str
+    source: str
+    kind: str
+    varied: tuple[str, ...]
+    runs: tuple[RunResult, ...]
+    summary: tuple[dict[str, str], ...]
+
+    def __repr__(self) -> str:
+        return f"ExperimentResult({self.name!r}, {self.kind}, {len(self.runs)} runs)"
+
+    @property
+    def variants(self) -> list[Variant]:
+        return group_variants(self.runs, self.varied)
+
+    @property
+    def finished_variants(self) -> list[Variant]:
+        """Variants with at least one finished run: what the figures and the statistics show."""
+        return [v for v in self.variants if v.finished]
+
+
+def read_experiment(folder: Path) -> ExperimentResult:
+    """An experiment folder written by `optbench compare`; OptbenchError if it is not one."""
+    info = _read_yaml(folder / EXPERIMENT_FILE)
+    if not isinstance(info, dict):
+        raise OptbenchError(f"{folder}: no readable {EXPERIMENT_FILE}; not an optbench experiment folder")
+    run_ids = [str(r) for r in info.get("runs") or []]
+    try:
+        summary = tuple(read_rows(folder / SUMMARY_FILE))
+    except OSError:
+        summary = ()
+    return ExperimentResult(
+        folder=folder,
+        name=str(info.get("experiment", folder.name)),
+        description=str(info.get("description") or ""),
+        source=str(info.get("source") or ""),
+        kind=str(info.get("kind", "dataset")),
+        varied=tuple(str(k) for k in info.get("varied") or ()),
+        runs=tuple(read_run(folder / RUNS_DIR / run_id) for run_id in run_ids),
+        summary=summary,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Curves: smoothing and seed statistics
+# --------------------------------------------------------------------------------------------------
+
+
+def smooth(values: FloatArray, weight: float = SMOOTHING) -> FloatArray:
+    """Debiased exponential moving average (see SMOOTHING); non-finite inputs give NaN and are skipped.
+
+    The debiasing divides by 1 − β^n, n the number of finite values seen, so the first output equals
+    the first input instead of being pulled towards zero.
+    """
+    out = np.full(len(values), np.nan)
+    m, n = 0.0, 0
+    for i, x in enumerate(values):
+        if math.isfinite(x):
+            m = weight * m + (1.0 - weight) * x
+            n += 1
+            out[i] = m / (1.0 - weight**n)
+    return out
+
+
+@dataclass(frozen=True)
+class SeedStats:
+    """Mean and standard deviation over seeds at each step of a common grid, and how many seeds count."""
+
+    steps: FloatArray
+    mean: FloatArray
+    std: FloatArray
+    count: NDArray[np.int64]
+
+
+def aggregate(curves: Sequence[tuple[FloatArray, FloatArray]], ddof: int = STD_DDOF) -> SeedStats:
+    """Seed statistics of several (steps, values) curves.
+
+    The grid is every step at which some seed has a finite value. At each step the mean and std are
+    over the seeds with a finite value there, so a seed that diverged counts up to its last finite
+    step and not after; `count` says how many seeds each point rests on. With fewer than ddof + 1
+    seeds at a step, the std there is 0.
+    """
+    clean = [(s[np.isfinite(v)], v[np.isfinite(v)]) for s, v in curves]
+    grid = np.unique(np.concatenate([s for s, _ in clean])) if clean else np.empty(0)
+    table = np.full((len(clean), len(grid)), np.nan)
+    for row, (steps, values) in zip(table, clean):
+        row[np.searchsorted(grid, steps)] = values
+    present = np.isfinite(table)
+    count = present.sum(axis=0).astype(np.int64)
+    total = np.where(present, table, 0.0).sum(axis=0)
+    mean = total / np.maximum(count, 1)
+    squares = np.where(present, (table - mean) ** 2, 0.0).sum(axis=0)
+    std = np.where(count > ddof, np.sqrt(squares / np.maximum(count - ddof, 1)), 0.0)
+    return SeedStats(grid, mean, std, count)
+
+
+def time_to_target(steps: FloatArray, accuracy: FloatArray, target: float = TARGET_ACCURACY) -> int | None:
+    """The first step at which accuracy ≥ target, or None if it never gets there."""
+    reached = np.flatnonzero(np.isfinite(accuracy) & (accuracy >= target))
+    return int(steps[reached[0]]) if reached.size else None
+
+
+def mean_std(values: Sequence[float], ddof: int = STD_DDOF) -> tuple[float, float]:
+    """Mean and std of the finite values (NaN, NaN if there are none)."""
+    finite = np.array([v for v in values if math.isfinite(v)], dtype=np.float64)
+    if finite.size == 0:
+        return math.nan, math.nan
+    std = float(finite.std(ddof=ddof)) if finite.size > ddof else 0.0
+    return float(finite.mean()), std

@@ -1,0 +1,622 @@
+"""Tests of optbench.results and optbench.plots on synthetic experiment folders with known answers."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from optbench import plots
+from optbench.files import csv_text
+from optbench.optim import OPTIMIZERS
+from optbench.results import (
+    aggregate,
+    group_variants,
+    read_experiment,
+    read_run,
+    smooth,
+    variant_label,
+)
+
+LECTURE_OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# --------------------------------------------------------------------------------------------------
+# Synthetic results folders, in the runner's format (shared with test_report.py)
+# --------------------------------------------------------------------------------------------------
+
+
+def dataset_config(
+    name: str,
+    optimizer: str,
+    lr: float,
+    seed: int,
+    steps: int,
+    eval_every: int = 100,
+    init: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "experiment": name,
+        "task": {"dataset": "mnist", "data_dir": None},
+        "model": {
+            "hidden": [4, 4],
+            "activation": "relu",
+            "init": init or {"name": "he"},
+            "output_init": None,
+            "dtype": "float32",
+        },
+        "optimizer": {
+            "name": optimizer,
+            "lr": lr,
+            "schedule": {"name": "constant", "warmup_steps": 0},
+            "clip_norm": None,
+        },
+        "train": {
+            "steps": steps,
+            "batch_size": 8,
+            "eval_every": eval_every,
+            "seed": seed,
+            "sampling": "epoch",
+        },
+    }
+
+
+def function_config(
+    name: str, optimizer: str, lr: float, steps: int, function: str = "book", seed: int = 0
+) -> dict[str, Any]:
+    return {
+        "experiment": name,
+        "task": {"function": function, "start": [-7.0, 2.0]},
+        "optimizer": {
+            "name": optimizer,
+            "lr": lr,
+            "schedule": {"name": "constant", "warmup_steps": 0},
+            "clip_norm": None,
+        },
+        "train": {"steps": steps, "seed": seed},
+    }
+
+
+def run_id_of(config: dict[str, Any]) -> str:
+    opt = config["optimizer"]
+    init = config.get("model", {}).get("init", {})
+    std = f"{init['std']:g}" if "std" in init else ""
+    parts = [
+        opt["name"],
+        f"lr{opt['lr']:g}",
+        *([init["name"] + std] if init else []),
+        f"s{config['train']['seed']}",
+    ]
+    return "-".join(parts)
+
+
+def write_run(
+    folder: Path,
+    config: dict[str, Any],
+    status: dict[str, Any] | None,
+    metrics: tuple[Sequence[str], Sequence[Sequence[Any]]] | None,
+    diagnostics: Sequence[Sequence[Any]] | None = None,
+) -> str:
+    """A run folder as the runner leaves it; returns the run id."""
+    run_id = run_id_of(config)
+    run_folder = folder / "runs" / run_id
+    run_folder.mkdir(parents=True, exist_ok=True)
+    (run_folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    if status is not None:
+        (run_folder / "status.json").write_text(
+            json.dumps({"run_id": run_id, "seed": config["train"]["seed"], **status})
+        )
+    if metrics is not None:
+        (run_folder / "metrics.csv").write_text(csv_text(*metrics))
+    if diagnostics is not None:
+        columns = (
+            "step",
+            "layer",
+            "weight_norm",
+            "grad_norm",
+            "act_mean",
+            "act_std",
+            "inactive_frac",
+            "distinct_units",
+        )
+        (run_folder / "diagnostics.csv").write_text(csv_text(columns, diagnostics))
+    return run_id
+
+
+def dataset_run(
+    folder: Path,
+    optimizer: str,
+    lr: float,
+    seed: int,
+    accs: Sequence[float],
+    *,
+    final_loss: float,
+    eval_every: int = 100,
+    init: dict[str, Any] | None = None,
+    diverged_step: int | None = None,
+    wall_s: float = 1.0,
+) -> str:
+    """A dataset run whose loss falls linearly to final_loss and whose test accuracy at the k-th
+    evaluation is accs[k]; a diverged run stops at diverged_step with an infinite loss."""
+    steps = eval_every * len(accs)
+    last = diverged_step if diverged_step is not None else steps
+    rows = []
+    for step in range(1, last + 1):
+        loss = 2.4 + (final_loss - 2.4) * step / steps
+        if step == diverged_step:
+            rows.append([step, step / 100, math.inf, None, None, None, step / 1000])
+            break
+        ev = step % eval_every == 0
+        acc = accs[step // eval_every - 1] if ev else None
+        rows.append([step, step / 100, loss, loss if ev else None, acc, lr, step / 1000])
+    diag = []
+    for step in range(0, last, eval_every):
+        for layer in (1, 2, 3):
+            hidden = layer < 3
+            diag.append(
+                [
+                    step,
+                    layer,
+                    1.0 + step / 1000,
+                    0.5 / layer + step / 10000,
+                    0.1 if hidden else None,
+                    0.3 * layer if hidden else None,
+                    0.1 * layer if hidden else None,
+                    4 if hidden else 10,
+                ]
+            )
+    diverged = diverged_step is not None
+    status = {
+        "status": "diverged" if diverged else "completed",
+        "final_loss": math.inf if diverged else final_loss,
+        "final_test_acc": accs[-1] if not diverged else None,
+        "diverged_step": diverged_step,
+        "steps_done": last,
+        "wall_s": wall_s,
+    }
+    config = dataset_config(folder.name, optimizer, lr, seed, steps, eval_every, init)
+    columns = ("step", "epoch", "train_loss", "test_loss", "test_acc", "lr", "elapsed_s")
+    return write_run(folder, config, status, (columns, rows), diag)
+
+
+def function_run(
+    folder: Path,
+    optimizer: str,
+    lr: float,
+    points: Sequence[tuple[float, float]],
+    *,
+    function: str = "book",
+    diverged: bool = False,
+    seed: int = 0,
+) -> str:
+    """A function run through the given iterates (points[0] is the start)."""
+    from optbench.functions import FUNCTIONS
+
+    objective = FUNCTIONS[function]
+    rows = []
+    for step, (x, y) in enumerate(points):
+        value = objective.value(x, y) if math.isfinite(x) and math.isfinite(y) else math.inf
+        rows.append([step, x, y, value, lr if step else None])
+    final = rows[-1][3]
+    status = {
+        "status": "diverged" if diverged else "completed",
+        "final_loss": final,
+        "final_test_acc": None,
+        "diverged_step": len(points) - 1 if diverged else None,
+        "steps_done": len(points) - 1,
+        "wall_s": 0.01,
+    }
+    config = function_config(folder.name, optimizer, lr, len(points) - 1, function, seed)
+    return write_run(folder, config, status, (("step", "x", "y", "loss", "lr"), rows))
+
+
+def finish_experiment(
+    folder: Path,
+    kind: str,
+    varied: Sequence[str],
+    run_ids: Sequence[str],
+    description: str = "A synthetic experiment.",
+) -> Path:
+    """experiment.yaml and summary.csv for run folders already written (missing ones are pending)."""
+    info = {
+        "experiment": folder.name,
+        "description": description,
+        "source": "synthetic.yaml",
+        "kind": kind,
+        "varied": list(varied),
+        "runs": list(run_ids),
+    }
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+    columns = ["run_id", "status", "optimizer", "lr", "seed", "steps", "final_loss", "wall_s"]
+    if kind == "dataset":
+        columns += ["final_test_acc", "init", "activation"]
+    columns += ["steps_done", "diverged_step", "error"]
+    rows = []
+    for run_id in sorted(run_ids):
+        run = read_run(folder / "runs" / run_id)
+        values = {"run_id": run_id, "status": run.state, **({k: run.status.get(k) for k in columns[6:]})}
+        if run.config:
+            values.update(
+                optimizer=run.optimizer,
+                lr=run.lr,
+                seed=run.seed,
+                steps=run.steps,
+                init=run.init_name,
+                activation=run.config.get("model", {}).get("activation"),
+            )
+        rows.append([values.get(c) for c in columns])
+    (folder / "summary.csv").write_text(csv_text(columns, rows))
+    return folder
+
+
+def lr_sweep_experiment(root: Path) -> Path:
+    """sgd at lr 0.01 and 0.1 with two seeds each, adam at lr 0.001 with one seed."""
+    folder = root / "sweep"
+    ids = [
+        dataset_run(folder, "sgd", 0.01, 0, [0.5, 0.8, 0.9], final_loss=0.6),
+        dataset_run(folder, "sgd", 0.01, 1, [0.6, 0.8, 0.92], final_loss=0.5),
+        dataset_run(folder, "sgd", 0.1, 0, [0.9, 0.97, 0.98], final_loss=0.1),
+        dataset_run(folder, "sgd", 0.1, 1, [0.95, 0.96, 0.975], final_loss=0.12),
+        dataset_run(folder, "adam", 0.001, 0, [0.96, 0.97, 0.98], final_loss=0.08),
+    ]
+    return finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr", "train.seed"], ids)
+
+
+class FigureCatcher:
+    """Replaces plots.save_png: keeps every figure drawn, by file name, without rendering it (fast)."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, Any] = {}
+
+    def __call__(self, fig: Any, path: Path) -> Path:
+        self.figures[path.name] = fig
+        return path
+
+
+@pytest.fixture
+def catcher(monkeypatch: pytest.MonkeyPatch) -> FigureCatcher:
+    catch = FigureCatcher()
+    monkeypatch.setattr(plots, "save_png", catch)
+    return catch
+
+
+def line_colors(fig: Any) -> set[str]:
+    from matplotlib.colors import to_hex
+
+    return {to_hex(line.get_color()).upper() for ax in fig.axes for line in ax.get_lines()}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels after checking the PNG signature and reading it back with matplotlib."""
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    image = imread(path)
+    return image.shape[1], image.shape[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Smoothing, seed statistics, variants
+# --------------------------------------------------------------------------------------------------
+
+
+def test_smooth_is_the_debiased_ema_computed_by_hand() -> None:
+    # beta = 0.5: m = 0.5, 1.25, 2.625; debiased by 1 - 0.5**n = 0.5, 0.75, 0.875
+    assert smooth(np.array([1.0, 2.0, 4.0]), weight=0.5) == pytest.approx([1.0, 1.25 / 0.75, 2.625 / 0.875])
+
+
+def test_smooth_starts_at_the_first_value_and_skips_non_finite_ones() -> None:
+    out = smooth(np.array([3.0, math.nan, 5.0, math.inf]), weight=0.9)
+    assert out[0] == 3.0
+    assert math.isnan(out[1]) and math.isnan(out[3])
+    assert out[2] == pytest.approx((0.9 * 0.3 + 0.5) / (1 - 0.81))
+
+
+def test_aggregate_gives_numpy_mean_and_std_over_seeds_at_each_step() -> None:
+    steps = np.array([0.0, 10.0, 20.0])
+    seeds = np.array([[1.0, 2.0, 3.0], [3.0, 5.0, 4.0], [2.0, 8.0, 8.0]])
+    stats = aggregate([(steps, row) for row in seeds])
+    assert stats.steps == pytest.approx(steps)
+    assert stats.mean == pytest.approx(seeds.mean(axis=0))
+    assert stats.std == pytest.approx(seeds.std(axis=0))
+    assert list(stats.count) == [3, 3, 3]
+
+
+def test_aggregate_counts_a_diverged_seed_only_up_to_its_last_finite_step() -> None:
+    steps = np.array([1.0, 2.0, 3.0])
+    stats = aggregate([(steps, np.array([1.0, 2.0, 3.0])), (steps[:2], np.array([3.0, math.inf]))])
+    assert list(stats.count) == [2, 1, 1]
+    assert stats.mean == pytest.approx([2.0, 2.0, 3.0])
+    assert stats.std == pytest.approx([1.0, 0.0, 0.0])
+
+
+def test_runs_that_differ_only_in_seed_form_one_variant(tmp_path: Path) -> None:
+    exp = read_experiment(lr_sweep_experiment(tmp_path))
+    variants = exp.variants
+    assert [v.label for v in variants] == ["sgd lr=0.01", "sgd lr=0.1", "adam lr=0.001"]
+    assert [[r.seed for r in v.runs] for v in variants] == [[0, 1], [0, 1], [0]]
+
+
+def test_variant_label_shows_an_initialiser_whole_and_leaves_out_the_seed() -> None:
+    config = dataset_config("x", "sgd", 0.01, 3, 100, init={"name": "normal", "std": 0.01})
+    varied = ["model.init.name", "model.init.std", "train.seed"]
+    assert variant_label(config, varied) == "sgd init=normal(std=0.01)"
+    assert variant_label(config, ["optimizer.lr", *varied]) == "sgd lr=0.01 init=normal(std=0.01)"
+
+
+def test_labels_show_lr_when_the_optimizers_of_a_comparison_use_different_ones(tmp_path: Path) -> None:
+    folder = tmp_path / "paths"
+    ids = [
+        function_run(folder, "sgd", 0.95, [(-7, 2), (-6, 1)]),
+        function_run(folder, "adam", 0.3, [(-7, 2), (-5, 1)]),
+    ]
+    finish_experiment(folder, "function", ["optimizer.name"], ids)
+    assert [v.label for v in read_experiment(folder).variants] == ["sgd lr=0.95", "adam lr=0.3"]
+
+
+def test_runs_not_started_belong_to_no_variant_and_are_counted_pending(tmp_path: Path) -> None:
+    folder = tmp_path / "partial"
+    done = dataset_run(folder, "sgd", 0.1, 0, [0.5], final_loss=1.0)
+    finish_experiment(folder, "dataset", ["train.seed"], [done, "sgd-lr0.1-he-s1"])
+    exp = read_experiment(folder)
+    assert [r.state for r in exp.runs] == ["completed", "pending"]
+    assert [len(v.runs) for v in group_variants(exp.runs, exp.varied)] == [1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Colours
+# --------------------------------------------------------------------------------------------------
+
+
+def test_every_registered_optimizer_has_its_own_colour() -> None:
+    assert set(OPTIMIZERS) <= set(plots.OPTIMIZER_COLORS)
+    colours = [plots.OPTIMIZER_COLORS[name] for name in OPTIMIZERS]
+    assert len(set(colours)) == len(colours)
+
+
+def cielab(color: str) -> np.ndarray:
+    """sRGB hex to CIELAB (D65), where a distance ΔE of about 2 is just noticeable."""
+    c = np.array(plots._rgb(color))
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_the_lectures_five_optimizers_have_clearly_different_colours() -> None:
+    lab = [cielab(plots.optimizer_color(name)) for name in LECTURE_OPTIMIZERS]
+    distances = [np.linalg.norm(a - b) for i, a in enumerate(lab) for b in lab[i + 1 :]]
+    assert min(distances) > 40
+
+
+def test_an_unknown_optimizer_gets_the_same_fallback_colour_in_every_process() -> None:
+    code = "from optbench.plots import optimizer_color; print(optimizer_color('shampoo'))"
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123"},
+    ).stdout.strip()
+    assert plots.optimizer_color("shampoo") == other
+    assert other in plots.FALLBACK_COLORS
+
+
+def test_an_optimizer_keeps_its_colour_whatever_it_is_compared_with(tmp_path: Path) -> None:
+    styles = []
+    for others in (["adam"], ["momentum", "rmsprop"]):
+        folder = tmp_path / "-".join(others)
+        ids = [function_run(folder, name, 0.1, [(-7, 2), (-6, 1)]) for name in ["sgd", *others]]
+        finish_experiment(folder, "function", ["optimizer.name"], ids)
+        styles.append(plots.variant_styles(read_experiment(folder).variants)[0])
+    assert styles[0] == styles[1] == plots.Style(plots.OPTIMIZER_COLORS["sgd"])
+
+
+def test_a_learning_rate_sweep_gets_shades_of_one_colour_darker_with_larger_lr(tmp_path: Path) -> None:
+    folder = tmp_path / "lrs"
+    ids = [dataset_run(folder, "sgd", lr, 0, [0.5], final_loss=1.0) for lr in (1.0, 0.01, 0.1)]
+    finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
+    variants = read_experiment(folder).variants
+    by_lr = {v.lr: s.color for v, s in zip(variants, plots.variant_styles(variants))}
+    lightness = [cielab(by_lr[lr])[0] for lr in (0.01, 0.1, 1.0)]
+    assert lightness[0] > lightness[1] > lightness[2]
+    assert min(lightness[0] - lightness[1], lightness[1] - lightness[2]) > 10  # visibly different
+
+
+def test_shades_of_a_colour_keep_its_hue() -> None:
+    shades = [plots.shade(plots.OPTIMIZER_COLORS["adam"], i, 4) for i in range(4)]
+    hues = [np.arctan2(*cielab(c)[:0:-1]) for c in shades]  # atan2(b, a)
+    assert np.ptp(hues) < 0.35
+    assert len(set(shades)) == 4
+
+
+def test_variants_of_one_optimizer_differing_in_init_are_coloured_by_init_name(tmp_path: Path) -> None:
+    folder = tmp_path / "inits"
+    inits = [{"name": "normal", "std": 0.01}, {"name": "xavier"}, {"name": "he"}]
+    ids = [dataset_run(folder, "sgd", 0.01, 0, [0.5], final_loss=1.0, init=init) for init in inits]
+    finish_experiment(folder, "dataset", ["model.init.name", "model.init.std"], ids)
+    variants = read_experiment(folder).variants
+    assert [v.label for v in variants] == ["sgd init=normal(std=0.01)", "sgd init=xavier", "sgd init=he"]
+    assert [s.color for s in plots.variant_styles(variants)] == [
+        plots.INIT_COLORS[n] for n in ("normal", "xavier", "he")
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------------
+
+
+def expected_size(inches: tuple[float, float]) -> tuple[int, int]:
+    return round(inches[0] * plots.DPI), round(inches[1] * plots.DPI)
+
+
+def test_dataset_experiment_figures_are_valid_pngs_of_the_expected_size(tmp_path: Path) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    written = plots.experiment_figures(folder)
+    assert [p.name for p in written] == [
+        "loss.png",
+        "test_accuracy.png",
+        "test_loss.png",
+        "lr_sensitivity.png",
+        "diagnostics.png",
+    ]
+    assert png_size(folder / "loss.png") == expected_size(plots.SINGLE)
+    assert png_size(folder / "lr_sensitivity.png") == expected_size(plots.WIDE)
+    for path in written:
+        assert png_size(path)[0] >= 1000
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_lr_sensitivity_is_drawn_only_when_the_learning_rate_is_varied(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    folder = tmp_path / "seeds"
+    ids = [dataset_run(folder, "adam", 0.001, seed, [0.9, 0.95], final_loss=0.2) for seed in (0, 1)]
+    finish_experiment(folder, "dataset", ["train.seed"], ids)
+    assert "lr_sensitivity.png" not in [p.name for p in plots.experiment_figures(folder)]
+    assert "loss.png" in catcher.figures
+
+
+def test_lr_sensitivity_needs_one_optimizer_at_two_learning_rates(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    folder = tmp_path / "own-lrs"  # each optimizer at its own lr: lr differs, but nothing to compare
+    ids = [
+        dataset_run(folder, "sgd", 0.1, 0, [0.9], final_loss=0.3),
+        dataset_run(folder, "adam", 0.001, 0, [0.9], final_loss=0.2),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
+    assert "lr_sensitivity.png" not in [p.name for p in plots.experiment_figures(folder)]
+
+
+def test_an_optimizer_has_the_same_colour_in_every_figure_of_an_experiment(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    folder = tmp_path / "pair"
+    ids = [
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.9], final_loss=0.3),
+        dataset_run(folder, "rmsprop", 0.001, 0, [0.6, 0.9], final_loss=0.2),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
+    plots.experiment_figures(folder)
+    assert len(catcher.figures) == 4
+    for name, fig in catcher.figures.items():
+        assert {plots.OPTIMIZER_COLORS["sgd"], plots.OPTIMIZER_COLORS["rmsprop"]} <= line_colors(fig), name
+
+
+def test_function_experiment_draws_paths_panels_and_loss(tmp_path: Path) -> None:
+    folder = tmp_path / "paths"
+    ids = [
+        function_run(folder, "sgd", 0.95, [(-7, 2), (-6, -1.8), (-5, 1.6)]),
+        function_run(folder, "momentum", 0.1, [(-7, 2), (-6.5, 1.5), (-5, 0.5)]),
+        function_run(folder, "adam", 0.3, [(-7, 2), (-6.7, 1.7), (-6.4, 1.4)]),
+    ]
+    finish_experiment(folder, "function", ["optimizer.name"], ids)
+    written = plots.experiment_figures(folder)
+    assert [p.name for p in written] == ["paths.png", "paths_panels.png", "loss.png"]
+    assert png_size(folder / "paths.png") == expected_size(plots.SINGLE)
+    assert png_size(folder / "paths_panels.png")[0] > png_size(folder / "paths_panels.png")[1]
+
+
+def test_run_figures_of_a_function_run_and_of_a_dataset_run(tmp_path: Path) -> None:
+    folder = tmp_path / "runs-exp"
+    fid = function_run(folder, "sgd", 0.95, [(-7, 2), (-6, -1.8)], function="rosenbrock")
+    did = dataset_run(folder, "adam", 0.001, 0, [0.9, 0.95], final_loss=0.2)
+    function_figures = plots.run_figures(folder / "runs" / fid)
+    dataset_figures = plots.run_figures(folder / "runs" / did)
+    assert [p.name for p in function_figures] == ["path.png", "loss.png"]
+    assert [p.name for p in dataset_figures] == ["curves.png", "diagnostics.png"]
+    for path in function_figures + dataset_figures:
+        png_size(path)
+
+
+def test_an_experiment_without_finished_runs_gets_no_figures(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    (folder / "runs" / "sgd-lr0.1-s0").mkdir(parents=True)
+    (folder / "runs" / "sgd-lr0.1-s0" / "status.json").write_text('{"status": "failed", "error": "boom"}')
+    finish_experiment(folder, "dataset", [], ["sgd-lr0.1-s0", "adam-lr0.1-s0"])
+    assert plots.experiment_figures(folder) == []
+    assert not list(folder.glob("*.png"))
+
+
+def test_a_run_without_metrics_gets_no_figures(tmp_path: Path) -> None:
+    folder = tmp_path / "x" / "runs" / "sgd"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(function_config("x", "sgd", 0.1, 5)))
+    assert plots.run_figures(folder) == []
+
+
+def test_a_diverged_function_run_is_drawn_up_to_its_last_finite_point_with_a_cross(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    folder = tmp_path / "blowup"
+    points = [(-7.0, 2.0), (-6.0, -4.0), (-5.0, 8.0), (-4.0, 30.0), (math.inf, math.inf)]
+    ids = [
+        function_run(folder, "sgd", 1.5, points, diverged=True),
+        function_run(folder, "adam", 0.3, [(-7, 2), (-6.7, 1.7)]),
+    ]
+    finish_experiment(folder, "function", ["optimizer.name"], ids)
+    plots.experiment_figures(folder)
+    ax = catcher.figures["loss.png"].axes[0]
+    sgd_lines = [ln for ln in ax.get_lines() if ln.get_color() == plots.OPTIMIZER_COLORS["sgd"]]
+    curve = next(ln for ln in sgd_lines if ln.get_marker() != "x")
+    cross = next(ln for ln in sgd_lines if ln.get_marker() == "x")
+    assert max(curve.get_xdata()) == 3
+    assert list(cross.get_xdata()) == [3]
+    assert "sgd lr=1.5 (diverged)" in [
+        t.get_text() for t in catcher.figures["loss.png"].legends[0].get_texts()
+    ]
+
+
+def test_a_diverged_dataset_run_stops_at_its_divergence_step(tmp_path: Path, catcher: FigureCatcher) -> None:
+    folder = tmp_path / "nan"
+    ids = [
+        dataset_run(folder, "sgd", 10.0, 0, [0.5, 0.6, 0.7], final_loss=0.5, diverged_step=150),
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.6, 0.7], final_loss=0.5),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
+    plots.experiment_figures(folder)
+    ax = catcher.figures["loss.png"].axes[0]
+    diverged = [ln for ln in ax.get_lines() if ln.get_label() == "sgd lr=10 (diverged)"]
+    assert len(diverged) == 1 and max(diverged[0].get_xdata()) == 149
+    crosses = [ln for ln in ax.get_lines() if ln.get_marker() == "x"]
+    assert [list(c.get_xdata()) for c in crosses] == [[149]]
+
+
+def test_a_png_is_replaced_atomically_and_an_interrupted_save_leaves_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "one"
+    run_folder = folder / "runs" / function_run(folder, "sgd", 0.95, [(-7, 2), (-6, -1.8)])
+    plots.run_figures(run_folder)
+    before = (run_folder / "loss.png").read_bytes()
+    from matplotlib.figure import Figure
+
+    def interrupted(self: Any, fname: Path, **kwargs: Any) -> None:
+        Path(fname).write_bytes(PNG_SIGNATURE)  # half a file, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        plots.run_figures(run_folder)
+    assert (run_folder / "loss.png").read_bytes() == before
+    assert not [p for p in run_folder.iterdir() if p.name.startswith(".")]
+
+
+def test_the_command_line_starts_without_importing_matplotlib() -> None:
+    code = (
+        "import sys, optbench.cli, optbench.plots, optbench.report, optbench.results; "
+        "print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -1,0 +1,283 @@
+"""Tests of optbench.report: tables, the sentences of report.md (true to known numbers), the index,
+and `optbench compare` / `optbench report` end to end."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_plots import dataset_run, finish_experiment, function_run, lr_sweep_experiment
+
+from optbench import report
+from optbench.cli import main
+from optbench.config import load_experiment
+from optbench.results import read_experiment
+
+
+def sentences(folder: Path) -> list[str]:
+    return [f.text for f in report.findings(read_experiment(folder))]
+
+
+def one_with(items: list[str], *parts: str) -> str:
+    """The single sentence that contains every part."""
+    found = [s for s in items if all(p in s for p in parts)]
+    assert len(found) == 1, (parts, items)
+    return found[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Terminal tables
+# --------------------------------------------------------------------------------------------------
+
+
+def test_runs_table_lists_every_run_and_only_the_varied_columns(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "task: {function: book}\noptimizer: {name: sgd, lr: 0.1}\ntrain: {steps: 5}\n"
+        "grid:\n  optimizer.lr: [0.1, 0.01]\n  train.seed: [0, 1]\n"
+    )
+    exp = load_experiment(config)
+    lines = report.runs_table(exp).splitlines()
+    assert lines[0].split() == ["run_id", "optimizer.lr", "train.seed"]
+    assert [line.split()[0] for line in lines[1:-1]] == [run.run_id for run in exp.runs]
+    assert [line.split()[1:] for line in lines[1:-1]] == [
+        ["0.1", "0"],
+        ["0.1", "1"],
+        ["0.01", "0"],
+        ["0.01", "1"],
+    ]
+    assert lines[-1] == "4 runs"
+
+
+def test_summary_table_shows_status_final_loss_accuracy_and_wall_time(tmp_path: Path) -> None:
+    folder = tmp_path / "nan"
+    ids = [
+        dataset_run(folder, "sgd", 10.0, 0, [0.5, 0.6], final_loss=0.5, diverged_step=150, wall_s=2.5),
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.875], final_loss=0.25, wall_s=3.25),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
+    lines = report.summary_table(folder).splitlines()
+    assert lines[0].split() == ["run_id", "status", "final_loss", "final_test_acc", "wall_s"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert rows[ids[1]] == ["completed", "0.25", "0.8750", "3.25"]
+    assert rows[ids[0]][:3] == ["diverged", "at", "150"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Sentences
+# --------------------------------------------------------------------------------------------------
+
+
+def test_report_names_the_lowest_final_loss_and_the_highest_accuracy(tmp_path: Path) -> None:
+    folder = tmp_path / "winners"
+    ids = [
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.95], final_loss=0.3),
+        dataset_run(folder, "adam", 0.001, 0, [0.5, 0.90], final_loss=0.1),
+        dataset_run(folder, "momentum", 0.01, 0, [0.5, 0.92], final_loss=0.2),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
+    found = sentences(folder)
+    assert one_with(found, "Lowest final training loss") == "Lowest final training loss: adam lr=0.001 (0.1)."
+    assert (
+        one_with(found, "Highest final test accuracy") == "Highest final test accuracy: sgd lr=0.1 (95.00%)."
+    )
+
+
+def test_time_to_target_is_the_first_evaluation_at_97_percent_averaged_over_seeds(tmp_path: Path) -> None:
+    folder = tmp_path / "ttt"
+    ids = [
+        dataset_run(folder, "adam", 0.001, 0, [0.9, 0.97, 0.99, 0.99, 0.99], final_loss=0.1),
+        dataset_run(folder, "adam", 0.001, 1, [0.9, 0.95, 0.96, 0.98, 0.96], final_loss=0.1),
+        dataset_run(folder, "sgd", 0.01, 0, [0.5, 0.8, 0.9, 0.95, 0.969], final_loss=0.4),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr", "train.seed"], ids)
+    text = one_with(sentences(folder), "Steps to reach 97% test accuracy")
+    assert "adam lr=0.001 300, mean over 2 seeds" in text  # steps 200 and 400
+    assert text.endswith("; not reached in 500 steps: sgd lr=0.01.")
+
+
+def test_time_to_target_says_so_when_no_variant_reached_it(tmp_path: Path) -> None:
+    folder = tmp_path / "slow"
+    ids = [
+        dataset_run(folder, "sgd", 0.01, 0, [0.5, 0.969], final_loss=0.4),
+        dataset_run(folder, "sgd", 0.1, 0, [0.6, 0.9], final_loss=0.3),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
+    assert "No variant reached 97% test accuracy within 200 steps." in sentences(folder)
+
+
+def test_time_to_target_says_how_many_seeds_reached_it(tmp_path: Path) -> None:
+    folder = tmp_path / "some"
+    ids = [
+        dataset_run(folder, "adam", 0.001, 0, [0.97, 0.98], final_loss=0.1),
+        dataset_run(folder, "adam", 0.001, 1, [0.90, 0.96], final_loss=0.1),
+    ]
+    finish_experiment(folder, "dataset", ["train.seed"], ids)
+    text = one_with(sentences(folder), "Steps to reach 97% test accuracy")
+    assert "adam 100 (mean of the 1 of 2 seeds that reached it; the others not in 200 steps)" in text
+
+
+def test_only_the_variant_at_ln10_is_called_stuck_at_chance_level(tmp_path: Path) -> None:
+    folder = tmp_path / "inits"
+    ids = [
+        dataset_run(
+            folder,
+            "sgd",
+            0.01,
+            0,
+            [0.11, 0.11],
+            final_loss=math.log(10) - 0.001,
+            init={"name": "normal", "std": 0.01},
+        ),
+        dataset_run(folder, "sgd", 0.01, 0, [0.8, 0.9], final_loss=2.2, init={"name": "xavier"}),
+        dataset_run(folder, "sgd", 0.01, 0, [0.8, 0.93], final_loss=0.3, init={"name": "he"}),
+    ]
+    finish_experiment(folder, "dataset", ["model.init.name", "model.init.std"], ids)
+    stuck = [s for s in sentences(folder) if "chance level" in s]
+    assert stuck == [
+        "sgd init=normal(std=0.01) did not learn: its final training loss (2.3016) is within 0.05 "
+        "of ln 10 = 2.3026, the loss of a uniform guess; it is stuck at chance level."
+    ]
+
+
+def test_best_learning_rate_is_reported_per_optimizer(tmp_path: Path) -> None:
+    found = sentences(lr_sweep_experiment(tmp_path))
+    # sgd: lr 0.01 reaches (0.9 + 0.92) / 2 = 91%, lr 0.1 reaches (0.98 + 0.975) / 2 = 97.75%
+    assert one_with(found, "Best learning rate for sgd") == (
+        "Best learning rate for sgd: 0.1 (final test accuracy 97.75%; tried 0.01, 0.1)."
+    )
+    assert not [s for s in found if "Best learning rate for adam" in s]  # one lr only: nothing to choose
+
+
+def test_diverged_runs_are_reported_with_their_steps(tmp_path: Path) -> None:
+    folder = tmp_path / "blowup"
+    ids = [
+        dataset_run(folder, "sgd", 10.0, 0, [0.5, 0.6], final_loss=0.5, diverged_step=150),
+        dataset_run(folder, "sgd", 10.0, 1, [0.5, 0.6], final_loss=0.5, diverged_step=42),
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.9], final_loss=0.3),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.lr", "train.seed"], ids)
+    found = sentences(folder)
+    assert (
+        one_with(found, "diverged in")
+        == "sgd lr=10 diverged in 2 of 2 seeds (loss not finite at step 150, 42)."
+    )
+    assert one_with(found, "Best learning rate") == (
+        "Best learning rate for sgd: 0.1 (final test accuracy 90.00%; tried 0.1, 10 (diverged))."
+    )
+
+
+def test_function_report_gives_final_f_distance_to_the_minimum_and_who_got_there(tmp_path: Path) -> None:
+    folder = tmp_path / "paths"
+    ids = [
+        function_run(folder, "sgd", 0.95, [(-7, 2), (-0.3, 0.4)]),
+        function_run(folder, "adam", 0.3, [(-7, 2), (0.0006, -0.0008)]),
+        function_run(folder, "momentum", 0.1, [(-7, 2), (-2.0, 1.0), (math.inf, math.inf)], diverged=True),
+    ]
+    finish_experiment(folder, "function", ["optimizer.name"], ids)
+    found = sentences(folder)
+    assert one_with(found, "sgd lr=0.95: final f") == (
+        "sgd lr=0.95: final f = 0.1645 at (-0.3, 0.4), 0.5 from the nearest minimum (0, 0)."
+    )
+    assert (
+        one_with(found, "Within 0.001 of a minimum") == "Within 0.001 of a minimum at the end: adam lr=0.3."
+    )
+    assert one_with(found, "Lowest final f").startswith("Lowest final f: adam lr=0.3 (")
+    assert (
+        one_with(found, "momentum lr=0.1 diverged") == "momentum lr=0.1 diverged (loss not finite at step 2)."
+    )
+
+
+def test_unfinished_runs_are_counted_with_their_errors(tmp_path: Path) -> None:
+    folder = tmp_path / "partial"
+    done = dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.9], final_loss=0.3)
+    (folder / "runs" / "sgd-lr0.1-he-s1").mkdir()
+    (folder / "runs" / "sgd-lr0.1-he-s1" / "status.json").write_text(
+        '{"status": "failed", "error": "no data"}'
+    )
+    finish_experiment(folder, "dataset", ["train.seed"], [done, "sgd-lr0.1-he-s1", "sgd-lr0.1-he-s2"])
+    assert one_with(sentences(folder), "did not finish") == (
+        "2 runs did not finish (1 failed, 1 pending): sgd-lr0.1-he-s1: no data."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# report.md and index.md
+# --------------------------------------------------------------------------------------------------
+
+
+def test_report_has_the_variant_table_and_links_only_figures_that_exist(tmp_path: Path) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    (folder / "loss.png").write_bytes(b"")
+    text = report.write_report(folder).read_text()
+    assert text.startswith("# sweep\n\nA synthetic experiment.\n")
+    assert "| sgd lr=0.1 | 2 | 0.11 ± 0.01 | 0.9775 ± 0.0025 | 1.00 ± 0.00 | 2 completed |" in text
+    assert "![loss](loss.png)" in text
+    assert "test_accuracy.png" not in text
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_write_report_replaces_the_file_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    (folder / "report.md").write_text("old report\n")
+
+    def interrupted(text: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("optbench.files.os.replace", lambda *args: interrupted(""))
+    with pytest.raises(KeyboardInterrupt):
+        report.write_report(folder)
+    assert (folder / "report.md").read_text() == "old report\n"
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_index_links_each_report_and_its_figures_with_its_headlines(tmp_path: Path) -> None:
+    sweep = lr_sweep_experiment(tmp_path)
+    (sweep / "loss.png").write_bytes(b"")
+    paths = tmp_path / "paths"
+    finish_experiment(paths, "function", [], [function_run(paths, "sgd", 0.95, [(-7, 2), (0.0, 0.0)])])
+    index = report.write_index(tmp_path, [sweep, paths]).read_text()
+    assert "## [sweep](sweep/report.md)" in index
+    assert "## [paths](paths/report.md)" in index
+    assert "Figures: [loss](sweep/loss.png)" in index
+    assert "- Best learning rate for sgd: 0.1" in index
+    assert "- Within 0.001 of a minimum at the end: sgd." in index
+
+
+# --------------------------------------------------------------------------------------------------
+# End to end through the command line
+# --------------------------------------------------------------------------------------------------
+
+
+def test_compare_then_report_redraws_the_figures_and_an_identical_report(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "experiment: tiny\ntask: {function: book}\noptimizer: {name: sgd, lr: 0.9}\n"
+        "train: {steps: 12}\nruns:\n  - optimizer: {name: sgd, lr: 0.9}\n"
+        "  - optimizer: {name: momentum, lr: 0.1}\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(main, ["compare", str(config), "--out", str(tmp_path), "-q", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "tiny"
+    figures = sorted(p.name for p in folder.glob("*.png"))
+    assert figures == ["loss.png", "paths.png", "paths_panels.png"]
+    first = (folder / "report.md").read_bytes()
+    assert b"Lowest final f: sgd lr=0.9" in first
+    for name in figures:
+        (folder / name).unlink()
+    result = runner.invoke(main, ["report", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.glob("*.png")) == figures
+    assert (folder / "report.md").read_bytes() == first
+    assert f"report: {folder / 'report.md'}" in result.output
+
+
+def test_report_of_a_folder_that_is_not_an_experiment_is_one_line_of_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: {tmp_path}: no readable experiment.yaml; not an optbench experiment folder"
+    ]
