@@ -18,8 +18,7 @@ data: setup
 	$(BIN)/optbench data fetch
 
 demo: setup data
-	$(BIN)/optbench train configs/paths_book.yaml
-	$(BIN)/optbench train configs/mnist_sgd.yaml
+	$(BIN)/optbench suite configs/demo.yaml
 
 test: setup data
 	$(BIN)/pytest

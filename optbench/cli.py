@@ -198,6 +198,60 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path) -> None:
     click.echo(f"report: {path}")
 
 
+@main.command()
+@click.argument("suite_file", metavar="SUITE", type=click.Path(path_type=Path))
+@OUT_OPT
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Runs executed at once, in worker processes.  [default: the number of cores]")
+@click.option("--force", is_flag=True, help="Rerun runs that already finished.")
+@QUIET_OPT
+@_reports_errors
+def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: bool) -> None:
+    """Run every experiment a suite file lists as one sweep, then all figures, reports and an index.
+
+    `make demo` is `optbench suite configs/demo.yaml`: the lecture's experiments, end to end.
+    """
+    from optbench.config import load_activations, load_experiment, load_suite
+    from optbench.errors import ConfigError as Problems
+    from optbench.runner import run_activations, run_experiments
+
+    spec = load_suite(suite_file)
+    problems: list[str] = []
+    experiments, activation_configs = [], []
+    for path in spec.compare:
+        try:
+            experiments.append(load_experiment(path))
+        except Problems as exc:
+            problems += exc.problems
+    for path in spec.activations:
+        try:
+            activation_configs.append(load_activations(path))
+        except Problems as exc:
+            problems += exc.problems
+    if problems:
+        raise Problems(problems)
+    folders = [run_activations(cfg, out) for cfg in activation_configs]
+    results = run_experiments(experiments, out, jobs=jobs or os.cpu_count() or 1, force=force, progress=not quiet)
+    from optbench import plots, report
+
+    for folder in folders:
+        plots.activation_figures(folder)
+        report.write_report(folder)
+    for result in results:
+        if not result.interrupted:
+            plots.experiment_figures(result.folder)
+            report.write_report(result.folder)
+        done = sum(1 for s in result.statuses.values() if s.get("status") in ("completed", "diverged"))
+        click.echo(f"{result.folder}: {done} of {len(result.statuses)} runs finished")
+    if any(r.interrupted for r in results):
+        click.echo("interrupted: rerun the same command to finish the remaining runs", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    index = report.write_index(out, folders + [r.folder for r in results])
+    click.echo(f"index: {index}")
+    if any(r.any_failed for r in results):
+        sys.exit(1)
+
+
 @main.command("report")
 @click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @_reports_errors

@@ -761,55 +761,47 @@ def expand(
     overrides) are reported together with these.
     """
     problems = list(problems)
-    runs_raw, grid_raw = raw.get("runs"), raw.get("grid")
     base = {k: v for k, v in raw.items() if k not in ("runs", "grid")}
+    runs_raw, runs_where = raw.get("runs"), f"{source}: runs"
+    grid_raw, grid_where = raw.get("grid"), f"{source}: grid"
+    axes: dict[str, tuple[Any, str]] = {}  # grid axis -> (values, where they were written)
+    fixed = {}
+    for key, value in overrides:  # the command line replaces runs, grid or grid axes of the file
+        if key == "runs":
+            runs_raw, runs_where = value, f"{COMMAND_LINE}: runs"
+        elif key == "grid":
+            grid_raw, grid_where = value, f"{COMMAND_LINE}: grid"
+        elif not key.startswith("grid."):
+            fixed[key] = value
 
+    if grid_raw is not None and not isinstance(grid_raw, dict):
+        problems.append(f"{grid_where}: must be a mapping of dotted keys to lists, got {_describe(grid_raw)}")
+    elif grid_raw is not None:
+        axes = {str(k): (v, f"{grid_where}.{k}") for k, v in grid_raw.items()}
+    for key, value in overrides:
+        if key.startswith("grid."):
+            axes[key.removeprefix("grid.")] = (value, f"{COMMAND_LINE}: {key}")
     grid: dict[str, list[Any]] = {}
     grid_origin: dict[str, str] = {}
-    if grid_raw is not None:
-        if not isinstance(grid_raw, dict):
-            problems.append(
-                f"{source}: grid: must be a mapping of dotted keys to lists, got {_describe(grid_raw)}"
-            )
-        else:
-            for key, values in grid_raw.items():
-                if not isinstance(values, list):
-                    problems.append(
-                        f"{source}: grid.{key}: must be a list of values, got {_describe(values)}"
-                    )
-                elif not values:
-                    problems.append(f"{source}: grid.{key}: empty list; give at least one value")
-                elif key in ("runs", "grid", "experiment", "description"):
-                    problems.append(f"{source}: grid.{key}: cannot be varied")
-                else:
-                    grid[str(key)] = values
-                    grid_origin[str(key)] = f"{source}: grid.{key}"
+    for axis, (values, where) in axes.items():
+        if not isinstance(values, list):
+            problems.append(f"{where}: must be a list of values, got {_describe(values)}")
+        elif not values:
+            problems.append(f"{where}: empty list; give at least one value")
+        elif axis.split(".")[0] in ("runs", "grid", "experiment", "description"):
+            problems.append(f"{where}: cannot be varied")
+        elif not any(axis == key or axis.startswith(key + ".") for key in fixed):
+            grid[axis], grid_origin[axis] = values, where  # a key fixed on the command line is no axis
+
     entries: list[dict[str, Any]] = [{}]
     if runs_raw is not None:
         if not isinstance(runs_raw, list) or not runs_raw:
-            problems.append(
-                f"{source}: runs: must be a non-empty list of partial configs, got {_describe(runs_raw)}"
-            )
+            problems.append(f"{runs_where}: must be a non-empty list of partial configs, got {_describe(runs_raw)}")
         elif not all(isinstance(e, dict) for e in runs_raw):
             bad = next(i for i, e in enumerate(runs_raw) if not isinstance(e, dict))
-            problems.append(f"{source}: runs[{bad}]: must be a mapping, got {_describe(runs_raw[bad])}")
+            problems.append(f"{runs_where}[{bad}]: must be a mapping, got {_describe(runs_raw[bad])}")
         else:
             entries = [_normalise_named(e, "") for e in runs_raw]
-
-    fixed = {}
-    for key, value in overrides:
-        if key.startswith("grid."):
-            axis = key.removeprefix("grid.")
-            if not isinstance(value, list) or not value:
-                problems.append(f"{COMMAND_LINE}: {key}: must be a non-empty list, e.g. {key}=[0,1,2]")
-            else:
-                grid[axis] = value
-                grid_origin[axis] = f"{COMMAND_LINE}: {key}"
-        else:
-            fixed[key] = value
-            for axis in list(grid):  # fixing a key that the grid varies removes that axis
-                if axis == key or axis.startswith(key + "."):
-                    del grid[axis]
 
     total = len(entries) * math.prod(len(values) for values in grid.values())
     if total > MAX_RUNS:
@@ -825,7 +817,7 @@ def expand(
         resolved = _merge(base, entry)
         origin = _Origin(source)
         if runs_raw is not None:
-            origin.mark(entry, Where(f"{source}: runs[{index}].", inline=True))
+            origin.mark(entry, Where(f"{runs_where}[{index}].", inline=True))
         for point in itertools.product(*grid.values()):
             run_raw = _merge(_merge(resolved, _patch(list(zip(grid, point)))), _patch(list(fixed.items())))
             run_origin = origin.copy()
@@ -1015,3 +1007,49 @@ def activations_to_yaml(cfg: ActivationsConfig) -> str:
     data.update({p.name: getattr(cfg, p.name) for p in hyperparameters(ActivationsConfig)})
     data["cases"] = [{"init": _named_dict(c.init), "activation": c.activation} for c in cfg.cases]
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110)
+
+
+# --------------------------------------------------------------------------------------------------
+# Suites: several experiments run as one sweep
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A list of experiment configs run together (`optbench suite`), e.g. the lecture demo."""
+
+    name: str
+    description: str
+    compare: tuple[Path, ...]
+    activations: tuple[Path, ...]
+
+
+def load_suite(path: Path) -> Suite:
+    """Read a suite file: `compare:` and `activations:` lists of config paths, relative to the file."""
+    raw, _, _ = _read_config(path, ())
+    source = str(path)
+    problems = _Problems()
+    _check_keys(raw, ("experiment", "suite", "description", "compare", "activations"), "", problems)
+    name = raw.get("suite", path.stem)
+    if not isinstance(name, str) or not is_safe_name(name):
+        problems.add("suite", f"must be a simple name, got {_describe(name)}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        problems.add("description", f"must be a string, got {_describe(description)}")
+    lists: dict[str, tuple[Path, ...]] = {}
+    for key in ("compare", "activations"):
+        entries = raw.get(key, [])
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            problems.add(key, f"must be a list of config file paths, got {_describe(entries)}")
+            entries = []
+        paths = tuple(path.parent / e for e in entries)
+        for i, p in enumerate(paths):
+            if not p.is_file():
+                problems.add(f"{key}[{i}]", f"no such file: {p}")
+        lists[key] = paths
+    if not problems.items and not (lists["compare"] or lists["activations"]):
+        problems.add("compare", "the suite lists no experiments")
+    if problems.items:
+        raise ConfigError([f"{source}: {p}: {m}" for p, m in problems.items])
+    assert isinstance(name, str) and isinstance(description, str)
+    return Suite(name, description.strip(), lists["compare"], lists["activations"])

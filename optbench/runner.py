@@ -188,12 +188,10 @@ def _worker(tasks: mp.Queue[Any], results: mp.Queue[Any]) -> None:
             config_text, folder = task
             run, problems = validate_run(yaml.safe_load(config_text))
             if run is None:  # cannot happen for text written by to_yaml; reported rather than hidden
-                results.put(
-                    ("done", Path(folder).name, {"status": "failed", "error": f"invalid config: {problems}"})
-                )
+                results.put(("done", folder, {"status": "failed", "error": f"invalid config: {problems}"}))
                 continue
-            results.put(("started", run.run_id, os.getpid()))
-            results.put(("done", run.run_id, execute(run, Path(folder))))
+            results.put(("started", folder, os.getpid()))
+            results.put(("done", folder, execute(run, Path(folder))))
     except (KeyboardInterrupt, Interrupted):
         return
     finally:
@@ -205,7 +203,6 @@ def _worker(tasks: mp.Queue[Any], results: mp.Queue[Any]) -> None:
 class _Pool:
     """Worker processes pulling runs from one queue; replaced if one dies mid-run."""
 
-    jobs: int
     context: Any
 
     def __post_init__(self) -> None:
@@ -233,63 +230,59 @@ class _Pool:
                 process.join()
 
 
-def _run_parallel(
-    todo: Sequence[tuple[RunConfig, Path]], jobs: int, on_done: Callable[[str, dict[str, Any]], None]
-) -> None:
-    pool = _Pool(jobs, mp.get_context("spawn"))
+Done = Callable[[Path, dict[str, Any]], None]
+"""Called with a run's folder and its final status as each run finishes."""
+
+
+def _run_parallel(todo: Sequence[tuple[RunConfig, Path]], jobs: int, on_done: Done) -> None:
+    pool = _Pool(mp.get_context("spawn"))
     for run, folder in todo:
         pool.tasks.put((to_yaml(run), str(folder)))
     n_workers = min(jobs, len(todo))
     for _ in range(n_workers):
         pool.tasks.put(None)
     pool.start(n_workers)
-    active: dict[int, str] = {}  # worker pid -> run id it is executing
-    remaining = {run.run_id for run, _ in todo}
+    active: dict[int, str] = {}  # worker pid -> folder of the run it is executing
+    remaining = {str(folder) for _, folder in todo}
     interrupted = True
     try:
         while remaining:
             try:
-                kind, run_id, payload = pool.results.get(timeout=0.5)
+                kind, key, payload = pool.results.get(timeout=0.5)
             except queue.Empty:
                 _reap_dead_workers(pool, active, remaining, on_done)
-                if not remaining:
-                    break
-                if not any(p.is_alive() for p in pool.workers):
-                    for run_id in sorted(remaining):  # the queue lost its workers: report, never hang
-                        on_done(run_id, {"status": "failed", "error": "no worker left to execute this run"})
+                if remaining and not any(p.is_alive() for p in pool.workers):
+                    for key in sorted(remaining):  # the queue lost its workers: report, never hang
+                        on_done(Path(key), {"status": "failed", "error": "no worker left to execute this run"})
                     break
                 continue
             if kind == "started":
-                active[payload] = run_id
+                active[payload] = key
             else:
-                active = {pid: rid for pid, rid in active.items() if rid != run_id}
-                remaining.discard(run_id)
-                on_done(run_id, payload)
+                active = {pid: k for pid, k in active.items() if k != key}
+                remaining.discard(key)
+                on_done(Path(key), payload)
         interrupted = False
     finally:
         pool.stop(interrupt=interrupted)
 
 
-def _reap_dead_workers(
-    pool: _Pool, active: dict[int, str], remaining: set[str], on_done: Callable[[str, dict[str, Any]], None]
-) -> None:
+def _reap_dead_workers(pool: _Pool, active: dict[int, str], remaining: set[str], on_done: Done) -> None:
     """A worker killed from outside (out of memory, say) fails its run; a fresh worker takes its place."""
     for process in list(pool.workers):
         if process.is_alive() or process.pid not in active:
             continue
-        run_id = active.pop(process.pid)
+        key = active.pop(process.pid)
         pool.workers.remove(process)
-        if run_id in remaining:
-            remaining.discard(run_id)
-            on_done(
-                run_id, {"status": "failed", "error": f"worker process died (exit code {process.exitcode})"}
-            )
+        if key in remaining:
+            remaining.discard(key)
+            on_done(Path(key), {"status": "failed", "error": f"worker process died (exit code {process.exitcode})"})
             pool.tasks.put(None)
             pool.start(1)
 
 
 # --------------------------------------------------------------------------------------------------
-# A whole experiment
+# Whole experiments
 # --------------------------------------------------------------------------------------------------
 
 
@@ -315,56 +308,89 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def estimated_cost(run: RunConfig) -> float:
+    """Relative work of a run, to start the longest first: a sweep then ends with short runs only."""
+    if run.model is None:
+        return float(run.train.steps)
+    sizes = (784, *run.model.hidden, 10)
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return float(run.train.steps) * run.train.batch_size * weights
+
+
 def run_experiment(
-    exp: Experiment,
-    out: Path,
-    jobs: int = 1,
-    force: bool = False,
-    progress: bool = True,
+    exp: Experiment, out: Path, jobs: int = 1, force: bool = False, progress: bool = True
 ) -> SweepResult:
     """Execute every run of `exp` not yet finished; keep summary.csv current after each one."""
-    folder = experiment_dir(out, exp.name)
-    with FolderLock(folder), _sigterm_as_interrupt():
-        write_experiment_file(folder, exp)
-        todo = []
-        statuses: dict[str, dict[str, Any]] = {}
-        for run in exp.runs:
-            run_folder = folder / RUNS_DIR / run.run_id
-            status = read_status(run_folder)
-            if not force and status is not None and status.get("status") in FINISHED:
-                statuses[run.run_id] = status
-            else:
-                todo.append((run, run_folder))
-        skipped = len(exp.runs) - len(todo)
-        bar = _progress_bar(len(exp.runs), skipped, exp.name, progress)
+    (result,) = run_experiments([exp], out, jobs, force, progress)
+    return result
 
-        def on_done(run_id: str, status: dict[str, Any]) -> None:
-            statuses[run_id] = status
-            write_summary(folder, exp, statuses)
+
+def run_experiments(
+    exps: Sequence[Experiment], out: Path, jobs: int = 1, force: bool = False, progress: bool = True
+) -> list[SweepResult]:
+    """Execute the unfinished runs of several experiments as one sweep, longest runs first.
+
+    Each experiment folder is locked for the whole sweep; its summary.csv is rewritten after each of
+    its runs finishes. With jobs > 1 the runs go to worker processes; otherwise they run here.
+    """
+    folders = [experiment_dir(out, exp.name) for exp in exps]
+    if len(set(folders)) != len(folders):
+        raise UsageError("two experiments of the sweep write into the same folder: give them distinct names")
+    with contextlib.ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(FolderLock(folder))
+        stack.enter_context(_sigterm_as_interrupt())
+        statuses: list[dict[str, dict[str, Any]]] = [{} for _ in exps]
+        skipped = [0] * len(exps)
+        owner: dict[Path, tuple[int, str]] = {}  # run folder -> (experiment index, run id)
+        todo: list[tuple[float, int, RunConfig, Path]] = []
+        for index, (exp, folder) in enumerate(zip(exps, folders)):
+            write_experiment_file(folder, exp)
+            for run in exp.runs:
+                run_folder = folder / RUNS_DIR / run.run_id
+                owner[run_folder] = (index, run.run_id)
+                status = read_status(run_folder)
+                if not force and status is not None and status.get("status") in FINISHED:
+                    statuses[index][run.run_id] = status
+                    skipped[index] += 1
+                else:
+                    todo.append((-estimated_cost(run), len(todo), run, run_folder))
+        todo.sort(key=lambda item: item[:2])
+        ordered = [(run, run_folder) for _, _, run, run_folder in todo]
+        total = sum(len(exp.runs) for exp in exps)
+        name = exps[0].name if len(exps) == 1 else f"{len(exps)} experiments"
+        bar = _progress_bar(total, total - len(ordered), name, progress)
+
+        def on_done(run_folder: Path, status: dict[str, Any]) -> None:
+            index, run_id = owner[run_folder]
+            statuses[index][run_id] = status
+            write_summary(folders[index], exps[index], statuses[index])
             bar.update(1)
             bar.set_postfix_str(f"{run_id}: {status.get('status')}", refresh=True)
 
         interrupted = False
         try:
-            if jobs <= 1 or len(todo) <= 1:
-                for run, run_folder in todo:
+            if jobs <= 1 or len(ordered) <= 1:
+                for run, run_folder in ordered:
                     with _step_bar(run, progress and jobs <= 1) as step:
-                        on_done(run.run_id, execute(run, run_folder, step))
+                        on_done(run_folder, execute(run, run_folder, step))
             else:
-                _run_parallel(todo, jobs, on_done)
+                _run_parallel(ordered, jobs, on_done)
         except (KeyboardInterrupt, Interrupted):
             interrupted = True
         finally:
             bar.close()
-            for run, run_folder in todo:
+            for run, run_folder in ordered:
+                index, run_id = owner[run_folder]
                 status = read_status(run_folder)
                 if status is not None and status.get("status") == "running":
                     status.update(status="interrupted", ended=_now())
                     atomic_write_json(run_folder / STATUS_FILE, status)
-                if run.run_id not in statuses and status is not None:
-                    statuses[run.run_id] = status
-            write_summary(folder, exp, statuses)
-    return SweepResult(folder, statuses, skipped, interrupted)
+                if run_id not in statuses[index] and status is not None:
+                    statuses[index][run_id] = status
+            for index, folder in enumerate(folders):
+                write_summary(folder, exps[index], statuses[index])
+    return [SweepResult(folder, statuses[i], skipped[i], interrupted) for i, folder in enumerate(folders)]
 
 
 class _NoBar:

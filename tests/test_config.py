@@ -442,3 +442,18 @@ def test_a_grid_of_absurd_size_is_refused_before_expanding(tmp_path: Path) -> No
     )
     (problem,) = problems_of(tmp_path, FUNCTION_BASE + "grid:\n" + axes + "\n")
     assert problem == "grid: 24389 runs; an experiment has at most 10000"
+
+
+def test_runs_and_grid_can_be_replaced_from_the_command_line(tmp_path: Path) -> None:
+    exp = load_experiment(
+        write(tmp_path, SWEEP), ["runs=[{optimizer: {name: rmsprop}}]", "grid={optimizer.lr: [0.1, 0.2]}"]
+    )
+    assert sorted((r.optimizer.name, r.optimizer.lr) for r in exp.runs) == [("rmsprop", 0.1), ("rmsprop", 0.2)]
+
+
+def test_problems_in_command_line_runs_point_at_the_command_line(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, FUNCTION_BASE, ("runs=[{optimizer: {lr: -1}}]", "grid=3"))
+    assert found == [
+        "command line: grid: must be a mapping of dotted keys to lists, got 3",
+        "command line: runs[0].optimizer.lr: must be > 0, got -1.0",
+    ]
