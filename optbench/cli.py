@@ -113,6 +113,13 @@ def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> N
         sys.exit(1)
 
 
+def _echo_failures(statuses: dict[str, dict[str, Any]]) -> None:
+    """One line on stderr for each run that failed, with its reason."""
+    for run_id, status in sorted(statuses.items()):
+        if status.get("status") == "failed":
+            click.echo(f"error: run {run_id} failed: {status.get('error')}", err=True)
+
+
 def _echo_status(run_id: str, status: dict[str, Any]) -> None:
     parts = [f"{run_id}: {status.get('status')}"]
     if status.get("final_loss") is not None:
@@ -167,6 +174,7 @@ def compare(
         plots.experiment_figures(result.folder)
         report.write_report(result.folder)
     click.echo(report.summary_table(result.folder), nl=False)
+    _echo_failures(result.statuses)
     if result.skipped:
         click.echo(f"{result.skipped} run(s) already finished, skipped (--force reruns them)")
     click.echo(f"results: {result.folder}")
@@ -201,8 +209,13 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path) -> None:
 @main.command()
 @click.argument("suite_file", metavar="SUITE", type=click.Path(path_type=Path))
 @OUT_OPT
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Runs executed at once, in worker processes.  [default: the number of cores]")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs executed at once, in worker processes.  [default: the number of cores]",
+)
 @click.option("--force", is_flag=True, help="Rerun runs that already finished.")
 @QUIET_OPT
 @_reports_errors
@@ -231,7 +244,9 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
     if problems:
         raise Problems(problems)
     folders = [run_activations(cfg, out) for cfg in activation_configs]
-    results = run_experiments(experiments, out, jobs=jobs or os.cpu_count() or 1, force=force, progress=not quiet)
+    results = run_experiments(
+        experiments, out, jobs=jobs or os.cpu_count() or 1, force=force, progress=not quiet
+    )
     from optbench import plots, report
 
     for folder in folders:
@@ -241,6 +256,7 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
         if not result.interrupted:
             plots.experiment_figures(result.folder)
             report.write_report(result.folder)
+        _echo_failures(result.statuses)
         done = sum(1 for s in result.statuses.values() if s.get("status") in ("completed", "diverged"))
         click.echo(f"{result.folder}: {done} of {len(result.statuses)} runs finished")
     if any(r.interrupted for r in results):

@@ -720,7 +720,9 @@ def value_at(run: RunConfig, dotted: str) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
-def _read_config(path: Path, overrides: Sequence[str]) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]]:
+def _read_config(
+    path: Path, overrides: Sequence[str]
+) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]]:
     """The raw mapping of a config file, its parsed overrides, and the problems found so far."""
     source = str(path)
     try:
@@ -796,7 +798,9 @@ def expand(
     entries: list[dict[str, Any]] = [{}]
     if runs_raw is not None:
         if not isinstance(runs_raw, list) or not runs_raw:
-            problems.append(f"{runs_where}: must be a non-empty list of partial configs, got {_describe(runs_raw)}")
+            problems.append(
+                f"{runs_where}: must be a non-empty list of partial configs, got {_describe(runs_raw)}"
+            )
         elif not all(isinstance(e, dict) for e in runs_raw):
             bad = next(i for i, e in enumerate(runs_raw) if not isinstance(e, dict))
             problems.append(f"{runs_where}[{bad}]: must be a mapping, got {_describe(runs_raw[bad])}")
@@ -977,7 +981,9 @@ def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsCo
     cases = []
     raw_cases = raw.get("cases")
     if not isinstance(raw_cases, list) or not raw_cases:
-        problems.add("cases", f"must be a non-empty list of {{init: ..., activation: ...}}, got {_describe(raw_cases)}")
+        problems.add(
+            "cases", f"must be a non-empty list of {{init: ..., activation: ...}}, got {_describe(raw_cases)}"
+        )
         raw_cases = []
     for i, case in enumerate(raw_cases):
         path_i = f"cases[{i}]"
@@ -988,8 +994,11 @@ def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsCo
         init, _ = _named(case.get("init"), f"{path_i}.init", INITIALIZERS, "initialiser", problems)
         activation = case.get("activation")
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
-            what = _unknown(activation, list(ACTIVATIONS), "activation") if isinstance(activation, str) else (
-                f"must name an activation, got {_describe(activation)}")
+            what = (
+                _unknown(activation, list(ACTIVATIONS), "activation")
+                if isinstance(activation, str)
+                else (f"must name an activation, got {_describe(activation)}")
+            )
             problems.add(f"{path_i}.activation", what)
         elif init is not None:
             cases.append(ActivationCase(init, activation))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -253,7 +254,9 @@ def _run_parallel(todo: Sequence[tuple[RunConfig, Path]], jobs: int, on_done: Do
                 _reap_dead_workers(pool, active, remaining, on_done)
                 if remaining and not any(p.is_alive() for p in pool.workers):
                     for key in sorted(remaining):  # the queue lost its workers: report, never hang
-                        on_done(Path(key), {"status": "failed", "error": "no worker left to execute this run"})
+                        on_done(
+                            Path(key), {"status": "failed", "error": "no worker left to execute this run"}
+                        )
                     break
                 continue
             if kind == "started":
@@ -276,7 +279,10 @@ def _reap_dead_workers(pool: _Pool, active: dict[int, str], remaining: set[str],
         pool.workers.remove(process)
         if key in remaining:
             remaining.discard(key)
-            on_done(Path(key), {"status": "failed", "error": f"worker process died (exit code {process.exitcode})"})
+            on_done(
+                Path(key),
+                {"status": "failed", "error": f"worker process died (exit code {process.exitcode})"},
+            )
             pool.tasks.put(None)
             pool.start(1)
 
@@ -313,7 +319,7 @@ def estimated_cost(run: RunConfig) -> float:
     if run.model is None:
         return float(run.train.steps)
     sizes = (784, *run.model.hidden, 10)
-    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
     return float(run.train.steps) * run.train.batch_size * weights
 
 
@@ -380,7 +386,7 @@ def run_experiments(
             interrupted = True
         finally:
             bar.close()
-            for run, run_folder in ordered:
+            for _, run_folder in ordered:
                 index, run_id = owner[run_folder]
                 status = read_status(run_folder)
                 if status is not None and status.get("status") == "running":
