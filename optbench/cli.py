@@ -102,6 +102,9 @@ def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> N
     if result.interrupted:
         click.echo(f"interrupted: {run_folder}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    if status.get("status") == "failed":
+        _echo_failures(result.statuses)
+        sys.exit(1)
     from optbench import plots
 
     figures = plots.run_figures(run_folder)
@@ -109,8 +112,6 @@ def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> N
     click.echo(f"results: {run_folder}")
     for figure in figures:
         click.echo(f"figure:  {figure}")
-    if status.get("status") == "failed":
-        sys.exit(1)
 
 
 def _echo_failures(statuses: dict[str, dict[str, Any]]) -> None:
@@ -128,8 +129,6 @@ def _echo_status(run_id: str, status: dict[str, Any]) -> None:
         parts.append(f"test_acc {status['final_test_acc']:.4f}")
     if status.get("diverged_step") is not None:
         parts.append(f"diverged at step {status['diverged_step']}")
-    if status.get("error"):
-        parts.append(f"error: {status['error']}")
     if status.get("wall_s") is not None:
         parts.append(f"{status['wall_s']:.1f} s")
     click.echo(", ".join(parts))

@@ -323,6 +323,17 @@ def estimated_cost(run: RunConfig) -> float:
     return float(run.train.steps) * run.train.batch_size * weights
 
 
+def _check_data(exps: Sequence[Experiment]) -> None:
+    """Load (and verify) every dataset the runs need before anything is written.
+
+    Missing or corrupt data is one message with the command that fixes it, not a failed run each.
+    """
+    needed = {(r.task.dataset, r.task.data_dir) for exp in exps for r in exp.runs if r.task.dataset is not None}
+    for name, data_dir in sorted(needed, key=str):
+        assert name is not None
+        train.cached_dataset(name, data_dir)
+
+
 def run_experiment(
     exp: Experiment, out: Path, jobs: int = 1, force: bool = False, progress: bool = True
 ) -> SweepResult:
@@ -339,6 +350,7 @@ def run_experiments(
     Each experiment folder is locked for the whole sweep; its summary.csv is rewritten after each of
     its runs finishes. With jobs > 1 the runs go to worker processes; otherwise they run here.
     """
+    _check_data(exps)
     folders = [experiment_dir(out, exp.name) for exp in exps]
     if len(set(folders)) != len(folders):
         raise UsageError("two experiments of the sweep write into the same folder: give them distinct names")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from optbench.config import RunConfig
-from optbench.data import DATASETS, BatchSampler, Dataset, iter_chunks, load_idx_folder
+from optbench.data import DATASETS, BatchSampler, Dataset, default_data_dir, iter_chunks, load_idx_folder
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS, layer_diagnostics
 from optbench.functions import FUNCTIONS
 from optbench.nn import ACTIVATIONS, MLP
@@ -83,17 +83,20 @@ def run_function(run: RunConfig, write: Writer, on_step: Callable[[int], None] |
     return Outcome("completed", run.train.steps, loss)
 
 
-@functools.lru_cache(maxsize=2)
 def cached_dataset(name: str, data_dir: str | None) -> Dataset:
     """Each process loads (and verifies) a dataset once, however many runs it executes.
 
     With a data_dir, any folder in MNIST layout is read as it is; without, the registered dataset is
-    loaded from the cache, checksums verified.
+    loaded from the data cache ($OPTBENCH_DATA or the per-user folder), checksums verified.
     """
     if data_dir is not None:
-        folder = Path(data_dir).expanduser()
-        return load_idx_folder(folder, folder.name)
-    return DATASETS[name].load(None)
+        return _load_dataset(name, Path(data_dir).expanduser().resolve(), verified=False)
+    return _load_dataset(name, default_data_dir().resolve(), verified=True)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_dataset(name: str, folder: Path, verified: bool) -> Dataset:
+    return DATASETS[name].load(folder) if verified else load_idx_folder(folder, folder.name)
 
 
 def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Generator) -> MLP:

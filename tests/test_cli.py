@@ -177,17 +177,23 @@ def test_compare_reports_and_a_rerun_skips_finished_runs(tmp_path: Path) -> None
 
 
 def test_a_failed_run_makes_compare_exit_1(tmp_path: Path) -> None:
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    for name in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        (broken / name).write_bytes(b"\x00\x00\x08\x01" + bytes(8))
-    (broken / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x01\x00" + bytes(256))
-    config = write(
-        tmp_path, f"task: {{dataset: mnist, data_dir: {broken}}}\ntrain: {{steps: 2, batch_size: 8}}\n"
-    )
+    config = write(tmp_path, BOOK + "runs:\n  - {}\n  - {task: {dataset: mnist, function: null, start: null}, "
+                   "model: {hidden: [10000000, 10000000]}}\n")
     code, out, err = invoke("compare", str(config), "--out", str(tmp_path / "r"), "-q")
-    assert code == 1 and "failed" in out and "Traceback" not in err + out
-    assert err.startswith("error: run ") and "train-images-idx3-ubyte" in err
+    assert code == 1 and "failed" in out and "completed" in out and "Traceback" not in err + out
+    assert err.startswith("error: run sgd-") and "MemoryError" in err
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_missing_data_exits_1_with_the_command_that_fetches_it(tmp_path: Path, command: str) -> None:
+    config = write(tmp_path, "task: {dataset: mnist}\ntrain: {steps: 5}\n")
+    env_dir = tmp_path / "empty-cache"
+    result = CliRunner(env={"OPTBENCH_DATA": str(env_dir)}).invoke(main, [command, str(config), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: MNIST is not in {env_dir} (the folder does not exist); fetch it with: optbench data fetch"
+    ]
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_read_only_results_folder_gives_one_line_and_exit_1(

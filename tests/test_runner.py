@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from optbench.config import load_experiment
-from optbench.errors import LockedError, UsageError
+from optbench.errors import DataError, LockedError, UsageError
 from optbench.files import FolderLock
 from optbench.runner import RUNS_DIR, STATUS_FILE, read_status, run_experiment
 
@@ -164,37 +164,30 @@ def test_a_diverging_run_stops_at_once_and_the_others_complete(tmp_path: Path) -
     assert int(rows[-1][0]) == diverged["diverged_step"]
 
 
-def broken_dataset(tmp_path: Path) -> Path:
-    """A folder whose label files parse but whose image files are truncated: fails when a run loads it."""
-    import struct
-
-    folder = tmp_path / "broken"
-    folder.mkdir()
-    for prefix, n in (("train", 200), ("t10k", 50)):
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">IIx", 0x801, n)[:8] + bytes(n))
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
-            struct.pack(">IIII", 0x803, n, 28, 28) + bytes(10)
-        )
-    return folder
-
-
 def test_a_run_that_raises_fails_alone_with_its_message(tmp_path: Path) -> None:
-    folder = broken_dataset(tmp_path)
-    text = f"""experiment: mixed
-task: {{function: book}}
-optimizer: {{name: sgd, lr: 0.1}}
-train: {{steps: 10}}
+    text = """experiment: mixed
+task: {function: book}
+optimizer: {name: sgd, lr: 0.1}
+train: {steps: 10}
 runs:
-  - {{}}
-  - task: {{dataset: mnist, data_dir: {folder}, function: null}}
-    train: {{batch_size: 10}}
+  - {}
+  - task: {dataset: mnist, function: null}
+    model: {hidden: [10000000, 10000000]}
 """
     exp = load_experiment(write(tmp_path, text))
     result = run_experiment(exp, tmp_path / "out", jobs=2, progress=False)
     statuses = sorted((s["status"], s.get("error") or "") for s in result.statuses.values())
     assert statuses[0] == ("completed", "")
-    assert statuses[1][0] == "failed" and "truncated" in statuses[1][1]
+    assert statuses[1][0] == "failed" and "MemoryError" in statuses[1][1]
     assert result.any_failed
+
+
+def test_missing_data_stops_the_sweep_before_anything_is_written(tmp_path: Path) -> None:
+    text = f"task: {{dataset: mnist, data_dir: {tmp_path}}}\ntrain: {{steps: 5}}\n"
+    exp = load_experiment(write(tmp_path, text))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte"):
+        run_experiment(exp, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_out_pointing_at_a_file_is_a_usage_error(tmp_path: Path) -> None:
