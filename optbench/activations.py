@@ -53,19 +53,45 @@ class LayerStats:
 
     def row(self) -> list[Any]:
         return [
-            self.case, self.label, self.init, self.activation, self.layer, self.mean, self.std,
-            self.saturated_frac, self.zero_frac, self.grad_norm, self.delta_std, self.hist_low,
-            self.hist_high, *self.counts,
+            self.case,
+            self.label,
+            self.init,
+            self.activation,
+            self.layer,
+            self.mean,
+            self.std,
+            self.saturated_frac,
+            self.zero_frac,
+            self.grad_norm,
+            self.delta_std,
+            self.hist_low,
+            self.hist_high,
+            *self.counts,
         ]
 
 
 def columns(bins: int) -> list[str]:
-    head = ["case", "label", "init", "activation", "layer", "mean", "std", "saturated_frac", "zero_frac",
-            "grad_norm", "delta_std", "hist_low", "hist_high"]
+    head = [
+        "case",
+        "label",
+        "init",
+        "activation",
+        "layer",
+        "mean",
+        "std",
+        "saturated_frac",
+        "zero_frac",
+        "grad_norm",
+        "delta_std",
+        "hist_low",
+        "hist_high",
+    ]
     return head + [f"count_{i}" for i in range(bins)]
 
 
-def make_input(cfg: ActivationsConfig, rng: np.random.Generator, mnist: Any | None = None) -> tuple[NDArray[Any], NDArray[np.intp]]:
+def make_input(
+    cfg: ActivationsConfig, rng: np.random.Generator, mnist: Any | None = None
+) -> tuple[NDArray[Any], NDArray[np.intp]]:
     """The N×D input and the read-out labels: standard normal with random labels, or MNIST images."""
     if cfg.input == "mnist":
         assert mnist is not None
@@ -87,8 +113,14 @@ def histogram_range(outputs: list[NDArray[Any]], activation: str) -> tuple[float
     return low, high
 
 
-def run_case(index: int, case: ActivationCase, cfg: ActivationsConfig, x: NDArray[Any],
-             labels: NDArray[np.intp], rng: np.random.Generator) -> list[LayerStats]:
+def run_case(
+    index: int,
+    case: ActivationCase,
+    cfg: ActivationsConfig,
+    x: NDArray[Any],
+    labels: NDArray[np.intp],
+    rng: np.random.Generator,
+) -> list[LayerStats]:
     """Forward and backward through one case's network; statistics for each hidden layer."""
     sizes = (x.shape[1], *([cfg.nodes] * cfg.layers), READOUT_CLASSES)
     net = MLP(sizes, ACTIVATIONS[case.activation], case.init, rng, dtype=np.float64, bias=False)
@@ -104,12 +136,24 @@ def run_case(index: int, case: ActivationCase, cfg: ActivationsConfig, x: NDArra
         if act.bounds is not None:
             lo, hi = act.bounds
             saturated = float(np.mean((h <= lo + SATURATION_MARGIN) | (h >= hi - SATURATION_MARGIN)))
-        stats.append(LayerStats(
-            case=index, label=case.label, init=case.init.name, activation=case.activation, layer=layer,
-            mean=float(h.mean()), std=float(h.std()), saturated_frac=saturated,
-            zero_frac=float(np.mean(h == 0)), grad_norm=float(np.linalg.norm(net.weight_grads[layer - 1])),
-            delta_std=float(delta.std()), hist_low=low, hist_high=high, counts=tuple(int(c) for c in counts),
-        ))
+        stats.append(
+            LayerStats(
+                case=index,
+                label=case.label,
+                init=case.init.name,
+                activation=case.activation,
+                layer=layer,
+                mean=float(h.mean()),
+                std=float(h.std()),
+                saturated_frac=saturated,
+                zero_frac=float(np.mean(h == 0)),
+                grad_norm=float(np.linalg.norm(net.weight_grads[layer - 1])),
+                delta_std=float(delta.std()),
+                hist_low=low,
+                hist_high=high,
+                counts=tuple(int(c) for c in counts),
+            )
+        )
     return stats
 
 

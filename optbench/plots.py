@@ -10,10 +10,16 @@ Colours (the same in every figure):
   colour-blind readers; the lecture's five get the five most distinct); unknown names get a colour
   from `FALLBACK_COLORS` chosen by a hash of the name, the same in every process;
 - when all variants share one optimizer and differ in their initialiser, colour is by init name,
-  `INIT_COLORS`, instead; when they differ in both, colour stays with the optimizer and each init name
+  `INIT_COLORS`, instead, and a line style per activation (`ACTIVATION_LINE_STYLES`) if that differs
+  too; when they differ in optimizer and init, colour stays with the optimizer and each init name
   gets a line style (in the order of the init registry);
 - variants left with the same colour and line style (a learning-rate sweep) get shades of it,
-  lightest for the smallest learning rate, then the smallest init std, then by label.
+  lightest for the smallest learning rate, then the smallest init std, then by label;
+- the cases of the activation-distribution experiment are coloured by init name (INIT_COLORS), with
+  a line style and marker per activation and shades for cases that share both (std=1 and std=0.01).
+
+Norms are drawn on log axes, where exact zeros (all-zero weights, a gradient that is exactly 0) are
+marked ▼ on the bottom edge instead of disappearing.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import hashlib
 import json
 import math
 import os
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,14 +43,19 @@ from optbench.results import (
     CLASSES,
     SMOOTHING,
     TARGET_ACCURACY,
+    ActivationCaseResult,
+    ActivationsResult,
     ExperimentResult,
     FloatArray,
     RunResult,
     Variant,
     aggregate,
+    format_percent,
     format_value,
+    is_activations_folder,
     last_finite,
     mean_std,
+    read_activations,
     read_experiment,
     read_run,
     smooth,
@@ -97,6 +109,10 @@ FALLBACK_COLORS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA33
 """Paul Tol's bright scheme (and one green), for names registered after this table was written."""
 
 LINE_STYLES = ("-", "--", ":", "-.")
+
+ACTIVATION_LINE_STYLES = {"sigmoid": "-", "relu": "--", "tanh": ":"}
+"""Line style of each activation where figures colour by init and the activation varies too
+(gradients.png, a zero-init study with sigmoid and ReLU); others are dash-dotted."""
 
 SHADE_LIGHTEST = 0.45
 """The lightest shade mixes this fraction of white into the colour."""
@@ -173,13 +189,27 @@ def variant_styles(variants: Sequence[Variant]) -> list[Style]:
     if inits_differ and not by_init:
         names = sorted({v.runs[0].init_name or "" for v in variants}, key=lambda n: (_init_order(n), n))
         init_styles = {n: LINE_STYLES[i % len(LINE_STYLES)] for i, n in enumerate(names)}
+    by_activation = by_init and len({_activation(v) for v in variants}) > 1
     base = []
     for v in variants:
         color = init_color(v.runs[0].init_name or "") if by_init else optimizer_color(v.optimizer)
-        base.append(Style(color, init_styles.get(v.runs[0].init_name or "", "-")))
+        if by_activation:
+            linestyle = ACTIVATION_LINE_STYLES.get(_activation(v), "-.")
+        else:
+            linestyle = init_styles.get(v.runs[0].init_name or "", "-")
+        base.append(Style(color, linestyle))
+    return _shaded(base, [_shade_key(v) for v in variants])
+
+
+def _activation(variant: Variant) -> str:
+    return str(value_at(variant.config, "model.activation") or "")
+
+
+def _shaded(base: Sequence[Style], keys: Sequence[Any]) -> list[Style]:
+    """Styles shared by several items become shades of their colour, lightest for the smallest key."""
     styles = list(base)
     for style in set(base):
-        members = sorted((i for i, s in enumerate(base) if s == style), key=lambda i: _shade_key(variants[i]))
+        members = sorted((i for i, s in enumerate(base) if s == style), key=lambda i: keys[i])
         for rank, i in enumerate(members):
             styles[i] = Style(shade(style.color, rank, len(members)), style.linestyle)
     return styles
@@ -340,7 +370,8 @@ def _legend(fig: Figure, ax: Axes, outside: bool) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
-    if outside:
+    if outside:  # long labels wrapped, so that the legend leaves the plot its width
+        labels = ["\n".join(textwrap.wrap(label, LEGEND_WIDTH)) or label for label in labels]
         fig.legend(handles, labels, loc="outside right upper")
     else:
         ax.legend(handles, labels, loc="best")
@@ -566,6 +597,9 @@ def _run_title(run: RunResult) -> str:
     init = value_at(run.config, "model.init")
     if isinstance(init, Mapping):
         parts.append(f"init {format_value(init)}")
+    output_init = value_at(run.config, "model.output_init")
+    if isinstance(output_init, Mapping):
+        parts.append(f"output init {format_value(output_init)}")
     activation = value_at(run.config, "model.activation")
     if activation:
         parts.append(str(activation))
@@ -641,49 +675,110 @@ def _distinct_differs(run: RunResult, layers: Sequence[int]) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Panel:
+    """One per-layer diagnostics panel: the column it draws, its title and its value scale.
+
+    scale "log": logarithmic whenever some value is positive (norms: a vanishing gradient spans
+    decades); "auto": logarithmic when the positive values span LOG_SCALE_RATIO or more; "fraction":
+    linear from 0 to 1.
+    """
+
+    column: str
+    title: str
+    scale: str
+
+
 DIAGNOSTIC_PANELS = (
-    ("weight_norm", "weight norm ‖W‖", False),
-    ("grad_norm", "gradient norm ‖∂L/∂W‖", True),
-    ("act_std", "activation std", False),
-    ("inactive_frac", "inactive fraction (dead / saturated)", False),
+    Panel("grad_norm", "gradient norm ‖∂L/∂W‖", "log"),
+    Panel("weight_norm", "weight norm ‖W‖", "log"),
+    Panel("act_std", "activation std", "auto"),
+    Panel("inactive_frac", "inactive fraction\n(dead ReLU units / saturated)", "fraction"),
 )
-"""(column, title, log scale) of the per-layer panels; distinct units is added when it tells something."""
+DISTINCT_PANEL = Panel("distinct_units", "distinct units\n(of the layer's width)", "auto")
+"""Added to the diagnostics figures when some layer has fewer distinct units than its width."""
+
+ZERO_MARKER: dict[str, Any] = {"marker": "v", "markersize": 7, "linestyle": "none", "clip_on": False}
+"""Exact zeros have no place on a log axis: they are marked ▼ on its bottom edge instead."""
+ZERO_NOTE = "▼ on the bottom edge: exactly 0"
+
+
+def _is_log(values: Sequence[FloatArray], scale: str) -> bool:
+    """Whether a panel of this scale, showing these values, gets a log axis."""
+    data = np.concatenate([np.ravel(v) for v in values]) if values else np.empty(0)
+    positive = data[np.isfinite(data) & (data > 0)]
+    if not positive.size or scale == "fraction":
+        return False
+    return scale == "log" or positive.max() >= LOG_SCALE_RATIO * positive.min()
+
+
+def _draw_lines(ax: Axes, lines: Sequence[tuple[FloatArray, FloatArray, dict[str, Any]]], log: bool) -> bool:
+    """Draw (x, y, plot keywords) lines; on a log axis exact zeros become ▼ on the bottom edge.
+
+    Returns whether some zero was marked (the caller then says what ▼ means).
+    """
+    for x, y, kwargs in lines:
+        ax.plot(x, np.where(y > 0, y, np.nan) if log else y, **kwargs)
+    if not log:
+        return False
+    _log_y(ax)
+    marked = False
+    for x, y, kwargs in lines:
+        at = x[y == 0]
+        if at.size:
+            ax.plot(
+                at,
+                np.zeros(at.size),
+                color=kwargs.get("color"),
+                transform=ax.get_xaxis_transform(),
+                **ZERO_MARKER,
+            )
+            marked = True
+    return marked
+
+
+def _layer_name(layer: int, layers: Sequence[int]) -> str:
+    return f"layer {layer}" + (" (output)" if layer == layers[-1] else "")
+
+
+def _layer_colors(layers: Sequence[int]) -> list[Any]:
+    """Viridis from dark (the layer next to the inputs) to light (the output layer)."""
+    from matplotlib import colormaps
+
+    return list(colormaps["viridis"](np.linspace(0.0, 0.9, max(len(layers), 1))))
 
 
 def _run_diagnostics_figure(run: RunResult) -> Figure:
-    from matplotlib import colormaps
-
+    """Every diagnostic per layer over training, one line per layer, norms on log axes."""
     assert run.diagnostics is not None
     diag = run.diagnostics
     layers = _layers(diag)
-    panels: list[tuple[str, str, bool]] = list(DIAGNOSTIC_PANELS)
+    panels = list(DIAGNOSTIC_PANELS)
     if _distinct_differs(run, layers):
-        panels.append(("distinct_units", "distinct units (of the layer's width)", False))
+        panels.append(DISTINCT_PANEL)
     fig, axes = _figure((PANEL * 3 + 0.5, PANEL * 2 * 0.85 + 0.6), 2, 3)
-    colors = colormaps["viridis"](np.linspace(0.0, 0.9, max(len(layers), 1)))
-    for ax, (column, title, log) in zip(axes, panels):
-        drawn = []
-        for color, layer in zip(colors, layers):
-            steps, values = _layer_rows(diag, layer, column)
-            if steps.size == 0:
-                continue
-            name = f"layer {layer}" + (" (output)" if layer == layers[-1] else "")
-            ax.plot(steps, values, color=color, label=name, **_markers(steps.size))
-            drawn.append(values)
-        if log and drawn and all(np.all(v > 0) for v in drawn):
-            _log_y(ax)
-        elif not log:
-            _auto_log(ax, drawn)
-        ax.set_title(title)
+    zeros = False
+    for ax, panel in zip(axes, panels):
+        lines = []
+        for color, layer in zip(_layer_colors(layers), layers):
+            steps, values = _layer_rows(diag, layer, panel.column)
+            if steps.size:
+                kwargs = {"color": color, "label": _layer_name(layer, layers), **_markers(steps.size)}
+                lines.append((steps, values, kwargs))
+        zeros |= _draw_lines(ax, lines, _is_log([v for _, v, _ in lines], panel.scale))
+        if panel.scale == "fraction":
+            ax.set_ylim(-0.02, 1.02)
+        ax.set_title(panel.title)
         ax.set_xlabel("step")
     legend_ax = axes[len(panels)] if len(panels) < len(axes) else None
     for ax in axes[len(panels) :]:
         ax.set_axis_off()
     handles, labels = axes[0].get_legend_handles_labels()
+    title = "layer (inputs → output)" + (f"\n{ZERO_NOTE}" if zeros else "")
     if legend_ax is not None:
-        legend_ax.legend(handles, labels, loc="center", title="layer (inputs → output)")
+        legend_ax.legend(handles, labels, loc="center", title=title)
     else:
-        fig.legend(handles, labels, loc="outside right upper")
+        fig.legend(handles, labels, loc="outside right upper", title=title)
     fig.suptitle(f"diagnostics on a fixed probe batch: {_run_title(run)}")
     return fig
 
@@ -738,8 +833,6 @@ def _draw_seed_curves(
 
 def _titled(title: str, notes: Sequence[str]) -> str:
     """A title with its notes below it, wrapped to NOTE_WIDTH characters a line."""
-    import textwrap
-
     return "\n".join([title, *textwrap.wrap("; ".join(notes), NOTE_WIDTH)])
 
 
@@ -862,6 +955,81 @@ def _diag_curve(run: RunResult, layer: int, column: str) -> tuple[FloatArray, Fl
     return _layer_rows(run.diagnostics, layer, column)
 
 
+def _diagnosed(variant: Variant) -> list[RunResult]:
+    return [r for r in variant.finished if r.diagnostics is not None and len(r.diagnostics.get("step", ()))]
+
+
+LEGEND_WIDTH = 34
+"""Characters per line of a label in a legend beside the plot; longer ones are wrapped."""
+ROW_LABEL_WIDTH = 22
+"""Characters per line of a variant's name beside its row of diagnostics panels."""
+MAX_DIAGNOSTIC_ROWS = 8
+"""Up to this many variants, diagnostics.png has one row per variant with every layer over training;
+beyond it, one compact figure with the first and last hidden layer of every variant."""
+
+
+def _diagnostics_grid_figure(
+    exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style]
+) -> Figure:
+    """Rows = variants, columns = diagnostics, one line per layer over training (mean over seeds).
+
+    A column shares its value axis, so a gradient that vanishes in one variant and not in another is
+    seen at a glance; norms are on log axes, where an exact zero is marked ▼ on the bottom edge.
+    """
+    from matplotlib.figure import Figure
+
+    rows = [(v, st, runs) for v, st in zip(variants, styles) if (runs := _diagnosed(v))]
+    panels = list(DIAGNOSTIC_PANELS)
+    if any(_distinct_differs(r, _layers(r.diagnostics or {})) for _, _, runs in rows for r in runs):
+        panels.append(DISTINCT_PANEL)
+    size = (PANEL * 0.8 * len(panels) + 2.2, PANEL * 0.6 * len(rows) + 1.2)
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    grid = fig.subplots(len(rows), len(panels), squeeze=False, sharex=True, sharey="col")
+    curves: dict[tuple[int, int], list[tuple[FloatArray, FloatArray, dict[str, Any]]]] = {}
+    all_layers: list[int] = []
+    for r, (_, _, runs) in enumerate(rows):
+        layers = _layers(runs[0].diagnostics or {})
+        all_layers = layers if len(layers) > len(all_layers) else all_layers
+        for c, panel in enumerate(panels):
+            curves[r, c] = []
+            for color, layer in zip(_layer_colors(layers), layers):
+                stats = aggregate([_diag_curve(run, layer, panel.column) for run in runs])
+                if stats.steps.size:
+                    kwargs = {
+                        "color": color,
+                        "label": _layer_name(layer, layers),
+                        **_markers(stats.steps.size),
+                    }
+                    curves[r, c].append((stats.steps, stats.mean, kwargs))
+    zeros = False
+    for c, panel in enumerate(panels):
+        log = _is_log([v for r in range(len(rows)) for _, v, _ in curves[r, c]], panel.scale)
+        for r in range(len(rows)):
+            ax = grid[r, c]
+            zeros |= _draw_lines(ax, curves[r, c], log)
+            if panel.scale == "fraction":
+                ax.set_ylim(-0.02, 1.02)
+            if r == 0:
+                ax.set_title(panel.title)
+            if r == len(rows) - 1:
+                ax.set_xlabel("step")
+    for r, (variant, style, runs) in enumerate(rows):
+        seeds = f"\n(mean of {len(runs)} seeds)" if len(runs) > 1 else ""
+        label = "\n".join(textwrap.wrap(variant.label, ROW_LABEL_WIDTH))
+        grid[r, 0].set_ylabel(f"{label}{seeds}", color=style.color, fontweight="bold")
+    handles, labels = grid[-1, 0].get_legend_handles_labels()
+    longest = max(range(len(rows)), key=lambda r: len(curves[r, 0]))
+    handles, labels = grid[longest, 0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside right upper",
+        title="layer (inputs → output)" + (f"\n{ZERO_NOTE}" if zeros else ""),
+    )
+    fig.suptitle(f"{exp.name}: diagnostics per layer on a fixed probe batch (rows: variants)")
+    return fig
+
+
 def _per_layer(run: RunResult, column: str, final: bool) -> tuple[FloatArray, FloatArray]:
     """(hidden layer numbers, value) at the first (step 0) or the last diagnostics step of a run."""
     assert run.diagnostics is not None
@@ -875,22 +1043,20 @@ def _per_layer(run: RunResult, column: str, final: bool) -> tuple[FloatArray, Fl
     return diag["layer"][rows], diag[column][rows]
 
 
-def _diagnostics_comparison_figure(
+def _diagnostics_overview_figure(
     exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style]
 ) -> Figure:
     """Gradient norms of the first and last hidden layer over training; per-layer state at start and end.
 
-    Means over seeds only, without bands: four panels of several variants stay readable that way.
+    For many variants: means over seeds only, without bands, so that four panels stay readable.
     """
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = _figure((12.5, 8.5), 2, 2)
     ax_first, ax_last, ax_inactive, ax_std = axes
-    positive = True
+    grads: dict[Any, list[tuple[FloatArray, FloatArray, dict[str, Any]]]] = {ax_first: [], ax_last: []}
     for variant, style in zip(variants, styles):
-        runs = [
-            r for r in variant.finished if r.diagnostics is not None and len(r.diagnostics.get("step", ()))
-        ]
+        runs = _diagnosed(variant)
         if not runs:
             continue
         layers = _layers(runs[0].diagnostics or {})
@@ -898,13 +1064,9 @@ def _diagnostics_comparison_figure(
         kwargs: dict[str, Any] = {"color": style.color, "linestyle": style.linestyle}
         for ax, layer in ((ax_first, hidden[0]), (ax_last, hidden[-1])):
             stats = aggregate([_diag_curve(r, layer, "grad_norm") for r in runs])
-            positive = positive and bool(np.all(stats.mean > 0))
-            ax.plot(
-                stats.steps,
-                stats.mean,
-                label=_legend_label(variant) if ax is ax_first else None,
-                **kwargs,
-                **_markers(stats.steps.size),
+            label = _legend_label(variant) if ax is ax_first else None
+            grads[ax].append(
+                (stats.steps, stats.mean, {**kwargs, "label": label, **_markers(stats.steps.size)})
             )
             ax.set_title(f"gradient norm, hidden layer {layer}")
         for ax, column in ((ax_inactive, "inactive_frac"), (ax_std, "act_std")):
@@ -918,11 +1080,12 @@ def _diagnostics_comparison_figure(
                     marker="o",
                     linestyle="-" if final else "--",
                 )
-    for ax in (ax_first, ax_last):
+    log = _is_log([v for lines in grads.values() for _, v, _ in lines], "log")
+    zeros = False
+    for ax, lines in grads.items():
+        zeros |= _draw_lines(ax, lines, log)
         ax.set_xlabel("step")
         ax.set_ylabel("‖∂L/∂W‖")
-        if positive:
-            _log_y(ax)
     for ax, title in ((ax_inactive, "inactive fraction (dead ReLU / saturated)"), (ax_std, "activation std")):
         ax.set_xlabel("hidden layer")
         ax.set_title(f"{title}\ndashed: step 0, solid: end of training")
@@ -931,9 +1094,157 @@ def _diagnostics_comparison_figure(
     ax_std.set_ylabel("std of the layer's outputs")
     ax_inactive.set_ylabel("fraction")
     seeds = " (mean over seeds)" if any(len(v.finished) > 1 for v in variants) else ""
-    fig.suptitle(f"{exp.name}: diagnostics on a fixed probe batch{seeds}")
+    zero_note = f"; {ZERO_NOTE}" if zeros else ""
+    fig.suptitle(f"{exp.name}: diagnostics on a fixed probe batch{seeds}{zero_note}")
     _legend(fig, ax_first, outside=True)
     return fig
+
+
+def _diagnostics_comparison_figure(
+    exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style]
+) -> Figure:
+    """One row per variant (up to MAX_DIAGNOSTIC_ROWS variants), else the compact overview."""
+    if sum(1 for v in variants if _diagnosed(v)) <= MAX_DIAGNOSTIC_ROWS:
+        return _diagnostics_grid_figure(exp, variants, styles)
+    return _diagnostics_overview_figure(exp, variants, styles)
+
+
+# --------------------------------------------------------------------------------------------------
+# The activation-distribution experiment
+# --------------------------------------------------------------------------------------------------
+
+ACTIVATION_MARKERS = {"sigmoid": "o", "relu": "s", "tanh": "^"}
+"""Point marker of each activation in gradients.png; others get a diamond."""
+
+HIST_PANEL = (2.3, 1.55)
+"""Width and height in inches of one histogram panel: 8 cases × 5 layers fit in about 13 × 14 inches."""
+HIST_ALPHA = 0.85
+HIST_HEADROOM = 1.08
+"""A row's value axis ends this factor above its highest bar."""
+
+HISTOGRAMS_PNG = "histograms.png"
+GRADIENTS_PNG = "gradients.png"
+ACTIVATION_FIGURES = (HISTOGRAMS_PNG, GRADIENTS_PNG)
+"""The figures of an activations folder, in the order the report shows them."""
+
+
+def activation_case_styles(cases: Sequence[ActivationCaseResult]) -> list[Style]:
+    """Colour by init name (INIT_COLORS), line style by activation; cases left alike (std=1 and
+    std=0.01 of one activation) get shades of their colour, lightest for the smallest std."""
+    base = [Style(init_color(c.init_name), ACTIVATION_LINE_STYLES.get(c.activation, "-.")) for c in cases]
+    keys = []
+    for c in cases:
+        std = c.init.get("std")
+        keys.append((float(std) if isinstance(std, (int, float)) else 0.0, c.label))
+    return _shaded(base, keys)
+
+
+def _case_note(case: ActivationCaseResult, k: int) -> str:
+    """std and, where they mean something, the saturated (sigmoid, tanh) or zero (ReLU) share of a layer."""
+    parts = [f"std {case['std'][k]:.2g}"]
+    if case.bounded:
+        parts.append(f"sat {format_percent(float(case['saturated_frac'][k]))}")
+    elif case.activation == "relu":
+        parts.append(f"zero {format_percent(float(case['zero_frac'][k]))}")
+    return " · ".join(parts)
+
+
+def _histograms_figure(result: ActivationsResult, styles: Sequence[Style]) -> Figure:
+    """Rows = cases, columns = layers: the histogram of each layer's outputs, as in the lecture.
+
+    Bars are the share of the layer's N × H outputs in each bin, on a value axis shared along a row.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    from optbench.activations import HISTOGRAM_QUANTILE
+    from optbench.diagnostics import SATURATION_MARGIN
+
+    cases = result.cases
+    ncols = max(len(c.layers) for c in cases)
+    width, height = HIST_PANEL
+    fig = Figure(figsize=(width * ncols + 1.4, height * len(cases) + 1.3), dpi=DPI, layout="constrained")
+    grid = fig.subplots(len(cases), ncols, squeeze=False, sharex="row", sharey="row")
+    total = result.outputs_per_layer
+    for r, (case, style) in enumerate(zip(cases, styles)):
+        edges = np.linspace(case.hist_low, case.hist_high, case.counts.shape[1] + 1)
+        for k in range(ncols):
+            ax = grid[r, k]
+            if k >= len(case.layers):
+                ax.set_visible(False)
+                continue
+            heights = case.counts[k] / total if total else case.counts[k]
+            ax.stairs(heights, edges, fill=True, color=style.color, alpha=HIST_ALPHA)
+            ax.set_xlim(case.hist_low, case.hist_high)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            ax.tick_params(labelsize=8)
+            note = _case_note(case, k)
+            ax.set_title(f"layer {case.layers[k]}\n{note}" if r == 0 else note, fontsize=9)
+            ax.grid(axis="x", visible=False)
+        top = float(case.counts.max()) / (total or 1)
+        grid[r, 0].set_ylim(0, top * HIST_HEADROOM if top > 0 else 1)
+        if total:
+            grid[r, 0].yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        grid[r, 0].set_ylabel(case.label, color=shade(style.color, 1, 2), fontweight="bold", fontsize=10)
+    share = f"share of the layer's {total:,} outputs" if total else "outputs"
+    fig.suptitle(
+        f"{result.name}: histogram of each layer's outputs at initialisation (rows: cases)\n"
+        f"bars: {share} per bin; range (0, 1) for sigmoid, (−1, 1) for tanh, else [0, the case's "
+        f"{HISTOGRAM_QUANTILE:.1%} quantile of |output|]\nReLU bars leave out exact zeros; "
+        f"sat: outputs within {SATURATION_MARGIN:g} of a bound; zero: outputs exactly 0",
+        fontsize=11,
+    )
+    return fig
+
+
+def _gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Figure:
+    """Per layer, on one backward pass: ‖∂L/∂W‖, the std of ∂L/∂a and the std of the outputs (log axes)."""
+    from matplotlib.ticker import MaxNLocator
+
+    from optbench.activations import READOUT_CLASSES
+
+    fig, axes = _figure((16.0, 5.4), 1, 3)
+    panels = (
+        ("grad_norm", "weight gradient ‖∂L/∂W‖"),
+        ("delta_std", "std of ∂L/∂a (pre-activation gradient)"),
+        ("std", "std of the layer's outputs"),
+    )
+    zeros = False
+    for ax, (column, title) in zip(axes, panels):
+        lines = []
+        for case, style in zip(result.cases, styles):
+            kwargs = {
+                "color": style.color,
+                "linestyle": style.linestyle,
+                "marker": ACTIVATION_MARKERS.get(case.activation, "D"),
+                "markersize": 6,
+                "label": case.label if ax is axes[0] else None,
+            }
+            lines.append((case.layers.astype(np.float64), case[column], kwargs))
+        zeros |= _draw_lines(ax, lines, _is_log([v for _, v, _ in lines], "log"))
+        ax.set_title(title)
+        ax.set_xlabel("hidden layer (input → output)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    zero_note = f"; {ZERO_NOTE}" if zeros else ""
+    fig.suptitle(
+        f"{result.name}: one backward pass at initialisation, cross-entropy of a linear "
+        f"{READOUT_CLASSES}-class read-out{zero_note}"
+    )
+    _legend(fig, axes[0], outside=True)
+    return fig
+
+
+def activation_figures(folder: Path) -> list[Path]:
+    """histograms.png and gradients.png of an `optbench activations` folder; returns the PNGs written."""
+    result = read_activations(folder)
+    if not result.cases:
+        return []
+    styles = activation_case_styles(result.cases)
+    with _style():
+        return [
+            save_png(_histograms_figure(result, styles), folder / HISTOGRAMS_PNG),
+            save_png(_gradients_figure(result, styles), folder / GRADIENTS_PNG),
+        ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -975,9 +1286,11 @@ def experiment_figures(exp_folder: Path) -> list[Path]:
     Only finished runs (completed or diverged) are drawn; an experiment with none gets no figures.
     Function tasks: paths.png, paths_panels.png, loss.png. Dataset tasks: loss.png,
     test_accuracy.png, test_loss.png, lr_sensitivity.png when some optimizer was run at two or more
-    learning rates (everything else equal), and
-    diagnostics.png when the runs logged diagnostics.
+    learning rates (everything else equal), and diagnostics.png when the runs logged diagnostics.
+    An `optbench activations` folder gets its own figures (`activation_figures`).
     """
+    if is_activations_folder(exp_folder):
+        return activation_figures(exp_folder)
     exp = read_experiment(exp_folder)
     variants = exp.finished_variants
     if not variants:
@@ -1020,8 +1333,11 @@ def experiment_figures(exp_folder: Path) -> list[Path]:
 
 
 __all__ = [
+    "ACTIVATION_FIGURES",
     "INIT_COLORS",
     "OPTIMIZER_COLORS",
+    "activation_case_styles",
+    "activation_figures",
     "experiment_figures",
     "init_color",
     "optimizer_color",

@@ -4,36 +4,56 @@ Every sentence is generated from the files on disk (through `optbench.results`) 
 those numbers say. Statistics are over the seeds of a variant: final loss and final test accuracy
 over its completed runs (a diverged run has no final value to average), wall time over its finished
 runs.
+
+Two studies get sentences of their own, each by rules with named thresholds: an experiment in which
+some run starts with a hidden layer of identical units (the zero-init study: symmetry, weights that
+never move, loss against the same setting with a random init), and an `optbench activations` folder
+(saturation, collapse, spread across layers, where the gradient vanishes).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from optbench.activations import READOUT_CLASSES
 from optbench.config import Experiment
 from optbench.config import value_at as config_value_at
+from optbench.diagnostics import DISTINCT_TOLERANCE, SATURATION_MARGIN
 from optbench.errors import OptbenchError
 from optbench.files import atomic_write_text
 from optbench.functions import FUNCTIONS, Objective
-from optbench.plots import EXPERIMENT_FIGURES
+from optbench.nn import ACTIVATIONS
+from optbench.plots import ACTIVATION_FIGURES, EXPERIMENT_FIGURES, layer_widths
 from optbench.results import (
     CLASSES,
     TARGET_ACCURACY,
+    ActivationCaseResult,
+    ActivationsResult,
     ExperimentResult,
+    FloatArray,
     RunResult,
+    SeedStats,
     Variant,
+    aggregate,
+    format_percent,
     format_value,
+    is_activations_folder,
     last_finite,
     mean_std,
+    read_activations,
     read_experiment,
     read_rows,
+    smooth,
     time_to_target,
     value_at,
     variant_label,
@@ -97,7 +117,12 @@ def _cell(text: str, fmt: str) -> str:
 
 
 def summary_table(exp_folder: Path) -> str:
-    """A compact table of summary.csv: run id, status, final loss, final test accuracy, wall time."""
+    """A compact table of summary.csv: run id, status, final loss, final test accuracy, wall time.
+
+    For an `optbench activations` folder: each case's std and gradient norm in its first and last layer.
+    """
+    if is_activations_folder(exp_folder):
+        return activation_summary_table(read_activations(exp_folder))
     try:
         rows = read_rows(exp_folder / SUMMARY_FILE)
     except OSError:
@@ -421,6 +446,292 @@ def _function_findings(stats: Sequence[VariantStats]) -> list[Finding]:
     return out
 
 
+# --------------------------------------------------------------------------------------------------
+# The zero-init study: symmetry, weights that never move, and how much slower the loss falls
+# --------------------------------------------------------------------------------------------------
+
+REFERENCE_STEP = 100
+"""A zero-init variant is timed by the steps it needs to reach its reference variant's smoothed
+training loss at this step (the reference's last step if it is shorter)."""
+
+REFERENCE_INIT = "he"
+"""Among the variants a zero-init variant can be compared with, one with this init is preferred."""
+
+
+def _diag_rows(run: RunResult, layer: int, column: str) -> tuple[FloatArray, FloatArray]:
+    """(steps, values) of one diagnostics column of one layer, in step order."""
+    if run.diagnostics is None or column not in run.diagnostics:
+        return np.empty(0), np.empty(0)
+    diag = run.diagnostics
+    keep = (diag["layer"] == layer) & np.isfinite(diag[column]) & np.isfinite(diag["step"])
+    order = np.argsort(diag["step"][keep], kind="stable")
+    return diag["step"][keep][order], diag[column][keep][order]
+
+
+def _diag_layers(run: RunResult) -> list[int]:
+    if run.diagnostics is None or "layer" not in run.diagnostics:
+        return []
+    layers = run.diagnostics["layer"]
+    return sorted(int(v) for v in np.unique(layers[np.isfinite(layers)]))
+
+
+def is_zero_init_run(run: RunResult) -> bool:
+    """Some hidden layer of more than one unit has a single distinct unit at step 0 (all-zero weights)."""
+    layers = _diag_layers(run)
+    widths = layer_widths(run.config, len(layers))
+    for layer in layers[:-1]:
+        _, distinct = _diag_rows(run, layer, "distinct_units")
+        if distinct.size and distinct[0] == 1 and widths.get(layer, 2) > 1:
+            return True
+    return False
+
+
+def _diagnosed(variant: Variant) -> list[RunResult]:
+    return [r for r in variant.finished if _diag_layers(r)]
+
+
+def _without_init(config: Mapping[str, Any]) -> str:
+    """A config as a key that ignores the experiment name, the seed and the initialisers."""
+    data = json.loads(json.dumps(config))
+    data.pop("experiment", None)
+    for section, key in (("train", "seed"), ("model", "init"), ("model", "output_init")):
+        if isinstance(data.get(section), dict):
+            data[section].pop(key, None)
+    return json.dumps(data, sort_keys=True)
+
+
+def reference_variant(variant: Variant, variants: Sequence[Variant]) -> Variant | None:
+    """The variant a zero-init variant is compared with: equal but for its initialisers and seeds,
+    not itself zero-initialised, an init named REFERENCE_INIT first."""
+    key = _without_init(variant.config)
+    candidates = [
+        v
+        for v in variants
+        if v is not variant
+        and _without_init(v.config) == key
+        and not any(map(is_zero_init_run, _diagnosed(v)))
+    ]
+    candidates.sort(key=lambda v: v.runs[0].init_name != REFERENCE_INIT)
+    return candidates[0] if candidates else None
+
+
+def smoothed_loss(variant: Variant) -> SeedStats:
+    """The training loss of a variant smoothed per seed (results.SMOOTHING), then averaged over seeds."""
+    curves = [r.curve("train_loss") for r in variant.finished]
+    return aggregate([(steps, smooth(values)) for steps, values in curves if steps.size])
+
+
+def _layer_list(layers: Sequence[int]) -> str:
+    """'layer 4', 'layers 1–3', 'layers 1, 2 and 4'."""
+    if len(layers) == 1:
+        return f"layer {layers[0]}"
+    if list(layers) == list(range(layers[0], layers[-1] + 1)):
+        return f"layers {layers[0]}–{layers[-1]}"
+    return "layers " + ", ".join(map(str, layers[:-1])) + f" and {layers[-1]}"
+
+
+def _values(values: Sequence[int]) -> str:
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def _symmetry_findings(variant: Variant) -> list[Finding]:
+    runs = _diagnosed(variant)
+    layers = _diag_layers(runs[0])
+    widths = layer_widths(runs[0].config, len(layers))
+    parts: list[str] = []
+    broken: list[int] = []
+    kept: list[int] = []
+    last_steps: set[int] = set()
+    for layer in layers:
+        starts, ends = [], []
+        for run in runs:
+            steps, distinct = _diag_rows(run, layer, "distinct_units")
+            if distinct.size:
+                starts.append(int(distinct[0]))
+                ends.append(int(distinct[-1]))
+                last_steps.add(int(steps[-1]))
+        if not starts:
+            continue
+        width = f" of {widths[layer]}" if layer in widths else ""
+        name = f"layer {layer}" + (" (output)" if layer == layers[-1] else "")
+        parts.append(f"{name}: {_values(starts)} → {_values(ends)}{width}")
+        if max(starts) == 1 and widths.get(layer, 2) > 1:
+            (kept if max(ends) == 1 else broken).append(layer)
+    end = f"step {_values(sorted(last_steps))}" if last_steps else "the end"
+    seeds = f" ({len(runs)} seeds)" if len(runs) > 1 else ""
+    out = [
+        Finding(f"{variant.label}: distinct units per layer at step 0 → {end}{seeds}: {'; '.join(parts)}.")
+    ]
+    if broken and kept:
+        text = (
+            f"{variant.label}: training broke the symmetry of {_layer_list(broken)} only; "
+            f"{_layer_list(kept)} still {'has' if len(kept) == 1 else 'have'} a single distinct unit "
+            f"(every unit identical)."
+        )
+    elif broken:
+        text = (
+            f"{variant.label}: training broke the symmetry of every layer that started with identical units."
+        )
+    elif kept:
+        text = (
+            f"{variant.label}: training did not break the symmetry: {_layer_list(kept)} "
+            f"still {'has' if len(kept) == 1 else 'have'} a single distinct unit (every unit identical)."
+        )
+    else:
+        return out
+    out.append(Finding(text, headline=True))
+    return out
+
+
+def _frozen_findings(variant: Variant) -> list[Finding]:
+    """Layers whose weights stayed exactly zero, or whose gradient was exactly zero, at every logged step."""
+    runs = _diagnosed(variant)
+    layers = _diag_layers(runs[0])
+    zero, no_gradient = [], []
+    steps: set[int] = set()
+    for layer in layers:
+        norms = [_diag_rows(r, layer, "weight_norm") for r in runs]
+        grads = [_diag_rows(r, layer, "grad_norm") for r in runs]
+        steps.update(int(s) for st, _ in norms for s in st)
+        if all(v.size and np.all(v == 0) for _, v in norms):
+            zero.append(layer)
+        elif all(v.size and np.all(v == 0) for _, v in grads):
+            no_gradient.append(layer)
+    if not steps:
+        return []
+    at = f"at every diagnostics step, {min(steps)} to {max(steps)}"
+    if zero == layers:
+        return [
+            Finding(
+                f"{variant.label}: every weight stayed exactly zero (‖W‖ = 0 in every layer {at}); with a "
+                "zero output layer no gradient reaches the hidden layers, so only the output bias learned.",
+                headline=True,
+            )
+        ]
+    out = []
+    if zero:
+        out.append(
+            Finding(
+                f"{variant.label}: the weights of {_layer_list(zero)} stayed exactly zero (‖W‖ = 0 {at}).",
+                headline=True,
+            )
+        )
+    if no_gradient:
+        out.append(
+            Finding(
+                f"{variant.label}: {_layer_list(no_gradient)} never received a weight gradient "
+                f"(‖∂L/∂W‖ = 0 {at}), so {'its' if len(no_gradient) == 1 else 'their'} weights kept "
+                "their initial values."
+            )
+        )
+    return out
+
+
+def _loss_at(stats: SeedStats, step: float) -> tuple[float, float] | None:
+    """(step, value) of the last grid point at or before `step` (the first point if none is)."""
+    if not stats.steps.size:
+        return None
+    i = max(int(np.searchsorted(stats.steps, step, side="right")) - 1, 0)
+    return float(stats.steps[i]), float(stats.mean[i])
+
+
+def _loss_findings(
+    variant: Variant, reference: Variant, chance: float | None, step: int = REFERENCE_STEP
+) -> list[Finding]:
+    """Final losses, and the steps the variant needs to reach the reference's smoothed training loss at
+    `step` and at its last step (a reference still at chance level at `step` is said to be)."""
+    ours, theirs = variant_stats(variant), variant_stats(reference)
+    text = (
+        f"{variant.label}: final training loss {_fmt(ours.final_loss[0])} against "
+        f"{_fmt(theirs.final_loss[0])} for {reference.label}"
+    )
+    reference_curve, curve = smoothed_loss(reference), smoothed_loss(variant)
+    if not curve.steps.size or not reference_curve.steps.size:
+        return [Finding(text + ".", headline=True)]
+    levels: list[str] = []
+    reached_at: list[int | None] = []
+    for when in dict.fromkeys([step, float(reference_curve.steps[-1])]):
+        target = _loss_at(reference_curve, when)
+        assert target is not None
+        at, value = target
+        chance_level = chance is not None and value >= chance - CHANCE_TOLERANCE
+        levels.append(f"{value:.4g} at step {int(at)}" + (" (still at chance level)" if chance_level else ""))
+        reached = np.flatnonzero(curve.mean <= value)
+        reached_at.append(int(curve.steps[reached[0]]) if reached.size else None)
+    budget = f"in {int(curve.steps[-1])} steps"
+    if all(r is None for r in reached_at):
+        which = "neither" if len(levels) > 1 else "it not"
+        parts = [" and ".join(levels) + f"; {variant.label} reaches {which} {budget}"]
+    else:
+        parts = [
+            f"{level}, which {variant.label} "
+            + (f"reaches at step {r}" if r is not None else f"never reaches {budget}")
+            for level, r in zip(levels, reached_at)
+        ]
+    return [
+        Finding(
+            f"{text}. The smoothed training loss of {reference.label} is " + ", and ".join(parts) + ".",
+            headline=True,
+        )
+    ]
+
+
+def zero_init_findings(variants: Sequence[Variant]) -> list[Finding]:
+    """For each zero-initialised variant: its distinct units at the start and the end, layers that never
+    moved, and its loss against the same setting with a random init (REFERENCE_INIT preferred)."""
+    out = []
+    for variant in variants:
+        if not any(map(is_zero_init_run, _diagnosed(variant))):
+            continue
+        out += _symmetry_findings(variant)
+        out += _frozen_findings(variant)
+        reference = reference_variant(variant, variants)
+        if reference is not None and reference.finished:
+            classes = CLASSES.get(str(value_at(variant.config, "task.dataset")))
+            out += _loss_findings(variant, reference, math.log(classes) if classes else None)
+    return out
+
+
+def _zero_init_table(variants: Sequence[Variant]) -> str:
+    """Per zero-init variant and layer: width, distinct units and ‖W‖ at step 0 and at the end (first seed
+    that started with identical units)."""
+    rows = []
+    for variant in variants:
+        runs = [r for r in _diagnosed(variant) if is_zero_init_run(r)]
+        if not runs:
+            continue
+        run = runs[0]
+        layers = _diag_layers(run)
+        widths = layer_widths(run.config, len(layers))
+        for layer in layers:
+            _, distinct = _diag_rows(run, layer, "distinct_units")
+            _, norm = _diag_rows(run, layer, "weight_norm")
+            if not distinct.size or not norm.size:
+                continue
+            rows.append(
+                [
+                    variant.label,
+                    f"{layer}" + (" (output)" if layer == layers[-1] else ""),
+                    str(widths.get(layer, "")),
+                    f"{distinct[0]:g}",
+                    f"{distinct[-1]:g}",
+                    f"{norm[0]:.3g}",
+                    f"{norm[-1]:.3g}",
+                ]
+            )
+    header = [
+        "variant",
+        "layer",
+        "units",
+        "distinct at step 0",
+        "distinct at the end",
+        "‖W‖ at step 0",
+        "‖W‖ at the end",
+    ]
+    return _md_table(header, rows, [False, True, True, True, True, True, True])
+
+
 def findings(exp: ExperimentResult) -> list[Finding]:
     """The report's sentences, each a plain statement of what the numbers on disk show."""
     stats = [variant_stats(v) for v in exp.finished_variants]
@@ -434,10 +745,275 @@ def findings(exp: ExperimentResult) -> list[Finding]:
     else:
         out += _function_findings(stats)
     out += _best_lr_findings(exp, stats, dataset)
+    if dataset:
+        out += zero_init_findings(exp.finished_variants)
     out += _divergence_findings(stats)
     unfinished = _unfinished_finding(exp)
     out += [unfinished] if unfinished else []
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The activation-distribution experiment
+# --------------------------------------------------------------------------------------------------
+
+SATURATED_SHARE = 0.25
+"""A layer of a sigmoid or tanh case saturates when more than this share of its outputs lies within
+diagnostics.SATURATION_MARGIN of a bound."""
+
+COLLAPSE_STD = 0.05
+"""A layer of a sigmoid or tanh case has collapsed to one value when its outputs' std is below this."""
+
+SHRINK_RATIO = 0.5
+"""A case without bounds (ReLU, ...) shrinks when its last layer's std is below this times its first
+layer's, and grows when above the inverse; in between it keeps its std."""
+
+GRADIENT_RATIO = 10.0
+"""The gradient vanishes towards the input when the first layer's value is below 1/GRADIENT_RATIO of
+the last layer's, and grows towards it when above GRADIENT_RATIO times."""
+
+
+def _g(value: float) -> str:
+    return f"{value:.2g}"
+
+
+def _distance_from_one(ratio: float) -> float:
+    """|log ratio|: how far a ratio is from 1, whichever way (0 and inf are infinitely far)."""
+    return abs(math.log(ratio)) if 0 < ratio < math.inf else math.inf
+
+
+def _ratio(first: float, last: float) -> float:
+    """first / last, with 0/0 = 1 and x/0 = inf."""
+    if last == 0:
+        return 1.0 if first == 0 else math.inf
+    return first / last
+
+
+def _spread(values: FloatArray, fmt: str = ".2g") -> str:
+    low, high = float(np.min(values)), float(np.max(values))
+    a, b = format(low, fmt), format(high, fmt)
+    return a if a == b else f"{a}–{b}"
+
+
+def _share(values: FloatArray) -> str:
+    low, high = float(np.min(values)), float(np.max(values))
+    a, b = format_percent(low), format_percent(high)
+    return a if a == b else f"{a.rstrip('%')}–{b}"
+
+
+def _bounds_text(case: ActivationCaseResult) -> str:
+    activation = ACTIVATIONS.get(case.activation)
+    if activation is None or activation.bounds is None:
+        return "a bound"
+    low, high = activation.bounds
+    return f"{low:g} or {high:g}".replace("-", "−")
+
+
+def _where(case: ActivationCaseResult, picked: NDArray[np.bool_]) -> str:
+    """'in every layer' or 'in layers 2–5' for a boolean mask over the case's layers."""
+    if np.all(picked):
+        return "in every layer"
+    return "in " + _layer_list([int(v) for v in case.layers[picked]])
+
+
+def _bounded_findings(case: ActivationCaseResult) -> list[Finding]:
+    """Saturation, collapse to one value, or neither, for a sigmoid or tanh case."""
+    saturated, std = case["saturated_frac"], case["std"]
+    out: list[Finding] = []
+    hot = saturated > SATURATED_SHARE
+    if np.any(hot):
+        out.append(
+            Finding(
+                f"{case.label} saturates: {_share(saturated[hot])} of its outputs lie within "
+                f"{SATURATION_MARGIN:g} of {_bounds_text(case)} {_where(case, hot)} "
+                f"(more than {SATURATED_SHARE:.0%}).",
+                headline=True,
+            )
+        )
+    flat = std < COLLAPSE_STD
+    if np.any(flat):
+        centre = float(np.mean(case["mean"][flat]))
+        out.append(
+            Finding(
+                f"{case.label} collapses to {centre:.2f}: the std of its outputs is {_spread(std[flat])} "
+                f"{_where(case, flat)} (below {COLLAPSE_STD:g}), so the units of a layer output nearly "
+                "the same value.",
+                headline=True,
+            )
+        )
+    if not out:
+        out.append(
+            Finding(
+                f"{case.label} stays spread: std {_spread(std)} and at most "
+                f"{format_percent(float(saturated.max()))} saturated in every layer (neither above "
+                f"{SATURATED_SHARE:.0%} saturated nor a std below {COLLAPSE_STD:g}).",
+                headline=True,
+            )
+        )
+    return out
+
+
+def _unbounded_findings(cases: Sequence[ActivationCaseResult]) -> list[Finding]:
+    """Whether each case without bounds keeps its std from the first to the last layer; per activation,
+    the case whose ratio is closest to 1."""
+    ratios = {c.index: _ratio(float(c["std"][-1]), float(c["std"][0])) for c in cases if len(c.layers) > 1}
+    best: dict[str, int] = {}
+    for activation in {c.activation for c in cases}:
+        group = [c for c in cases if c.activation == activation and c.index in ratios]
+        if len(group) > 1:
+            best[activation] = min(group, key=lambda c: _distance_from_one(ratios[c.index])).index
+    out: list[Finding] = []
+    for c in cases:
+        if c.index not in ratios:
+            continue
+        ratio, first, last = ratios[c.index], int(c.layers[0]), int(c.layers[-1])
+        std = c["std"]
+        change = (
+            f"the std of its outputs goes from {_g(std[0])} in layer {first} to {_g(std[-1])} "
+            f"in layer {last} (layer {last} / layer {first} = {ratio:.2g}"
+        )
+        per_layer = f"×{ratio ** (1 / (last - first)):.2g} per layer" if 0 < ratio < math.inf else ""
+        if ratio < SHRINK_RATIO:
+            text = f"{c.label} shrinks layer after layer: {change}, {per_layer}; below {SHRINK_RATIO:g})"
+        elif ratio > 1 / SHRINK_RATIO:
+            text = f"{c.label} grows layer after layer: {change}, {per_layer}; above {1 / SHRINK_RATIO:g})"
+        else:
+            bounds = f"between {SHRINK_RATIO:g} and {1 / SHRINK_RATIO:g}"
+            text = f"{c.label} keeps its std across layers: {change}, {bounds})"
+        if best.get(c.activation) == c.index:
+            text += f", the closest to 1 of the {c.activation} cases"
+        out.append(Finding(text + ".", headline=True))
+    return out
+
+
+def _gradient_findings(cases: Sequence[ActivationCaseResult]) -> list[Finding]:
+    """Cases grouped by how ‖∂L/∂W‖ and the std of ∂L/∂a change from the last layer to the first."""
+    out: list[Finding] = []
+    deep = [c for c in cases if len(c.layers) > 1]
+    if not deep:
+        return out
+    first, last = int(deep[0].layers[0]), int(deep[0].layers[-1])
+    for column, what in (
+        ("grad_norm", "‖∂L/∂W‖"),
+        ("delta_std", "The std of ∂L/∂a (the gradient reaching the pre-activations)"),
+    ):
+        groups: dict[str, list[str]] = {"vanishes": [], "grows": [], "keeps": []}
+        for c in deep:
+            ratio = _ratio(float(c[column][0]), float(c[column][-1]))
+            kind = (
+                "vanishes" if ratio < 1 / GRADIENT_RATIO else "grows" if ratio > GRADIENT_RATIO else "keeps"
+            )
+            groups[kind].append(f"{c.label} (×{ratio:.2g})")
+        what_text = what if what.startswith("The") else f"The weight gradient {what}"
+        compare = f"layer {first} / layer {last}"
+        phrases = {
+            "vanishes": f"vanishes towards the input ({compare} below {1 / GRADIENT_RATIO:g})",
+            "grows": f"grows towards the input ({compare} above {GRADIENT_RATIO:g})",
+            "keeps": f"stays within a factor {GRADIENT_RATIO:g} from layer {last} to layer {first}",
+        }
+        for kind, labels in groups.items():
+            if labels:
+                headline = column == "grad_norm" and kind != "keeps"
+                out.append(Finding(f"{what_text} {phrases[kind]}: {', '.join(labels)}.", headline=headline))
+    firsts = [(float(c["grad_norm"][0]), c.label) for c in cases if math.isfinite(float(c["grad_norm"][0]))]
+    if len(firsts) > 1:
+        (low, low_label), (high, high_label) = min(firsts), max(firsts)
+        out.append(
+            Finding(
+                f"‖∂L/∂W‖ of layer {first} ranges from {_g(low)} ({low_label}) to {_g(high)} ({high_label})."
+            )
+        )
+    return out
+
+
+def activation_findings(result: ActivationsResult) -> list[Finding]:
+    """The sentences of an activations report, by the rules and thresholds named above."""
+    out = []
+    for case in result.cases:
+        if case.bounded:
+            out += _bounded_findings(case)
+    out += _unbounded_findings([c for c in result.cases if not c.bounded])
+    out += _gradient_findings(result.cases)
+    return out
+
+
+def _input_line(result: ActivationsResult) -> str:
+    cfg = result.config
+    samples, layers, nodes = cfg.get("samples"), cfg.get("layers"), cfg.get("nodes")
+    if cfg.get("input") == "mnist":
+        source, labels = f"{samples} MNIST training images (784 pixels scaled to [0, 1])", "their labels"
+    else:
+        source, labels = f"{samples} × {cfg.get('features')} standard normal values", "random labels"
+    return (
+        f"Input: {source}, seed {cfg.get('seed')}; {layers} hidden layers of {nodes} units without bias; "
+        f"gradients from one backward pass of the cross-entropy of a linear {READOUT_CLASSES}-class read-out "
+        f"with {labels}; histograms of {cfg.get('bins')} bins."
+    )
+
+
+def _table_percent(fraction: float) -> str:
+    """64.3%, 0.001%, 0%; a dash where there is no value (saturation of an unbounded activation)."""
+    return f"{fraction * 100:.3g}%" if math.isfinite(fraction) else "—"
+
+
+def _case_table(case: ActivationCaseResult) -> str:
+    header = ["layer", "mean", "std", "saturated", "zero", "‖∂L/∂W‖", "std of ∂L/∂a"]
+    rows = []
+    for k, layer in enumerate(case.layers):
+        saturated = float(case["saturated_frac"][k])
+        rows.append(
+            [
+                str(layer),
+                f"{case['mean'][k]:.4g}",
+                f"{case['std'][k]:.4g}",
+                _table_percent(saturated),
+                _table_percent(float(case["zero_frac"][k])),
+                f"{case['grad_norm'][k]:.4g}",
+                f"{case['delta_std'][k]:.4g}",
+            ]
+        )
+    return _md_table(header, rows, [True] * len(header))
+
+
+def activation_report_text(result: ActivationsResult) -> str:
+    parts = [f"# {result.name}\n"]
+    if result.description:
+        parts.append(result.description.strip() + "\n")
+    parts.append(_input_line(result) + "\n")
+    sentences = activation_findings(result)
+    if sentences:
+        parts.append("## Findings\n")
+        parts.append("".join(f"- {f.text}\n" for f in sentences))
+    figures = figures_present(result.folder)
+    if figures:
+        parts.append("## Figures\n")
+        parts.append("\n".join(f"![{Path(name).stem}]({name})\n" for name in figures))
+    parts.append(
+        "## Cases\n\nPer layer: mean and std of the outputs; saturated: outputs within "
+        f"{SATURATION_MARGIN:g} of a bound (sigmoid, tanh only); zero: outputs exactly 0; ‖∂L/∂W‖: "
+        "Frobenius norm of the layer's weight gradient; std of ∂L/∂a: spread of the gradient at the "
+        "layer's pre-activations.\n"
+    )
+    for case in result.cases:
+        parts.append(f"### {case.label}\n")
+        parts.append(_case_table(case))
+    return "\n".join(parts)
+
+
+def activation_summary_table(result: ActivationsResult) -> str:
+    """One line per case: std and ‖∂L/∂W‖ in the first and the last layer (what `optbench report` prints)."""
+    header = ["case", "std first", "std last", "grad_norm first", "grad_norm last"]
+    rows = [
+        [
+            c.label,
+            f"{c['std'][0]:.4g}",
+            f"{c['std'][-1]:.4g}",
+            f"{c['grad_norm'][0]:.4g}",
+            f"{c['grad_norm'][-1]:.4g}",
+        ]
+        for c in result.cases
+    ]
+    return text_table(header, rows)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -532,7 +1108,8 @@ def _task_line(exp: ExperimentResult) -> str:
 
 def figures_present(exp_folder: Path) -> list[str]:
     """The experiment's figure files that exist, in the report's order."""
-    return [name for name in EXPERIMENT_FIGURES if (exp_folder / name).is_file()]
+    names = ACTIVATION_FIGURES if is_activations_folder(exp_folder) else EXPERIMENT_FIGURES
+    return [name for name in names if (exp_folder / name).is_file()]
 
 
 def report_text(exp: ExperimentResult) -> str:
@@ -553,6 +1130,13 @@ def report_text(exp: ExperimentResult) -> str:
         )
         parts.append(f"## Variants\n\nRuns that differ only in their seed form one variant.{note}\n")
         parts.append(_variants_table(exp, stats))
+    zero_init = [v for v in exp.finished_variants if any(map(is_zero_init_run, _diagnosed(v)))]
+    if exp.kind == "dataset" and zero_init:
+        parts.append(
+            "## Zero-init study\n\nDistinct units: different incoming weight vectors of a layer "
+            f"(up to a relative tolerance of {DISTINCT_TOLERANCE:g}); measured on the first seed.\n"
+        )
+        parts.append(_zero_init_table(zero_init))
     figures = figures_present(exp.folder)
     if figures:
         parts.append("## Figures\n")
@@ -563,16 +1147,28 @@ def report_text(exp: ExperimentResult) -> str:
 
 
 def write_report(exp_folder: Path) -> Path:
-    """Write <exp_folder>/report.md (atomically) from the files of the experiment; returns its path."""
-    exp = read_experiment(exp_folder)
+    """Write <exp_folder>/report.md (atomically) from the files of the experiment; returns its path.
+
+    An `optbench activations` folder (activations.csv, no experiment.yaml) gets its own report.
+    """
+    if is_activations_folder(exp_folder):
+        text = activation_report_text(read_activations(exp_folder))
+    else:
+        text = report_text(read_experiment(exp_folder))
     path = exp_folder / REPORT_FILE
-    atomic_write_text(path, report_text(exp))
+    atomic_write_text(path, text)
     return path
+
+
+def _findings_of(folder: Path) -> list[Finding]:
+    if is_activations_folder(folder):
+        return activation_findings(read_activations(folder))
+    return findings(read_experiment(folder))
 
 
 def headlines(exp_folder: Path) -> list[str]:
     """The headline sentences of an experiment's findings (what the index shows)."""
-    return [f.text for f in findings(read_experiment(exp_folder)) if f.headline]
+    return [f.text for f in _findings_of(exp_folder) if f.headline]
 
 
 def _link(target: Path, root: Path) -> str:
@@ -583,11 +1179,17 @@ def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
     """Write <out_root>/index.md linking each experiment's report and figures, with its headlines."""
     parts = ["# optbench results\n"]
     for folder in exp_folders:
-        exp = read_experiment(folder)
-        parts.append(f"## [{exp.name}]({_link(folder / REPORT_FILE, out_root)})\n")
-        if exp.description:
-            parts.append(exp.description.strip() + "\n")
-        lines = [f"- {f.text}\n" for f in findings(exp) if f.headline]
+        info: ActivationsResult | ExperimentResult
+        if is_activations_folder(folder):
+            info = read_activations(folder)
+            sentences = activation_findings(info)
+        else:
+            info = read_experiment(folder)
+            sentences = findings(info)
+        parts.append(f"## [{info.name}]({_link(folder / REPORT_FILE, out_root)})\n")
+        if info.description:
+            parts.append(info.description.strip() + "\n")
+        lines = [f"- {f.text}\n" for f in sentences if f.headline]
         if lines:
             parts.append("".join(lines))
         figures = figures_present(folder)
@@ -602,12 +1204,19 @@ def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
 
 __all__: list[str] = [
     "CHANCE_TOLERANCE",
+    "COLLAPSE_STD",
+    "GRADIENT_RATIO",
     "NEAR_MINIMUM",
+    "REFERENCE_STEP",
+    "SATURATED_SHARE",
+    "SHRINK_RATIO",
     "Finding",
+    "activation_findings",
     "findings",
     "headlines",
     "runs_table",
     "summary_table",
     "write_index",
     "write_report",
+    "zero_init_findings",
 ]

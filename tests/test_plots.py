@@ -88,11 +88,18 @@ def function_config(
 def run_id_of(config: dict[str, Any]) -> str:
     opt = config["optimizer"]
     init = config.get("model", {}).get("init", {})
+    output_init = config.get("model", {}).get("output_init") or {}
     std = f"{init['std']:g}" if "std" in init else ""
     parts = [
         opt["name"],
         f"lr{opt['lr']:g}",
         *([init["name"] + std] if init else []),
+        *([f"out{output_init['name']}"] if output_init else []),
+        *(
+            [activation]
+            if (activation := config.get("model", {}).get("activation", "relu")) != "relu"
+            else []
+        ),
         f"s{config['train']['seed']}",
     ]
     return "-".join(parts)
@@ -270,6 +277,99 @@ def lr_sweep_experiment(root: Path) -> Path:
     return finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr", "train.seed"], ids)
 
 
+ZERO_INIT_STEPS = 300
+LN10 = math.log(10)
+
+
+def zero_init_run(
+    folder: Path,
+    init: str,
+    losses: Sequence[float],
+    diagnostics: Sequence[Sequence[Any]],
+    output_init: str | None = None,
+    seed: int = 0,
+) -> str:
+    """A 300-step MNIST run of a [4, 4] MLP with the given per-step training losses and diagnostics rows."""
+    config = dataset_config(folder.name, "sgd", 0.1, seed, ZERO_INIT_STEPS, init={"name": init})
+    config["model"]["output_init"] = {"name": output_init} if output_init else None
+    rows = []
+    for step, loss in enumerate(losses, start=1):
+        ev = step % 100 == 0
+        rows.append([step, step / 100, loss, loss if ev else None, 0.5 if ev else None, 0.1, step / 1000])
+    final = float(np.mean(losses[-100:]))
+    status = {"status": "completed", "final_loss": final, "final_test_acc": 0.5, "steps_done": len(losses)}
+    columns = ("step", "epoch", "train_loss", "test_loss", "test_acc", "lr", "elapsed_s")
+    return write_run(folder, config, {**status, "wall_s": 1.0}, (columns, rows), diagnostics)
+
+
+def diag_rows(layer: int, values: Sequence[tuple[float, float, float, float, int]]) -> list[list[Any]]:
+    """One layer's diagnostics rows at steps 0, 100, 200, 300 from (‖W‖, ‖∂L/∂W‖, std, inactive, distinct)."""
+    hidden = layer < 3
+    return [
+        [
+            step,
+            layer,
+            w,
+            g,
+            0.5 if hidden else None,
+            std if hidden else None,
+            off if hidden else None,
+            distinct,
+        ]
+        for step, (w, g, std, off, distinct) in zip(range(0, ZERO_INIT_STEPS + 1, 100), values)
+    ]
+
+
+def zero_init_experiment(root: Path) -> Path:
+    """All zeros (nothing moves), zeros with a He output layer (layer 2 breaks its symmetry, layer 1 does
+    not) and two random inits, Xavier and He. He's loss is 2.0 up to step 100 and 0.5 after; zeros with
+    He output stays at 2.3 for 200 steps, then 1.0 (its smoothed loss reaches 2.0 at step 206); all zeros
+    stays at ln 10."""
+    folder = root / "zero-init"
+    frozen = [(0.0, 0.0, 0.0, 1.0, 1)] * 4
+    ids = [
+        zero_init_run(
+            folder, "zeros", [LN10] * 300, [r for layer in (1, 2, 3) for r in diag_rows(layer, frozen)]
+        ),
+        zero_init_run(
+            folder,
+            "zeros",
+            [2.3] * 200 + [1.0] * 100,
+            diag_rows(
+                1,
+                [
+                    (0.0, 0.0, 0.0, 0.0, 1),
+                    (1e-9, 1e-10, 0.0, 0.0, 1),
+                    (1e-8, 1e-10, 0.0, 0.0, 1),
+                    (1e-7, 1e-10, 0.0, 0.0, 1),
+                ],
+            )
+            + diag_rows(
+                2,
+                [
+                    (0.0, 0.1, 0.0, 0.0, 1),
+                    (0.1, 0.1, 0.01, 0.0, 4),
+                    (0.2, 0.1, 0.02, 0.0, 4),
+                    (0.3, 0.1, 0.03, 0.0, 4),
+                ],
+            )
+            + diag_rows(3, [(2.0, 0.5, 0, 0, 10)] * 4),
+            output_init="he",
+        ),
+    ]
+    for init in ("xavier", "he"):
+        healthy = [(1.0, 0.1, 0.3, 0.1, 4)] * 4
+        ids.append(
+            zero_init_run(
+                folder,
+                init,
+                [2.0] * 100 + [0.5 if init == "he" else 0.8] * 200,
+                diag_rows(1, healthy) + diag_rows(2, healthy) + diag_rows(3, [(2.0, 0.5, 0, 0, 10)] * 4),
+            )
+        )
+    return finish_experiment(folder, "dataset", ["model.init.name", "model.output_init.name"], ids)
+
+
 class FigureCatcher:
     """Replaces plots.save_png: keeps every figure drawn, by file name, without rendering it (fast)."""
 
@@ -292,6 +392,12 @@ def line_colors(fig: Any) -> set[str]:
     from matplotlib.colors import to_hex
 
     return {to_hex(line.get_color()).upper() for ax in fig.axes for line in ax.get_lines()}
+
+
+def label_colors(fig: Any) -> set[str]:
+    from matplotlib.colors import to_hex
+
+    return {to_hex(ax.yaxis.label.get_color()).upper() for ax in fig.axes if ax.get_ylabel()}
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -432,6 +538,25 @@ def test_a_learning_rate_sweep_gets_shades_of_one_colour_darker_with_larger_lr(t
     assert min(lightness[0] - lightness[1], lightness[1] - lightness[2]) > 10  # visibly different
 
 
+def test_variants_differing_in_init_and_activation_get_init_colours_and_activation_styles(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "zero"
+    ids = []
+    for activation in ("sigmoid", "relu"):
+        for init in ("zeros", "he"):
+            config = dataset_config(folder.name, "sgd", 0.1, 0, 100, init={"name": init})
+            config["model"]["activation"] = activation
+            ids.append(
+                write_run(folder, config, {"status": "completed"}, (["step", "train_loss"], [[1, 2.0]]))
+            )
+    finish_experiment(folder, "dataset", ["model.init.name", "model.activation"], ids)
+    variants = read_experiment(folder).variants
+    styles = {v.label: s for v, s in zip(variants, plots.variant_styles(variants))}
+    assert styles["sgd init=he activation=relu"] == plots.Style(plots.INIT_COLORS["he"], "--")
+    assert styles["sgd init=zeros activation=sigmoid"] == plots.Style(plots.INIT_COLORS["zeros"], "-")
+
+
 def test_shades_of_a_colour_keep_its_hue() -> None:
     shades = [plots.shade(plots.OPTIMIZER_COLORS["adam"], i, 4) for i in range(4)]
     hues = [np.arctan2(*cielab(c)[:0:-1]) for c in shades]  # atan2(b, a)
@@ -510,8 +635,11 @@ def test_an_optimizer_has_the_same_colour_in_every_figure_of_an_experiment(
     finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
     plots.experiment_figures(folder)
     assert len(catcher.figures) == 4
+    wanted = {plots.OPTIMIZER_COLORS["sgd"], plots.OPTIMIZER_COLORS["rmsprop"]}
     for name, fig in catcher.figures.items():
-        assert {plots.OPTIMIZER_COLORS["sgd"], plots.OPTIMIZER_COLORS["rmsprop"]} <= line_colors(fig), name
+        # diagnostics.png colours its lines by layer and names each variant's row in the variant's colour
+        drawn = label_colors(fig) if name == "diagnostics.png" else line_colors(fig)
+        assert wanted <= drawn, name
 
 
 def test_function_experiment_draws_paths_panels_and_loss(tmp_path: Path) -> None:
@@ -591,6 +719,73 @@ def test_a_diverged_dataset_run_stops_at_its_divergence_step(tmp_path: Path, cat
     assert len(diverged) == 1 and max(diverged[0].get_xdata()) == 149
     crosses = [ln for ln in ax.get_lines() if ln.get_marker() == "x"]
     assert [list(c.get_xdata()) for c in crosses] == [[149]]
+
+
+# --------------------------------------------------------------------------------------------------
+# Diagnostics: vanishing gradients, dead units and symmetry made visible
+# --------------------------------------------------------------------------------------------------
+
+
+def test_experiment_diagnostics_have_a_row_per_variant_and_a_line_per_layer(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    plots.experiment_figures(zero_init_experiment(tmp_path))
+    fig = catcher.figures["diagnostics.png"]
+    columns = len(plots.DIAGNOSTIC_PANELS) + 1  # distinct units joins: some layer has fewer than its width
+    assert len(fig.axes) == 4 * columns
+    assert [ax.get_ylabel().replace("\n", " ") for ax in fig.axes[::columns]] == [
+        "sgd init=zeros",
+        "sgd init=zeros output_init=he",
+        "sgd init=xavier",
+        "sgd init=he",
+    ]
+    grad = fig.axes[columns]  # zeros with a He output layer: gradient norms, one line per layer
+    assert grad.get_title() == "" and fig.axes[0].get_title().startswith("gradient norm")
+    assert grad.get_yscale() == "log"
+    assert {line.get_label() for line in grad.get_lines() if line.get_marker() != "v"} == {
+        "layer 1",
+        "layer 2",
+        "layer 3 (output)",
+    }
+
+
+def test_exact_zeros_on_a_log_axis_are_marked_on_its_bottom_edge(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    plots.experiment_figures(zero_init_experiment(tmp_path))
+    fig = catcher.figures["diagnostics.png"]
+    weight = fig.axes[len(plots.DIAGNOSTIC_PANELS) + 2]  # zeros + He output: weight norms
+    layer_1 = next(line for line in weight.get_lines() if line.get_label() == "layer 1")
+    assert np.isnan(layer_1.get_ydata()[0]) and list(layer_1.get_ydata()[1:]) == [1e-9, 1e-8, 1e-7]
+    marks = [line for line in weight.get_lines() if line.get_marker() == "v"]
+    assert sorted(x for m in marks for x in m.get_xdata()) == [0.0, 0.0]  # layers 1 and 2 at step 0
+    assert all(list(m.get_ydata()) == [0.0] for m in marks)  # y in axes coordinates: the bottom edge
+    assert "exactly 0" in fig.legends[0].get_title().get_text()
+
+
+def test_run_diagnostics_put_norms_on_log_axes_even_when_some_are_zero(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    folder = zero_init_experiment(tmp_path)
+    plots.run_figures(next((folder / "runs").glob("*-outhe-s0")))
+    fig = catcher.figures["diagnostics.png"]
+    titles = [ax.get_title() for ax in fig.axes]
+    for column in ("gradient norm ‖∂L/∂W‖", "weight norm ‖W‖"):
+        assert fig.axes[titles.index(column)].get_yscale() == "log"
+    assert "distinct units\n(of the layer's width)" in titles
+    assert "output init he" in fig.get_suptitle()
+
+
+def test_many_variants_get_the_compact_diagnostics_overview(tmp_path: Path, catcher: FigureCatcher) -> None:
+    folder = tmp_path / "many"
+    ids = [
+        dataset_run(folder, "sgd", float(lr), 0, [0.5, 0.9], final_loss=0.3)
+        for lr in np.geomspace(1e-3, 1.0, plots.MAX_DIAGNOSTIC_ROWS + 1)
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
+    plots.experiment_figures(folder)
+    fig = catcher.figures["diagnostics.png"]
+    assert len(fig.axes) == 4 and fig.axes[0].get_yscale() == "log"
 
 
 def test_a_png_is_replaced_atomically_and_an_interrupted_save_leaves_the_old_file(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_plots import dataset_run, finish_experiment, function_run, lr_sweep_experiment
+from test_plots import dataset_run, finish_experiment, function_run, lr_sweep_experiment, zero_init_experiment
 
 from optbench import report
 from optbench.cli import main
@@ -244,6 +244,75 @@ def test_index_links_each_report_and_its_figures_with_its_headlines(tmp_path: Pa
     assert "Figures: [loss](sweep/loss.png)" in index
     assert "- Best learning rate for sgd: 0.1" in index
     assert "- Within 0.001 of a minimum at the end: sgd." in index
+
+
+# --------------------------------------------------------------------------------------------------
+# The zero-init study
+# --------------------------------------------------------------------------------------------------
+
+
+def test_zero_init_report_gives_distinct_units_per_layer_at_the_start_and_the_end(tmp_path: Path) -> None:
+    found = sentences(zero_init_experiment(tmp_path))
+    assert (
+        "sgd init=zeros output_init=he: distinct units per layer at step 0 → step 300: layer 1: 1 → 1 of 4; "
+        "layer 2: 1 → 4 of 4; layer 3 (output): 10 → 10 of 10." in found
+    )
+    assert (
+        "sgd init=zeros output_init=he: training broke the symmetry of layer 2 only; layer 1 still has a "
+        "single distinct unit (every unit identical)." in found
+    )
+    assert one_with(found, "sgd init=zeros: training did not break the symmetry").endswith(
+        "layers 1–3 still have a single distinct unit (every unit identical)."
+    )
+    assert not [s for s in found if s.startswith(("sgd init=xavier:", "sgd init=he:"))]  # no subject
+
+
+def test_weights_that_never_moved_are_said_to_have_stayed_exactly_zero(tmp_path: Path) -> None:
+    found = sentences(zero_init_experiment(tmp_path))
+    frozen = one_with(found, "stayed exactly zero")
+    assert frozen.startswith(
+        "sgd init=zeros: every weight stayed exactly zero (‖W‖ = 0 in every layer at every diagnostics step, "
+        "0 to 300)"
+    )
+    assert "only the output bias learned" in frozen  # zeros with a He output layer moved: no such sentence
+
+
+def test_zero_init_loss_is_timed_against_the_he_variant_at_step_100_and_at_its_end(tmp_path: Path) -> None:
+    found = sentences(zero_init_experiment(tmp_path))
+    slow = one_with(found, "sgd init=zeros output_init=he: final training loss")
+    assert slow == (
+        "sgd init=zeros output_init=he: final training loss 1 against 0.5 for sgd init=he. The smoothed "
+        "training loss of sgd init=he is 2 at step 100, which sgd init=zeros output_init=he reaches at step "
+        "206, and 0.5001 at step 300, which sgd init=zeros output_init=he never reaches in 300 steps."
+    )
+    stuck = one_with(found, "sgd init=zeros: final training loss")
+    assert stuck.endswith(
+        "is 2 at step 100 and 0.5001 at step 300; sgd init=zeros reaches neither in 300 steps."
+    )
+
+
+def test_zero_init_section_lists_every_layer_and_appears_only_for_such_a_study(tmp_path: Path) -> None:
+    text = report.write_report(zero_init_experiment(tmp_path)).read_text()
+    assert "## Zero-init study" in text
+    assert "| sgd init=zeros output_init=he | 2 | 4 | 1 | 4 | 0 | 0.3 |" in text
+    assert "| sgd init=zeros | 3 (output) | 10 | 1 | 1 | 0 | 0 |" in text
+    sweep = report.write_report(lr_sweep_experiment(tmp_path)).read_text()
+    assert "Zero-init" not in sweep and not [s for s in sentences(tmp_path / "sweep") if "distinct" in s]
+
+
+def test_a_reference_at_chance_level_at_step_100_is_said_to_be(tmp_path: Path) -> None:
+    folder = zero_init_experiment(tmp_path)
+    he = next((folder / "runs").glob("*-he-s0"))
+    metrics = (he / "metrics.csv").read_text().splitlines()
+    rows = [line.split(",") for line in metrics[1:]]
+    for row in rows[:100]:
+        row[2] = "2.31"
+    (he / "metrics.csv").write_text("\n".join([metrics[0], *(",".join(r) for r in rows)]) + "\n")
+    text = one_with(sentences(folder), "sgd init=zeros output_init=he: final training loss")
+    assert (
+        "is 2.31 at step 100 (still at chance level), which sgd init=zeros output_init=he reaches at step 1"
+        in text
+    )
 
 
 # --------------------------------------------------------------------------------------------------
