@@ -71,6 +71,14 @@ OUT_OPT = click.option(
     help="Results root; each experiment writes into OUT/<experiment>/.",
 )
 QUIET_OPT = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+JOBS_OPT = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs executed at once, in worker processes.  [default: the number of cores]",
+)
+FORCE_OPT = click.option("--force", is_flag=True, help="Rerun runs that already finished.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -138,14 +146,8 @@ def _echo_status(run_id: str, status: dict[str, Any]) -> None:
 @CONFIG_ARG
 @OVERRIDES_ARG
 @OUT_OPT
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Runs executed at once, in worker processes.  [default: the number of cores]",
-)
-@click.option("--force", is_flag=True, help="Rerun runs that already finished.")
+@JOBS_OPT
+@FORCE_OPT
 @click.option("--dry-run", is_flag=True, help="Print the resolved runs and write nothing.")
 @QUIET_OPT
 @_reports_errors
@@ -208,14 +210,8 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path) -> None:
 @main.command()
 @click.argument("suite_file", metavar="SUITE", type=click.Path(path_type=Path))
 @OUT_OPT
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Runs executed at once, in worker processes.  [default: the number of cores]",
-)
-@click.option("--force", is_flag=True, help="Rerun runs that already finished.")
+@JOBS_OPT
+@FORCE_OPT
 @QUIET_OPT
 @_reports_errors
 def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: bool) -> None:
