@@ -297,10 +297,10 @@ def _time_to_target(stats: Sequence[VariantStats], target: float = TARGET_ACCURA
         if not reached:
             missed.setdefault(budget, []).append(s.label)
         elif len(reached) == len(runs):
-            parts.append(f"{s.label} {float(np.mean(reached)):g}{_seeds_note(len(runs))}")
+            parts.append(f"{s.label} {float(np.mean(reached)):.0f}{_seeds_note(len(runs))}")
         else:
             parts.append(
-                f"{s.label} {float(np.mean(reached)):g} (mean of the {len(reached)} of {len(runs)} "
+                f"{s.label} {float(np.mean(reached)):.0f} (mean of the {len(reached)} of {len(runs)} "
                 f"seeds that reached it; the others not in {budget} steps)"
             )
     goal = f"{target:.0%} test accuracy"
