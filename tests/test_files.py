@@ -1,0 +1,111 @@
+"""Safe writing: atomic replacement, whole-row CSV logs, folder locks, safe names."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from optbench.errors import LockedError
+from optbench.files import (
+    CsvLog,
+    FolderLock,
+    atomic_write_json,
+    atomic_write_text,
+    csv_text,
+    format_value,
+    is_safe_name,
+)
+
+
+def test_floats_are_written_to_read_back_exactly() -> None:
+    for value in (0.1, 1 / 3, -2.5e-308, 1e300, 6.45, 5e-324):
+        assert float(format_value(value)) == value
+    assert format_value(math.nan) == "nan" and format_value(math.inf) == "inf"
+    assert format_value(None) == "" and format_value(True) == "true" and format_value(3) == "3"
+
+
+def test_csv_cells_with_commas_and_quotes_are_quoted() -> None:
+    text = csv_text(["a", "b"], [["x, y", 'say "hi"'], [1.5, None]])
+    assert list(csv.reader(text.splitlines())) == [["a", "b"], ["x, y", 'say "hi"'], ["1.5", ""]]
+
+
+def test_csv_log_writes_whole_rows_that_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    with CsvLog(path, ["step", "loss"]) as log:
+        log.write([0, 0.5])
+        assert path.read_text() == "step,loss\n0,0.5\n"  # on disk before the log is closed
+        log.write([1, None])
+    assert path.read_text() == "step,loss\n0,0.5\n1,\n"
+
+
+def test_csv_log_refuses_a_row_of_the_wrong_length(tmp_path: Path) -> None:
+    with CsvLog(tmp_path / "m.csv", ["a", "b"]) as log, pytest.raises(ValueError, match="2 columns"):
+        log.write([1])
+
+
+def test_a_failed_write_is_cut_back_to_the_last_whole_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "m.csv"
+    log = CsvLog(path, ["a", "b"])
+    log.write([1, 2])
+    real_write = os.write
+
+    def half_write(fd: int, data: bytes) -> int:
+        real_write(fd, data[:2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_write)
+    with pytest.raises(OSError, match="No space"):
+        log.write([3, 4])
+    monkeypatch.undo()
+    log.close()
+    assert path.read_text() == "a,b\n1,2\n"
+
+
+def test_atomic_write_replaces_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    atomic_write_json(path, {"status": "running"})
+    atomic_write_json(path, {"status": "completed"})
+    assert '"completed"' in path.read_text() and '"running"' not in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.md"
+    atomic_write_text(path, "old")
+
+    def fail(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(path, "new")
+    monkeypatch.undo()
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.md"]
+
+
+def test_a_folder_lock_is_exclusive_and_released(tmp_path: Path) -> None:
+    with FolderLock(tmp_path), pytest.raises(LockedError, match=f"pid {os.getpid()}"):
+        FolderLock(tmp_path).acquire()
+    with FolderLock(tmp_path):  # free again
+        pass
+
+
+@pytest.mark.parametrize("name", ["paths-book", "mnist_optimizers", "a.b", "x1"])
+def test_simple_names_are_safe(name: str) -> None:
+    assert is_safe_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "../x", "a/b", "/abs", ".hidden", "a\x00b", "a..b", "a b", "x" * 200]
+)
+def test_names_that_could_leave_the_folder_or_need_quoting_are_not_safe(name: str) -> None:
+    assert not is_safe_name(name)
