@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup data demo test test-quick lint bench clean
 
+BENCH_ARGS ?=
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -30,6 +32,9 @@ lint: setup
 	$(BIN)/ruff check optbench tests
 	$(BIN)/ruff format --check optbench tests
 	$(BIN)/mypy
+
+bench: setup data
+	$(BIN)/python -m optbench.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

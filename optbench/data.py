@@ -756,25 +756,48 @@ class BatchSampler:
         )
 
 
+class ChunkReader:
+    """Every example of a set, in order, as (images/255, intp labels) chunks of at most `chunk` rows.
+
+    The float buffer is allocated once and reused by every pass: the test set, evaluated every few
+    hundred updates, is converted again each time into the same memory. The labels become intp once.
+    Each chunk is a view (of the buffer, of the labels): use it before asking for the next.
+    """
+
+    def __init__(
+        self,
+        images_u8: NDArray[np.uint8],
+        labels: NDArray[np.integer[Any]],
+        chunk: int = EVAL_CHUNK,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {chunk}")
+        self.images = images_u8
+        self.labels = labels.astype(np.intp)
+        self.chunk = chunk
+        self.dtype = _check_float(dtype)
+        self._x = np.empty((min(chunk, len(images_u8)), images_u8.shape[1]), dtype=self.dtype)
+
+    def __iter__(self) -> Iterator[tuple[NDArray[np.floating[Any]], NDArray[np.intp]]]:
+        for start in range(0, len(self.images), self.chunk):
+            stop = min(start + self.chunk, len(self.images))
+            x = self._x[: stop - start]
+            np.divide(self.images[start:stop], PIXEL_MAX, out=x, dtype=self.dtype)
+            yield x, self.labels[start:stop]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        return f"ChunkReader({len(self.images)} examples, chunks of {self.chunk}, {self.dtype})"
+
+
 def iter_chunks(
     images_u8: NDArray[np.uint8],
     labels: NDArray[np.integer[Any]],
     chunk: int = EVAL_CHUNK,
     dtype: DTypeLike = np.float32,
 ) -> Iterator[tuple[NDArray[np.floating[Any]], NDArray[np.intp]]]:
-    """Every example once, in order, as (images/255, intp labels) chunks of at most `chunk` rows.
-
-    All chunks are views of the same two buffers, allocated once: use each before asking for the next.
-    """
-    if chunk < 1:
-        raise ValueError(f"chunk must be at least 1, got {chunk}")
-    resolved = _check_float(dtype)
-    rows = min(chunk, len(images_u8))
-    x = np.empty((rows, images_u8.shape[1]), dtype=resolved)
-    y = np.empty(rows, dtype=np.intp)
-    for start in range(0, len(images_u8), chunk):
-        stop = min(start + chunk, len(images_u8))
-        xs, ys = x[: stop - start], y[: stop - start]
-        np.divide(images_u8[start:stop], PIXEL_MAX, out=xs, dtype=resolved)
-        np.copyto(ys, labels[start:stop])
-        yield xs, ys
+    """One pass of a `ChunkReader`: every example once, in order, in chunks of at most `chunk` rows."""
+    return iter(ChunkReader(images_u8, labels, chunk, dtype))

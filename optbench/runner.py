@@ -71,6 +71,9 @@ KEYS_IN_BASE_COLUMNS = (
 )
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 class Interrupted(BaseException):
     """SIGTERM, turned into an exception so that a run unwinds like it does on Ctrl-C."""
 
@@ -178,10 +181,28 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted()
 
 
+class _WorkerState:
+    """Whether a worker still has a run to unwind; after that, stop signals are ignored."""
+
+    unwinding = True
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    """In a worker, SIGINT and SIGTERM unwind the current run, and do nothing once it is over.
+
+    Checking a flag here, rather than swapping handlers at the end, leaves no moment at which a
+    late signal can raise during the worker's exit and print a traceback.
+    """
+    if _WorkerState.unwinding:
+        raise Interrupted()
+
+
 def _worker(tasks: mp.Queue[Any], results: mp.Queue[Any]) -> None:
     """A worker process: take (resolved YAML, folder) tasks until told to stop, report each result."""
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _on_stop_signal)
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since start: see _Pool.start
         while True:
             task = tasks.get()
             if task is None:
@@ -196,8 +217,7 @@ def _worker(tasks: mp.Queue[Any], results: mp.Queue[Any]) -> None:
     except (KeyboardInterrupt, Interrupted):
         return
     finally:
-        # Past this point there is no run to unwind: a late SIGTERM must not raise during exit.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _WorkerState.unwinding = False
 
 
 @dataclass
@@ -212,9 +232,18 @@ class _Pool:
         self.workers: list[Any] = []
 
     def start(self, n: int) -> None:
+        """Start n workers with SIGINT and SIGTERM blocked until `_worker` has its handlers.
+
+        A Ctrl-C that arrives while a worker is still importing then waits for it instead of
+        printing a traceback from the middle of an import; the child inherits the blocked mask.
+        """
         for _ in range(n):
             process = self.context.Process(target=_worker, args=(self.tasks, self.results), daemon=True)
-            process.start()
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            try:
+                process.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
             self.workers.append(process)
 
     def stop(self, interrupt: bool) -> None:
@@ -328,7 +357,9 @@ def _check_data(exps: Sequence[Experiment]) -> None:
 
     Missing or corrupt data is one message with the command that fixes it, not a failed run each.
     """
-    needed = {(r.task.dataset, r.task.data_dir) for exp in exps for r in exp.runs if r.task.dataset is not None}
+    needed = {
+        (r.task.dataset, r.task.data_dir) for exp in exps for r in exp.runs if r.task.dataset is not None
+    }
     for name, data_dir in sorted(needed, key=str):
         assert name is not None
         train.cached_dataset(name, data_dir)

@@ -19,10 +19,19 @@ from typing import Any
 import numpy as np
 
 from optbench.config import RunConfig
-from optbench.data import DATASETS, BatchSampler, Dataset, default_data_dir, iter_chunks, load_idx_folder
+from optbench.data import (
+    DATASETS,
+    BatchSampler,
+    ChunkReader,
+    Dataset,
+    default_data_dir,
+    iter_chunks,
+    load_idx_folder,
+)
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS, layer_diagnostics
 from optbench.functions import FUNCTIONS
 from optbench.nn import ACTIVATIONS, MLP
+from optbench.optim import Optimizer
 
 FUNCTION_COLUMNS = ("step", "x", "y", "loss", "lr")
 DATASET_COLUMNS = ("step", "epoch", "train_loss", "test_loss", "test_acc", "lr", "elapsed_s")
@@ -112,14 +121,14 @@ def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Ge
     )
 
 
-def evaluate(net: MLP, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole (test) set, in chunks of EVAL_CHUNK images."""
+def evaluate(net: MLP, examples: ChunkReader) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole (test) set, a chunk at a time."""
     total_loss, correct = 0.0, 0
-    for x, y in iter_chunks(images, labels, EVAL_CHUNK, net.dtype):
+    for x, y in examples:
         loss_sum, right = net.evaluate(x, y)
         total_loss += loss_sum
         correct += right
-    return total_loss / len(labels), correct / len(labels)
+    return total_loss / len(examples), correct / len(examples)
 
 
 PROBE_SIZE = 1000
@@ -130,6 +139,19 @@ def _probe_batch(data: Dataset, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.nd
     """A fixed batch, the same at every evaluation, so diagnostics over training are comparable."""
     n = min(PROBE_SIZE, len(data.train_labels))
     return next(iter_chunks(data.train_images[:n], data.train_labels[:n], n, dtype))
+
+
+def train_step(net: MLP, sampler: BatchSampler, opt: Optimizer) -> float:
+    """One update: draw a batch, forward, loss, backward, then the optimizer's step.
+
+    Returns the batch's loss, measured in the forward pass, before the update. A loss that is not
+    finite is returned without updating: the run ends there, as diverged.
+    """
+    x, y = sampler.next()
+    loss = net.loss_and_grad(x, y)
+    if math.isfinite(loss):
+        opt.step(net.params, net.grads)
+    return loss
 
 
 def run_dataset(
@@ -160,6 +182,7 @@ def run_dataset(
         replacement=train.sampling == "replacement",
     )
     opt = run.optimizer.build()
+    test_set = ChunkReader(data.test_images, data.test_labels, EVAL_CHUNK, net.dtype)
     probe = _probe_batch(data, net.dtype) if write_diagnostics is not None else None
 
     def diagnose(step: int) -> None:
@@ -173,17 +196,15 @@ def run_dataset(
     test_acc = None
     started = time.perf_counter()
     for step in range(1, train.steps + 1):
-        x, y = sampler.next()
-        loss = net.loss_and_grad(x, y)
+        loss = train_step(net, sampler, opt)
         if not math.isfinite(loss):
             write((step, sampler.epoch, loss, None, None, None, round(time.perf_counter() - started, 3)))
             return Outcome("diverged", step, loss, test_acc, diverged_step=step)
-        opt.step(net.params, net.grads)
         recent.append(loss)
         test_loss = None
         evaluate_now = step % train.eval_every == 0 or step == train.steps
         if evaluate_now:
-            test_loss, test_acc = evaluate(net, data.test_images, data.test_labels)
+            test_loss, test_acc = evaluate(net, test_set)
             diagnose(step)
         write(
             (

@@ -177,8 +177,11 @@ def test_compare_reports_and_a_rerun_skips_finished_runs(tmp_path: Path) -> None
 
 
 def test_a_failed_run_makes_compare_exit_1(tmp_path: Path) -> None:
-    config = write(tmp_path, BOOK + "runs:\n  - {}\n  - {task: {dataset: mnist, function: null, start: null}, "
-                   "model: {hidden: [10000000, 10000000]}}\n")
+    config = write(
+        tmp_path,
+        BOOK + "runs:\n  - {}\n  - {task: {dataset: mnist, function: null, start: null}, "
+        "model: {hidden: [10000000, 10000000]}}\n",
+    )
     code, out, err = invoke("compare", str(config), "--out", str(tmp_path / "r"), "-q")
     assert code == 1 and "failed" in out and "completed" in out and "Traceback" not in err + out
     assert err.startswith("error: run sgd-") and "MemoryError" in err
@@ -188,7 +191,9 @@ def test_a_failed_run_makes_compare_exit_1(tmp_path: Path) -> None:
 def test_missing_data_exits_1_with_the_command_that_fetches_it(tmp_path: Path, command: str) -> None:
     config = write(tmp_path, "task: {dataset: mnist}\ntrain: {steps: 5}\n")
     env_dir = tmp_path / "empty-cache"
-    result = CliRunner(env={"OPTBENCH_DATA": str(env_dir)}).invoke(main, [command, str(config), "--out", str(tmp_path / "r")])
+    result = CliRunner(env={"OPTBENCH_DATA": str(env_dir)}).invoke(
+        main, [command, str(config), "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
         f"error: MNIST is not in {env_dir} (the folder does not exist); fetch it with: optbench data fetch"

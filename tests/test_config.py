@@ -448,7 +448,10 @@ def test_runs_and_grid_can_be_replaced_from_the_command_line(tmp_path: Path) -> 
     exp = load_experiment(
         write(tmp_path, SWEEP), ["runs=[{optimizer: {name: rmsprop}}]", "grid={optimizer.lr: [0.1, 0.2]}"]
     )
-    assert sorted((r.optimizer.name, r.optimizer.lr) for r in exp.runs) == [("rmsprop", 0.1), ("rmsprop", 0.2)]
+    assert sorted((r.optimizer.name, r.optimizer.lr) for r in exp.runs) == [
+        ("rmsprop", 0.1),
+        ("rmsprop", 0.2),
+    ]
 
 
 def test_problems_in_command_line_runs_point_at_the_command_line(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from optbench.data import (
     DATASETS,
     IDX_NAMES,
     BatchSampler,
+    ChunkReader,
     Dataset,
     RawFile,
     data_info,
@@ -601,6 +602,21 @@ def test_iter_chunks_covers_every_example_once_in_one_buffer() -> None:
     assert len(buffers) == 1  # every chunk starts at the same address: one buffer, reused
     np.testing.assert_array_equal(np.concatenate([x for x, _ in chunks]), images / 255.0)
     np.testing.assert_array_equal(np.concatenate([y for _, y in chunks]), labels)
+
+
+def test_a_chunk_reader_converts_into_one_buffer_on_every_pass() -> None:
+    images, labels = sampler_data(n=23)
+    reader = ChunkReader(images, labels, chunk=5, dtype=np.float32)
+    for _ in range(2):  # the test set is read again at every evaluation
+        xs, ys, addresses = [], [], set()
+        for x, y in reader:
+            addresses.add(x.__array_interface__["data"][0])
+            xs.append(x.copy())
+            ys.append(y.copy())
+        assert len(addresses) == 1
+        np.testing.assert_array_equal(np.concatenate(xs), images.astype(np.float32) / np.float32(255))
+        np.testing.assert_array_equal(np.concatenate(ys), labels)
+    assert len(reader) == 23
 
 
 # --------------------------------------------------------------------------------------------------

@@ -74,6 +74,27 @@ def test_loss_equals_plain_reference_forward(activation: str) -> None:
     assert net.loss_and_grad(x, y) == pytest.approx(reference_loss(net, x, y), rel=1e-13)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_forward_returns_the_logits_of_a_plain_forward_pass(bias: bool) -> None:
+    net = make_net("relu", bias=bias)
+    x, _ = batch()
+    h = x
+    for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+        z = h @ w + (0 if b is None else b)
+        h = np.maximum(z, 0) if i < len(net.weights) - 1 else z
+    logits = net.forward(x)
+    assert logits.shape == (len(x), SIZES[-1])
+    np.testing.assert_allclose(logits, h, rtol=1e-13, atol=1e-15)
+
+
+def test_a_label_outside_the_classes_raises() -> None:
+    net = make_net()
+    x, y = batch()
+    y[0] = SIZES[-1]
+    with pytest.raises(IndexError):
+        net.loss_and_grad(x, y)
+
+
 def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
     logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]])
     losses, grad = softmax_cross_entropy(logits, np.array([0, 2]))
@@ -210,7 +231,12 @@ def test_hidden_deltas_are_the_loss_gradient_with_respect_to_pre_activations(act
     x, y = batch()
     net.loss_and_grad(x, y)
     deltas = [d.copy() for d in net.hidden_deltas]
-    f = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}[activation]
+    formulas = {
+        "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+        "tanh": np.tanh,
+        "relu": lambda z: np.maximum(z, 0),
+    }
+    f = formulas[activation]
 
     def loss_with_shift(layer: int, i: int, j: int, shift: float) -> float:
         h = x

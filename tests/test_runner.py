@@ -296,7 +296,7 @@ def test_an_interrupted_sweep_leaves_valid_files_and_a_rerun_finishes_it(
         process.send_signal(signal.SIGTERM)  # `kill PID` reaches the main process only
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr, stderr
     check_interrupted_sweep(tmp_path / "out")
 
     rerun = subprocess.run(
