@@ -170,9 +170,10 @@ def compare(
     if dry_run:
         click.echo(report.runs_table(exp), nl=False)
         return
-    result = run_experiment(exp, out, jobs=jobs or os.cpu_count() or 1, force=force, progress=not quiet)
+    workers = jobs or os.cpu_count() or 1
+    result = run_experiment(exp, out, jobs=workers, force=force, progress=not quiet)
     if not result.interrupted:
-        plots.experiment_figures(result.folder)
+        plots.experiment_figures(result.folder, processes=workers)
         report.write_report(result.folder)
     click.echo(report.summary_table(result.folder), nl=False)
     _echo_failures(result.statuses)
@@ -238,19 +239,16 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
             problems += exc.problems
     if problems:
         raise Problems(problems)
+    workers = jobs or os.cpu_count() or 1
     folders = [run_activations(cfg, out) for cfg in activation_configs]
-    results = run_experiments(
-        experiments, out, jobs=jobs or os.cpu_count() or 1, force=force, progress=not quiet
-    )
+    results = run_experiments(experiments, out, jobs=workers, force=force, progress=not quiet)
     from optbench import plots, report
 
-    for folder in folders:
-        plots.activation_figures(folder)
+    drawn = folders + [result.folder for result in results if not result.interrupted]
+    plots.render([job for folder in drawn for job in plots.figure_jobs(folder)], workers)
+    for folder in drawn:
         report.write_report(folder)
     for result in results:
-        if not result.interrupted:
-            plots.experiment_figures(result.folder)
-            report.write_report(result.folder)
         _echo_failures(result.statuses)
         done = sum(1 for s in result.statuses.values() if s.get("status") in ("completed", "diverged"))
         click.echo(f"{result.folder}: {done} of {len(result.statuses)} runs finished")
@@ -270,7 +268,7 @@ def report_command(results_dir: Path) -> None:
     """Redraw the figures and report of RESULTS_DIR from its CSV files, without training."""
     from optbench import plots, report
 
-    figures = plots.experiment_figures(results_dir)
+    figures = plots.experiment_figures(results_dir, processes=os.cpu_count() or 1)
     path = report.write_report(results_dir)
     click.echo(report.summary_table(results_dir), nl=False)
     for figure in figures:

@@ -30,13 +30,14 @@ import json
 import math
 import os
 import textwrap
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from optbench.errors import OptbenchError
 from optbench.functions import FUNCTIONS, Objective
 from optbench.init import INITIALIZERS
 from optbench.results import (
@@ -295,6 +296,10 @@ EXPERIMENT_FIGURES = (
     DIAGNOSTICS_PNG,
 )
 """Every figure an experiment folder can hold, in the order the report shows them."""
+
+
+FigureJob = tuple[Path, Callable[[], "Figure"]]
+"""Where a figure goes and how to draw it."""
 
 
 @contextlib.contextmanager
@@ -1236,15 +1241,18 @@ def _gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Fig
 
 def activation_figures(folder: Path) -> list[Path]:
     """histograms.png and gradients.png of an `optbench activations` folder; returns the PNGs written."""
+    return render(_activation_jobs(folder))
+
+
+def _activation_jobs(folder: Path) -> list[FigureJob]:
     result = read_activations(folder)
     if not result.cases:
         return []
     styles = activation_case_styles(result.cases)
-    with _style():
-        return [
-            save_png(_histograms_figure(result, styles), folder / HISTOGRAMS_PNG),
-            save_png(_gradients_figure(result, styles), folder / GRADIENTS_PNG),
-        ]
+    return [
+        (folder / HISTOGRAMS_PNG, lambda: _histograms_figure(result, styles)),
+        (folder / GRADIENTS_PNG, lambda: _gradients_figure(result, styles)),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1280,7 +1288,7 @@ def run_figures(run_folder: Path) -> list[Path]:
     return written
 
 
-def experiment_figures(exp_folder: Path) -> list[Path]:
+def experiment_figures(exp_folder: Path, processes: int = 1) -> list[Path]:
     """The combined figures of an experiment folder, from its files; returns the PNGs written.
 
     Only finished runs (completed or diverged) are drawn; an experiment with none gets no figures.
@@ -1288,48 +1296,107 @@ def experiment_figures(exp_folder: Path) -> list[Path]:
     test_accuracy.png, test_loss.png, lr_sensitivity.png when some optimizer was run at two or more
     learning rates (everything else equal), and diagnostics.png when the runs logged diagnostics.
     An `optbench activations` folder gets its own figures (`activation_figures`).
+    With `processes` > 1 the figures are drawn by that many processes at once.
     """
+    written = render(figure_jobs(exp_folder), processes)
+    order = [exp_folder / name for name in EXPERIMENT_FIGURES]
+    return sorted(written, key=lambda path: order.index(path) if path in order else len(order))
+
+
+def figure_jobs(exp_folder: Path) -> list[FigureJob]:
+    """The figures `experiment_figures` draws for a folder, not yet drawn, heaviest first."""
     if is_activations_folder(exp_folder):
-        return activation_figures(exp_folder)
+        return _activation_jobs(exp_folder)
     exp = read_experiment(exp_folder)
     variants = exp.finished_variants
     if not variants:
         return []
     styles = variant_styles(variants)
-    written = []
-    with _style():
-        if exp.kind == "function":
-            objectives = {o.name: o for o in (_objective_of(v) for v in variants) if o is not None}
-            if len(objectives) == 1:
-                (objective,) = objectives.values()
-                written.append(
-                    save_png(_paths_figure(exp, variants, styles, objective), exp_folder / PATHS_PNG)
-                )
-            written.append(
-                save_png(_paths_panels_figure(exp, variants, styles), exp_folder / PATHS_PANELS_PNG)
-            )
-            title = (
-                f"{exp.name}: "
-                + ("f(x_t) − f*" if all(o.min_value is not None for o in objectives.values()) else "f(x_t)")
-                + " per step"
-            )
-            written.append(save_png(_function_loss_figure(title, variants, styles), exp_folder / LOSS_PNG))
-            return written
-        written.append(save_png(_training_loss_figure(exp, variants, styles), exp_folder / LOSS_PNG))
-        written.append(
-            save_png(_test_figure(exp, variants, styles, "test_acc"), exp_folder / TEST_ACCURACY_PNG)
+    jobs: list[FigureJob] = []
+    if exp.kind == "function":
+        objectives = {o.name: o for o in (_objective_of(v) for v in variants) if o is not None}
+        if len(objectives) == 1:
+            (objective,) = objectives.values()
+            jobs.append((exp_folder / PATHS_PNG, lambda: _paths_figure(exp, variants, styles, objective)))
+        jobs.append((exp_folder / PATHS_PANELS_PNG, lambda: _paths_panels_figure(exp, variants, styles)))
+        title = (
+            f"{exp.name}: "
+            + ("f(x_t) − f*" if all(o.min_value is not None for o in objectives.values()) else "f(x_t)")
+            + " per step"
         )
-        written.append(save_png(_test_figure(exp, variants, styles, "test_loss"), exp_folder / TEST_LOSS_PNG))
-        if "optimizer.lr" in exp.varied and any(len(m) > 1 for _, m in _lr_groups(exp, variants)):
-            written.append(save_png(_lr_sensitivity_figure(exp, variants), exp_folder / LR_SENSITIVITY_PNG))
-        if any(
-            r.diagnostics is not None and len(r.diagnostics.get("step", ()))
-            for v in variants
-            for r in v.finished
-        ):
-            fig = _diagnostics_comparison_figure(exp, variants, styles)
-            written.append(save_png(fig, exp_folder / DIAGNOSTICS_PNG))
-    return written
+        jobs.append((exp_folder / LOSS_PNG, lambda: _function_loss_figure(title, variants, styles)))
+        return jobs
+    if any(
+        r.diagnostics is not None and len(r.diagnostics.get("step", ())) for v in variants for r in v.finished
+    ):
+        jobs.append(
+            (exp_folder / DIAGNOSTICS_PNG, lambda: _diagnostics_comparison_figure(exp, variants, styles))
+        )
+    jobs.append((exp_folder / LOSS_PNG, lambda: _training_loss_figure(exp, variants, styles)))
+    jobs.append((exp_folder / TEST_ACCURACY_PNG, lambda: _test_figure(exp, variants, styles, "test_acc")))
+    jobs.append((exp_folder / TEST_LOSS_PNG, lambda: _test_figure(exp, variants, styles, "test_loss")))
+    if "optimizer.lr" in exp.varied and any(len(m) > 1 for _, m in _lr_groups(exp, variants)):
+        jobs.append((exp_folder / LR_SENSITIVITY_PNG, lambda: _lr_sensitivity_figure(exp, variants)))
+    return jobs
+
+
+def _draw(jobs: Sequence[FigureJob]) -> list[Path]:
+    with _style():
+        return [save_png(build(), path) for path, build in jobs]
+
+
+def _draw_in_child(jobs: Sequence[FigureJob], errors: Any) -> None:
+    """A forked drawing process: its figures, then an exit without traceback.
+
+    What went wrong goes back to the parent through `errors`, which reports it once; an interrupt is
+    the parent's to report.
+    """
+    try:
+        _draw(jobs)
+    except KeyboardInterrupt:
+        os._exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        errors.put(f"{type(exc).__name__}: {exc}")
+        os._exit(1)
+
+
+EXIT_INTERRUPTED = 130
+
+
+def render(jobs: Sequence[FigureJob], processes: int = 1) -> list[Path]:
+    """Draw and save every figure; with processes > 1, forked processes share the work.
+
+    The jobs come first-listed-heaviest; they are dealt round-robin, this process drawing its share
+    while the others draw theirs. Forking gives each process the data already read and matplotlib
+    already imported, so a process costs only its drawing.
+    """
+    import multiprocessing as mp
+
+    processes = min(processes, len(jobs))
+    if processes <= 1 or "fork" not in mp.get_all_start_methods():
+        return _draw(jobs)
+    import matplotlib.figure  # noqa: F401  (imported once here, before the fork, not in every child)
+
+    context = mp.get_context("fork")
+    errors = context.SimpleQueue()
+    children = [
+        context.Process(target=_draw_in_child, args=(jobs[i::processes], errors), daemon=True)
+        for i in range(1, processes)
+    ]
+    for child in children:
+        child.start()
+    try:
+        _draw(jobs[0::processes])
+    finally:
+        for child in children:
+            child.join()
+    failed = [child.exitcode for child in children if child.exitcode != 0]
+    if EXIT_INTERRUPTED in failed:
+        raise KeyboardInterrupt
+    if failed:
+        reason = errors.get() if not errors.empty() else f"exit code {failed[0]}"
+        raise OptbenchError(f"drawing figures failed: {reason}")
+    return [path for path, _ in jobs]
 
 
 __all__ = [

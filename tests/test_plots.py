@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from optbench import plots
+from optbench.errors import OptbenchError
 from optbench.files import csv_text
 from optbench.optim import OPTIMIZERS
 from optbench.results import (
@@ -600,6 +601,27 @@ def test_dataset_experiment_figures_are_valid_pngs_of_the_expected_size(tmp_path
     for path in written:
         assert png_size(path)[0] >= 1000
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_figures_drawn_by_two_processes_are_the_bytes_one_process_draws(tmp_path: Path) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    plots.experiment_figures(folder, processes=1)
+    one = {p.name: p.read_bytes() for p in folder.glob("*.png")}
+    for path in folder.glob("*.png"):
+        path.unlink()
+    plots.experiment_figures(folder, processes=2)
+    assert {p.name: p.read_bytes() for p in folder.glob("*.png")} == one
+    assert len(one) == 5
+
+
+def test_a_figure_that_fails_in_a_drawing_process_is_reported(tmp_path: Path) -> None:
+    def broken() -> Any:
+        raise ValueError("cannot draw")
+
+    jobs = [(tmp_path / "a.png", broken), (tmp_path / "b.png", broken)]
+    with pytest.raises((ValueError, OptbenchError)):
+        plots.render(jobs, processes=2)
+    assert not list(tmp_path.iterdir())
 
 
 def test_lr_sensitivity_is_drawn_only_when_the_learning_rate_is_varied(
