@@ -332,19 +332,26 @@ def save_png(fig: Figure, path: Path) -> Path:
     return path
 
 
+MINOR_TICKS_MAX_RATIO = 1e4
+"""A log axis spanning more than this ratio (four decades) shows major ticks only."""
+
+
 def _log_y(ax: Axes) -> None:
     """A log value axis (call it after drawing) with ticks labelled as plain numbers: 0.4, 1, 1e-05.
 
     Over a span shorter than MINOR_LABEL_RATIO the ticks between powers of ten are labelled too, so
     that a short log axis is not left with a single label.
     """
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
     ax.set_yscale("log")
     low, high = ax.get_ylim()
     plain = FuncFormatter(lambda value, _: f"{value:g}")
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(plain if high < MINOR_LABEL_RATIO * low else NullFormatter())
+    if high > MINOR_TICKS_MAX_RATIO * low:
+        # Over many decades the minor ticks are a blur of lines that says nothing the major ones don't.
+        ax.yaxis.set_minor_locator(NullLocator())
 
 
 def _auto_log(ax: Axes, values: Sequence[FloatArray]) -> None:
@@ -1022,7 +1029,6 @@ def _diagnostics_grid_figure(
         seeds = f"\n(mean of {len(runs)} seeds)" if len(runs) > 1 else ""
         label = "\n".join(textwrap.wrap(variant.label, ROW_LABEL_WIDTH))
         grid[r, 0].set_ylabel(f"{label}{seeds}", color=style.color, fontweight="bold")
-    handles, labels = grid[-1, 0].get_legend_handles_labels()
     longest = max(range(len(rows)), key=lambda r: len(curves[r, 0]))
     handles, labels = grid[longest, 0].get_legend_handles_labels()
     fig.legend(
