@@ -975,15 +975,20 @@ def _case_table(case: ActivationCaseResult) -> str:
     return _md_table(header, rows, [True] * len(header))
 
 
-def activation_report_text(result: ActivationsResult) -> str:
-    parts = [f"# {result.name}\n"]
-    if result.description:
-        parts.append(result.description.strip() + "\n")
-    parts.append(_input_line(result) + "\n")
-    sentences = activation_findings(result)
+def _heading(name: str, description: str, setup: str, sentences: Sequence[Finding]) -> list[str]:
+    """The top of a report: title, description, what was run, and the findings."""
+    parts = [f"# {name}\n"]
+    if description:
+        parts.append(description.strip() + "\n")
+    parts.append(setup + "\n")
     if sentences:
         parts.append("## Findings\n")
         parts.append("".join(f"- {f.text}\n" for f in sentences))
+    return parts
+
+
+def activation_report_text(result: ActivationsResult) -> str:
+    parts = _heading(result.name, result.description, _input_line(result), activation_findings(result))
     figures = figures_present(result.folder)
     if figures:
         parts.append("## Figures\n")
@@ -1114,14 +1119,7 @@ def figures_present(exp_folder: Path) -> list[str]:
 
 def report_text(exp: ExperimentResult) -> str:
     stats = [variant_stats(v) for v in exp.finished_variants]
-    parts = [f"# {exp.name}\n"]
-    if exp.description:
-        parts.append(exp.description.strip() + "\n")
-    parts.append(_task_line(exp) + "\n")
-    sentences = findings(exp)
-    if sentences:
-        parts.append("## Findings\n")
-        parts.append("".join(f"- {f.text}\n" for f in sentences))
+    parts = _heading(exp.name, exp.description, _task_line(exp), findings(exp))
     if stats:
         note = (
             " Mean ± std over seeds; final values over completed runs."
