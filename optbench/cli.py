@@ -265,10 +265,25 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
 @click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @_reports_errors
 def report_command(results_dir: Path) -> None:
-    """Redraw the figures and report of RESULTS_DIR from its CSV files, without training."""
-    from optbench import plots, report
+    """Redraw the figures and report of RESULTS_DIR from its CSV files, without training.
 
-    figures = plots.experiment_figures(results_dir, processes=os.cpu_count() or 1)
+    RESULTS_DIR is one experiment's folder, or a results root holding several (then each is redrawn
+    and the index rewritten).
+    """
+    from optbench import plots, report
+    from optbench.results import is_result_folder
+
+    processes = os.cpu_count() or 1
+    if not is_result_folder(results_dir):
+        folders = sorted(f for f in results_dir.iterdir() if f.is_dir() and is_result_folder(f))
+        if not folders:
+            raise OptbenchError(f"{results_dir}: holds no optbench experiment folder")
+        plots.render([job for folder in folders for job in plots.figure_jobs(folder)], processes)
+        for folder in folders:
+            click.echo(f"report: {report.write_report(folder)}")
+        click.echo(f"index: {report.write_index(results_dir, folders)}")
+        return
+    figures = plots.experiment_figures(results_dir, processes=processes)
     path = report.write_report(results_dir)
     click.echo(report.summary_table(results_dir), nl=False)
     for figure in figures:

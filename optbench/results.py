@@ -522,6 +522,11 @@ class ActivationsResult:
         return None
 
 
+def is_result_folder(folder: Path) -> bool:
+    """An experiment folder of `compare` or `train`, or an `optbench activations` folder."""
+    return (folder / EXPERIMENT_FILE).is_file() or is_activations_folder(folder)
+
+
 def is_activations_folder(folder: Path) -> bool:
     """An `optbench activations` result: activations.csv and no experiment.yaml."""
     return (folder / ACTIVATIONS_FILE).is_file() and not (folder / EXPERIMENT_FILE).is_file()

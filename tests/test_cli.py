@@ -263,3 +263,21 @@ def test_a_full_disk_fails_the_run_with_its_reason_and_leaves_whole_rows(
     rows = (run_folder / "metrics.csv").read_text().splitlines()
     assert len(rows) == 9 and all(len(r.split(",")) == 5 for r in rows)
     assert '"status": "failed"' in (run_folder / "status.json").read_text()
+
+
+def test_report_on_a_results_root_redraws_every_experiment_and_the_index(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    for name in ("one", "two"):
+        config = write(tmp_path, BOOK.replace("experiment: book", f"experiment: {name}"), f"{name}.yaml")
+        assert invoke("compare", str(config), "--out", str(out), "-q")[0] == 0
+    for png in out.rglob("*.png"):
+        png.unlink()
+    code, stdout, _ = invoke("report", str(out))
+    assert code == 0 and f"index: {out / 'index.md'}" in stdout
+    assert (out / "one" / "paths.png").is_file() and (out / "two" / "loss.png").is_file()
+    assert "[one](one/report.md)" in (out / "index.md").read_text()
+
+
+def test_report_on_a_folder_without_experiments_exits_1(tmp_path: Path) -> None:
+    code, _, err = invoke("report", str(tmp_path))
+    assert code == 1 and err.strip() == f"error: {tmp_path}: holds no optbench experiment folder"
