@@ -298,6 +298,9 @@ EXPERIMENT_FIGURES = (
 """Every figure an experiment folder can hold, in the order the report shows them."""
 
 
+MAX_PANELS = 24
+"""paths_panels.png is drawn for at most this many variants; beyond, panels are too small to read."""
+
 FigureJob = tuple[Path, Callable[[], "Figure"]]
 """Where a figure goes and how to draw it."""
 
@@ -1298,7 +1301,7 @@ def experiment_figures(exp_folder: Path, processes: int = 1) -> list[Path]:
     """The combined figures of an experiment folder, from its files; returns the PNGs written.
 
     Only finished runs (completed or diverged) are drawn; an experiment with none gets no figures.
-    Function tasks: paths.png, paths_panels.png, loss.png. Dataset tasks: loss.png,
+    Function tasks: paths.png, paths_panels.png (up to MAX_PANELS variants), loss.png. Dataset tasks: loss.png,
     test_accuracy.png, test_loss.png, lr_sensitivity.png when some optimizer was run at two or more
     learning rates (everything else equal), and diagnostics.png when the runs logged diagnostics.
     An `optbench activations` folder gets its own figures (`activation_figures`).
@@ -1324,7 +1327,8 @@ def figure_jobs(exp_folder: Path) -> list[FigureJob]:
         if len(objectives) == 1:
             (objective,) = objectives.values()
             jobs.append((exp_folder / PATHS_PNG, lambda: _paths_figure(exp, variants, styles, objective)))
-        jobs.append((exp_folder / PATHS_PANELS_PNG, lambda: _paths_panels_figure(exp, variants, styles)))
+        if len(variants) <= MAX_PANELS:
+            jobs.append((exp_folder / PATHS_PANELS_PNG, lambda: _paths_panels_figure(exp, variants, styles)))
         title = (
             f"{exp.name}: "
             + ("f(x_t) − f*" if all(o.min_value is not None for o in objectives.values()) else "f(x_t)")

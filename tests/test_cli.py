@@ -281,3 +281,11 @@ def test_report_on_a_results_root_redraws_every_experiment_and_the_index(tmp_pat
 def test_report_on_a_folder_without_experiments_exits_1(tmp_path: Path) -> None:
     code, _, err = invoke("report", str(tmp_path))
     assert code == 1 and err.strip() == f"error: {tmp_path}: holds no optbench experiment folder"
+
+
+def test_a_function_sweep_of_many_variants_skips_the_unreadable_panel_figure(tmp_path: Path) -> None:
+    lrs = ", ".join(str(0.01 * (i + 1)) for i in range(25))
+    config = write(tmp_path, BOOK.replace("steps: 30", "steps: 3") + f"grid:\n  optimizer.lr: [{lrs}]\n")
+    assert invoke("compare", str(config), "--out", str(tmp_path / "r"), "-q")[0] == 0
+    names = {p.name for p in (tmp_path / "r" / "book").glob("*.png")}
+    assert names == {"paths.png", "loss.png"}
