@@ -1301,9 +1301,10 @@ def experiment_figures(exp_folder: Path, processes: int = 1) -> list[Path]:
     """The combined figures of an experiment folder, from its files; returns the PNGs written.
 
     Only finished runs (completed or diverged) are drawn; an experiment with none gets no figures.
-    Function tasks: paths.png, paths_panels.png (up to MAX_PANELS variants), loss.png. Dataset tasks: loss.png,
-    test_accuracy.png, test_loss.png, lr_sensitivity.png when some optimizer was run at two or more
-    learning rates (everything else equal), and diagnostics.png when the runs logged diagnostics.
+    Function tasks: paths.png, paths_panels.png (up to MAX_PANELS variants), loss.png. Dataset
+    tasks: loss.png, test_accuracy.png, test_loss.png, lr_sensitivity.png when some optimizer was run
+    at two or more learning rates (everything else equal), and diagnostics.png when the runs logged
+    diagnostics.
     An `optbench activations` folder gets its own figures (`activation_figures`).
     With `processes` > 1 the figures are drawn by that many processes at once.
     """
