@@ -278,11 +278,6 @@ def test_report_on_a_results_root_redraws_every_experiment_and_the_index(tmp_pat
     assert "[one](one/report.md)" in (out / "index.md").read_text()
 
 
-def test_report_on_a_folder_without_experiments_exits_1(tmp_path: Path) -> None:
-    code, _, err = invoke("report", str(tmp_path))
-    assert code == 1 and err.strip() == f"error: {tmp_path}: holds no optbench experiment folder"
-
-
 def test_a_function_sweep_of_many_variants_skips_the_unreadable_panel_figure(tmp_path: Path) -> None:
     lrs = ", ".join(str(0.01 * (i + 1)) for i in range(25))
     config = write(tmp_path, BOOK.replace("steps: 30", "steps: 3") + f"grid:\n  optimizer.lr: [{lrs}]\n")

@@ -347,6 +347,4 @@ def test_compare_then_report_redraws_the_figures_and_an_identical_report(tmp_pat
 def test_report_of_a_folder_that_is_not_an_experiment_is_one_line_of_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
-        f"error: {tmp_path}: no readable experiment.yaml; not an optbench experiment folder"
-    ]
+    assert result.output.strip().splitlines() == [f"error: {tmp_path}: holds no optbench experiment folder"]
