@@ -271,6 +271,19 @@ def wait_for_running(folder: Path, timeout: float = 60) -> None:
     raise AssertionError("no run started")
 
 
+def rerun_finishes_every_run(tmp_path: Path, config: Path) -> None:
+    """The same compare again, as a user would after an interrupt or a kill: it completes every run."""
+    rerun = subprocess.run(
+        [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "out"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    statuses = [read_status(f) for f in run_folders(tmp_path / "out", "long")]
+    assert {s["status"] for s in statuses if s is not None} == {"completed"} and None not in statuses
+
+
 def check_interrupted_sweep(out: Path) -> None:
     statuses = [read_status(f) for f in run_folders(out, "long")]
     assert all(s is not None and s["status"] in ("completed", "interrupted") for s in statuses), statuses
@@ -299,24 +312,7 @@ def test_an_interrupted_sweep_leaves_valid_files_and_a_rerun_finishes_it(
     assert "Traceback" not in stderr, stderr
     check_interrupted_sweep(tmp_path / "out")
 
-    rerun = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "optbench",
-            "compare",
-            str(config),
-            "--out",
-            str(tmp_path / "out"),
-            "-q",
-            "train.steps=150000",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert rerun.returncode == 0, rerun.stderr
-    assert {read_status(f)["status"] for f in run_folders(tmp_path / "out", "long")} == {"completed"}  # type: ignore[index]
+    rerun_finishes_every_run(tmp_path, config)
 
 
 @pytest.mark.slow
@@ -328,11 +324,4 @@ def test_a_killed_sweep_is_seen_as_incomplete_and_rerun(tmp_path: Path) -> None:
     process.wait()
     stale = [read_status(f) for f in run_folders(tmp_path / "out", "long")]
     assert any(s is not None and s["status"] == "running" for s in stale)
-    rerun = subprocess.run(
-        [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "out"), "-q"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert rerun.returncode == 0, rerun.stderr
-    assert {read_status(f)["status"] for f in run_folders(tmp_path / "out", "long")} == {"completed"}  # type: ignore[index]
+    rerun_finishes_every_run(tmp_path, config)
