@@ -101,7 +101,8 @@ def main() -> None:
 def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> None:
     """Train one run: the config's base run, or its first run if it has runs or a grid."""
     from optbench.config import load_experiment
-    from optbench.runner import RUNS_DIR, run_experiment
+    from optbench.layout import RUNS_DIR
+    from optbench.runner import run_experiment
 
     exp = load_experiment(config, overrides).first_only()
     result = run_experiment(exp, out, jobs=1, force=True, progress=not quiet)

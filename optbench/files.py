@@ -46,6 +46,15 @@ def _tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new entry inside `folder` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace `path` by `data` in one step: readers see the old file or the new one, never a mix."""
     tmp = _tmp_path(path)
@@ -55,6 +64,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -81,28 +91,21 @@ def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return csv_line(columns) + "".join(csv_line(row) for row in rows)
 
 
-class CsvLog:
-    """A CSV file that grows one complete row at a time.
+class LineLog:
+    """A text file that grows one or more whole lines at a time.
 
-    Each row is a single os.write of the whole line, so a process killed at any moment leaves only
-    whole rows; a write that fails part-way (a full disk) is cut back to the last whole row before the
-    error propagates.
+    Each append is a single os.write, so a process killed at any moment leaves only whole lines; a
+    write that fails part-way (a full disk) is cut back to the last whole line before the error
+    propagates.
     """
 
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.columns = tuple(columns)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self._size = 0
-        self._write_line(csv_line(self.columns))
 
-    def write(self, row: Sequence[Any]) -> None:
-        if len(row) != len(self.columns):
-            raise ValueError(f"{self.path.name}: row of {len(row)} values for {len(self.columns)} columns")
-        self._write_line(csv_line(row))
-
-    def _write_line(self, line: str) -> None:
-        data = line.encode("utf-8")
+    def append(self, text: str) -> None:
+        data = text.encode("utf-8")
         try:
             written = os.write(self._fd, data)
             if written != len(data):
@@ -118,13 +121,27 @@ class CsvLog:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> CsvLog:
+    def __enter__(self) -> LineLog:
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class CsvLog(LineLog):
+    """A CSV file that grows one complete row at a time, its header written first."""
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        super().__init__(path)
+        self.columns = tuple(columns)
+        self.append(csv_line(self.columns))
+
+    def write(self, row: Sequence[Any]) -> None:
+        if len(row) != len(self.columns):
+            raise ValueError(f"{self.path.name}: row of {len(row)} values for {len(self.columns)} columns")
+        self.append(csv_line(row))
 
 
 class FolderLock:

@@ -32,6 +32,7 @@ from optbench.diagnostics import DISTINCT_TOLERANCE, SATURATION_MARGIN
 from optbench.errors import OptbenchError
 from optbench.files import atomic_write_text
 from optbench.functions import FUNCTIONS, Objective
+from optbench.layout import SUMMARY_FILE
 from optbench.nn import ACTIVATIONS
 from optbench.plots import ACTIVATION_FIGURES, EXPERIMENT_FIGURES, layer_widths
 from optbench.results import (
@@ -58,7 +59,6 @@ from optbench.results import (
     value_at,
     variant_label,
 )
-from optbench.runner import SUMMARY_FILE
 
 REPORT_FILE = "report.md"
 INDEX_FILE = "index.md"

@@ -26,7 +26,7 @@ import yaml
 from numpy.typing import NDArray
 
 from optbench.errors import OptbenchError
-from optbench.runner import (
+from optbench.layout import (
     ACTIVATIONS_FILE,
     CONFIG_FILE,
     DIAGNOSTICS_FILE,

@@ -1,4 +1,4 @@
-"""Many runs: run folders, skipping finished work, parallel workers, interrupts, the summary.
+"""Many runs: run folders, skipping finished work, handing runs to an executor, the summary.
 
 Layout (the results contract):
 
@@ -6,10 +6,14 @@ Layout (the results contract):
     <out>/<experiment>/summary.csv
     <out>/<experiment>/experiment.yaml   name, description, source file, varied keys, run ids in order
 
-A run folder is owned by the one process executing that run. The experiment folder is locked for the
-whole invocation, so a run still marked `running` when the lock is acquired belongs to a process that
-is gone, and is run again. Workers receive each run as its resolved YAML text and report back plain
-dicts: nothing crosses a process boundary that is not plain data.
+This process writes every file. Executors (this process, local workers) receive each run as its
+resolved YAML text and send back plain events: CSV lines and a final status. The experiment folder
+is locked for the whole invocation, so a run still marked `running` when the lock is acquired
+belongs to a process that is gone, and is run again.
+
+From the moment a run folder exists it holds a status.json that tells the truth: a new folder is
+built under a temporary name with its config.yaml and status.json and renamed into place, with the
+stop signals held until the status is written; a stop marks every run in flight `interrupted`.
 """
 
 from __future__ import annotations
@@ -18,12 +22,11 @@ import contextlib
 import datetime as dt
 import itertools
 import json
-import multiprocessing as mp
 import os
-import queue
+import shutil
 import signal
 import sys
-import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,30 +36,31 @@ from typing import Any
 import numpy as np
 import yaml
 
-from optbench import __version__, train
+from optbench import train
 from optbench.config import (
     ActivationsConfig,
     Experiment,
     RunConfig,
     activations_to_yaml,
     to_yaml,
-    validate_run,
     value_at,
 )
-from optbench.diagnostics import DIAGNOSTIC_COLUMNS
 from optbench.errors import OptbenchError, UsageError
-from optbench.files import CsvLog, FolderLock, atomic_write_json, atomic_write_text, csv_text
-
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.csv"
-DIAGNOSTICS_FILE = "diagnostics.csv"
-STATUS_FILE = "status.json"
-SUMMARY_FILE = "summary.csv"
-EXPERIMENT_FILE = "experiment.yaml"
-RUNS_DIR = "runs"
-
-FINISHED = ("completed", "diverged")
-"""Statuses of a run that is done: a rerun skips it. failed, interrupted and stale running are rerun."""
+from optbench.executors import Event, Executor, make_executor
+from optbench.executors.task import describe_error, versions
+from optbench.files import FolderLock, LineLog, atomic_write_json, atomic_write_text, csv_text, fsync_dir
+from optbench.layout import (
+    ACTIVATIONS_FILE,
+    CONFIG_FILE,
+    DIAGNOSTICS_FILE,
+    EXPERIMENT_FILE,
+    METRICS_FILE,
+    RUNS_DIR,
+    STATUS_FILE,
+    SUMMARY_FILE,
+    is_finished,
+    read_status,
+)
 
 SUMMARY_COLUMNS = ("run_id", "status", "optimizer", "lr", "seed", "steps", "final_loss", "wall_s")
 DATASET_SUMMARY_COLUMNS = ("final_test_acc", "init", "activation")
@@ -73,17 +77,16 @@ KEYS_IN_BASE_COLUMNS = (
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
+WAIT_S = 0.5
+"""How long the sweep waits for an event before it looks again (it wakes at once when one comes)."""
+
 
 class Interrupted(BaseException):
-    """SIGTERM, turned into an exception so that a run unwinds like it does on Ctrl-C."""
+    """SIGTERM, turned into an exception so that a sweep unwinds like it does on Ctrl-C."""
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def versions() -> dict[str, str]:
-    return {"optbench": __version__, "numpy": np.__version__, "python": sys.version.split()[0]}
 
 
 def experiment_dir(out: Path, experiment: str) -> Path:
@@ -98,222 +101,103 @@ def experiment_dir(out: Path, experiment: str) -> Path:
     return folder
 
 
-def read_status(run_folder: Path) -> dict[str, Any] | None:
-    """A run's status.json, or None if it has none (never started) or it cannot be read."""
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done: what it writes is never left half-done."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
-        data = json.loads((run_folder / STATUS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def is_finished(run_folder: Path) -> bool:
-    status = read_status(run_folder)
-    return status is not None and status.get("status") in FINISHED
-
-
-# --------------------------------------------------------------------------------------------------
-# One run
-# --------------------------------------------------------------------------------------------------
-
-
-def execute(run: RunConfig, run_folder: Path, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Execute one run into its folder and return its final status (also written to status.json).
-
-    KeyboardInterrupt and `Interrupted` mark the run `interrupted` and propagate; any other exception
-    marks it `failed` and is returned as data, so that the other runs of a sweep go on.
-    """
-    run_folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_folder / CONFIG_FILE, to_yaml(run))
-    status: dict[str, Any] = {
-        "run_id": run.run_id,
-        "status": "running",
-        "seed": run.train.seed,
-        "started": _now(),
-        "ended": None,
-        "wall_s": None,
-        "pid": os.getpid(),
-        "versions": versions(),
-    }
-    atomic_write_json(run_folder / STATUS_FILE, status)
-    started = time.perf_counter()
-
-    def finish(**fields: Any) -> dict[str, Any]:
-        status.update(fields, ended=_now(), wall_s=round(time.perf_counter() - started, 3))
-        atomic_write_json(run_folder / STATUS_FILE, status)
-        return status
-
-    try:
-        with contextlib.ExitStack() as stack:
-            metrics = stack.enter_context(CsvLog(run_folder / METRICS_FILE, train.columns_for(run)))
-            diagnostics = None
-            if run.task.kind == "dataset":
-                diagnostics = stack.enter_context(CsvLog(run_folder / DIAGNOSTICS_FILE, DIAGNOSTIC_COLUMNS))
-            outcome = train.run(run, metrics.write, diagnostics.write if diagnostics else None, on_step)
-    except (KeyboardInterrupt, Interrupted):
-        finish(status="interrupted")
-        raise
-    except Exception as exc:  # a failing run is a result of the sweep, reported in its status
-        return finish(status="failed", error=_describe_error(exc))
-    return finish(
-        status=outcome.status,
-        steps_done=outcome.steps_done,
-        final_loss=outcome.final_loss,
-        final_test_acc=outcome.final_test_acc,
-        diverged_step=outcome.diverged_step,
-    )
-
-
-def _describe_error(exc: BaseException) -> str:
-    if isinstance(exc, OptbenchError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.filename}: {exc.strerror or exc}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-# --------------------------------------------------------------------------------------------------
-# Workers
-# --------------------------------------------------------------------------------------------------
-
-
-def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted()
-
-
-class _WorkerState:
-    """Whether a worker still has a run to unwind; after that, stop signals are ignored."""
-
-    unwinding = True
-
-
-def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
-    """In a worker, SIGINT and SIGTERM unwind the current run, and do nothing once it is over.
-
-    Checking a flag here, rather than swapping handlers at the end, leaves no moment at which a
-    late signal can raise during the worker's exit and print a traceback.
-    """
-    if _WorkerState.unwinding:
-        raise Interrupted()
-
-
-def _worker(tasks: mp.Queue[Any], results: mp.Queue[Any]) -> None:
-    """A worker process: take (resolved YAML, folder) tasks until told to stop, report each result."""
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, _on_stop_signal)
-    try:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since start: see _Pool.start
-        while True:
-            task = tasks.get()
-            if task is None:
-                return
-            config_text, folder = task
-            run, problems = validate_run(yaml.safe_load(config_text))
-            if run is None:  # cannot happen for text written by to_yaml; reported rather than hidden
-                results.put(("done", folder, {"status": "failed", "error": f"invalid config: {problems}"}))
-                continue
-            results.put(("started", folder, os.getpid()))
-            results.put(("done", folder, execute(run, Path(folder))))
-    except (KeyboardInterrupt, Interrupted):
-        return
+        yield
     finally:
-        _WorkerState.unwinding = False
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-@dataclass
-class _Pool:
-    """Worker processes pulling runs from one queue; replaced if one dies mid-run."""
+# --------------------------------------------------------------------------------------------------
+# One run folder
+# --------------------------------------------------------------------------------------------------
 
-    context: Any
 
-    def __post_init__(self) -> None:
-        self.tasks: mp.Queue[Any] = self.context.Queue()
-        self.results: mp.Queue[Any] = self.context.Queue()
-        self.workers: list[Any] = []
+class RunWriter:
+    """The files of one run in flight, written from the events its executor delivers."""
 
-    def start(self, n: int) -> None:
-        """Start n workers with SIGINT and SIGTERM blocked until `_worker` has its handlers.
+    def __init__(self, folder: Path, run: RunConfig) -> None:
+        self.folder = folder
+        self.status: dict[str, Any] = {
+            "run_id": run.run_id,
+            "status": "running",
+            "seed": run.train.seed,
+            "started": _now(),
+            "ended": None,
+            "wall_s": None,
+            "pid": os.getpid(),
+            "versions": versions(),
+        }
+        self.steps_done = 0
+        self._logs: dict[str, LineLog] = {}
+        self._write_error: str | None = None
 
-        A Ctrl-C that arrives while a worker is still importing then waits for it instead of
-        printing a traceback from the middle of an import; the child inherits the blocked mask.
+    def create(self, config_text: str) -> None:
+        """A new folder appears whole (config.yaml and status.json); an old one gets its status first.
+
+        Call it with the stop signals held, and register the writer before they are released: a stop
+        then either finds no folder or a folder whose run it marks interrupted.
         """
-        for _ in range(n):
-            process = self.context.Process(target=_worker, args=(self.tasks, self.results), daemon=True)
-            previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-            try:
-                process.start()
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-            self.workers.append(process)
+        if self.folder.is_dir():
+            atomic_write_json(self.folder / STATUS_FILE, self.status)
+            atomic_write_text(self.folder / CONFIG_FILE, config_text)
+            for name in (METRICS_FILE, DIAGNOSTICS_FILE):
+                (self.folder / name).unlink(missing_ok=True)
+            return
+        staging = self.folder.with_name(f".{self.folder.name}.tmp-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            atomic_write_text(staging / CONFIG_FILE, config_text)
+            atomic_write_json(staging / STATUS_FILE, self.status)
+            os.rename(staging, self.folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fsync_dir(self.folder.parent)
 
-    def stop(self, interrupt: bool) -> None:
-        """Wait for every worker to exit; with `interrupt`, signal them first. Stragglers are killed."""
-        for process in self.workers if interrupt else ():
-            if process.is_alive() and process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for process in self.workers:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join()
+    def rows(self, name: str, text: str, step: int | None) -> None:
+        """Append whole CSV lines; a failed write fails the run (the file keeps its whole rows)."""
+        if self._write_error is not None:
+            return
+        try:
+            log = self._logs.get(name)
+            if log is None:
+                log = self._logs[name] = LineLog(self.folder / name)
+            log.append(text)
+        except OSError as exc:
+            self._write_error = describe_error(exc)
+        if step is not None and name == METRICS_FILE:
+            self.steps_done = int(step)
 
+    def finish(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Write the final status the executor reported (or the write error that failed the run)."""
+        self._close()
+        if self._write_error is not None:
+            fields = {**fields, "status": "failed", "error": self._write_error, "final_loss": None}
+        self.status.update(fields, ended=_now())
+        atomic_write_json(self.folder / STATUS_FILE, self.status)
+        return self.status
 
-Done = Callable[[Path, dict[str, Any]], None]
-"""Called with a run's folder and its final status as each run finishes."""
+    def interrupt(self) -> dict[str, Any]:
+        self._close()
+        self.status.update(status="interrupted", steps_done=self.steps_done, ended=_now())
+        atomic_write_json(self.folder / STATUS_FILE, self.status)
+        return self.status
 
-
-def _run_parallel(todo: Sequence[tuple[RunConfig, Path]], jobs: int, on_done: Done) -> None:
-    pool = _Pool(mp.get_context("spawn"))
-    for run, folder in todo:
-        pool.tasks.put((to_yaml(run), str(folder)))
-    n_workers = min(jobs, len(todo))
-    for _ in range(n_workers):
-        pool.tasks.put(None)
-    pool.start(n_workers)
-    active: dict[int, str] = {}  # worker pid -> folder of the run it is executing
-    remaining = {str(folder) for _, folder in todo}
-    interrupted = True
-    try:
-        while remaining:
-            try:
-                kind, key, payload = pool.results.get(timeout=0.5)
-            except queue.Empty:
-                _reap_dead_workers(pool, active, remaining, on_done)
-                if remaining and not any(p.is_alive() for p in pool.workers):
-                    for key in sorted(remaining):  # the queue lost its workers: report, never hang
-                        on_done(
-                            Path(key), {"status": "failed", "error": "no worker left to execute this run"}
-                        )
-                    break
-                continue
-            if kind == "started":
-                active[payload] = key
-            else:
-                active = {pid: k for pid, k in active.items() if k != key}
-                remaining.discard(key)
-                on_done(Path(key), payload)
-        interrupted = False
-    finally:
-        pool.stop(interrupt=interrupted)
+    def _close(self) -> None:
+        for log in self._logs.values():
+            log.close()
+        self._logs.clear()
 
 
-def _reap_dead_workers(pool: _Pool, active: dict[int, str], remaining: set[str], on_done: Done) -> None:
-    """A worker killed from outside (out of memory, say) fails its run; a fresh worker takes its place."""
-    for process in list(pool.workers):
-        if process.is_alive() or process.pid not in active:
-            continue
-        key = active.pop(process.pid)
-        pool.workers.remove(process)
-        if key in remaining:
-            remaining.discard(key)
-            on_done(
-                Path(key),
-                {"status": "failed", "error": f"worker process died (exit code {process.exitcode})"},
-            )
-            pool.tasks.put(None)
-            pool.start(1)
+def _remove_stale_staging(runs_dir: Path) -> None:
+    """Run folders a killed process was still building (the lock says no one else is)."""
+    for staging in runs_dir.glob(".*.tmp-*"):
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -333,10 +217,18 @@ class SweepResult:
         return any(s.get("status") == "failed" for s in self.statuses.values())
 
 
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted()
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """In the main process, SIGTERM unwinds like Ctrl-C does."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    """In this process, SIGTERM unwinds like Ctrl-C does (unless it was ignored when we started)."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         yield
     finally:
@@ -399,58 +291,108 @@ def run_experiments(
     with contextlib.ExitStack() as stack:
         for folder in folders:
             stack.enter_context(FolderLock(folder))
+            _remove_stale_staging(folder / RUNS_DIR)
         stack.enter_context(_sigterm_as_interrupt())
         statuses: list[dict[str, dict[str, Any]]] = [{} for _ in exps]
         skipped = [0] * len(exps)
-        owner: dict[Path, tuple[int, str]] = {}  # run folder -> (experiment index, run id)
-        todo: list[tuple[float, int, RunConfig, Path]] = []
+        owner: dict[Path, tuple[int, RunConfig]] = {}  # run folder -> (experiment index, run)
+        todo: list[tuple[float, int, Path]] = []
         for index, (exp, folder) in enumerate(zip(exps, folders)):
             write_experiment_file(folder, exp)
             for run in exp.runs:
                 run_folder = folder / RUNS_DIR / run.run_id
-                owner[run_folder] = (index, run.run_id)
+                owner[run_folder] = (index, run)
                 status = read_status(run_folder)
-                if not force and status is not None and status.get("status") in FINISHED:
+                if not force and status is not None and is_finished(status):
                     statuses[index][run.run_id] = status
                     skipped[index] += 1
                 else:
-                    todo.append((-estimated_cost(run), len(todo), run, run_folder))
-        todo.sort(key=lambda item: item[:2])
-        ordered = [(run, run_folder) for _, _, run, run_folder in todo]
+                    todo.append((-estimated_cost(run), len(todo), run_folder))
+        ordered = [run_folder for _, _, run_folder in sorted(todo)]
         total = sum(len(exp.runs) for exp in exps)
         name = exps[0].name if len(exps) == 1 else f"{len(exps)} experiments"
         bar = _progress_bar(total, total - len(ordered), name, progress)
 
-        def on_done(run_folder: Path, status: dict[str, Any]) -> None:
-            index, run_id = owner[run_folder]
-            statuses[index][run_id] = status
+        def record(run_folder: Path, status: dict[str, Any]) -> None:
+            index, run = owner[run_folder]
+            statuses[index][run.run_id] = status
             write_summary(folders[index], exps[index], statuses[index])
             bar.update(1)
-            bar.set_postfix_str(f"{run_id}: {status.get('status')}", refresh=True)
+            bar.set_postfix_str(f"{run.run_id}: {status.get('status')}", refresh=True)
 
+        sweep = _Sweep(owner, record, progress)
         interrupted = False
+        executor = make_executor(jobs, len(ordered)) if ordered else None
         try:
-            if jobs <= 1 or len(ordered) <= 1:
-                for run, run_folder in ordered:
-                    with _step_bar(run, progress and jobs <= 1) as step:
-                        on_done(run_folder, execute(run, run_folder, step))
-            else:
-                _run_parallel(ordered, jobs, on_done)
+            if executor is not None:
+                sweep.drive(executor, ordered)
         except (KeyboardInterrupt, Interrupted):
             interrupted = True
         finally:
-            bar.close()
-            for _, run_folder in ordered:
-                index, run_id = owner[run_folder]
-                status = read_status(run_folder)
-                if status is not None and status.get("status") == "running":
-                    status.update(status="interrupted", ended=_now())
-                    atomic_write_json(run_folder / STATUS_FILE, status)
-                if run_id not in statuses[index] and status is not None:
-                    statuses[index][run_id] = status
-            for index, folder in enumerate(folders):
-                write_summary(folder, exps[index], statuses[index])
+            with _signals_held():
+                if executor is not None:
+                    executor.shutdown(cancel=interrupted or bool(sweep.in_flight))
+                sweep.interrupt_in_flight()
+                bar.close()
+                for index, folder in enumerate(folders):
+                    write_summary(folder, exps[index], statuses[index])
     return [SweepResult(folder, statuses[i], skipped[i], interrupted) for i, folder in enumerate(folders)]
+
+
+class _Sweep:
+    """The runs of a sweep in flight: submitted as slots free up, written from their events."""
+
+    def __init__(
+        self,
+        owner: dict[Path, tuple[int, RunConfig]],
+        record: Callable[[Path, dict[str, Any]], None],
+        progress: bool,
+    ) -> None:
+        self.owner = owner
+        self.record = record
+        self.progress = progress
+        self.in_flight: dict[str, RunWriter] = {}
+        self.step_bar: Any = None
+
+    def drive(self, executor: Executor, ordered: Sequence[Path]) -> None:
+        pending = deque(ordered)
+        show_steps = executor.capacity == 1
+        while pending or self.in_flight:
+            while pending and len(self.in_flight) < executor.capacity:
+                run_folder = pending.popleft()
+                run = self.owner[run_folder][1]
+                config_text = to_yaml(run)
+                with _signals_held():
+                    writer = RunWriter(run_folder, run)
+                    writer.create(config_text)
+                    self.in_flight[str(run_folder)] = writer
+                if show_steps:
+                    self.step_bar = _step_bar(run, self.progress)
+                executor.submit(str(run_folder), config_text)
+            executor.wait(self.handle, WAIT_S)
+
+    def handle(self, key: str, event: Event) -> None:
+        writer = self.in_flight[key]
+        if event[0] == "rows":
+            _, name, text, step = event
+            writer.rows(name, text, step)
+            if self.step_bar is not None and name == METRICS_FILE and step is not None:
+                self.step_bar.update(int(step) - self.step_bar.n)
+            return
+        with _signals_held():
+            status = writer.finish(event[1])
+            del self.in_flight[key]
+            if self.step_bar is not None:
+                self.step_bar.close()
+                self.step_bar = None
+            self.record(writer.folder, status)
+
+    def interrupt_in_flight(self) -> None:
+        if self.step_bar is not None:
+            self.step_bar.close()
+        for writer in self.in_flight.values():
+            self.record(writer.folder, writer.interrupt())
+        self.in_flight.clear()
 
 
 class _NoBar:
@@ -472,14 +414,13 @@ def _progress_bar(total: int, done: int, name: str, enabled: bool) -> Any:
     return tqdm(total=total, initial=done, desc=name, unit="run", file=sys.stderr, dynamic_ncols=True)
 
 
-@contextlib.contextmanager
-def _step_bar(run: RunConfig, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+def _step_bar(run: RunConfig, enabled: bool) -> Any:
+    """The steps of the one run executing here, under the sweep's bar (None when not shown)."""
     if not (enabled and sys.stderr.isatty()):
-        yield None
-        return
+        return None
     from tqdm import tqdm
 
-    with tqdm(
+    return tqdm(
         total=run.train.steps,
         desc=run.run_id,
         unit="step",
@@ -487,12 +428,7 @@ def _step_bar(run: RunConfig, enabled: bool) -> Iterator[Callable[[int], None] |
         file=sys.stderr,
         dynamic_ncols=True,
         mininterval=0.2,
-    ) as bar:
-
-        def on_step(step: int) -> None:
-            bar.update(step - bar.n)
-
-        yield on_step
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -560,8 +496,6 @@ def write_summary(folder: Path, exp: Experiment, statuses: dict[str, dict[str, A
 # --------------------------------------------------------------------------------------------------
 # The activation-distribution experiment
 # --------------------------------------------------------------------------------------------------
-
-ACTIVATIONS_FILE = "activations.csv"
 
 
 def run_activations(cfg: ActivationsConfig, out: Path) -> Path:

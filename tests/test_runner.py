@@ -16,7 +16,8 @@ import pytest
 from optbench.config import load_experiment
 from optbench.errors import DataError, LockedError, UsageError
 from optbench.files import FolderLock
-from optbench.runner import RUNS_DIR, STATUS_FILE, read_status, run_experiment
+from optbench.layout import RUNS_DIR, STATUS_FILE, read_status
+from optbench.runner import run_experiment
 
 SWEEP = """experiment: sweep
 task: {function: rosenbrock}
@@ -325,3 +326,149 @@ def test_a_killed_sweep_is_seen_as_incomplete_and_rerun(tmp_path: Path) -> None:
     stale = [read_status(f) for f in run_folders(tmp_path / "out", "long")]
     assert any(s is not None and s["status"] == "running" for s in stale)
     rerun_finishes_every_run(tmp_path, config)
+
+
+MANY = """experiment: many
+task: {function: rosenbrock}
+optimizer: {name: adam}
+train: {steps: 1500}
+grid:
+  optimizer.lr: [%s]
+"""
+
+
+def wait_for_finished(folder: Path, n: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [s for f in folder.glob(f"{RUNS_DIR}/*/{STATUS_FILE}") if (s := read_status(f.parent))]
+        if sum(s["status"] == "completed" for s in done) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} runs finished")
+
+
+def assert_no_process_left(group: int) -> None:
+    """Every process of the command's group (it and its workers) is gone."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("a process of the stopped command is still alive")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "jobs"), [(signal.SIGINT, 2), (signal.SIGTERM, 2), (signal.SIGINT, 1)])
+def test_a_stop_signal_ends_a_sweep_of_a_thousand_runs_within_seconds(
+    tmp_path: Path, signum: int, jobs: int
+) -> None:
+    lrs = ", ".join(f"{1e-4 * (1 + i):.6g}" for i in range(1200))
+    config = write(tmp_path, MANY % lrs)
+    process = start_compare(tmp_path, config, jobs)
+    wait_for_finished(tmp_path / "out" / "many", 5)
+    stopped = time.monotonic()
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AssertionError("the sweep did not end within 20 s of the stop signal") from None
+    assert time.monotonic() - stopped < 10
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert_no_process_left(process.pid)
+    statuses = [read_status(f) for f in run_folders(tmp_path / "out", "many")]
+    assert None not in statuses
+    assert {s["status"] for s in statuses if s is not None} <= {"completed", "interrupted"}
+    summary = csv_rows(tmp_path / "out" / "many" / "summary.csv")
+    assert len(summary) == 1 + 1200
+    by_id = {row[0]: row[1] for row in summary[1:]}
+    for status in statuses:
+        assert status is not None and by_id[status["run_id"]] == status["status"]
+
+
+def signal_while_writing(monkeypatch: pytest.MonkeyPatch, signum: int, name: str) -> None:
+    """Send `signum` to this process just as the runner writes the file `name` of a run folder."""
+    import optbench.runner
+
+    real = optbench.runner.atomic_write_text
+    sent = []
+
+    def write_then_signal(path: Path, text: str) -> None:
+        if path.name == name and not sent:
+            sent.append(path)
+            os.kill(os.getpid(), signum)
+        real(path, text)
+
+    monkeypatch.setattr(optbench.runner, "atomic_write_text", write_then_signal)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("rerun", [False, True])
+def test_a_stop_signal_while_a_run_folder_is_created_leaves_a_truthful_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, rerun: bool
+) -> None:
+    """The signal lands after the folder exists and before its status is written: the old race."""
+    exp = load_experiment(write(tmp_path, SWEEP))
+    out = tmp_path / "out"
+    if rerun:
+        run_experiment(exp, out, jobs=1, progress=False)
+    signal_while_writing(monkeypatch, signum, "config.yaml")
+    result = run_experiment(exp, out, jobs=1, force=rerun, progress=False)
+    assert result.interrupted
+    folders = run_folders(out, "sweep")
+    assert folders, "the interrupted run left no folder"
+    statuses = [read_status(f) for f in folders]
+    assert None not in statuses, statuses
+    states = sorted(s["status"] for s in statuses if s is not None)
+    assert "interrupted" in states and "running" not in states
+    assert set(states) <= ({"interrupted", "completed"} if rerun else {"interrupted"})
+    assert not list((out / "sweep" / RUNS_DIR).glob(".*")), "a staging folder was left behind"
+    monkeypatch.undo()
+    assert {s["status"] for s in run_experiment(exp, out, jobs=1, progress=False).statuses.values()} == {
+        "completed"
+    }
+
+
+def test_a_folder_left_half_built_by_a_killed_process_is_cleaned_and_rerun(tmp_path: Path) -> None:
+    exp = load_experiment(write(tmp_path, SWEEP))
+    out = tmp_path / "out"
+    run_experiment(exp, out, jobs=1, progress=False)
+    first, second = run_folders(out, "sweep")[:2]
+    staging = first.with_name(f".{first.name}.tmp-12345")
+    first.rename(staging)
+    (second / STATUS_FILE).unlink()  # what SIGKILL can leave of an older layout: a folder, no status
+    result = run_experiment(exp, out, jobs=1, progress=False)
+    assert result.skipped == 2
+    assert not staging.exists()
+    assert {s["status"] for s in result.statuses.values()} == {"completed"}
+
+
+def workers_of(pid: int) -> list[int]:
+    """The worker processes of a command (its other child, multiprocessing's resource tracker, aside)."""
+    children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_from_outside_fails_its_run_and_a_new_worker_finishes_the_rest(
+    tmp_path: Path,
+) -> None:
+    config = write(tmp_path, LONG_SWEEP)
+    process = start_compare(tmp_path, config, 2)
+    wait_for_running(tmp_path / "out" / "long")
+    workers = workers_of(process.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr
+    assert "worker process died (exit code -9)" in stderr
+    statuses = [read_status(f) for f in run_folders(tmp_path / "out", "long")]
+    states = sorted(s["status"] for s in statuses if s is not None)
+    assert len(states) == 6 and states.count("failed") == 1 and states.count("completed") == 5

@@ -1,0 +1,78 @@
+"""Where runs execute: here, in a pool of local worker processes, or (later) on a cluster.
+
+An executor receives runs as (key, resolved YAML text) and hands back the plain events of
+`executors.task` as they arrive. It never writes into the results folder: the runner does, from the
+events, so every executor gives the same files with the same guarantees.
+
+Public face: `Executor` (the protocol), `Handler`, `Event`, `InlineExecutor`, `LocalPool`,
+`make_executor`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from optbench.executors.task import Event, perform
+
+Handler = Callable[[str, Event], None]
+"""Called with a run's key and each of its events, in the order the run emitted them."""
+
+
+class Executor(Protocol):
+    """Runs submitted by key; their events delivered to a handler by `wait`."""
+
+    @property
+    def capacity(self) -> int:
+        """How many runs it executes at once: the runner keeps that many submitted."""
+        ...
+
+    def submit(self, key: str, config_text: str) -> None:
+        """Start executing a run (at once, or when a slot frees)."""
+        ...
+
+    def wait(self, handle: Handler, timeout: float) -> None:
+        """Deliver the events that arrive within `timeout` seconds to `handle`."""
+        ...
+
+    def shutdown(self, cancel: bool) -> None:
+        """Stop every worker; with `cancel`, abandon the runs in flight at once."""
+        ...
+
+
+class InlineExecutor:
+    """Executes runs one after another in this process (`--jobs 1`): no worker to start or stop.
+
+    `wait` executes the oldest submitted run to its end, delivering its events as they happen, so its
+    rows reach the disk while it trains and Ctrl-C interrupts it where it is.
+    """
+
+    capacity = 1
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[str, str]] = deque()
+
+    def submit(self, key: str, config_text: str) -> None:
+        self._queue.append((key, config_text))
+
+    def wait(self, handle: Handler, timeout: float) -> None:
+        if self._queue:
+            key, config_text = self._queue.popleft()
+            perform(config_text, lambda event: handle(key, event))
+
+    def shutdown(self, cancel: bool) -> None:
+        self._queue.clear()
+
+
+def make_executor(jobs: int, runs: int) -> Executor:
+    """`jobs` runs at once: in this process for one, else in that many local workers (at most `runs`)."""
+    workers = min(jobs, runs)
+    if workers <= 1:
+        return InlineExecutor()
+    from optbench.executors.local import LocalPool
+
+    return LocalPool(workers)
+
+
+__all__ = ["Event", "Executor", "Handler", "InlineExecutor", "make_executor"]

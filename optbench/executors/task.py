@@ -1,0 +1,86 @@
+"""One run, executed wherever a worker is: its resolved YAML in, plain events out.
+
+Nothing here touches the results folder. Every event is a tuple of plain values, so it crosses a pipe
+or a network unchanged, and the process that runs the command writes the files from it:
+
+    ("rows", FILE, TEXT, STEP)   whole CSV lines to append to FILE (its header comes first); STEP is
+                                 the training step of the last line, None for a header
+    ("done", FIELDS)             the run is over; FIELDS go into status.json: status, steps_done,
+                                 final_loss, final_test_acc, diverged_step or error, wall_s, versions
+
+A run that raises ends with a `failed` done event carrying its message, so that the other runs of a
+sweep go on; KeyboardInterrupt and the stop signals propagate to whoever runs the task.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import yaml
+
+from optbench import __version__, train
+from optbench.config import validate_run
+from optbench.diagnostics import DIAGNOSTIC_COLUMNS
+from optbench.errors import OptbenchError
+from optbench.files import csv_line
+from optbench.layout import DIAGNOSTICS_FILE, METRICS_FILE
+
+Event = tuple[Any, ...]
+Emit = Callable[[Event], None]
+
+
+def versions() -> dict[str, str]:
+    """What produced the numbers: recorded in every run's status.json."""
+    return {"optbench": __version__, "numpy": np.__version__, "python": sys.version.split()[0]}
+
+
+def describe_error(exc: BaseException) -> str:
+    """A failed run's reason, one line: optbench's own message, or the file and the OS's reason."""
+    if isinstance(exc, OptbenchError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def perform(config_text: str, emit: Emit) -> None:
+    """Execute the run that `config_text` (a config.yaml) describes, reporting everything to `emit`."""
+    started = time.perf_counter()
+    worker = {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions()}
+
+    def done(**fields: Any) -> None:
+        emit(("done", {**fields, "wall_s": round(time.perf_counter() - started, 3), **worker}))
+
+    try:
+        run, problems = validate_run(yaml.safe_load(config_text))
+        if run is None:
+            detail = "; ".join(f"{path}: {message}" for path, message in problems)
+            raise OptbenchError(f"invalid config: {detail}")
+        emit(("rows", METRICS_FILE, csv_line(train.columns_for(run)), None))
+        write_diagnostics = None
+        if run.task.kind == "dataset":
+            emit(("rows", DIAGNOSTICS_FILE, csv_line(DIAGNOSTIC_COLUMNS), None))
+
+            def write_diagnostics(row: train.Row) -> None:
+                emit(("rows", DIAGNOSTICS_FILE, csv_line(row), row[0]))
+
+        def write_metrics(row: train.Row) -> None:
+            emit(("rows", METRICS_FILE, csv_line(row), row[0]))
+
+        outcome = train.run(run, write_metrics, write_diagnostics)
+    except Exception as exc:  # a failing run is a result of the sweep, reported in its status
+        done(status="failed", error=describe_error(exc))
+        return
+    done(
+        status=outcome.status,
+        steps_done=outcome.steps_done,
+        final_loss=outcome.final_loss,
+        final_test_acc=outcome.final_test_acc,
+        diverged_step=outcome.diverged_step,
+    )

@@ -1,0 +1,54 @@
+"""The results contract: every file and folder name optbench writes, the run statuses, reading a status.
+
+Writers (the runner, plots, report) and readers (results, report) both take names from here, so
+reading results never needs the code that produced them.
+
+    <out>/<experiment>/
+      experiment.yaml          name, description, source, kind, varied keys, run ids in order
+      summary.csv              one row per run
+      report.md, *.png         the report and its figures
+      runs/<run_id>/
+        config.yaml            the fully resolved config of the run
+        metrics.csv            one row per step, whole rows only
+        diagnostics.csv        per-layer statistics (dataset runs)
+        status.json            running | completed | diverged | failed | interrupted, and more
+    <out>/<activations experiment>/{config.yaml, activations.csv, report.md, *.png}
+    <out>/index.md             links to every experiment of a suite
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.csv"
+DIAGNOSTICS_FILE = "diagnostics.csv"
+STATUS_FILE = "status.json"
+SUMMARY_FILE = "summary.csv"
+EXPERIMENT_FILE = "experiment.yaml"
+ACTIVATIONS_FILE = "activations.csv"
+REPORT_FILE = "report.md"
+INDEX_FILE = "index.md"
+RUNS_DIR = "runs"
+
+STATUSES = ("running", "completed", "diverged", "failed", "interrupted")
+"""What status.json may say. A run with no status.json yet is `pending` in the summary."""
+
+FINISHED = ("completed", "diverged")
+"""Statuses of a run that is done: a rerun skips it. failed, interrupted and stale running are rerun."""
+
+
+def read_status(run_folder: Path) -> dict[str, Any] | None:
+    """A run's status.json, or None if it has none (never started) or it cannot be read."""
+    try:
+        data = json.loads((run_folder / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_finished(status: dict[str, Any] | None) -> bool:
+    """Whether a run with this status is done, so that a rerun skips it."""
+    return status is not None and status.get("status") in FINISHED
