@@ -29,12 +29,12 @@ test-quick: setup
 	$(BIN)/pytest -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check optbench tests
-	$(BIN)/ruff format --check optbench tests
+	$(BIN)/ruff check optbench tests benchmarks
+	$(BIN)/ruff format --check optbench tests benchmarks
 	$(BIN)/mypy
 
 bench: setup data
-	$(BIN)/python -m optbench.bench $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

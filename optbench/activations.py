@@ -16,16 +16,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optbench.config import ActivationCase, ActivationsConfig
+from optbench.data import PIXEL_MAX
 from optbench.diagnostics import SATURATION_MARGIN
 from optbench.nn import ACTIVATIONS, MLP
 
-READOUT_CLASSES = 10
-"""Classes of the linear read-out whose cross-entropy drives the backward pass."""
-
 HISTOGRAM_QUANTILE = 0.995
 """Without natural bounds (ReLU, identity) a case's histograms span up to this quantile of |output|."""
-
-MNIST_PIXEL_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -96,10 +92,10 @@ def make_input(
     if cfg.input == "mnist":
         assert mnist is not None
         rows = rng.choice(len(mnist.train_labels), size=cfg.samples, replace=False)
-        x = mnist.train_images[rows] / MNIST_PIXEL_MAX
+        x = mnist.train_images[rows] / PIXEL_MAX
         return x.astype(np.float64), mnist.train_labels[rows].astype(np.intp)
     x = rng.standard_normal((cfg.samples, cfg.features))
-    return x, rng.integers(0, READOUT_CLASSES, size=cfg.samples).astype(np.intp)
+    return x, rng.integers(0, cfg.readout_classes, size=cfg.samples).astype(np.intp)
 
 
 def histogram_range(outputs: list[NDArray[Any]], activation: str) -> tuple[float, float]:
@@ -122,7 +118,7 @@ def run_case(
     rng: np.random.Generator,
 ) -> list[LayerStats]:
     """Forward and backward through one case's network; statistics for each hidden layer."""
-    sizes = (x.shape[1], *([cfg.nodes] * cfg.layers), READOUT_CLASSES)
+    sizes = (x.shape[1], *([cfg.nodes] * cfg.layers), cfg.readout_classes)
     net = MLP(sizes, ACTIVATIONS[case.activation], case.init, rng, dtype=np.float64, bias=False)
     net.loss_and_grad(x, labels)
     outputs, deltas = net.hidden_outputs, net.hidden_deltas

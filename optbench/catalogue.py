@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from optbench.data import DATASETS
@@ -17,7 +18,7 @@ def _hyper_lines(params: list[HyperParam], indent: str) -> list[str]:
     return [f"{indent}{(p.name + '=' + describe_default(p.default)).ljust(width)}  {p.doc}" for p in params]
 
 
-def _entries(title: str, registry: dict[str, Any], with_hyper: bool) -> str:
+def _entries(title: str, registry: Mapping[str, Any], with_hyper: bool) -> str:
     width = max(len(name) for name in registry)
     lines = [f"{title}:"]
     for name, entry in registry.items():

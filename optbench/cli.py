@@ -17,10 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from optbench import __version__
-from optbench.errors import ConfigError, OptbenchError
-
-EXIT_INTERRUPTED = 130
-"""The exit status of a process stopped by SIGINT, as shells report it."""
+from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
 
 TRACEBACK_ENV = "OPTBENCH_TRACEBACK"
 """Set to 1 to let unexpected exceptions show their traceback (for bug reports)."""
@@ -222,7 +219,6 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
     `make demo` is `optbench suite configs/demo.yaml`: the lecture's experiments, end to end.
     """
     from optbench.config import load_activations, load_experiment, load_suite
-    from optbench.errors import ConfigError as Problems
     from optbench.runner import run_activations, run_experiments
 
     spec = load_suite(suite_file)
@@ -231,15 +227,15 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
     for path in spec.compare:
         try:
             experiments.append(load_experiment(path))
-        except Problems as exc:
+        except ConfigError as exc:
             problems += exc.problems
     for path in spec.activations:
         try:
             activation_configs.append(load_activations(path))
-        except Problems as exc:
+        except ConfigError as exc:
             problems += exc.problems
     if problems:
-        raise Problems(problems)
+        raise ConfigError(problems)
     workers = jobs or os.cpu_count() or 1
     folders = [run_activations(cfg, out) for cfg in activation_configs]
     results = run_experiments(experiments, out, jobs=workers, force=force, progress=not quiet)

@@ -35,6 +35,7 @@ from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Bounds, Hyper
 from optbench.init import INITIALIZERS, Initializer
 from optbench.nn import ACTIVATIONS
 from optbench.optim import OPTIMIZERS, SCHEDULES, Cosine, Optimizer, Schedule
+from optbench.plain import leaves, value_at
 
 # --------------------------------------------------------------------------------------------------
 # YAML
@@ -705,16 +706,6 @@ def run_id(run: RunConfig) -> str:
     return "-".join(parts) + "-" + digest
 
 
-def value_at(run: RunConfig, dotted: str) -> Any:
-    """The resolved value of a dotted key in a run, as plain data (None if the run has no such key)."""
-    node: Any = to_dict(run)
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 # --------------------------------------------------------------------------------------------------
 # Loading an experiment: file + overrides -> runs
 # --------------------------------------------------------------------------------------------------
@@ -892,7 +883,7 @@ def _dotted_paths(patches: Sequence[dict[str, Any]]) -> list[str]:
     """The dotted paths to the leaves of some patches, each once, in the order written."""
     paths: list[str] = []
     for patch in patches:
-        for path in _flatten(patch):
+        for path in leaves(patch):
             if path not in paths:
                 paths.append(path)
     return paths
@@ -906,18 +897,8 @@ def _varied_keys(runs: Sequence[RunConfig], written: Sequence[str]) -> tuple[str
     """
     if len(runs) < 2:
         return ()
-    return tuple(k for k in written if len({json.dumps(value_at(r, k)) for r in runs}) > 1)
-
-
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        sub = _join(prefix, key)
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, sub))
-        else:
-            out[sub] = value
-    return out
+    configs = [to_dict(r) for r in runs]
+    return tuple(k for k in written if len({json.dumps(value_at(c, k)) for c in configs}) > 1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -953,6 +934,9 @@ class ActivationsConfig:
     layers: int = hyper(5, "hidden layers L", AT_LEAST_ONE)
     nodes: int = hyper(100, "units per hidden layer H", AT_LEAST_ONE)
     bins: int = hyper(30, "histogram bins per layer", AT_LEAST_ONE)
+    readout_classes: int = hyper(
+        10, "classes of the linear read-out whose cross-entropy gives the gradients", AT_LEAST_ONE
+    )
     seed: int = hyper(0, "seed of the input and the weights", NON_NEGATIVE)
     data_dir: str | None = hyper(None, "folder of MNIST-layout files for input: mnist (default: the cache)")
     cases: tuple[ActivationCase, ...] = ()
@@ -978,6 +962,9 @@ def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsCo
     values = _fields(ActivationsConfig, raw, "", problems, hyperparameters(ActivationsConfig))
     if values.get("input") is not None and values["input"] not in INPUTS:
         problems.add("input", _unknown(values["input"], INPUTS, "input"))
+    classes = DATASETS["mnist"].classes
+    if values.get("input") == "mnist" and values.get("readout_classes", classes) != classes:
+        problems.add("readout_classes", f"MNIST input has {classes} classes, got {values['readout_classes']}")
     cases = []
     raw_cases = raw.get("cases")
     if not isinstance(raw_cases, list) or not raw_cases:

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from optbench.errors import DataError
+from optbench.registry import Registry
 
 # --------------------------------------------------------------------------------------------------
 # The MNIST files and where they live
@@ -647,21 +648,30 @@ def data_info(data_dir: Path | None = None) -> DataInfo:
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """A registered dataset: its name, a one-line summary, and how to load it from a folder."""
+    """A registered dataset: its name, a one-line summary, its shape, and how to load it from a folder."""
 
     name: str
     summary: str
+    image_shape: tuple[int, int]
+    classes: int
     load: Callable[[Path | None], Dataset]
 
+    @property
+    def n_features(self) -> int:
+        """Inputs of the network: pixels per image."""
+        return self.image_shape[0] * self.image_shape[1]
 
-DATASETS: dict[str, DatasetEntry] = {
-    entry.name: entry
-    for entry in (
-        DatasetEntry(
-            "mnist", "handwritten digits, 60000 train / 10000 test images of 28×28, 10 classes", load_mnist
-        ),
+
+DATASETS: Registry[DatasetEntry] = Registry("dataset")
+DATASETS.register(
+    DatasetEntry(
+        "mnist",
+        "handwritten digits, 60000 train / 10000 test images of 28×28, 10 classes",
+        image_shape=(28, 28),
+        classes=MNIST_CLASSES,
+        load=load_mnist,
     )
-}
+)
 
 
 # --------------------------------------------------------------------------------------------------

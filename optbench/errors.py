@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+EXIT_INTERRUPTED = 130
+"""The exit status of a process stopped by SIGINT or SIGTERM, as shells report Ctrl-C."""
+
 
 class OptbenchError(Exception):
     """A problem the user can fix, reported as one line without a traceback."""

@@ -31,7 +31,7 @@ def is_safe_name(name: str) -> bool:
     return bool(SAFE_NAME.match(name)) and ".." not in name
 
 
-def format_value(value: Any) -> str:
+def csv_cell(value: Any) -> str:
     """A CSV cell: floats as the shortest text that reads back to the same double, None as empty."""
     if value is None:
         return ""
@@ -82,7 +82,7 @@ def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
 def csv_line(values: Sequence[Any]) -> str:
     """One CSV row with its newline; cells holding commas or quotes are quoted (RFC 4180)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([format_value(v) for v in values])
+    csv.writer(buffer, lineterminator="\n").writerow([csv_cell(v) for v in values])
     return buffer.getvalue()
 
 

@@ -20,6 +20,8 @@ from typing import Any, overload
 import numpy as np
 from numpy.typing import NDArray
 
+from optbench.registry import Registry
+
 FloatArray = NDArray[np.float64]
 Point = tuple[float, float]
 
@@ -81,11 +83,7 @@ class Objective:
         return self.xlim[0] <= p[0] <= self.xlim[1] and self.ylim[0] <= p[1] <= self.ylim[1]
 
 
-FUNCTIONS: dict[str, Objective] = {}
-
-
-def _register(objective: Objective) -> None:
-    FUNCTIONS[objective.name] = objective
+FUNCTIONS: Registry[Objective] = Registry("function")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -103,7 +101,7 @@ def _book_grad(p: FloatArray) -> FloatArray:
     return np.array([x / 10.0, 2.0 * y])
 
 
-_register(
+FUNCTIONS.register(
     Objective(
         name="book",
         formula="x²/20 + y²",
@@ -137,7 +135,7 @@ def _rosenbrock_grad(p: FloatArray) -> FloatArray:
     return np.array([-2.0 * (1.0 - x) - 400.0 * x * r, 200.0 * r])
 
 
-_register(
+FUNCTIONS.register(
     Objective(
         name="rosenbrock",
         formula="(1 − x)² + 100(y − x²)²",
@@ -185,7 +183,7 @@ def _beale_grad(p: FloatArray) -> FloatArray:
     )
 
 
-_register(
+FUNCTIONS.register(
     Objective(
         name="beale",
         formula="(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
@@ -227,7 +225,7 @@ def _himmelblau_grad(p: FloatArray) -> FloatArray:
     return np.array([4.0 * x * u + 2.0 * v, 2.0 * u + 4.0 * y * v])
 
 
-_register(
+FUNCTIONS.register(
     Objective(
         name="himmelblau",
         formula="(x² + y − 11)² + (x + y² − 7)²",
@@ -281,7 +279,7 @@ def _rastrigin_grad(p: FloatArray) -> FloatArray:
     return 2.0 * q + 20.0 * math.pi * np.sin(_TWO_PI * q)
 
 
-_register(
+FUNCTIONS.register(
     Objective(
         name="rastrigin",
         formula="20 + x² − 10cos(2πx) + y² − 10cos(2πy)",
@@ -318,7 +316,7 @@ def _booth_grad(p: FloatArray) -> FloatArray:
     return np.array([2.0 * u + 4.0 * v, 4.0 * u + 2.0 * v])
 
 
-_register(
+FUNCTIONS.register(
     Objective(
         name="booth",
         formula="(x + 2y − 7)² + (2x + y − 5)²",
@@ -369,7 +367,7 @@ def _goldstein_price_grad(p: FloatArray) -> FloatArray:
     return np.array([dp * qq + pp * dq_dx, dp * qq + pp * dq_dy])
 
 
-_register(
+FUNCTIONS.register(
     Objective(
         name="goldstein_price",
         formula="[1 + (x+y+1)²(19 − 14x + 3x² − 14y + 6xy + 3y²)]"
@@ -407,7 +405,7 @@ def _saddle_grad(p: FloatArray) -> FloatArray:
     return np.array([2.0 * x, -2.0 * y])
 
 
-_register(
+FUNCTIONS.register(
     Objective(
         name="saddle",
         formula="x² − y²",

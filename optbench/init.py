@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from optbench.hparams import NON_NEGATIVE, hyper
+from optbench.registry import Registry
 
 UNIFORM_HALF_WIDTH = math.sqrt(3.0)
 """U(−a, a) has variance a²/3, so a = √3·std gives the variance of N(0, std²)."""
@@ -48,17 +49,10 @@ class Initializer(ABC):
         return w.astype(dtype)
 
 
-INITIALIZERS: dict[str, type[Initializer]] = {}
-
-InitT = TypeVar("InitT", bound=type[Initializer])
+INITIALIZERS: Registry[type[Initializer]] = Registry("initialiser")
 
 
-def _register(cls: InitT) -> InitT:
-    INITIALIZERS[cls.name] = cls
-    return cls
-
-
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class Normal(Initializer):
     """N(0, std²) with a fixed std, as the lecture's std=1 and std=0.01 experiments."""
@@ -72,7 +66,7 @@ class Normal(Initializer):
         return self.std
 
 
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class Uniform(Normal):
     """U(−√3·std, √3·std): a fixed std, uniformly distributed."""
@@ -82,7 +76,7 @@ class Uniform(Normal):
     uniform = True
 
 
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class Zeros(Initializer):
     """All weights zero: every unit of a layer starts identical (the zero-init study)."""
@@ -97,7 +91,7 @@ class Zeros(Initializer):
         return np.zeros((n_in, n_out), dtype=dtype)
 
 
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class Xavier(Initializer):
     """std = √(1/n_in): the lecture's "Xavier", keeping the variance of a linear layer's output."""
@@ -109,7 +103,7 @@ class Xavier(Initializer):
         return math.sqrt(1.0 / n_in)
 
 
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class XavierUniform(Xavier):
     """Uniform with std = √(1/n_in)."""
@@ -119,7 +113,7 @@ class XavierUniform(Xavier):
     uniform = True
 
 
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class Glorot(Initializer):
     """std = √(2/(n_in + n_out)): Glorot & Bengio (2010), "Understanding the difficulty of training
@@ -132,7 +126,7 @@ class Glorot(Initializer):
         return math.sqrt(2.0 / (n_in + n_out))
 
 
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class GlorotUniform(Glorot):
     """Uniform with std = √(2/(n_in + n_out)): the bound √(6/(n_in + n_out)) of Glorot & Bengio's eq. 16."""
@@ -142,7 +136,7 @@ class GlorotUniform(Glorot):
     uniform = True
 
 
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class He(Initializer):
     """std = √(2/n_in): He et al. (2015), "Delving Deep into Rectifiers", for ReLU layers."""
@@ -154,7 +148,7 @@ class He(Initializer):
         return math.sqrt(2.0 / n_in)
 
 
-@_register
+@INITIALIZERS.register
 @dataclass(frozen=True)
 class HeUniform(He):
     """Uniform with std = √(2/n_in)."""

@@ -33,6 +33,35 @@ REPORT_FILE = "report.md"
 INDEX_FILE = "index.md"
 RUNS_DIR = "runs"
 
+PATH_PNG = "path.png"
+LOSS_PNG = "loss.png"
+CURVES_PNG = "curves.png"
+DIAGNOSTICS_PNG = "diagnostics.png"
+TEST_ACCURACY_PNG = "test_accuracy.png"
+TEST_LOSS_PNG = "test_loss.png"
+LR_SENSITIVITY_PNG = "lr_sensitivity.png"
+PATHS_PNG = "paths.png"
+PATHS_PANELS_PNG = "paths_panels.png"
+HISTOGRAMS_PNG = "histograms.png"
+GRADIENTS_PNG = "gradients.png"
+
+RUN_FIGURES = (PATH_PNG, LOSS_PNG, CURVES_PNG, DIAGNOSTICS_PNG)
+"""The figures a run folder can hold (`optbench train`)."""
+
+EXPERIMENT_FIGURES = (
+    PATHS_PNG,
+    PATHS_PANELS_PNG,
+    LOSS_PNG,
+    TEST_ACCURACY_PNG,
+    TEST_LOSS_PNG,
+    LR_SENSITIVITY_PNG,
+    DIAGNOSTICS_PNG,
+)
+"""Every figure an experiment folder can hold, in the order the report shows them."""
+
+ACTIVATION_FIGURES = (HISTOGRAMS_PNG, GRADIENTS_PNG)
+"""The figures of an activations folder, in the order the report shows them."""
+
 STATUSES = ("running", "completed", "diverged", "failed", "interrupted")
 """What status.json may say. A run with no status.json yet is `pending` in the summary."""
 

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from optbench.init import Initializer
+from optbench.registry import Registry
 
 Array = NDArray[Any]
 
@@ -145,9 +146,9 @@ class Identity(Activation):
         pass
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    act.name: act for act in (Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Identity())
-}
+ACTIVATIONS: Registry[Activation] = Registry("activation")
+for _activation in (Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Identity()):
+    ACTIVATIONS.register(_activation)
 
 # --------------------------------------------------------------------------------------------------
 # Loss
@@ -367,7 +368,3 @@ class MLP:
         correct = int(np.count_nonzero(logits.argmax(axis=1) == labels))
         ws = self._workspace(len(x))
         return float(self._loss_terms(ws, labels).sum()), correct
-
-    @property
-    def n_params(self) -> int:
-        return int(self.params.size)

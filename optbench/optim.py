@@ -13,12 +13,13 @@ import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optbench.hparams import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, UNIT_INTERVAL_OPEN_TOP, Bounds, hyper
+from optbench.registry import Registry
 
 Array = NDArray[np.floating[Any]]
 
@@ -50,17 +51,10 @@ class Schedule(ABC):
         """The rate of update k counted from the end of warmup."""
 
 
-SCHEDULES: dict[str, type[Schedule]] = {}
-
-ScheduleType = TypeVar("ScheduleType", bound=type[Schedule])
+SCHEDULES: Registry[type[Schedule]] = Registry("schedule")
 
 
-def _register_schedule(cls: ScheduleType) -> ScheduleType:
-    SCHEDULES[cls.name] = cls
-    return cls
-
-
-@_register_schedule
+@SCHEDULES.register
 @dataclass(frozen=True)
 class Constant(Schedule):
     """η_k = lr."""
@@ -72,7 +66,7 @@ class Constant(Schedule):
         return lr
 
 
-@_register_schedule
+@SCHEDULES.register
 @dataclass(frozen=True)
 class StepDecay(Schedule):
     """η_k = lr · gamma^⌊k / step_size⌋, as torch.optim.lr_scheduler.StepLR stepped once per update."""
@@ -87,7 +81,7 @@ class StepDecay(Schedule):
         return lr * self.gamma ** (k // self.step_size)
 
 
-@_register_schedule
+@SCHEDULES.register
 @dataclass(frozen=True)
 class ExponentialDecay(Schedule):
     """η_k = lr · gamma^k, as torch.optim.lr_scheduler.ExponentialLR stepped once per update."""
@@ -101,7 +95,7 @@ class ExponentialDecay(Schedule):
         return lr * self.gamma**k
 
 
-@_register_schedule
+@SCHEDULES.register
 @dataclass(frozen=True)
 class Cosine(Schedule):
     """η_k = eta_min + (lr − eta_min)·(1 + cos(π·k / t_max)) / 2 for k ≤ t_max, then eta_min.
@@ -219,14 +213,7 @@ class Optimizer(ABC):
         return buf
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {}
-
-OptimizerType = TypeVar("OptimizerType", bound=type[Optimizer])
-
-
-def _register(cls: OptimizerType) -> OptimizerType:
-    OPTIMIZERS[cls.name] = cls
-    return cls
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
 
 
 def build_optimizer(
@@ -303,7 +290,7 @@ BETAS = UNIT_INTERVAL_OPEN_TOP
 """Each of a pair (β1, β2) of moment decay rates lies in [0, 1)."""
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum, dampening, Nesterov and L2 weight decay.
@@ -358,7 +345,7 @@ class SGD(Optimizer):
         return lr
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class Momentum(SGD):
     """The lecture's Momentum: SGD with momentum μ = 0.9 by default.
@@ -384,7 +371,7 @@ class Momentum(SGD):
     momentum: float = hyper(0.9, "momentum factor μ", UNIT_INTERVAL)
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class Nesterov(SGD):
     """Nesterov's accelerated gradient: SGD with nesterov = true and momentum μ = 0.9 by default.
@@ -407,7 +394,7 @@ class Nesterov(SGD):
     nesterov: bool = hyper(True, "use the Nesterov form g + μb")
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class Adagrad(Optimizer):
     """AdaGrad: each weight's step shrinks with the sum of its squared gradients.
@@ -450,7 +437,7 @@ class Adagrad(Optimizer):
         return clr
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class RMSprop(Optimizer):
     """RMSprop: divide by a running root mean square of the gradient.
@@ -514,7 +501,7 @@ class RMSprop(Optimizer):
         return lr
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class Adam(Optimizer):
     """Adam: momentum on the gradient, divided by the root of a running mean of its square.
@@ -574,7 +561,7 @@ class Adam(Optimizer):
         return lr
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class AdamW(Adam):
     """AdamW: Adam with the weight decay taken out of the gradient and applied to the weights.
@@ -595,7 +582,7 @@ class AdamW(Adam):
     decoupled_weight_decay: bool = field(default=True, init=False, repr=False)
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class NAdam(Optimizer):
     """NAdam: Adam with Nesterov momentum and a warming-up momentum schedule.
@@ -651,7 +638,7 @@ class NAdam(Optimizer):
         return lr
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class RAdam(Optimizer):
     """RAdam: Adam whose adaptive step is switched on and scaled as the variance estimate matures.
@@ -707,7 +694,7 @@ class RAdam(Optimizer):
         return lr
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class Adadelta(Optimizer):
     """Adadelta: the step's scale comes from a running RMS of past steps, not from a learning rate.
@@ -750,7 +737,7 @@ class Adadelta(Optimizer):
         return lr
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class Adamax(Optimizer):
     """Adamax: Adam with the second moment replaced by a running maximum of |g| (the ∞-norm).
@@ -789,7 +776,7 @@ class Adamax(Optimizer):
         return lr
 
 
-@_register
+@OPTIMIZERS.register
 @dataclass
 class Lion(Optimizer):
     """Lion: a step of the same size η for every weight, in the sign of an interpolated momentum.

@@ -37,11 +37,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optbench.errors import OptbenchError
+from optbench.errors import EXIT_INTERRUPTED, OptbenchError
 from optbench.functions import FUNCTIONS, Objective
 from optbench.init import INITIALIZERS
+from optbench.layout import (
+    ACTIVATION_FIGURES,
+    CURVES_PNG,
+    DIAGNOSTICS_PNG,
+    EXPERIMENT_FIGURES,
+    GRADIENTS_PNG,
+    HISTOGRAMS_PNG,
+    LOSS_PNG,
+    LR_SENSITIVITY_PNG,
+    PATH_PNG,
+    PATHS_PANELS_PNG,
+    PATHS_PNG,
+    TEST_ACCURACY_PNG,
+    TEST_LOSS_PNG,
+)
+from optbench.plain import value_at
 from optbench.results import (
-    CLASSES,
     SMOOTHING,
     TARGET_ACCURACY,
     ActivationCaseResult,
@@ -55,12 +70,12 @@ from optbench.results import (
     format_value,
     is_activations_folder,
     last_finite,
+    layer_widths,
     mean_std,
     read_activations,
     read_experiment,
     read_run,
     smooth,
-    value_at,
     variant_label,
 )
 
@@ -275,27 +290,6 @@ LOG_LEVEL_RANGE = 1e-7
 """Log-spaced contour levels span at most this ratio below the largest gap f − f* in the view box."""
 CONTOUR_DARKEST = 0.4
 """The highest contour band is this far along matplotlib's Greys (0 white, 1 black): paths stay visible."""
-
-# file names, shared with report.py
-PATH_PNG = "path.png"
-LOSS_PNG = "loss.png"
-CURVES_PNG = "curves.png"
-DIAGNOSTICS_PNG = "diagnostics.png"
-TEST_ACCURACY_PNG = "test_accuracy.png"
-TEST_LOSS_PNG = "test_loss.png"
-LR_SENSITIVITY_PNG = "lr_sensitivity.png"
-PATHS_PNG = "paths.png"
-PATHS_PANELS_PNG = "paths_panels.png"
-EXPERIMENT_FIGURES = (
-    PATHS_PNG,
-    PATHS_PANELS_PNG,
-    LOSS_PNG,
-    TEST_ACCURACY_PNG,
-    TEST_LOSS_PNG,
-    LR_SENSITIVITY_PNG,
-    DIAGNOSTICS_PNG,
-)
-"""Every figure an experiment folder can hold, in the order the report shows them."""
 
 
 MAX_PANELS = 24
@@ -668,16 +662,6 @@ def _layer_rows(diag: Mapping[str, FloatArray], layer: int, column: str) -> tupl
 
 def _layers(diag: Mapping[str, FloatArray]) -> list[int]:
     return sorted(int(v) for v in np.unique(diag["layer"][np.isfinite(diag["layer"])]))
-
-
-def layer_widths(config: Mapping[str, Any], n_layers: int) -> dict[int, int]:
-    """Units per layer (1-based) where the config says: hidden sizes, and the classes of a known dataset."""
-    hidden = value_at(config, "model.hidden") or []
-    widths = {i + 1: int(w) for i, w in enumerate(hidden)}
-    classes = CLASSES.get(str(value_at(config, "task.dataset")))
-    if classes is not None:
-        widths[n_layers] = classes
-    return widths
 
 
 def _distinct_differs(run: RunResult, layers: Sequence[int]) -> bool:
@@ -1136,11 +1120,6 @@ HIST_ALPHA = 0.85
 HIST_HEADROOM = 1.08
 """A row's value axis ends this factor above its highest bar."""
 
-HISTOGRAMS_PNG = "histograms.png"
-GRADIENTS_PNG = "gradients.png"
-ACTIVATION_FIGURES = (HISTOGRAMS_PNG, GRADIENTS_PNG)
-"""The figures of an activations folder, in the order the report shows them."""
-
 
 def activation_case_styles(cases: Sequence[ActivationCaseResult]) -> list[Style]:
     """Colour by init name (INIT_COLORS), line style by activation; cases left alike (std=1 and
@@ -1215,8 +1194,6 @@ def _gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Fig
     """Per layer, on one backward pass: ‖∂L/∂W‖, the std of ∂L/∂a and the std of the outputs (log axes)."""
     from matplotlib.ticker import MaxNLocator
 
-    from optbench.activations import READOUT_CLASSES
-
     fig, axes = _figure((16.0, 5.4), 1, 3)
     panels = (
         ("grad_norm", "weight gradient ‖∂L/∂W‖"),
@@ -1240,9 +1217,10 @@ def _gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Fig
         ax.set_xlabel("hidden layer (input → output)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     zero_note = f"; {ZERO_NOTE}" if zeros else ""
+    readout = f"{result.readout_classes}-class " if result.readout_classes else ""
     fig.suptitle(
         f"{result.name}: one backward pass at initialisation, cross-entropy of a linear "
-        f"{READOUT_CLASSES}-class read-out{zero_note}"
+        f"{readout}read-out{zero_note}"
     )
     _legend(fig, axes[0], outside=True)
     return fig
@@ -1369,9 +1347,6 @@ def _draw_in_child(jobs: Sequence[FigureJob], errors: Any) -> None:
     except Exception as exc:
         errors.put(f"{type(exc).__name__}: {exc}")
         os._exit(1)
-
-
-EXIT_INTERRUPTED = 130
 
 
 def render(jobs: Sequence[FigureJob], processes: int = 1) -> list[Path]:

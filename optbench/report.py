@@ -13,31 +13,28 @@ never move, loss against the same setting with a random init), and an `optbench 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from optbench.activations import READOUT_CLASSES
-from optbench.config import Experiment
-from optbench.config import value_at as config_value_at
+from optbench.config import Experiment, to_dict
+from optbench.data import DATASETS
 from optbench.diagnostics import DISTINCT_TOLERANCE, SATURATION_MARGIN
 from optbench.errors import OptbenchError
 from optbench.files import atomic_write_text
 from optbench.functions import FUNCTIONS, Objective
-from optbench.layout import SUMMARY_FILE
+from optbench.layout import ACTIVATION_FIGURES, EXPERIMENT_FIGURES, INDEX_FILE, REPORT_FILE, SUMMARY_FILE
 from optbench.nn import ACTIVATIONS
-from optbench.plots import ACTIVATION_FIGURES, EXPERIMENT_FIGURES, layer_widths
+from optbench.plain import comparison_key, value_at
 from optbench.results import (
-    CLASSES,
     TARGET_ACCURACY,
+    VARIANT_IGNORES,
     ActivationCaseResult,
     ActivationsResult,
     ExperimentResult,
@@ -46,22 +43,21 @@ from optbench.results import (
     SeedStats,
     Variant,
     aggregate,
+    classes_of,
     format_percent,
     format_value,
     is_activations_folder,
     last_finite,
+    layer_widths,
     mean_std,
     read_activations,
     read_experiment,
     read_rows,
     smooth,
     time_to_target,
-    value_at,
     variant_label,
 )
-
-REPORT_FILE = "report.md"
-INDEX_FILE = "index.md"
+from optbench.text import plural, text_table
 
 CHANCE_TOLERANCE = 0.05
 """A final training loss within this of ln(classes), the loss of a uniform guess, is chance level."""
@@ -77,35 +73,11 @@ STATUS_ORDER = ("completed", "diverged", "failed", "interrupted", "running", "pe
 # --------------------------------------------------------------------------------------------------
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell, numbers right-aligned; every line ends with a newline."""
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
-    numeric = [bool(rows) and all(_is_number(r[i]) or r[i] == "" for r in rows) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)]
-        return "  ".join(padded).rstrip() + "\n"
-
-    return line(header) + "".join(line(r) for r in rows)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def runs_table(exp: Experiment) -> str:
     """The resolved runs of a config (what --dry-run prints): run id and each varied value, then a count."""
     header = ["run_id", *exp.varied]
-    rows = [[run.run_id, *(format_value(config_value_at(run, k)) for k in exp.varied)] for run in exp.runs]
-    return text_table(header, rows) + _plural(len(exp.runs), "run") + "\n"
+    rows = [[run.run_id, *(format_value(value_at(to_dict(run), k)) for k in exp.varied)] for run in exp.runs]
+    return text_table(header, rows) + plural(len(exp.runs), "run") + "\n"
 
 
 def _cell(text: str, fmt: str) -> str:
@@ -316,9 +288,8 @@ def _time_to_target(stats: Sequence[VariantStats], target: float = TARGET_ACCURA
 
 
 def _chance_findings(
-    stats: Sequence[VariantStats], dataset: str | None, tolerance: float = CHANCE_TOLERANCE
+    stats: Sequence[VariantStats], classes: int | None, tolerance: float = CHANCE_TOLERANCE
 ) -> list[Finding]:
-    classes = CLASSES.get(dataset or "")
     if classes is None:
         return []
     chance = math.log(classes)
@@ -361,13 +332,13 @@ def _best_lr_findings(exp: ExperimentResult, stats: Sequence[VariantStats], data
             continue
         if dataset:
             scored = [(s.final_test_acc[0], s) for s in members if math.isfinite(s.final_test_acc[0])]
-            pick, measure = max, "final test accuracy"
+            measure = "final test accuracy"
         else:
             scored = [(-s.final_loss[0], s) for s in members if math.isfinite(s.final_loss[0])]
-            pick, measure = max, "final f"
+            measure = "final f"
         if not scored:
             continue
-        _, best = pick(scored, key=lambda item: item[0])
+        _, best = max(scored, key=lambda item: item[0])
         value = f"{best.final_test_acc[0]:.2%}" if dataset else f"{best.final_loss[0]:.4g}"
         tried = ", ".join(
             f"{s.variant.lr:g}" + (" (diverged)" if not s.completed and s.variant.diverged else "")
@@ -402,7 +373,7 @@ def _unfinished_finding(exp: ExperimentResult) -> Finding | None:
         return None
     counts = Counter(r.state for r in unfinished)
     errors = [f"{r.run_id}: {r.status['error']}" for r in unfinished if r.status.get("error")]
-    text = f"{_plural(len(unfinished), 'run')} did not finish ({_status_counts(counts)})"
+    text = f"{plural(len(unfinished), 'run')} did not finish ({_status_counts(counts)})"
     return Finding(text + (": " + "; ".join(errors) if errors else "") + ".", headline=True)
 
 
@@ -490,25 +461,18 @@ def _diagnosed(variant: Variant) -> list[RunResult]:
     return [r for r in variant.finished if _diag_layers(r)]
 
 
-def _without_init(config: Mapping[str, Any]) -> str:
-    """A config as a key that ignores the experiment name, the seed and the initialisers."""
-    data = json.loads(json.dumps(config))
-    data.pop("experiment", None)
-    for section, key in (("train", "seed"), ("model", "init"), ("model", "output_init")):
-        if isinstance(data.get(section), dict):
-            data[section].pop(key, None)
-    return json.dumps(data, sort_keys=True)
+INIT_KEYS = ("model.init", "model.output_init")
 
 
 def reference_variant(variant: Variant, variants: Sequence[Variant]) -> Variant | None:
     """The variant a zero-init variant is compared with: equal but for its initialisers and seeds,
     not itself zero-initialised, an init named REFERENCE_INIT first."""
-    key = _without_init(variant.config)
+    key = comparison_key(variant.config, (*VARIANT_IGNORES, *INIT_KEYS))
     candidates = [
         v
         for v in variants
         if v is not variant
-        and _without_init(v.config) == key
+        and comparison_key(v.config, (*VARIANT_IGNORES, *INIT_KEYS)) == key
         and not any(map(is_zero_init_run, _diagnosed(v)))
     ]
     candidates.sort(key=lambda v: v.runs[0].init_name != REFERENCE_INIT)
@@ -688,7 +652,7 @@ def zero_init_findings(variants: Sequence[Variant]) -> list[Finding]:
         out += _frozen_findings(variant)
         reference = reference_variant(variant, variants)
         if reference is not None and reference.finished:
-            classes = CLASSES.get(str(value_at(variant.config, "task.dataset")))
+            classes = classes_of(variant.config)
             out += _loss_findings(variant, reference, math.log(classes) if classes else None)
     return out
 
@@ -740,8 +704,8 @@ def findings(exp: ExperimentResult) -> list[Finding]:
     if dataset:
         target = _time_to_target(stats)
         out += [target] if target else []
-        datasets = {str(value_at(s.variant.config, "task.dataset")) for s in stats}
-        out += _chance_findings(stats, datasets.pop() if len(datasets) == 1 else None)
+        classes = {classes_of(s.variant.config) for s in stats}
+        out += _chance_findings(stats, classes.pop() if len(classes) == 1 else None)
     else:
         out += _function_findings(stats)
     out += _best_lr_findings(exp, stats, dataset)
@@ -940,13 +904,15 @@ def activation_findings(result: ActivationsResult) -> list[Finding]:
 def _input_line(result: ActivationsResult) -> str:
     cfg = result.config
     samples, layers, nodes = cfg.get("samples"), cfg.get("layers"), cfg.get("nodes")
+    readout = f"{result.readout_classes}-class " if result.readout_classes else ""
     if cfg.get("input") == "mnist":
-        source, labels = f"{samples} MNIST training images (784 pixels scaled to [0, 1])", "their labels"
+        pixels = DATASETS["mnist"].n_features
+        source, labels = f"{samples} MNIST training images ({pixels} pixels scaled to [0, 1])", "their labels"
     else:
         source, labels = f"{samples} × {cfg.get('features')} standard normal values", "random labels"
     return (
         f"Input: {source}, seed {cfg.get('seed')}; {layers} hidden layers of {nodes} units without bias; "
-        f"gradients from one backward pass of the cross-entropy of a linear {READOUT_CLASSES}-class read-out "
+        f"gradients from one backward pass of the cross-entropy of a linear {readout}read-out "
         f"with {labels}; histograms of {cfg.get('bins')} bins."
     )
 
@@ -1095,7 +1061,7 @@ def _runs_md(exp: ExperimentResult) -> str:
 def _task_line(exp: ExperimentResult) -> str:
     first = next((r for r in exp.runs if r.config), None)
     counts = Counter(r.state for r in exp.runs)
-    runs = f"{_plural(len(exp.runs), 'run')} ({_status_counts(counts)})" if exp.runs else "no runs"
+    runs = f"{plural(len(exp.runs), 'run')} ({_status_counts(counts)})" if exp.runs else "no runs"
     if first is None:
         return f"{runs}."
     if exp.kind == "function":
@@ -1158,17 +1124,6 @@ def write_report(exp_folder: Path) -> Path:
     return path
 
 
-def _findings_of(folder: Path) -> list[Finding]:
-    if is_activations_folder(folder):
-        return activation_findings(read_activations(folder))
-    return findings(read_experiment(folder))
-
-
-def headlines(exp_folder: Path) -> list[str]:
-    """The headline sentences of an experiment's findings (what the index shows)."""
-    return [f.text for f in _findings_of(exp_folder) if f.headline]
-
-
 def _link(target: Path, root: Path) -> str:
     return Path(os.path.relpath(target, root)).as_posix()
 
@@ -1211,7 +1166,6 @@ __all__: list[str] = [
     "Finding",
     "activation_findings",
     "findings",
-    "headlines",
     "runs_table",
     "summary_table",
     "write_index",

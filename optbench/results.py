@@ -14,7 +14,6 @@ per-layer statistics as arrays and its histogram counts as a layers × bins matr
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import numpy as np
 import yaml
 from numpy.typing import NDArray
 
+from optbench.data import DATASETS
 from optbench.errors import OptbenchError
 from optbench.layout import (
     ACTIVATIONS_FILE,
@@ -34,9 +34,9 @@ from optbench.layout import (
     FINISHED,
     METRICS_FILE,
     RUNS_DIR,
-    SUMMARY_FILE,
     read_status,
 )
+from optbench.plain import comparison_key, value_at
 
 FloatArray = NDArray[np.float64]
 Columns = dict[str, FloatArray]
@@ -51,9 +51,6 @@ the seeds that were run, not an estimate for unseen ones)."""
 
 TARGET_ACCURACY = 0.97
 """Test accuracy that defines time to target (as in AlgoPerf): the first evaluation step reaching it."""
-
-CLASSES = {"mnist": 10}
-"""Number of classes per dataset: chance-level cross-entropy is ln(classes)."""
 
 SEED_KEY = "train.seed"
 NAMED_SECTIONS = ("model.init", "model.output_init", "optimizer.schedule")
@@ -104,14 +101,20 @@ def _read_optional_csv(path: Path) -> Columns | None:
         return None
 
 
-def value_at(data: Mapping[str, Any], dotted: str) -> Any:
-    """The value of a dotted key in nested plain data, or None where the key is absent."""
-    node: Any = data
-    for key in dotted.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return None
-        node = node[key]
-    return node
+def classes_of(config: Mapping[str, Any]) -> int | None:
+    """The number of classes of a run's dataset (chance-level cross-entropy is ln of it), if it has one."""
+    entry = DATASETS.get(str(value_at(config, "task.dataset")))
+    return None if entry is None else entry.classes
+
+
+def layer_widths(config: Mapping[str, Any], n_layers: int) -> dict[int, int]:
+    """Units per layer (1-based) where the config says: hidden sizes, and the classes of a known dataset."""
+    hidden = value_at(config, "model.hidden") or []
+    widths = {i + 1: int(w) for i, w in enumerate(hidden)}
+    classes = classes_of(config)
+    if classes is not None:
+        widths[n_layers] = classes
+    return widths
 
 
 # --------------------------------------------------------------------------------------------------
@@ -258,12 +261,8 @@ class Variant:
         return tuple(r for r in self.finished if r.state == "diverged")
 
 
-def _without_seed(config: Mapping[str, Any]) -> str:
-    data = json.loads(json.dumps(config))
-    data.pop("experiment", None)
-    if isinstance(data.get("train"), dict):
-        data["train"].pop("seed", None)
-    return json.dumps(data, sort_keys=True)
+VARIANT_IGNORES = ("experiment", SEED_KEY)
+"""What runs of one variant may differ in."""
 
 
 def format_value(value: Any) -> str:
@@ -328,7 +327,7 @@ def group_variants(runs: Sequence[RunResult], varied: Sequence[str]) -> list[Var
     groups: dict[str, list[RunResult]] = {}
     for run in runs:
         if run.config:
-            groups.setdefault(_without_seed(run.config), []).append(run)
+            groups.setdefault(comparison_key(run.config, VARIANT_IGNORES), []).append(run)
     show_lr = len({r.lr for members in groups.values() for r in members}) > 1
     return [
         Variant(
@@ -345,7 +344,7 @@ def group_variants(runs: Sequence[RunResult], varied: Sequence[str]) -> list[Var
 
 @dataclass(frozen=True)
 class ExperimentResult:
-    """An experiment folder: experiment.yaml, summary.csv and every listed run."""
+    """An experiment folder: experiment.yaml and every run it lists."""
 
     folder: Path
     name: str
@@ -354,7 +353,6 @@ class ExperimentResult:
     kind: str
     varied: tuple[str, ...]
     runs: tuple[RunResult, ...]
-    summary: tuple[dict[str, str], ...]
 
     def __repr__(self) -> str:
         return f"ExperimentResult({self.name!r}, {self.kind}, {len(self.runs)} runs)"
@@ -375,10 +373,6 @@ def read_experiment(folder: Path) -> ExperimentResult:
     if not isinstance(info, dict):
         raise OptbenchError(f"{folder}: no readable {EXPERIMENT_FILE}; not an optbench experiment folder")
     run_ids = [str(r) for r in info.get("runs") or []]
-    try:
-        summary = tuple(read_rows(folder / SUMMARY_FILE))
-    except OSError:
-        summary = ()
     return ExperimentResult(
         folder=folder,
         name=str(info.get("experiment", folder.name)),
@@ -387,7 +381,6 @@ def read_experiment(folder: Path) -> ExperimentResult:
         kind=str(info.get("kind", "dataset")),
         varied=tuple(str(k) for k in info.get("varied") or ()),
         runs=tuple(read_run(folder / RUNS_DIR / run_id) for run_id in run_ids),
-        summary=summary,
     )
 
 
@@ -520,6 +513,12 @@ class ActivationsResult:
         if isinstance(samples, int) and isinstance(nodes, int):
             return samples * nodes
         return None
+
+    @property
+    def readout_classes(self) -> int | None:
+        """Classes of the read-out whose cross-entropy gave the gradients, when the config says."""
+        classes = self.config.get("readout_classes")
+        return classes if isinstance(classes, int) else None
 
 
 def is_result_folder(folder: Path) -> bool:

@@ -42,9 +42,10 @@ from optbench.config import (
     Experiment,
     RunConfig,
     activations_to_yaml,
+    to_dict,
     to_yaml,
-    value_at,
 )
+from optbench.data import DATASETS
 from optbench.errors import OptbenchError, UsageError
 from optbench.executors import Event, Executor, make_executor
 from optbench.executors.task import describe_error, versions
@@ -61,6 +62,7 @@ from optbench.layout import (
     is_finished,
     read_status,
 )
+from optbench.plain import value_at
 
 SUMMARY_COLUMNS = ("run_id", "status", "optimizer", "lr", "seed", "steps", "final_loss", "wall_s")
 DATASET_SUMMARY_COLUMNS = ("final_test_acc", "init", "activation")
@@ -248,7 +250,8 @@ def estimated_cost(run: RunConfig) -> float:
     """
     if run.model is None:
         return float(run.train.steps)
-    sizes = (784, *run.model.hidden, 10)
+    dataset = DATASETS[str(run.task.dataset)]
+    sizes = (dataset.n_features, *run.model.hidden, dataset.classes)
     weights = sum(a * b for a, b in itertools.pairwise(sizes))
     buffers = len(run.optimizer.build().init_state(np.zeros(1)))
     update = UPDATE_COST * (weights + sum(sizes[1:])) * (1 + buffers)
@@ -464,7 +467,8 @@ def summary_rows(exp: Experiment, statuses: dict[str, dict[str, Any]]) -> list[l
             "diverged_step": status.get("diverged_step"),
             "error": status.get("error"),
         }
-        rows.append([values[c] if c in values else _cell(value_at(run, c)) for c in columns])
+        config = to_dict(run)
+        rows.append([values[c] if c in values else _cell(value_at(config, c)) for c in columns])
     return rows
 
 

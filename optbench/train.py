@@ -35,8 +35,6 @@ from optbench.optim import Optimizer
 
 FUNCTION_COLUMNS = ("step", "x", "y", "loss", "lr")
 DATASET_COLUMNS = ("step", "epoch", "train_loss", "test_loss", "test_acc", "lr", "elapsed_s")
-TIMING_COLUMNS = ("elapsed_s",)
-"""Columns that measure time: the only ones that differ between two runs of the same config."""
 
 FINAL_LOSS_WINDOW = 100
 """final_loss of a dataset run: the mean training loss over this many last steps (fewer if shorter)."""

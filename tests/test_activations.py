@@ -103,7 +103,7 @@ def test_every_relu_layer_outputs_exact_zeros_for_about_half_of_its_values(
 
 def hidden_outputs(c: ActivationCase, cfg: ActivationsConfig, x: np.ndarray, seed: int) -> list[np.ndarray]:
     """The hidden outputs of the case's network, rebuilt from the same weight stream."""
-    sizes = (x.shape[1], *([cfg.nodes] * cfg.layers), activations.READOUT_CLASSES)
+    sizes = (x.shape[1], *([cfg.nodes] * cfg.layers), cfg.readout_classes)
     net = MLP(sizes, ACTIVATIONS[c.activation], c.init, np.random.default_rng(seed), np.float64, bias=False)
     net.forward(x)
     return [h.copy() for h in net.hidden_outputs]
@@ -161,7 +161,7 @@ def test_grad_norm_is_the_norm_of_the_finite_difference_weight_gradient(activati
     x = rng.standard_normal((cfg.samples, cfg.features))
     labels = rng.integers(0, 10, size=cfg.samples)
     stats = run_case(0, c, cfg, x, labels, np.random.default_rng(8))
-    sizes = (cfg.features, *([cfg.nodes] * cfg.layers), activations.READOUT_CLASSES)
+    sizes = (cfg.features, *([cfg.nodes] * cfg.layers), cfg.readout_classes)
     net = MLP(sizes, ACTIVATIONS[c.activation], c.init, np.random.default_rng(8), np.float64, bias=False)
     for layer in stats:
         w = net.weights[layer.layer - 1]

@@ -15,17 +15,17 @@ from optbench.files import (
     FolderLock,
     atomic_write_json,
     atomic_write_text,
+    csv_cell,
     csv_text,
-    format_value,
     is_safe_name,
 )
 
 
 def test_floats_are_written_to_read_back_exactly() -> None:
     for value in (0.1, 1 / 3, -2.5e-308, 1e300, 6.45, 5e-324):
-        assert float(format_value(value)) == value
-    assert format_value(math.nan) == "nan" and format_value(math.inf) == "inf"
-    assert format_value(None) == "" and format_value(True) == "true" and format_value(3) == "3"
+        assert float(csv_cell(value)) == value
+    assert csv_cell(math.nan) == "nan" and csv_cell(math.inf) == "inf"
+    assert csv_cell(None) == "" and csv_cell(True) == "true" and csv_cell(3) == "3"
 
 
 def test_csv_cells_with_commas_and_quotes_are_quoted() -> None:

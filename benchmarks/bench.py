@@ -1,6 +1,6 @@
 """The performance benchmark behind `make bench`: how fast a training step is, and why.
 
-    python -m optbench.bench [--quick] [--out DIR]
+    python benchmarks/bench.py [--quick] [--out DIR]
 
 Measures, on the lecture's MLP (784-100-100-100-100-10, ReLU, He, batch 128) and on this machine:
 
@@ -50,8 +50,10 @@ from numpy.typing import NDArray
 from optbench import train
 from optbench.data import BatchSampler, Dataset
 from optbench.init import build_initializer
+from optbench.layout import SUMMARY_FILE
 from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import build_optimizer
+from optbench.text import text_table
 
 Array = NDArray[Any]
 
@@ -375,7 +377,7 @@ def run_command(args: Sequence[str]) -> tuple[float, str]:
 
 def _runs_wall_s(experiment_folder: Path) -> float:
     """The sum of the runs' own wall times, from the summary the compare wrote."""
-    with (experiment_folder / "summary.csv").open(newline="") as f:
+    with (experiment_folder / SUMMARY_FILE).open(newline="") as f:
         return sum(float(row["wall_s"]) for row in csv.DictReader(f))
 
 
@@ -580,14 +582,8 @@ def write_csv(rows: Sequence[Measurement], machine: dict[str, str], out: Path, q
 def table(rows: Sequence[Measurement]) -> str:
     """The measurements as aligned text columns: name, value, unit, target, pass, load, note."""
     header = ("measurement", "value", "unit", "target", "pass", "load", "note")
-    cells = [header] + [
-        (r.name, f"{r.value:.4g}", r.unit, r.target, _cell(r)[4], f"{r.load:.2f}", r.note) for r in rows
-    ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in cells
-    ]
-    return "\n".join([lines[0], "-" * max(len(line) for line in lines), *lines[1:]])
+    cells = [(r.name, f"{r.value:.4g}", r.unit, r.target, _cell(r)[4], f"{r.load:.2f}", r.note) for r in rows]
+    return text_table(header, cells)
 
 
 def _progress(rows: Sequence[Measurement]) -> None:
@@ -596,7 +592,7 @@ def _progress(rows: Sequence[Measurement]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m optbench.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats: rough figures, sooner")
     parser.add_argument(
         "--out", type=Path, default=Path("results/bench"), help="folder for bench.csv and history.csv"
@@ -621,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(table(rows))
+    print(table(rows), end="")
     print(f"results: {write_csv(rows, machine, args.out, args.quick)}")
     return 0
 
