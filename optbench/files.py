@@ -15,10 +15,10 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 from optbench.errors import LockedError
 
@@ -55,12 +55,25 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` by `data` in one step: readers see the old file or the new one, never a mix."""
+FILE_MODE = 0o644
+"""Permissions of every file optbench writes: readable by all, like any download or result."""
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A new version of `path`, written through the yielded file and put in place in one step.
+
+    The one policy of every writer (results, figures, data): the bytes go to a temporary file in the
+    same folder, which on a clean exit is synced, renamed over `path`, and the folder synced, so
+    readers see the old file or the new one, never a mix, and a crash cannot lose a rename that was
+    reported done. On any exception (Ctrl-C included) the temporary file is removed and `path` is
+    left as it was: raising inside the block is how a writer abandons a version it found wrong.
+    """
     tmp = _tmp_path(path)
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            os.fchmod(f.fileno(), FILE_MODE)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -69,6 +82,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` by `data` in one step (see `atomic_file`)."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

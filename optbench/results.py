@@ -187,6 +187,23 @@ class RunResult:
     def final_test_acc(self) -> float:
         return _float_or_nan(self.status.get("final_test_acc"))
 
+    @property
+    def layers(self) -> list[int]:
+        """The layers (1-based) that diagnostics.csv describes; none when the run has no diagnostics."""
+        if self.diagnostics is None or "layer" not in self.diagnostics:
+            return []
+        layers = self.diagnostics["layer"]
+        return sorted(int(v) for v in np.unique(layers[np.isfinite(layers)]))
+
+    def layer_curve(self, layer: int, column: str) -> tuple[FloatArray, FloatArray]:
+        """(steps, values) of one diagnostics column for one layer, finite values only, in step order."""
+        if self.diagnostics is None or column not in self.diagnostics:
+            return np.empty(0), np.empty(0)
+        diag = self.diagnostics
+        keep = (diag["layer"] == layer) & np.isfinite(diag[column]) & np.isfinite(diag["step"])
+        order = np.argsort(diag["step"][keep], kind="stable")
+        return diag["step"][keep][order], diag[column][keep][order]
+
     def curve(self, column: str) -> tuple[FloatArray, FloatArray]:
         """(steps, values) of one metrics column, rows with a non-finite value left out."""
         if self.metrics is None or column not in self.metrics:
@@ -255,6 +272,11 @@ class Variant:
     def finished(self) -> tuple[RunResult, ...]:
         """The runs whose numbers count: completed or diverged, with metrics on disk."""
         return tuple(r for r in self.runs if r.finished and r.has_metrics)
+
+    @property
+    def diagnosed(self) -> tuple[RunResult, ...]:
+        """The finished runs that have per-layer diagnostics."""
+        return tuple(r for r in self.finished if r.layers)
 
     @property
     def diverged(self) -> tuple[RunResult, ...]:
