@@ -17,11 +17,8 @@ from numpy.typing import NDArray
 
 from optbench.config import ActivationCase, ActivationsConfig
 from optbench.data import PIXEL_MAX
-from optbench.diagnostics import SATURATION_MARGIN
+from optbench.measures import HISTOGRAM_QUANTILE, SATURATION_MARGIN
 from optbench.nn import ACTIVATIONS, MLP
-
-HISTOGRAM_QUANTILE = 0.995
-"""Without natural bounds (ReLU, identity) a case's histograms span up to this quantile of |output|."""
 
 
 @dataclass(frozen=True)

@@ -159,15 +159,15 @@ def compare(
     quiet: bool,
 ) -> None:
     """Run every run of the config (runs x grid), then draw combined figures and a summary."""
-    from optbench.config import load_experiment
-    from optbench.runner import run_experiment
+    from optbench.config import load_experiment, runs_table
 
     exp = load_experiment(config, overrides)
-    from optbench import plots, report
-
     if dry_run:
-        click.echo(report.runs_table(exp), nl=False)
+        click.echo(runs_table(exp), nl=False)
         return
+    from optbench import plots, report
+    from optbench.runner import run_experiment
+
     workers = jobs or os.cpu_count() or 1
     result = run_experiment(exp, out, jobs=workers, force=force, progress=not quiet)
     if not result.interrupted:

@@ -11,14 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optbench.measures import DISTINCT_TOLERANCE, SATURATION_MARGIN
 from optbench.nn import MLP, Activation
-
-SATURATION_MARGIN = 0.01
-"""An output within this distance of a bound of sigmoid (0, 1) or tanh (−1, 1) counts as saturated."""
-
-DISTINCT_TOLERANCE = 1e-6
-"""Two units are the same unit if their incoming weight columns differ by at most this (relative to the
-largest weight of the layer, absolute when the layer is all zeros)."""
 
 DIAGNOSTIC_COLUMNS = (
     "step",

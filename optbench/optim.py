@@ -5,6 +5,10 @@ with a few whole-array operations. Hyperparameters carry the names, defaults and
 `torch.optim` class of the same name, edge cases included, so a config written by a PyTorch user
 means what they expect. Each class documents its update rule; in the equations g is the gradient,
 θ the parameters, t the 1-based update count and η the learning rate the schedule gives for update t.
+
+The module is longer than most (twelve optimizers, four schedules) because each class keeps its
+equations, reference and defaults beside its code, and all of them share the in-place building
+blocks whose rounding follows torch's; each class still reads on its own.
 """
 
 from __future__ import annotations

@@ -37,20 +37,10 @@ from optbench.layout import (
     read_status,
 )
 from optbench.plain import comparison_key, value_at
+from optbench.stats import FloatArray
+from optbench.text import format_value
 
-FloatArray = NDArray[np.float64]
 Columns = dict[str, FloatArray]
-
-SMOOTHING = 0.95
-"""Weight of the debiased exponential moving average that smooths minibatch losses: s_t = m_t/(1 − β^t)
-with m_t = β·m_{t−1} + (1 − β)·x_t, m_0 = 0. β = 0.95 averages over roughly 1/(1 − β) = 20 steps."""
-
-STD_DDOF = 0
-"""Delta degrees of freedom of the standard deviation over seeds (0: NumPy's default, the spread of
-the seeds that were run, not an estimate for unseen ones)."""
-
-TARGET_ACCURACY = 0.97
-"""Test accuracy that defines time to target (as in AlgoPerf): the first evaluation step reaching it."""
 
 SEED_KEY = "train.seed"
 NAMED_SECTIONS = ("model.init", "model.output_init", "optimizer.schedule")
@@ -287,29 +277,6 @@ VARIANT_IGNORES = ("experiment", SEED_KEY)
 """What runs of one variant may differ in."""
 
 
-def format_value(value: Any) -> str:
-    """A config value as label text: numbers in %g, lists in brackets, named sections as name(k=v)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        if "name" in value:
-            args = [f"{k}={format_value(v)}" for k, v in value.items() if k != "name" and v is not None]
-            return f"{value['name']}({', '.join(args)})" if args else str(value["name"])
-        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
-    return str(value)
-
-
-def format_percent(fraction: float) -> str:
-    """A fraction as a percentage with the digits a small one needs: 64%, 0.9%, 0.001%, 0%."""
-    if fraction == 0 or abs(fraction) >= 0.1:
-        return f"{fraction:.0%}"
-    return f"{fraction * 100:.1g}%"
-
-
 def _short_key(dotted: str) -> str:
     section = next((s for s in NAMED_SECTIONS if dotted == s or dotted.startswith(s + ".")), None)
     return (section or dotted).rsplit(".", 1)[-1]
@@ -404,74 +371,6 @@ def read_experiment(folder: Path) -> ExperimentResult:
         varied=tuple(str(k) for k in info.get("varied") or ()),
         runs=tuple(read_run(folder / RUNS_DIR / run_id) for run_id in run_ids),
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Curves: smoothing and seed statistics
-# --------------------------------------------------------------------------------------------------
-
-
-def smooth(values: FloatArray, weight: float = SMOOTHING) -> FloatArray:
-    """Debiased exponential moving average (see SMOOTHING); non-finite inputs give NaN and are skipped.
-
-    The debiasing divides by 1 − β^n, n the number of finite values seen, so the first output equals
-    the first input instead of being pulled towards zero.
-    """
-    out = np.full(len(values), np.nan)
-    m, n = 0.0, 0
-    for i, x in enumerate(values):
-        if math.isfinite(x):
-            m = weight * m + (1.0 - weight) * x
-            n += 1
-            out[i] = m / (1.0 - weight**n)
-    return out
-
-
-@dataclass(frozen=True)
-class SeedStats:
-    """Mean and standard deviation over seeds at each step of a common grid, and how many seeds count."""
-
-    steps: FloatArray
-    mean: FloatArray
-    std: FloatArray
-    count: NDArray[np.int64]
-
-
-def aggregate(curves: Sequence[tuple[FloatArray, FloatArray]], ddof: int = STD_DDOF) -> SeedStats:
-    """Seed statistics of several (steps, values) curves.
-
-    The grid is every step at which some seed has a finite value. At each step the mean and std are
-    over the seeds with a finite value there, so a seed that diverged counts up to its last finite
-    step and not after; `count` says how many seeds each point rests on. With fewer than ddof + 1
-    seeds at a step, the std there is 0.
-    """
-    clean = [(s[np.isfinite(v)], v[np.isfinite(v)]) for s, v in curves]
-    grid = np.unique(np.concatenate([s for s, _ in clean])) if clean else np.empty(0)
-    table = np.full((len(clean), len(grid)), np.nan)
-    for row, (steps, values) in zip(table, clean):
-        row[np.searchsorted(grid, steps)] = values
-    present = np.isfinite(table)
-    count = present.sum(axis=0).astype(np.int64)
-    total = np.where(present, table, 0.0).sum(axis=0)
-    mean = total / np.maximum(count, 1)
-    squares = np.where(present, (table - mean) ** 2, 0.0).sum(axis=0)
-    std = np.where(count > ddof, np.sqrt(squares / np.maximum(count - ddof, 1)), 0.0)
-    return SeedStats(grid, mean, std, count)
-
-
-def time_to_target(steps: FloatArray, accuracy: FloatArray, target: float = TARGET_ACCURACY) -> int | None:
-    """The first step at which accuracy ≥ target, or None if it never gets there."""
-    reached = np.flatnonzero(np.isfinite(accuracy) & (accuracy >= target))
-    return int(steps[reached[0]]) if reached.size else None
-
-
-def mean_std(values: Sequence[float], ddof: int = STD_DDOF) -> tuple[float, float]:
-    """Mean and std of the finite values (NaN, NaN if there are none)."""
-    finite = np.array([v for v in values if math.isfinite(v)], dtype=np.float64)
-    if finite.size == 0:
-        return math.nan, math.nan
-    std = float(finite.std(ddof=ddof)) if finite.size > ddof else 0.0
-    return float(finite.mean()), std
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import numpy as np
 from optbench.config import RunConfig
 from optbench.data import (
     DATASETS,
+    EVAL_CHUNK,
     BatchSampler,
     ChunkReader,
     Dataset,
@@ -38,9 +39,6 @@ DATASET_COLUMNS = ("step", "epoch", "train_loss", "test_loss", "test_acc", "lr",
 
 FINAL_LOSS_WINDOW = 100
 """final_loss of a dataset run: the mean training loss over this many last steps (fewer if shorter)."""
-
-EVAL_CHUNK = 2000
-"""Test images evaluated per matrix product: large enough for BLAS, small enough for the cache."""
 
 Row = Sequence[Any]
 Writer = Callable[[Row], None]

@@ -335,7 +335,7 @@ def lecture_like(root: Path, eighth: bool = False) -> Path:
 @pytest.fixture
 def catcher(monkeypatch: pytest.MonkeyPatch) -> FigureCatcher:
     catch = FigureCatcher()
-    monkeypatch.setattr(plots, "save_png", catch)
+    monkeypatch.setattr(plots.rendering, "save_png", catch)
     return catch
 
 
@@ -493,8 +493,8 @@ def test_histograms_of_eight_cases_and_five_layers_are_a_readable_png(tmp_path: 
     assert len(read_activations(folder).cases) == 8
     plots.activation_figures(folder)
     width, height = png_size(folder / "histograms.png")
-    panel_w, panel_h = plots.HIST_PANEL
-    assert width >= 5 * panel_w * plots.DPI and height >= 8 * panel_h * plots.DPI
+    panel_w, panel_h = plots.activations.HIST_PANEL
+    assert width >= 5 * panel_w * plots.axes.DPI and height >= 8 * panel_h * plots.axes.DPI
     assert width <= 2400 and height <= 2400
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import optbench
 
 PACKAGE = Path(optbench.__file__).parent
-SOURCES = sorted(PACKAGE.glob("*.py"))
+SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 
 def violations(tree: ast.AST) -> list[str]:

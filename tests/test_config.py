@@ -12,6 +12,7 @@ from optbench.config import (
     load_experiment,
     parse_overrides,
     parse_yaml,
+    runs_table,
     to_yaml,
     validate_run,
 )
@@ -460,3 +461,22 @@ def test_problems_in_command_line_runs_point_at_the_command_line(tmp_path: Path)
         "command line: grid: must be a mapping of dotted keys to lists, got 3",
         "command line: runs[0].optimizer.lr: must be > 0, got -1.0",
     ]
+
+
+def test_runs_table_lists_every_run_and_only_the_varied_columns(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "task: {function: book}\noptimizer: {name: sgd, lr: 0.1}\ntrain: {steps: 5}\n"
+        "grid:\n  optimizer.lr: [0.1, 0.01]\n  train.seed: [0, 1]\n"
+    )
+    exp = load_experiment(config)
+    lines = runs_table(exp).splitlines()
+    assert lines[0].split() == ["run_id", "optimizer.lr", "train.seed"]
+    assert [line.split()[0] for line in lines[1:-1]] == [run.run_id for run in exp.runs]
+    assert [line.split()[1:] for line in lines[1:-1]] == [
+        ["0.1", "0"],
+        ["0.1", "1"],
+        ["0.01", "0"],
+        ["0.01", "1"],
+    ]
+    assert lines[-1] == "4 runs"

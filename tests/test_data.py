@@ -7,6 +7,8 @@ import hashlib
 import io
 import os
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -21,13 +23,16 @@ from optbench.data import (
     ChunkReader,
     Dataset,
     RawFile,
+    checksums,
     data_info,
+    datasets,
     default_data_dir,
     fetch_mnist,
     iter_chunks,
     load_idx_folder,
     load_mnist,
     read_idx,
+    sources,
 )
 from optbench.errors import DataError
 
@@ -58,7 +63,8 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """The bytes of a miniature MNIST, with MNIST_FILES pinned to their real checksums."""
     contents = {name: idx_bytes(array) for name, array in tiny_arrays().items()}
     table = tuple(RawFile(name, hashlib.sha256(b).hexdigest(), len(b)) for name, b in contents.items())
-    monkeypatch.setattr(data, "MNIST_FILES", table)
+    for module in (datasets, sources):
+        monkeypatch.setattr(module, "MNIST_FILES", table)
     return contents
 
 
@@ -375,6 +381,26 @@ def test_fetch_creates_the_data_folder(tmp_path: Path, tiny: dict[str, bytes]) -
     assert (folder / "train-images-idx3-ubyte").is_file()
 
 
+def test_fetched_files_are_readable_by_all(tmp_path: Path, tiny: dict[str, bytes]) -> None:
+    fetch_mnist(tmp_path, sources=[FakeSource("net", tiny)])
+    assert {(tmp_path / name).stat().st_mode & 0o777 for name in tiny} == {0o644}
+
+
+def test_importing_the_package_or_the_results_reader_leaves_the_fetcher_unloaded() -> None:
+    code = (
+        "import sys\n"
+        "import optbench.data\n"
+        "assert 'optbench.data.sources' not in sys.modules, 'import optbench.data loaded the fetcher'\n"
+        "import optbench.results\n"
+        "assert 'optbench.data.sources' not in sys.modules, 'import optbench.results loaded the fetcher'\n"
+        "from optbench.data import fetch_mnist\n"
+        "assert fetch_mnist.__module__ == 'optbench.data.sources'\n"
+        "assert 'optbench.data.sources' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
 def test_the_default_sources_are_both_mirrors_then_npm() -> None:
     names = [source.name for source in data.DEFAULT_SOURCES]
     assert names == [
@@ -458,8 +484,8 @@ def test_loading_twice_hashes_each_file_once(
 ) -> None:
     write_all(tmp_path, tiny)
     hashed: list[int] = []
-    real = data._sha256
-    monkeypatch.setattr(data, "_sha256", lambda b: hashed.append(len(b)) or real(b))
+    real = checksums._sha256
+    monkeypatch.setattr(checksums, "_sha256", lambda b: hashed.append(len(b)) or real(b))
     load_mnist(tmp_path)
     load_mnist(tmp_path)
     assert len(hashed) == 4

@@ -18,13 +18,16 @@ from optbench import plots
 from optbench.errors import OptbenchError
 from optbench.files import csv_text
 from optbench.optim import OPTIMIZERS
+from optbench.plots.diagnostics import DIAGNOSTIC_PANELS, MAX_DIAGNOSTIC_ROWS
 from optbench.results import (
-    aggregate,
     group_variants,
     read_experiment,
     read_run,
-    smooth,
     variant_label,
+)
+from optbench.stats import (
+    aggregate,
+    smooth,
 )
 
 LECTURE_OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
@@ -385,7 +388,7 @@ class FigureCatcher:
 @pytest.fixture
 def catcher(monkeypatch: pytest.MonkeyPatch) -> FigureCatcher:
     catch = FigureCatcher()
-    monkeypatch.setattr(plots, "save_png", catch)
+    monkeypatch.setattr(plots.rendering, "save_png", catch)
     return catch
 
 
@@ -491,7 +494,7 @@ def test_every_registered_optimizer_has_its_own_colour() -> None:
 
 def cielab(color: str) -> np.ndarray:
     """sRGB hex to CIELAB (D65), where a distance ΔE of about 2 is just noticeable."""
-    c = np.array(plots._rgb(color))
+    c = np.array(plots.style._rgb(color))
     linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
     t = xyz / np.array([0.95047, 1.0, 1.08883])
@@ -583,7 +586,7 @@ def test_variants_of_one_optimizer_differing_in_init_are_coloured_by_init_name(t
 
 
 def expected_size(inches: tuple[float, float]) -> tuple[int, int]:
-    return round(inches[0] * plots.DPI), round(inches[1] * plots.DPI)
+    return round(inches[0] * plots.axes.DPI), round(inches[1] * plots.axes.DPI)
 
 
 def test_dataset_experiment_figures_are_valid_pngs_of_the_expected_size(tmp_path: Path) -> None:
@@ -596,8 +599,8 @@ def test_dataset_experiment_figures_are_valid_pngs_of_the_expected_size(tmp_path
         "lr_sensitivity.png",
         "diagnostics.png",
     ]
-    assert png_size(folder / "loss.png") == expected_size(plots.SINGLE)
-    assert png_size(folder / "lr_sensitivity.png") == expected_size(plots.WIDE)
+    assert png_size(folder / "loss.png") == expected_size(plots.axes.SINGLE)
+    assert png_size(folder / "lr_sensitivity.png") == expected_size(plots.axes.WIDE)
     for path in written:
         assert png_size(path)[0] >= 1000
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
@@ -674,7 +677,7 @@ def test_function_experiment_draws_paths_panels_and_loss(tmp_path: Path) -> None
     finish_experiment(folder, "function", ["optimizer.name"], ids)
     written = plots.experiment_figures(folder)
     assert [p.name for p in written] == ["paths.png", "paths_panels.png", "loss.png"]
-    assert png_size(folder / "paths.png") == expected_size(plots.SINGLE)
+    assert png_size(folder / "paths.png") == expected_size(plots.axes.SINGLE)
     assert png_size(folder / "paths_panels.png")[0] > png_size(folder / "paths_panels.png")[1]
 
 
@@ -753,7 +756,7 @@ def test_experiment_diagnostics_have_a_row_per_variant_and_a_line_per_layer(
 ) -> None:
     plots.experiment_figures(zero_init_experiment(tmp_path))
     fig = catcher.figures["diagnostics.png"]
-    columns = len(plots.DIAGNOSTIC_PANELS) + 1  # distinct units joins: some layer has fewer than its width
+    columns = len(DIAGNOSTIC_PANELS) + 1  # distinct units joins: some layer has fewer than its width
     assert len(fig.axes) == 4 * columns
     assert [ax.get_ylabel().replace("\n", " ") for ax in fig.axes[::columns]] == [
         "sgd init=zeros",
@@ -776,7 +779,7 @@ def test_exact_zeros_on_a_log_axis_are_marked_on_its_bottom_edge(
 ) -> None:
     plots.experiment_figures(zero_init_experiment(tmp_path))
     fig = catcher.figures["diagnostics.png"]
-    weight = fig.axes[len(plots.DIAGNOSTIC_PANELS) + 2]  # zeros + He output: weight norms
+    weight = fig.axes[len(DIAGNOSTIC_PANELS) + 2]  # zeros + He output: weight norms
     layer_1 = next(line for line in weight.get_lines() if line.get_label() == "layer 1")
     assert np.isnan(layer_1.get_ydata()[0]) and list(layer_1.get_ydata()[1:]) == [1e-9, 1e-8, 1e-7]
     marks = [line for line in weight.get_lines() if line.get_marker() == "v"]
@@ -802,7 +805,7 @@ def test_many_variants_get_the_compact_diagnostics_overview(tmp_path: Path, catc
     folder = tmp_path / "many"
     ids = [
         dataset_run(folder, "sgd", float(lr), 0, [0.5, 0.9], final_loss=0.3)
-        for lr in np.geomspace(1e-3, 1.0, plots.MAX_DIAGNOSTIC_ROWS + 1)
+        for lr in np.geomspace(1e-3, 1.0, MAX_DIAGNOSTIC_ROWS + 1)
     ]
     finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
     plots.experiment_figures(folder)
@@ -819,8 +822,8 @@ def test_a_png_is_replaced_atomically_and_an_interrupted_save_leaves_the_old_fil
     before = (run_folder / "loss.png").read_bytes()
     from matplotlib.figure import Figure
 
-    def interrupted(self: Any, fname: Path, **kwargs: Any) -> None:
-        Path(fname).write_bytes(PNG_SIGNATURE)  # half a file, then Ctrl-C
+    def interrupted(self: Any, fname: Any, **kwargs: Any) -> None:
+        fname.write(PNG_SIGNATURE)  # half a file, then Ctrl-C
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Figure, "savefig", interrupted)

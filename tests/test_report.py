@@ -12,7 +12,6 @@ from test_plots import dataset_run, finish_experiment, function_run, lr_sweep_ex
 
 from optbench import report
 from optbench.cli import main
-from optbench.config import load_experiment
 from optbench.results import read_experiment
 
 
@@ -30,25 +29,6 @@ def one_with(items: list[str], *parts: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # Terminal tables
 # --------------------------------------------------------------------------------------------------
-
-
-def test_runs_table_lists_every_run_and_only_the_varied_columns(tmp_path: Path) -> None:
-    config = tmp_path / "c.yaml"
-    config.write_text(
-        "task: {function: book}\noptimizer: {name: sgd, lr: 0.1}\ntrain: {steps: 5}\n"
-        "grid:\n  optimizer.lr: [0.1, 0.01]\n  train.seed: [0, 1]\n"
-    )
-    exp = load_experiment(config)
-    lines = report.runs_table(exp).splitlines()
-    assert lines[0].split() == ["run_id", "optimizer.lr", "train.seed"]
-    assert [line.split()[0] for line in lines[1:-1]] == [run.run_id for run in exp.runs]
-    assert [line.split()[1:] for line in lines[1:-1]] == [
-        ["0.1", "0"],
-        ["0.1", "1"],
-        ["0.01", "0"],
-        ["0.01", "1"],
-    ]
-    assert lines[-1] == "4 runs"
 
 
 def test_summary_table_shows_status_final_loss_accuracy_and_wall_time(tmp_path: Path) -> None:

@@ -1,0 +1,63 @@
+"""Configs: strict YAML loading, KEY=VALUE overrides, runs/grid expansion, and validation.
+
+A config file describes one experiment; loading it gives fully resolved, validated runs or a
+`ConfigError` listing every problem, one `FILE: key.path: message` line each.
+
+The public face, imported from `optbench.config` (never from its modules):
+- loading: `load_experiment`, `expand`, `load_activations`, `load_suite`, `validate_run`,
+  `parse_overrides`, `parse_yaml`;
+- the schema: `RunConfig` (with `TaskConfig`, `ModelConfig`, `OptimizerConfig`, `TrainConfig`),
+  `Experiment`, `ActivationsConfig`, `ActivationCase`, `Suite`;
+- resolved configs as plain data: `to_dict`, `to_yaml`, `run_id`, `activations_to_yaml`;
+- the runs as text (what `--dry-run` prints): `runs_table`;
+- problem wording: `edit_distance`, `did_you_mean`.
+"""
+
+from optbench.config.activations import (
+    ActivationCase,
+    ActivationsConfig,
+    activations_to_yaml,
+    load_activations,
+)
+from optbench.config.display import runs_table
+from optbench.config.expansion import expand, load_experiment
+from optbench.config.fields import did_you_mean, edit_distance
+from optbench.config.overrides import parse_overrides
+from optbench.config.schema import (
+    Experiment,
+    ModelConfig,
+    OptimizerConfig,
+    RunConfig,
+    TaskConfig,
+    TrainConfig,
+)
+from optbench.config.serialise import run_id, to_dict, to_yaml
+from optbench.config.suites import Suite, load_suite
+from optbench.config.validation import validate_run
+from optbench.config.yaml_text import parse_yaml
+
+__all__ = [
+    "ActivationCase",
+    "ActivationsConfig",
+    "Experiment",
+    "ModelConfig",
+    "OptimizerConfig",
+    "RunConfig",
+    "Suite",
+    "TaskConfig",
+    "TrainConfig",
+    "activations_to_yaml",
+    "did_you_mean",
+    "edit_distance",
+    "expand",
+    "load_activations",
+    "load_experiment",
+    "load_suite",
+    "parse_overrides",
+    "parse_yaml",
+    "run_id",
+    "runs_table",
+    "to_dict",
+    "to_yaml",
+    "validate_run",
+]

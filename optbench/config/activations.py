@@ -1,0 +1,120 @@
+"""The config of the activation-distribution experiment (`optbench activations`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from optbench.config.expansion import Where, _Origin, _read_config
+from optbench.config.fields import _check_keys, _describe, _fields, _named, _Problems, _unknown
+from optbench.config.overrides import COMMAND_LINE, _merge, _patch
+from optbench.config.serialise import _named_dict
+from optbench.data import DATASETS
+from optbench.errors import ConfigError
+from optbench.files import is_safe_name
+from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, hyper, hyperparameters
+from optbench.init import INITIALIZERS, Initializer
+from optbench.nn import ACTIVATIONS
+
+INPUTS = ("normal", "mnist")
+
+
+@dataclass(frozen=True)
+class ActivationCase:
+    """One network of the experiment: an initialiser and an activation."""
+
+    init: Initializer
+    activation: str
+
+    @property
+    def label(self) -> str:
+        std = getattr(self.init, "std", None)
+        init = f"std={std:g}" if isinstance(std, float) else self.init.name
+        return f"{init} + {self.activation}"
+
+
+@dataclass(frozen=True)
+class ActivationsConfig:
+    """`optbench activations`: histograms of each layer's outputs for several (init, activation) cases."""
+
+    experiment: str
+    description: str = hyper("", "what the experiment shows, for the report")
+    input: str = hyper("normal", "normal: N×D standard normal input; mnist: N MNIST training images")
+    samples: int = hyper(1000, "rows of input N", AT_LEAST_ONE)
+    features: int = hyper(100, "input dimension D of the normal input (MNIST has 784)", AT_LEAST_ONE)
+    layers: int = hyper(5, "hidden layers L", AT_LEAST_ONE)
+    nodes: int = hyper(100, "units per hidden layer H", AT_LEAST_ONE)
+    bins: int = hyper(30, "histogram bins per layer", AT_LEAST_ONE)
+    readout_classes: int = hyper(
+        10, "classes of the linear read-out whose cross-entropy gives the gradients", AT_LEAST_ONE
+    )
+    seed: int = hyper(0, "seed of the input and the weights", NON_NEGATIVE)
+    data_dir: str | None = hyper(None, "folder of MNIST-layout files for input: mnist (default: the cache)")
+    cases: tuple[ActivationCase, ...] = ()
+
+
+ACTIVATIONS_KEYS = ("experiment", *(p.name for p in hyperparameters(ActivationsConfig)), "cases")
+
+
+def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsConfig:
+    """Read and validate an activations config (with overrides); raise ConfigError listing every problem."""
+    raw, pairs, found = _read_config(path, overrides)
+    source = str(path)
+    lines = list(found)
+    origin = _Origin(source)
+    for key, value in pairs:
+        raw = _merge(raw, _patch([(key, value)]))
+        origin.mark({key: value}, Where(f"{COMMAND_LINE}: {key}", inline=False))
+    problems = _Problems()
+    _check_keys(raw, ACTIVATIONS_KEYS, "", problems)
+    experiment = raw.get("experiment")
+    if not isinstance(experiment, str) or not is_safe_name(experiment):
+        problems.add("experiment", f"must be a simple folder name, got {_describe(experiment)}")
+    values = _fields(ActivationsConfig, raw, "", problems, hyperparameters(ActivationsConfig))
+    if values.get("input") is not None and values["input"] not in INPUTS:
+        problems.add("input", _unknown(values["input"], INPUTS, "input"))
+    classes = DATASETS["mnist"].classes
+    if values.get("input") == "mnist" and values.get("readout_classes", classes) != classes:
+        problems.add("readout_classes", f"MNIST input has {classes} classes, got {values['readout_classes']}")
+    cases = []
+    raw_cases = raw.get("cases")
+    if not isinstance(raw_cases, list) or not raw_cases:
+        problems.add(
+            "cases", f"must be a non-empty list of {{init: ..., activation: ...}}, got {_describe(raw_cases)}"
+        )
+        raw_cases = []
+    for i, case in enumerate(raw_cases):
+        path_i = f"cases[{i}]"
+        if not isinstance(case, dict):
+            problems.add(path_i, f"must be a mapping with init and activation, got {_describe(case)}")
+            continue
+        _check_keys(case, ("init", "activation"), path_i, problems)
+        init, _ = _named(case.get("init"), f"{path_i}.init", INITIALIZERS, "initialiser", problems)
+        activation = case.get("activation")
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
+            what = (
+                _unknown(activation, list(ACTIVATIONS), "activation")
+                if isinstance(activation, str)
+                else (f"must name an activation, got {_describe(activation)}")
+            )
+            problems.add(f"{path_i}.activation", what)
+        elif init is not None:
+            cases.append(ActivationCase(init, activation))
+    for key_path, message in problems.items:
+        lines.append(f"{origin.locate(key_path)}: {message}")
+    if lines:
+        raise ConfigError(lines)
+    assert isinstance(experiment, str)
+    return ActivationsConfig(experiment=experiment, cases=tuple(cases), **values)
+
+
+def activations_to_yaml(cfg: ActivationsConfig) -> str:
+    """The resolved activations config, every default spelled out."""
+    data: dict[str, Any] = {"experiment": cfg.experiment}
+    data.update({p.name: getattr(cfg, p.name) for p in hyperparameters(ActivationsConfig)})
+    data["cases"] = [{"init": _named_dict(c.init), "activation": c.activation} for c in cfg.cases]
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110)

@@ -1,0 +1,119 @@
+"""The schema of a config: one frozen dataclass per section, a resolved run, an experiment.
+
+Every section is a frozen dataclass whose fields are declared with `hyper` (meaning and range), like
+the hyperparameters of optimizers, schedules and initialisers; one converter (`fields.py`) checks
+all of them. The constants here say which keys and choices a config may use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from optbench.config.serialise import run_id
+from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, hyper
+from optbench.init import INITIALIZERS, Initializer
+from optbench.optim import OPTIMIZERS, SCHEDULES, Optimizer, Schedule
+
+DTYPES = ("float32", "float64")
+SAMPLINGS = ("epoch", "replacement")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """What is optimised: a dataset (with the MLP of `model`) or a 2-D function."""
+
+    dataset: str | None = hyper(None, "dataset to train on (see `optbench list datasets`)")
+    function: str | None = hyper(None, "2-D function to minimise (see `optbench list functions`)")
+    data_dir: str | None = hyper(None, "folder with the four MNIST-layout IDX files; default: the cache")
+    start: tuple[float, float] | None = hyper(None, "starting point (x, y) of a function task")
+
+    @property
+    def kind(self) -> Literal["dataset", "function"]:
+        return "function" if self.function is not None else "dataset"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The MLP of a dataset task."""
+
+    hidden: tuple[int, ...] = hyper((100, 100, 100, 100), "sizes of the hidden layers", AT_LEAST_ONE)
+    activation: str = hyper("relu", "activation between layers (see `optbench list activations`)")
+    init: Initializer = hyper(None, "weight initialiser: a name or {name: ..., std: ...}")
+    output_init: Initializer | None = hyper(None, "initialiser of the last layer (null: as init)")
+    dtype: str = hyper("float32", "float32 or float64")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """The optimizer, its hyperparameters (every one, defaults filled in), schedule and clipping."""
+
+    name: str
+    hyper: Mapping[str, Any]
+    schedule: Schedule
+    clip_norm: float | None
+
+    def build(self) -> Optimizer:
+        return OPTIMIZERS[self.name](**self.hyper, schedule=self.schedule, clip_norm=self.clip_norm)
+
+    @property
+    def lr(self) -> float:
+        return float(self.hyper["lr"])
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and how to train."""
+
+    steps: int = hyper(2000, "number of updates", AT_LEAST_ONE)
+    batch_size: int = hyper(128, "examples per minibatch (dataset tasks)", AT_LEAST_ONE)
+    eval_every: int = hyper(100, "updates between test-set evaluations (dataset tasks)", AT_LEAST_ONE)
+    seed: int = hyper(0, "seed of the initial weights and the minibatch order", NON_NEGATIVE)
+    sampling: str = hyper("epoch", "epoch: a fresh permutation per epoch; replacement: draw with replacement")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fully resolved run: everything that determines its numbers."""
+
+    experiment: str
+    task: TaskConfig
+    model: ModelConfig | None
+    optimizer: OptimizerConfig
+    train: TrainConfig
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A loaded config file: its runs, in order, and the dotted keys whose values differ between them."""
+
+    name: str
+    source: str
+    description: str
+    runs: tuple[RunConfig, ...]
+    varied: tuple[str, ...] = field(default=())
+
+    def first_only(self) -> Experiment:
+        """The experiment reduced to its first run (what `optbench train` runs)."""
+        return dataclasses.replace(self, runs=self.runs[:1], varied=())
+
+
+TOP_LEVEL_KEYS = ("experiment", "description", "task", "model", "optimizer", "train", "runs", "grid")
+
+NAMED_SECTIONS: dict[str, Mapping[str, type]] = {
+    "optimizer": OPTIMIZERS,
+    "optimizer.schedule": SCHEDULES,
+    "model.init": INITIALIZERS,
+    "model.output_init": INITIALIZERS,
+}
+"""Sections chosen by `name`. Changing the name in a run, grid or override drops the hyperparameters
+of the previous choice, so that {name: sgd} after a base of adam does not inherit adam's betas."""
+
+DEFAULT_INIT = "he"
+DEFAULT_OPTIMIZER = "sgd"

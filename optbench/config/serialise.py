@@ -1,0 +1,81 @@
+"""Resolved configs as plain data: what config.yaml holds, and run ids."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from optbench.hparams import hyperparameters
+
+if TYPE_CHECKING:
+    from optbench.config.schema import RunConfig
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _named_dict(obj: Any) -> dict[str, Any]:
+    return {"name": obj.name, **{p.name: _plain(getattr(obj, p.name)) for p in hyperparameters(type(obj))}}
+
+
+def to_dict(run: RunConfig) -> dict[str, Any]:
+    """The resolved run as plain data, every default spelled out: what config.yaml holds."""
+    task = (
+        {"function": run.task.function, "start": _plain(run.task.start)}
+        if run.task.kind == "function"
+        else {"dataset": run.task.dataset, "data_dir": run.task.data_dir}
+    )
+    out: dict[str, Any] = {"experiment": run.experiment, "task": task}
+    if run.model is not None:
+        m = run.model
+        out["model"] = {
+            "hidden": list(m.hidden),
+            "activation": m.activation,
+            "init": _named_dict(m.init),
+            "output_init": None if m.output_init is None else _named_dict(m.output_init),
+            "dtype": m.dtype,
+        }
+    opt = run.optimizer
+    out["optimizer"] = {
+        "name": opt.name,
+        **{k: _plain(v) for k, v in opt.hyper.items()},
+        "schedule": _named_dict(opt.schedule),
+        "clip_norm": opt.clip_norm,
+    }
+    train = dataclasses.asdict(run.train)
+    if run.task.kind == "function":
+        train = {"steps": run.train.steps, "seed": run.train.seed}
+    out["train"] = train
+    return out
+
+
+def to_yaml(run: RunConfig) -> str:
+    return yaml.safe_dump(to_dict(run), sort_keys=False, default_flow_style=None, width=110)
+
+
+def run_id(run: RunConfig) -> str:
+    """A readable, stable id: the main choices, then a hash of the whole resolved config.
+
+    The hash covers every value that can change the numbers (not the experiment's name), so the same
+    resolved config always gets the same id, and two runs that differ anywhere never share one.
+    """
+    data = to_dict(run)
+    del data["experiment"]
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+    parts = [run.optimizer.name, f"lr{run.optimizer.lr:g}"]
+    if run.model is not None:
+        init = run.model.init
+        std = getattr(init, "std", None)
+        parts += [f"{init.name}{std:g}" if isinstance(std, float) else init.name, run.model.activation]
+    parts.append(f"s{run.train.seed}")
+    return "-".join(parts) + "-" + digest

@@ -1,0 +1,176 @@
+"""Validating one resolved run: a raw run dict as a `RunConfig`, or every problem that prevents it.
+
+Each section has its validator; they check what the declared fields cannot say alone (names in the
+registries, task kinds, the batch size against the training set) and fill in defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from optbench.config.fields import (
+    _check_keys,
+    _convert,
+    _dataclass_section,
+    _describe,
+    _named,
+    _Problems,
+    _section,
+    _unknown,
+)
+from optbench.config.schema import (
+    DEFAULT_INIT,
+    DEFAULT_OPTIMIZER,
+    DTYPES,
+    SAMPLINGS,
+    TOP_LEVEL_KEYS,
+    ModelConfig,
+    OptimizerConfig,
+    RunConfig,
+    TaskConfig,
+    TrainConfig,
+)
+from optbench.data import DATASETS, train_set_size
+from optbench.files import is_safe_name
+from optbench.functions import FUNCTIONS
+from optbench.hparams import POSITIVE, hyperparameters
+from optbench.init import INITIALIZERS
+from optbench.nn import ACTIVATIONS
+from optbench.optim import OPTIMIZERS, SCHEDULES, Cosine
+
+
+def _train_set_size(task: TaskConfig) -> int | None:
+    """How many training examples the task's dataset has, read from the label file's header."""
+    if task.dataset is None:
+        return None
+    folder = Path(task.data_dir).expanduser() if task.data_dir is not None else None
+    return train_set_size(task.dataset, folder)
+
+
+def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
+    """A resolved raw run dict as a RunConfig, or the (key path, message) problems that prevent it."""
+    problems = _Problems()
+    if not isinstance(raw, dict):
+        problems.add("", f"the config must be a mapping of sections, got {_describe(raw)}")
+        return None, problems.items
+    _check_keys(raw, TOP_LEVEL_KEYS, "", problems)
+
+    experiment = raw.get("experiment")
+    if not isinstance(experiment, str) or not is_safe_name(experiment):
+        problems.add(
+            "experiment",
+            "must be a simple folder name (letters, digits, '.', '_', '-'; no '..' or '/'),"
+            f" got {_describe(experiment)}",
+        )
+
+    task_raw = _section(raw, "task", problems)
+    task_values = _dataclass_section(TaskConfig, task_raw, "task", problems)
+    task = _validate_task(task_values, task_raw, problems)
+
+    model = None
+    model_raw = _section(raw, "model", problems)
+    if task is not None and task.kind == "function":
+        if raw.get("model"):
+            problems.add("model", f"a function task ({task.function}) has no model; remove this section")
+    else:
+        model = _validate_model(model_raw, problems)
+
+    optimizer = _validate_optimizer(raw, problems)
+
+    train_raw = _section(raw, "train", problems)
+    train_values = _dataclass_section(TrainConfig, train_raw, "train", problems)
+    sampling = train_values.get("sampling")
+    if sampling is not None and sampling not in SAMPLINGS:
+        problems.add("train.sampling", _unknown(sampling, SAMPLINGS, "sampling"))
+    if task is not None and train_values.get("batch_size") is not None:
+        size = _train_set_size(task)
+        if size is not None and train_values["batch_size"] > size:
+            problems.add(
+                "train.batch_size",
+                f"must be at most the training-set size {size}, got {train_values['batch_size']}",
+            )
+
+    if problems.items:
+        return None, problems.items
+    assert task is not None and optimizer is not None and isinstance(experiment, str)
+    train = TrainConfig(**train_values)
+    if isinstance(optimizer.schedule, Cosine) and optimizer.schedule.t_max is None:
+        t_max = max(1, train.steps - optimizer.schedule.warmup_steps)
+        optimizer = dataclasses.replace(
+            optimizer, schedule=dataclasses.replace(optimizer.schedule, t_max=t_max)
+        )
+    return RunConfig(experiment, task, model, optimizer, train), []
+
+
+def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: _Problems) -> TaskConfig | None:
+    dataset, function = values.get("dataset"), values.get("function")
+    given = {key for key, value in raw.items() if value is not None}
+    if "dataset" in given and "function" in given:
+        problems.add("task", "give either dataset or function, not both")
+        return None
+    if dataset is None and function is None:
+        if "dataset" not in given and "function" not in given:
+            problems.add("task", "missing: give task.dataset (e.g. mnist) or task.function (e.g. book)")
+        return None
+    if function is not None:
+        if function not in FUNCTIONS:
+            problems.add("task.function", _unknown(function, list(FUNCTIONS), "function"))
+            return None
+        if "data_dir" in given:
+            problems.add("task.data_dir", "only dataset tasks read data")
+        start = values.get("start") if "start" in given else FUNCTIONS[function].start
+        return TaskConfig(function=function, start=start) if start is not None else None
+    assert dataset is not None
+    if dataset not in DATASETS:
+        problems.add("task.dataset", _unknown(dataset, list(DATASETS), "dataset"))
+        return None
+    if "start" in given:
+        problems.add("task.start", "only function tasks have a starting point")
+    data_dir = values.get("data_dir")
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        problems.add("task.data_dir", f"no such folder: {data_dir}")
+        return None
+    return TaskConfig(dataset=dataset, data_dir=data_dir)
+
+
+def _validate_model(raw: dict[str, Any], problems: _Problems) -> ModelConfig | None:
+    before = len(problems.items)
+    values = _dataclass_section(ModelConfig, raw, "model", problems, skip=("init", "output_init"))
+    activation = values.get("activation")
+    if activation is not None and activation not in ACTIVATIONS:
+        problems.add("model.activation", _unknown(activation, list(ACTIVATIONS), "activation"))
+    dtype = values.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        problems.add("model.dtype", _unknown(dtype, DTYPES, "dtype"))
+    init, _ = _named(raw.get("init", DEFAULT_INIT), "model.init", INITIALIZERS, "initialiser", problems)
+    output_init = None
+    if raw.get("output_init") is not None:
+        output_init, _ = _named(
+            raw["output_init"], "model.output_init", INITIALIZERS, "initialiser", problems
+        )
+    if len(problems.items) != before:
+        return None
+    return ModelConfig(**values, init=init, output_init=output_init)
+
+
+OPTIMIZER_SECTION_KEYS = ("schedule", "clip_norm")
+
+
+def _validate_optimizer(raw: dict[str, Any], problems: _Problems) -> OptimizerConfig | None:
+    section = raw.get("optimizer", {"name": DEFAULT_OPTIMIZER})
+    if isinstance(section, dict) and "name" not in section:
+        section = {"name": DEFAULT_OPTIMIZER, **section}
+    before = len(problems.items)
+    opt, extra = _named(section, "optimizer", OPTIMIZERS, "optimizer", problems, extra=OPTIMIZER_SECTION_KEYS)
+    schedule = None
+    if extra.get("schedule") is not None:
+        schedule, _ = _named(extra["schedule"], "optimizer.schedule", SCHEDULES, "schedule", problems)
+    clip_norm = None
+    if extra.get("clip_norm") is not None:
+        clip_norm = _convert(extra["clip_norm"], float, "optimizer.clip_norm", POSITIVE, problems)
+    if len(problems.items) != before or opt is None:
+        return None
+    values = {p.name: getattr(opt, p.name) for p in hyperparameters(type(opt))}
+    return OptimizerConfig(opt.name, values, schedule or SCHEDULES["constant"](), clip_norm)

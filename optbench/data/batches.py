@@ -1,0 +1,149 @@
+"""Minibatches and evaluation chunks: uint8 images become floats a batch or a chunk at a time.
+
+Each sampler or reader allocates its float buffer once and converts into it on every call, so the
+images stay uint8 in memory (47 MB for the MNIST training set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from optbench.errors import DataError
+
+PIXEL_MAX = 255
+"""Images are scaled to [0, 1] by dividing by this, exactly (not by multiplying by its inverse)."""
+
+EVAL_CHUNK = 2000
+"""Default rows per evaluation chunk: big enough for efficient matrix products, small in memory."""
+
+
+def _check_float(dtype: DTypeLike) -> np.dtype[Any]:
+    resolved = np.dtype(dtype)
+    if resolved.kind != "f":
+        raise ValueError(f"dtype must be a floating-point type, got {resolved}")
+    return resolved
+
+
+class BatchSampler:
+    """Draws minibatches of (images/255, labels) into buffers allocated once.
+
+    `next()` returns the same two arrays every call, overwritten with the new batch: a caller that
+    wants to keep a batch must copy it. x is (batch_size, n_features) in `dtype`, y is intp labels.
+
+    Without replacement (the default), each epoch is a fresh random order of the examples from `rng`
+    (the first one equals `rng.permutation(n)`), cut into consecutive batches; the last n mod
+    batch_size examples of each epoch's order are dropped, so every batch is full and no example
+    appears twice in an epoch. With `replacement=True` each batch is batch_size independent uniform
+    draws, as the book's `np.random.choice(n, batch_size)`; then `Generator.integers`, which has no
+    `out=`, returns a fresh index array per call: the only per-call allocation.
+    """
+
+    def __init__(
+        self,
+        images_u8: NDArray[np.uint8],
+        labels: NDArray[np.integer[Any]],
+        batch_size: int,
+        rng: np.random.Generator,
+        dtype: DTypeLike = np.float32,
+        replacement: bool = False,
+    ) -> None:
+        if images_u8.dtype != np.uint8 or images_u8.ndim != 2:
+            raise ValueError(f"images must be a 2-D uint8 array, got {images_u8.ndim}-D {images_u8.dtype}")
+        if labels.shape != (len(images_u8),):
+            raise ValueError(f"labels must have shape ({len(images_u8)},), got {labels.shape}")
+        n = len(images_u8)
+        if batch_size < 1 or (batch_size > n and not replacement):
+            raise DataError(f"batch size {batch_size} does not fit {n} training examples")
+        self.images = images_u8
+        self.labels = labels.astype(np.intp)  # once, so that each gather is a same-type np.take
+        self.batch_size = batch_size
+        self.rng = rng
+        self.dtype = _check_float(dtype)
+        self.replacement = replacement
+        self.batches_drawn = 0
+        self._order = np.arange(n, dtype=np.intp)
+        self._pos = n  # the first call starts an epoch
+        self._x_u8 = np.empty((batch_size, images_u8.shape[1]), dtype=np.uint8)
+        self._x = np.empty((batch_size, images_u8.shape[1]), dtype=self.dtype)
+        self._y = np.empty(batch_size, dtype=np.intp)
+
+    @property
+    def epoch(self) -> float:
+        """Training examples drawn so far, in units of the dataset size."""
+        return self.batches_drawn * self.batch_size / len(self.images)
+
+    def next(self) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
+        """The next minibatch (x, y), in the sampler's reused buffers."""
+        if self.replacement:
+            idx = self.rng.integers(0, len(self.images), size=self.batch_size)
+        else:
+            if self._pos + self.batch_size > len(self._order):
+                self.rng.shuffle(self._order)
+                self._pos = 0
+            idx = self._order[self._pos : self._pos + self.batch_size]
+            self._pos += self.batch_size
+        # mode="clip" skips the bounds check that would make np.take buffer its output; the indices
+        # are in range by construction.
+        np.take(self.images, idx, axis=0, out=self._x_u8, mode="clip")
+        np.take(self.labels, idx, out=self._y, mode="clip")
+        np.divide(self._x_u8, PIXEL_MAX, out=self._x, dtype=self.dtype)
+        self.batches_drawn += 1
+        return self._x, self._y
+
+    def __repr__(self) -> str:
+        mode = "with replacement" if self.replacement else "epochs without replacement"
+        return (
+            f"BatchSampler({len(self.images)} examples, batch {self.batch_size}, {self.dtype}, {mode}, "
+            f"epoch {self.epoch:.2f})"
+        )
+
+
+class ChunkReader:
+    """Every example of a set, in order, as (images/255, intp labels) chunks of at most `chunk` rows.
+
+    The float buffer is allocated once and reused by every pass: the test set, evaluated every few
+    hundred updates, is converted again each time into the same memory. The labels become intp once.
+    Each chunk is a view (of the buffer, of the labels): use it before asking for the next.
+    """
+
+    def __init__(
+        self,
+        images_u8: NDArray[np.uint8],
+        labels: NDArray[np.integer[Any]],
+        chunk: int = EVAL_CHUNK,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {chunk}")
+        self.images = images_u8
+        self.labels = labels.astype(np.intp)
+        self.chunk = chunk
+        self.dtype = _check_float(dtype)
+        self._x = np.empty((min(chunk, len(images_u8)), images_u8.shape[1]), dtype=self.dtype)
+
+    def __iter__(self) -> Iterator[tuple[NDArray[np.floating[Any]], NDArray[np.intp]]]:
+        for start in range(0, len(self.images), self.chunk):
+            stop = min(start + self.chunk, len(self.images))
+            x = self._x[: stop - start]
+            np.divide(self.images[start:stop], PIXEL_MAX, out=x, dtype=self.dtype)
+            yield x, self.labels[start:stop]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        return f"ChunkReader({len(self.images)} examples, chunks of {self.chunk}, {self.dtype})"
+
+
+def iter_chunks(
+    images_u8: NDArray[np.uint8],
+    labels: NDArray[np.integer[Any]],
+    chunk: int = EVAL_CHUNK,
+    dtype: DTypeLike = np.float32,
+) -> Iterator[tuple[NDArray[np.floating[Any]], NDArray[np.intp]]]:
+    """One pass of a `ChunkReader`: every example once, in order, in chunks of at most `chunk` rows."""
+    return iter(ChunkReader(images_u8, labels, chunk, dtype))

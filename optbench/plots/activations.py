@@ -1,0 +1,124 @@
+"""Figures of the activation-distribution experiment: each layer's output histograms, and its gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from optbench.plots.axes import DPI, ZERO_NOTE, _draw_lines, _figure, _is_log, _legend
+from optbench.plots.style import Style, shade
+from optbench.results import (
+    ActivationCaseResult,
+    ActivationsResult,
+)
+from optbench.text import (
+    format_percent,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+ACTIVATION_MARKERS = {"sigmoid": "o", "relu": "s", "tanh": "^"}
+"""Point marker of each activation in gradients.png; others get a diamond."""
+
+HIST_PANEL = (2.3, 1.55)
+"""Width and height in inches of one histogram panel: 8 cases × 5 layers fit in about 13 × 14 inches."""
+HIST_ALPHA = 0.85
+HIST_HEADROOM = 1.08
+"""A row's value axis ends this factor above its highest bar."""
+
+
+def _case_note(case: ActivationCaseResult, k: int) -> str:
+    """std and, where they mean something, the saturated (sigmoid, tanh) or zero (ReLU) share of a layer."""
+    parts = [f"std {case['std'][k]:.2g}"]
+    if case.bounded:
+        parts.append(f"sat {format_percent(float(case['saturated_frac'][k]))}")
+    elif case.activation == "relu":
+        parts.append(f"zero {format_percent(float(case['zero_frac'][k]))}")
+    return " · ".join(parts)
+
+
+def _histograms_figure(result: ActivationsResult, styles: Sequence[Style]) -> Figure:
+    """Rows = cases, columns = layers: the histogram of each layer's outputs, as in the lecture.
+
+    Bars are the share of the layer's N × H outputs in each bin, on a value axis shared along a row.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    from optbench.measures import HISTOGRAM_QUANTILE, SATURATION_MARGIN
+
+    cases = result.cases
+    ncols = max(len(c.layers) for c in cases)
+    width, height = HIST_PANEL
+    fig = Figure(figsize=(width * ncols + 1.4, height * len(cases) + 1.3), dpi=DPI, layout="constrained")
+    grid = fig.subplots(len(cases), ncols, squeeze=False, sharex="row", sharey="row")
+    total = result.outputs_per_layer
+    for r, (case, style) in enumerate(zip(cases, styles)):
+        edges = np.linspace(case.hist_low, case.hist_high, case.counts.shape[1] + 1)
+        for k in range(ncols):
+            ax = grid[r, k]
+            if k >= len(case.layers):
+                ax.set_visible(False)
+                continue
+            heights = case.counts[k] / total if total else case.counts[k]
+            ax.stairs(heights, edges, fill=True, color=style.color, alpha=HIST_ALPHA)
+            ax.set_xlim(case.hist_low, case.hist_high)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            ax.tick_params(labelsize=8)
+            note = _case_note(case, k)
+            ax.set_title(f"layer {case.layers[k]}\n{note}" if r == 0 else note, fontsize=9)
+            ax.grid(axis="x", visible=False)
+        top = float(case.counts.max()) / (total or 1)
+        grid[r, 0].set_ylim(0, top * HIST_HEADROOM if top > 0 else 1)
+        if total:
+            grid[r, 0].yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        grid[r, 0].set_ylabel(case.label, color=shade(style.color, 1, 2), fontweight="bold", fontsize=10)
+    share = f"share of the layer's {total:,} outputs" if total else "outputs"
+    fig.suptitle(
+        f"{result.name}: histogram of each layer's outputs at initialisation (rows: cases)\n"
+        f"bars: {share} per bin; range (0, 1) for sigmoid, (−1, 1) for tanh, else [0, the case's "
+        f"{HISTOGRAM_QUANTILE:.1%} quantile of |output|]\nReLU bars leave out exact zeros; "
+        f"sat: outputs within {SATURATION_MARGIN:g} of a bound; zero: outputs exactly 0",
+        fontsize=11,
+    )
+    return fig
+
+
+def _gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Figure:
+    """Per layer, on one backward pass: ‖∂L/∂W‖, the std of ∂L/∂a and the std of the outputs (log axes)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = _figure((16.0, 5.4), 1, 3)
+    panels = (
+        ("grad_norm", "weight gradient ‖∂L/∂W‖"),
+        ("delta_std", "std of ∂L/∂a (pre-activation gradient)"),
+        ("std", "std of the layer's outputs"),
+    )
+    zeros = False
+    for ax, (column, title) in zip(axes, panels):
+        lines = []
+        for case, style in zip(result.cases, styles):
+            kwargs = {
+                "color": style.color,
+                "linestyle": style.linestyle,
+                "marker": ACTIVATION_MARKERS.get(case.activation, "D"),
+                "markersize": 6,
+                "label": case.label if ax is axes[0] else None,
+            }
+            lines.append((case.layers.astype(np.float64), case[column], kwargs))
+        zeros |= _draw_lines(ax, lines, _is_log([v for _, v, _ in lines], "log"))
+        ax.set_title(title)
+        ax.set_xlabel("hidden layer (input → output)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    zero_note = f"; {ZERO_NOTE}" if zeros else ""
+    readout = f"{result.readout_classes}-class " if result.readout_classes else ""
+    fig.suptitle(
+        f"{result.name}: one backward pass at initialisation, cross-entropy of a linear "
+        f"{readout}read-out{zero_note}"
+    )
+    _legend(fig, axes[0], outside=True)
+    return fig

@@ -1,0 +1,220 @@
+"""What every figure shares: sizes and rc style, creating and saving a figure, log axes, legends, marks.
+
+Norms are drawn on log axes, where exact zeros (all-zero weights, a gradient that is exactly 0) are
+marked ▼ on the bottom edge instead of disappearing (`_draw_lines`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import textwrap
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optbench.files import atomic_file
+from optbench.plain import value_at
+from optbench.results import (
+    RunResult,
+    Variant,
+    last_finite,
+)
+from optbench.stats import FloatArray
+from optbench.text import (
+    format_value,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+DPI = 150
+WIDE = (12.0, 5.0)
+"""Size in inches of two panels side by side; 1800 × 750 pixels at DPI."""
+SINGLE = (9.0, 5.5)
+"""Size in inches of one panel with a legend beside it; 1350 × 825 pixels at DPI."""
+PANEL = 4.0
+"""Width and height in inches of one panel of a grid of panels."""
+
+STYLE: dict[str, Any] = {
+    "font.size": 11,
+    "axes.titlesize": 13,
+    "axes.labelsize": 12,
+    "figure.titlesize": 14,
+    "legend.fontsize": 10,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.35,
+    "grid.linewidth": 0.6,
+    "lines.linewidth": 1.8,
+    "legend.framealpha": 0.9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+RAW_ALPHA = 0.25
+"""Opacity of a raw (unsmoothed) minibatch-loss curve drawn under its smoothed version."""
+BAND_ALPHA = 0.2
+"""Opacity of the ±1 std band over seeds."""
+LOG_SCALE_RATIO = 30.0
+"""A value axis turns logarithmic when its largest positive value is at least this times its smallest."""
+NOTE_WIDTH = 60
+"""Characters per line of the notes under a one-panel figure's title."""
+MINOR_LABEL_RATIO = 20.0
+"""Log axes spanning less than this ratio label their minor ticks as well."""
+MANY_POINTS = 40
+"""Curves with more points than this are drawn without point markers."""
+DIVERGED_MARKER: dict[str, Any] = {
+    "marker": "x",
+    "markersize": 11,
+    "markeredgewidth": 2.5,
+    "linestyle": "none",
+}
+LEGEND_WIDTH = 34
+"""Characters per line of a label in a legend beside the plot; longer ones are wrapped."""
+
+
+@contextlib.contextmanager
+def _style() -> Iterator[None]:
+    import matplotlib
+
+    rc: Any = STYLE  # matplotlib types the keys as a Literal of every rcParam name
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def _figure(size: tuple[float, float], nrows: int = 1, ncols: int = 1) -> tuple[Figure, list[Axes]]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, list(axes.ravel())
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Render `fig` to `path` atomically (`optbench.files.atomic_file`): an interrupt leaves the old file."""
+    with atomic_file(path) as f:
+        fig.savefig(f, format="png", dpi=DPI)
+    return path
+
+
+MINOR_TICKS_MAX_RATIO = 1e4
+"""A log axis spanning more than this ratio (four decades) shows major ticks only."""
+
+
+def _log_y(ax: Axes) -> None:
+    """A log value axis (call it after drawing) with ticks labelled as plain numbers: 0.4, 1, 1e-05.
+
+    Over a span shorter than MINOR_LABEL_RATIO the ticks between powers of ten are labelled too, so
+    that a short log axis is not left with a single label.
+    """
+    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+
+    ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain if high < MINOR_LABEL_RATIO * low else NullFormatter())
+    if high > MINOR_TICKS_MAX_RATIO * low:
+        # Over many decades the minor ticks are a blur of lines that says nothing the major ones don't.
+        ax.yaxis.set_minor_locator(NullLocator())
+
+
+def _auto_log(ax: Axes, values: Sequence[FloatArray]) -> None:
+    """Log scale on the value axis when the values drawn are positive and span LOG_SCALE_RATIO or more."""
+    data = (
+        np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values]) if values else np.empty(0)
+    )
+    data = data[np.isfinite(data)]
+    if data.size and data.min() > 0 and data.max() >= LOG_SCALE_RATIO * data.min():
+        _log_y(ax)
+
+
+def _markers(n: int) -> dict[str, Any]:
+    return {"marker": "o", "markersize": 4} if n <= MANY_POINTS else {}
+
+
+def _legend_label(variant: Variant) -> str:
+    n, d = len(variant.finished), len(variant.diverged)
+    if d and d == n:
+        return f"{variant.label} (diverged)"
+    notes = [f"{n} seeds"] if n > 1 else []
+    if d:
+        notes.append(f"{d} diverged")
+    return f"{variant.label} ({', '.join(notes)})" if notes else variant.label
+
+
+def _legend(fig: Figure, ax: Axes, outside: bool) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    if outside:  # long labels wrapped, so that the legend leaves the plot its width
+        labels = ["\n".join(textwrap.wrap(label, LEGEND_WIDTH)) or label for label in labels]
+        fig.legend(handles, labels, loc="outside right upper")
+    else:
+        ax.legend(handles, labels, loc="best")
+
+
+def _mark_divergence(ax: Axes, steps: FloatArray, values: FloatArray, color: str) -> None:
+    """An × at the last finite point of a curve that stopped because its run diverged."""
+    i = last_finite(steps, values)
+    if i is not None:
+        ax.plot([steps[i]], [values[i]], color=color, **DIVERGED_MARKER)
+
+
+ZERO_MARKER: dict[str, Any] = {"marker": "v", "markersize": 7, "linestyle": "none", "clip_on": False}
+"""Exact zeros have no place on a log axis: they are marked ▼ on its bottom edge instead."""
+ZERO_NOTE = "▼ on the bottom edge: exactly 0"
+
+
+def _is_log(values: Sequence[FloatArray], scale: str) -> bool:
+    """Whether a panel of this scale, showing these values, gets a log axis."""
+    data = np.concatenate([np.ravel(v) for v in values]) if values else np.empty(0)
+    positive = data[np.isfinite(data) & (data > 0)]
+    if not positive.size or scale == "fraction":
+        return False
+    return scale == "log" or positive.max() >= LOG_SCALE_RATIO * positive.min()
+
+
+def _draw_lines(ax: Axes, lines: Sequence[tuple[FloatArray, FloatArray, dict[str, Any]]], log: bool) -> bool:
+    """Draw (x, y, plot keywords) lines; on a log axis exact zeros become ▼ on the bottom edge.
+
+    Returns whether some zero was marked (the caller then says what ▼ means).
+    """
+    for x, y, kwargs in lines:
+        ax.plot(x, np.where(y > 0, y, np.nan) if log else y, **kwargs)
+    if not log:
+        return False
+    _log_y(ax)
+    marked = False
+    for x, y, kwargs in lines:
+        at = x[y == 0]
+        if at.size:
+            ax.plot(
+                at,
+                np.zeros(at.size),
+                color=kwargs.get("color"),
+                transform=ax.get_xaxis_transform(),
+                **ZERO_MARKER,
+            )
+            marked = True
+    return marked
+
+
+def _run_title(run: RunResult) -> str:
+    parts = [f"{run.optimizer}, lr = {run.lr:g}"]
+    init = value_at(run.config, "model.init")
+    if isinstance(init, Mapping):
+        parts.append(f"init {format_value(init)}")
+    output_init = value_at(run.config, "model.output_init")
+    if isinstance(output_init, Mapping):
+        parts.append(f"output init {format_value(output_init)}")
+    activation = value_at(run.config, "model.activation")
+    if activation:
+        parts.append(str(activation))
+    parts.append(f"seed {run.seed}")
+    return ", ".join(parts)

@@ -1,0 +1,246 @@
+"""Figures of the 2-D function tasks: contours with paths, one panel per variant, f(x_t) − f* per step."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optbench.functions import FUNCTIONS, Objective
+from optbench.plain import value_at
+from optbench.plots.axes import (
+    DIVERGED_MARKER,
+    PANEL,
+    SINGLE,
+    _figure,
+    _legend,
+    _legend_label,
+    _log_y,
+    _markers,
+)
+from optbench.plots.style import Style, optimizer_color
+from optbench.results import (
+    ExperimentResult,
+    RunResult,
+    Variant,
+    variant_label,
+)
+from optbench.stats import FloatArray
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+DIVERGED_HEADROOM = 100.0
+"""A log axis shared by diverged and other runs stops this factor above the others' highest value."""
+EDGE_INSET = 0.025
+"""A diverged path's × is kept this fraction of the view box inside its edges."""
+
+CONTOUR_GRID = 300
+"""Points per axis at which a 2-D function is evaluated for its contour plot."""
+CONTOUR_LEVELS = 25
+LOG_LEVEL_RANGE = 1e-7
+"""Log-spaced contour levels span at most this ratio below the largest gap f − f* in the view box."""
+CONTOUR_DARKEST = 0.4
+"""The highest contour band is this far along matplotlib's Greys (0 white, 1 black): paths stay visible."""
+
+
+def _draw_contour(fig: Figure, ax: Axes, objective: Objective, colorbar: bool = True) -> None:
+    """Filled and line contours of f over its view box.
+
+    Log-spaced levels of f − f* for functions with steep walls around a flat floor (`log_levels`);
+    otherwise levels evenly spaced in √(f − min f), which gives evenly spaced rings for a quadratic bowl.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap, LogNorm, PowerNorm
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    xs = np.linspace(*objective.xlim, CONTOUR_GRID)
+    ys = np.linspace(*objective.ylim, CONTOUR_GRID)
+    X, Y = np.meshgrid(xs, ys)
+    Z = objective.value(X, Y)
+    cmap = ListedColormap(colormaps["Greys"](np.linspace(0.0, CONTOUR_DARKEST, 256)))
+    ticks: Any
+    if objective.log_levels and objective.min_value is not None:
+        gap = Z - objective.min_value
+        hi = float(gap.max())
+        positive = gap[gap > 0]
+        lo = max(float(positive.min()) if positive.size else hi * LOG_LEVEL_RANGE, hi * LOG_LEVEL_RANGE)
+        levels = np.geomspace(lo, hi, CONTOUR_LEVELS)
+        norm: Any = LogNorm(lo, hi)
+        Z, label, ticks = np.clip(gap, lo, hi), "f(x, y) − f*", LogLocator()
+    else:
+        lo, hi = float(Z.min()), float(Z.max())
+        levels = lo + (hi - lo) * np.linspace(0.0, 1.0, CONTOUR_LEVELS) ** 2
+        norm, label, ticks = PowerNorm(0.5, lo, hi), "f(x, y)", MaxNLocator(6)
+    filled = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, norm=norm)
+    ax.contour(X, Y, Z, levels=levels, colors="0.5", linewidths=0.4, norm=norm)
+    if colorbar:
+        fig.colorbar(filled, ax=ax, label=label, shrink=0.9, ticks=ticks)
+    ax.set_xlim(*objective.xlim)
+    ax.set_ylim(*objective.ylim)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.grid(False)
+
+
+def _draw_landmarks(ax: Axes, objective: Objective, starts: Sequence[tuple[float, float]]) -> None:
+    """Start ● and every known minimum ★ (each labelled once in the legend)."""
+    for i, (x, y) in enumerate(dict.fromkeys(starts)):
+        ax.plot(
+            [x],
+            [y],
+            "o",
+            color="black",
+            markersize=11,
+            markeredgecolor="white",
+            zorder=5,
+            label="start" if i == 0 else None,
+        )
+    if objective.minima:
+        mx, my = zip(*objective.minima)
+        ax.plot(
+            mx,
+            my,
+            "*",
+            color="#FFD700",
+            markersize=18,
+            markeredgecolor="black",
+            zorder=6,
+            label="minimum" if len(objective.minima) == 1 else "minima",
+        )
+
+
+def _draw_path(ax: Axes, run: RunResult, style: Style, label: str | None) -> None:
+    """The iterates of a function run with markers, an end ■, and an × where it diverged."""
+    assert run.metrics is not None
+    x, y, loss = run.metrics["x"], run.metrics["y"], run.metrics["loss"]
+    keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(loss)
+    x, y = x[keep], y[keep]
+    if x.size == 0:
+        return
+    ax.plot(x, y, color=style.color, linestyle=style.linestyle, label=label, zorder=3, **_markers(x.size))
+    if run.state == "diverged":  # just inside the view box when the last finite point is off it
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        dx, dy = EDGE_INSET * (x1 - x0), EDGE_INSET * (y1 - y0)
+        end_x, end_y = float(np.clip(x[-1], x0 + dx, x1 - dx)), float(np.clip(y[-1], y0 + dy, y1 - dy))
+        ax.plot([end_x], [end_y], color=style.color, zorder=7, **DIVERGED_MARKER)
+    else:
+        ax.plot([x[-1]], [y[-1]], "s", color=style.color, markersize=8, markeredgecolor="black", zorder=7)
+
+
+def _end_legend_handle(ax: Axes) -> None:
+    ax.plot([], [], "s", color="0.6", markersize=8, markeredgecolor="black", label="end")
+
+
+def _gap(run: RunResult) -> tuple[FloatArray, FloatArray, bool]:
+    """(steps, f − f* or f, whether it is a gap) of a function run, non-finite rows left out."""
+    steps, loss = run.curve("loss")
+    objective = FUNCTIONS.get(str(value_at(run.config, "task.function")))
+    if objective is not None and objective.min_value is not None:
+        return steps, loss - objective.min_value, True
+    return steps, loss, False
+
+
+def _function_loss_figure(title: str, variants: Sequence[Variant], styles: Sequence[Style]) -> Figure:
+    """f(x_t) − f* against step, log axis (f itself, linear, when f* is unknown).
+
+    When some runs diverge and others do not, the axis stops DIVERGED_HEADROOM times above the
+    highest value of the others, and a diverged run's × sits on the top edge if its point is higher.
+    """
+    fig, (ax,) = _figure(SINGLE)
+    curves = []
+    for variant, style in zip(variants, styles):
+        for i, run in enumerate(variant.finished):
+            steps, values, is_gap = _gap(run)
+            if is_gap:  # f = f* exactly has no place on a log axis
+                steps, values = steps[values > 0], values[values > 0]
+            curves.append((run, steps, values, is_gap, style, _legend_label(variant) if i == 0 else None))
+    log = bool(curves) and all(is_gap for _, _, _, is_gap, _, _ in curves)
+    calm = [v for run, _, v, _, _, _ in curves if run.state != "diverged" and v.size]
+    top = None
+    if log and calm and len(calm) < len(curves):
+        top = max(float(v.max()) for v in calm) * DIVERGED_HEADROOM
+    for run, steps, values, _, style, label in curves:
+        kwargs: dict[str, Any] = {"color": style.color, "linestyle": style.linestyle}
+        ax.plot(steps, values, label=label, **kwargs, **_markers(steps.size))
+        if run.state == "diverged" and steps.size:
+            y = float(values[-1]) if top is None else min(float(values[-1]), top)
+            ax.plot([steps[-1]], [y], color=style.color, clip_on=False, **DIVERGED_MARKER)
+    if log:
+        ax.set_yscale("log")
+        if top is not None:
+            bottom = min(float(v.min()) for _, _, v, _, _, _ in curves if v.size)
+            ax.set_ylim(bottom / 2, top)
+        _log_y(ax)
+        ax.set_ylabel("f(x_t) − f*")
+    else:
+        ax.set_ylabel("f(x_t)")
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    _legend(fig, ax, outside=True)
+    return fig
+
+
+def _objective_of(variant: Variant) -> Objective | None:
+    return FUNCTIONS.get(str(value_at(variant.config, "task.function")))
+
+
+def _start_of(run: RunResult) -> tuple[float, float]:
+    start = value_at(run.config, "task.start") or (math.nan, math.nan)
+    return float(start[0]), float(start[1])
+
+
+def _function_title(objective: Objective) -> str:
+    return f"{objective.name}: f(x, y) = {objective.formula}"
+
+
+def _path_figure(run: RunResult, objective: Objective) -> Figure:
+    fig, (ax,) = _figure(SINGLE)
+    _draw_contour(fig, ax, objective)
+    variant = Variant(variant_label(run.config, (), show_lr=True), (run,))
+    _draw_path(ax, run, Style(optimizer_color(run.optimizer)), _legend_label(variant))
+    _draw_landmarks(ax, objective, [_start_of(run)])
+    _end_legend_handle(ax)
+    ax.set_title(f"{run.optimizer}, lr = {run.lr:g}, on {_function_title(objective)}")
+    _legend(fig, ax, outside=True)
+    return fig
+
+
+def _paths_figure(
+    exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style], objective: Objective
+) -> Figure:
+    fig, (ax,) = _figure(SINGLE)
+    _draw_contour(fig, ax, objective)
+    for variant, style in zip(variants, styles):
+        for i, run in enumerate(variant.finished):
+            _draw_path(ax, run, style, _legend_label(variant) if i == 0 else None)
+    _draw_landmarks(ax, objective, [_start_of(r) for v in variants for r in v.finished])
+    _end_legend_handle(ax)
+    ax.set_title(f"{exp.name}: paths on {_function_title(objective)}")
+    _legend(fig, ax, outside=True)
+    return fig
+
+
+def _paths_panels_figure(
+    exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style]
+) -> Figure:
+    ncols = min(3, len(variants))
+    nrows = math.ceil(len(variants) / ncols)
+    fig, axes = _figure((PANEL * ncols + 0.5, PANEL * 0.8 * nrows + 0.6), nrows, ncols)
+    for ax, variant, style in zip(axes, variants, styles):
+        objective = _objective_of(variant)
+        if objective is None:
+            continue
+        _draw_contour(fig, ax, objective, colorbar=False)
+        for run in variant.finished:
+            _draw_path(ax, run, style, None)
+        _draw_landmarks(ax, objective, [_start_of(r) for r in variant.finished])
+        ax.set_title(_legend_label(variant), color=style.color)
+    for ax in axes[len(variants) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{exp.name}: one panel per variant (● start, ★ minimum, ■ end, × diverged)")
+    return fig

@@ -1,0 +1,48 @@
+"""Tables and report.md: what the runs of an experiment show, in numbers and in plain sentences.
+
+Every sentence is generated from the files on disk (through `optbench.results`) and states only what
+those numbers say; the report reads nothing but those files and the registries. Two studies get
+sentences of their own, each by rules with named thresholds: an experiment in which some run starts
+with a hidden layer of identical units (the zero-init study) and an `optbench activations` folder.
+
+Modules: `tables` (terminal and Markdown tables), `variants` (numbers per variant), `sentences` (the
+`Finding` type), `findings` (an experiment's sentences), `zero_init` and `activations` (the two
+studies), `markdown` (report.md and index.md).
+
+Public face: `write_report`, `write_index`, `summary_table`, `findings`,
+`activation_findings`, `zero_init_findings`, `Finding`, and the named thresholds `CHANCE_TOLERANCE`,
+`NEAR_MINIMUM`, `REFERENCE_STEP`, `SATURATED_SHARE`, `COLLAPSE_STD`, `SHRINK_RATIO`, `GRADIENT_RATIO`.
+"""
+
+from __future__ import annotations
+
+from optbench.report.activations import (
+    COLLAPSE_STD,
+    GRADIENT_RATIO,
+    SATURATED_SHARE,
+    SHRINK_RATIO,
+    activation_findings,
+)
+from optbench.report.findings import NEAR_MINIMUM, findings
+from optbench.report.markdown import write_index, write_report
+from optbench.report.sentences import Finding
+from optbench.report.tables import summary_table
+from optbench.report.variants import CHANCE_TOLERANCE
+from optbench.report.zero_init import REFERENCE_STEP, zero_init_findings
+
+__all__: list[str] = [
+    "CHANCE_TOLERANCE",
+    "COLLAPSE_STD",
+    "GRADIENT_RATIO",
+    "NEAR_MINIMUM",
+    "REFERENCE_STEP",
+    "SATURATED_SHARE",
+    "SHRINK_RATIO",
+    "Finding",
+    "activation_findings",
+    "findings",
+    "summary_table",
+    "write_index",
+    "write_report",
+    "zero_init_findings",
+]

@@ -1,0 +1,271 @@
+"""The sentences of an experiment's report: which variant won, how fast it reached the target, which
+stayed at chance level, the best learning rate, divergence, unfinished runs, where function runs ended.
+
+`findings(exp)` gathers them, with the zero-init study's sentences for a dataset experiment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from optbench.report.sentences import Finding
+from optbench.report.variants import (
+    CHANCE_TOLERANCE,
+    VariantStats,
+    _objective,
+    _status_counts,
+    final_point,
+    nearest_minimum,
+    variant_stats,
+)
+from optbench.report.zero_init import zero_init_findings
+from optbench.results import (
+    ExperimentResult,
+    classes_of,
+    variant_label,
+)
+from optbench.stats import (
+    TARGET_ACCURACY,
+    time_to_target,
+)
+from optbench.text import plural
+
+NEAR_MINIMUM = 1e-3
+"""A function run ends "at" a minimum when its last iterate is within this distance of it."""
+
+
+def _seeds_note(n: int) -> str:
+    return f", mean over {n} seeds" if n > 1 else ""
+
+
+def _winner_findings(stats: Sequence[VariantStats], dataset: bool) -> list[Finding]:
+    out = []
+    losses = [s for s in stats if math.isfinite(s.final_loss[0])]
+    what = "final training loss" if dataset else "final f"
+    if len(losses) > 1:
+        best = min(losses, key=lambda s: s.final_loss[0])
+        out.append(
+            Finding(
+                f"Lowest {what}: {best.label} ({best.final_loss[0]:.4g}{_seeds_note(len(best.completed))}).",
+                headline=True,
+            )
+        )
+    elif len(losses) == 1:
+        (only,) = losses
+        out.append(
+            Finding(
+                f"{only.label} reached a {what} of {only.final_loss[0]:.4g}"
+                f"{_seeds_note(len(only.completed))}.",
+                headline=True,
+            )
+        )
+    accs = [s for s in stats if math.isfinite(s.final_test_acc[0])]
+    if dataset and len(accs) > 1:
+        best = max(accs, key=lambda s: s.final_test_acc[0])
+        out.append(
+            Finding(
+                f"Highest final test accuracy: {best.label} ({best.final_test_acc[0]:.2%}"
+                f"{_seeds_note(len(best.completed))}).",
+                headline=True,
+            )
+        )
+    elif dataset and len(accs) == 1:
+        (only,) = accs
+        out.append(
+            Finding(
+                f"{only.label} reached a final test accuracy of {only.final_test_acc[0]:.2%}"
+                f"{_seeds_note(len(only.completed))}.",
+                headline=True,
+            )
+        )
+    return out
+
+
+def _time_to_target(stats: Sequence[VariantStats], target: float = TARGET_ACCURACY) -> Finding | None:
+    """Steps each variant needed to reach the target test accuracy (first evaluation at or above it).
+
+    Variants that never reached it are listed together, per step budget.
+    """
+    parts = []
+    missed: dict[int, list[str]] = {}
+    for s in stats:
+        runs = s.variant.finished
+        if not runs:
+            continue
+        hits = [time_to_target(*r.curve("test_acc"), target) for r in runs]
+        reached = [h for h in hits if h is not None]
+        budget = max(r.steps for r in runs)
+        if not reached:
+            missed.setdefault(budget, []).append(s.label)
+        elif len(reached) == len(runs):
+            parts.append(f"{s.label} {float(np.mean(reached)):.0f}{_seeds_note(len(runs))}")
+        else:
+            parts.append(
+                f"{s.label} {float(np.mean(reached)):.0f} (mean of the {len(reached)} of {len(runs)} "
+                f"seeds that reached it; the others not in {budget} steps)"
+            )
+    goal = f"{target:.0%} test accuracy"
+    if not parts and not missed:
+        return None
+    if not parts:
+        budgets = " or ".join(str(b) for b in sorted(missed))
+        return Finding(f"No variant reached {goal} within {budgets} steps.")
+    text = f"Steps to reach {goal} (the first evaluation at or above it): " + "; ".join(parts)
+    for budget, labels in sorted(missed.items()):
+        text += f"; not reached in {budget} steps: {', '.join(labels)}"
+    return Finding(text + ".")
+
+
+def _chance_findings(
+    stats: Sequence[VariantStats], classes: int | None, tolerance: float = CHANCE_TOLERANCE
+) -> list[Finding]:
+    if classes is None:
+        return []
+    chance = math.log(classes)
+    out = []
+    for s in stats:
+        stuck = [r for r in s.completed if abs(r.final_loss - chance) <= tolerance]
+        if not stuck:
+            continue
+        where = f"within {tolerance:g} of ln {classes} = {chance:.4f}, the loss of a uniform guess"
+        if len(stuck) == len(s.completed):
+            loss = float(np.mean([r.final_loss for r in stuck]))
+            out.append(
+                Finding(
+                    f"{s.label} did not learn: its final training loss ({loss:.4f}"
+                    f"{_seeds_note(len(stuck))}) is {where}; it is stuck at chance level.",
+                    headline=True,
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    f"{len(stuck)} of {len(s.completed)} seeds of {s.label} ended with a final "
+                    f"training loss {where}: stuck at chance level.",
+                    headline=True,
+                )
+            )
+    return out
+
+
+def _best_lr_findings(exp: ExperimentResult, stats: Sequence[VariantStats], dataset: bool) -> list[Finding]:
+    if "optimizer.lr" not in exp.varied:
+        return []
+    groups: dict[str, list[VariantStats]] = {}
+    for s in stats:
+        key = variant_label(s.variant.config, exp.varied, exclude=("optimizer.lr",))
+        groups.setdefault(key, []).append(s)
+    out = []
+    for label, members in groups.items():
+        if len(members) < 2:
+            continue
+        if dataset:
+            scored = [(s.final_test_acc[0], s) for s in members if math.isfinite(s.final_test_acc[0])]
+            measure = "final test accuracy"
+        else:
+            scored = [(-s.final_loss[0], s) for s in members if math.isfinite(s.final_loss[0])]
+            measure = "final f"
+        if not scored:
+            continue
+        _, best = max(scored, key=lambda item: item[0])
+        value = f"{best.final_test_acc[0]:.2%}" if dataset else f"{best.final_loss[0]:.4g}"
+        tried = ", ".join(
+            f"{s.variant.lr:g}" + (" (diverged)" if not s.completed and s.variant.diverged else "")
+            for s in sorted(members, key=lambda s: s.variant.lr)
+        )
+        out.append(
+            Finding(
+                f"Best learning rate for {label}: {best.variant.lr:g} ({measure} {value}; tried {tried}).",
+                headline=True,
+            )
+        )
+    return out
+
+
+def _divergence_findings(stats: Sequence[VariantStats]) -> list[Finding]:
+    out = []
+    for s in stats:
+        diverged = s.variant.diverged
+        if not diverged:
+            continue
+        steps = [r.diverged_step for r in diverged if r.diverged_step is not None]
+        at = ", ".join(str(step) for step in steps)
+        n = len(s.variant.finished)
+        seeds = "" if n == 1 else f" in {len(diverged)} of {n} seeds"
+        out.append(Finding(f"{s.label} diverged{seeds} (loss not finite at step {at}).", headline=True))
+    return out
+
+
+def _unfinished_finding(exp: ExperimentResult) -> Finding | None:
+    unfinished = [r for r in exp.runs if not r.finished]
+    if not unfinished:
+        return None
+    counts = Counter(r.state for r in unfinished)
+    errors = [f"{r.run_id}: {r.status['error']}" for r in unfinished if r.status.get("error")]
+    text = f"{plural(len(unfinished), 'run')} did not finish ({_status_counts(counts)})"
+    return Finding(text + (": " + "; ".join(errors) if errors else "") + ".", headline=True)
+
+
+def _function_findings(stats: Sequence[VariantStats]) -> list[Finding]:
+    out = []
+    near = []
+    objectives = {o.name: o for s in stats for r in s.completed if (o := _objective(r)) is not None}
+    for s in stats:
+        if not s.completed:
+            continue
+        points = [p for r in s.completed if (p := final_point(r)) is not None]
+        nearest = [m for r in s.completed if (m := nearest_minimum(r)) is not None]
+        where = ""
+        if points:
+            x, y = np.mean([p[0] for p in points]), np.mean([p[1] for p in points])
+            where = f" at ({x:.4g}, {y:.4g})"
+        distance = ""
+        if nearest:
+            d = float(np.mean([m[0] for m in nearest]))
+            mx, my = nearest[0][1]
+            distance = f", {d:.3g} from the nearest minimum ({mx:.4g}, {my:.4g})"
+            if all(m[0] <= NEAR_MINIMUM for m in nearest):
+                near.append(s.label)
+        out.append(
+            Finding(
+                f"{s.label}: final f = {s.final_loss[0]:.4g}{where}{distance}{_seeds_note(len(s.completed))}."
+            )
+        )
+    if any(o.minima for o in objectives.values()):
+        if near:
+            out.append(
+                Finding(f"Within {NEAR_MINIMUM:g} of a minimum at the end: {', '.join(near)}.", headline=True)
+            )
+        else:
+            out.append(
+                Finding(f"No variant ended within {NEAR_MINIMUM:g} of a known minimum.", headline=True)
+            )
+    for o in objectives.values():
+        if not o.minima:
+            out.append(Finding(f"{o.name} has no minimum (it is unbounded below), so no distance is given."))
+    return out
+
+
+def findings(exp: ExperimentResult) -> list[Finding]:
+    """The report's sentences, each a plain statement of what the numbers on disk show."""
+    stats = [variant_stats(v) for v in exp.finished_variants]
+    dataset = exp.kind == "dataset"
+    out = _winner_findings(stats, dataset)
+    if dataset:
+        target = _time_to_target(stats)
+        out += [target] if target else []
+        classes = {classes_of(s.variant.config) for s in stats}
+        out += _chance_findings(stats, classes.pop() if len(classes) == 1 else None)
+    else:
+        out += _function_findings(stats)
+    out += _best_lr_findings(exp, stats, dataset)
+    if dataset:
+        out += zero_init_findings(exp.finished_variants)
+    out += _divergence_findings(stats)
+    unfinished = _unfinished_finding(exp)
+    out += [unfinished] if unfinished else []
+    return out

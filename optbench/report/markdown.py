@@ -1,0 +1,161 @@
+"""report.md and index.md: the documents, assembled from the sentences and tables, written atomically.
+
+Every sentence is generated from the files on disk (through `optbench.results`) and states only what
+those numbers say.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from optbench.files import atomic_write_text
+from optbench.layout import ACTIVATION_FIGURES, EXPERIMENT_FIGURES, INDEX_FILE, REPORT_FILE
+from optbench.measures import DISTINCT_TOLERANCE, SATURATION_MARGIN
+from optbench.plain import value_at
+from optbench.report.activations import _case_table, _input_line, activation_findings
+from optbench.report.findings import findings
+from optbench.report.sentences import Finding
+from optbench.report.tables import _runs_md, _variants_table
+from optbench.report.variants import _objective, _status_counts, variant_stats
+from optbench.report.zero_init import _zero_init_table, is_zero_init_run
+from optbench.results import (
+    ActivationsResult,
+    ExperimentResult,
+    is_activations_folder,
+    read_activations,
+    read_experiment,
+)
+from optbench.text import (
+    format_value,
+    plural,
+)
+
+
+def _heading(name: str, description: str, setup: str, sentences: Sequence[Finding]) -> list[str]:
+    """The top of a report: title, description, what was run, and the findings."""
+    parts = [f"# {name}\n"]
+    if description:
+        parts.append(description.strip() + "\n")
+    parts.append(setup + "\n")
+    if sentences:
+        parts.append("## Findings\n")
+        parts.append("".join(f"- {f.text}\n" for f in sentences))
+    return parts
+
+
+def figures_present(exp_folder: Path) -> list[str]:
+    """The experiment's figure files that exist, in the report's order."""
+    names = ACTIVATION_FIGURES if is_activations_folder(exp_folder) else EXPERIMENT_FIGURES
+    return [name for name in names if (exp_folder / name).is_file()]
+
+
+def _task_line(exp: ExperimentResult) -> str:
+    first = next((r for r in exp.runs if r.config), None)
+    counts = Counter(r.state for r in exp.runs)
+    runs = f"{plural(len(exp.runs), 'run')} ({_status_counts(counts)})" if exp.runs else "no runs"
+    if first is None:
+        return f"{runs}."
+    if exp.kind == "function":
+        objective = _objective(first)
+        task = f"function `{objective.name}`, f(x, y) = {objective.formula}" if objective else "a function"
+    else:
+        task = f"dataset `{value_at(first.config, 'task.dataset')}`"
+        hidden = value_at(first.config, "model.hidden")
+        if hidden:
+            task += f", MLP with hidden layers {format_value(hidden)}"
+    varied = ", ".join(f"`{k}`" for k in exp.varied) or "nothing"
+    source = f"Config `{exp.source}`; " if exp.source else ""
+    return f"{source}task: {task}; varied: {varied}; {runs}."
+
+
+def report_text(exp: ExperimentResult) -> str:
+    stats = [variant_stats(v) for v in exp.finished_variants]
+    parts = _heading(exp.name, exp.description, _task_line(exp), findings(exp))
+    if stats:
+        note = (
+            " Mean ± std over seeds; final values over completed runs."
+            if any(len(s.variant.finished) > 1 for s in stats)
+            else ""
+        )
+        parts.append(f"## Variants\n\nRuns that differ only in their seed form one variant.{note}\n")
+        parts.append(_variants_table(exp, stats))
+    zero_init = [v for v in exp.finished_variants if any(map(is_zero_init_run, v.diagnosed))]
+    if exp.kind == "dataset" and zero_init:
+        parts.append(
+            "## Zero-init study\n\nDistinct units: different incoming weight vectors of a layer "
+            f"(up to a relative tolerance of {DISTINCT_TOLERANCE:g}); measured on the first seed.\n"
+        )
+        parts.append(_zero_init_table(zero_init))
+    figures = figures_present(exp.folder)
+    if figures:
+        parts.append("## Figures\n")
+        parts.append("\n".join(f"![{Path(name).stem}]({name})\n" for name in figures))
+    parts.append("## Runs\n")
+    parts.append(_runs_md(exp))
+    return "\n".join(parts)
+
+
+def activation_report_text(result: ActivationsResult) -> str:
+    parts = _heading(result.name, result.description, _input_line(result), activation_findings(result))
+    figures = figures_present(result.folder)
+    if figures:
+        parts.append("## Figures\n")
+        parts.append("\n".join(f"![{Path(name).stem}]({name})\n" for name in figures))
+    parts.append(
+        "## Cases\n\nPer layer: mean and std of the outputs; saturated: outputs within "
+        f"{SATURATION_MARGIN:g} of a bound (sigmoid, tanh only); zero: outputs exactly 0; ‖∂L/∂W‖: "
+        "Frobenius norm of the layer's weight gradient; std of ∂L/∂a: spread of the gradient at the "
+        "layer's pre-activations.\n"
+    )
+    for case in result.cases:
+        parts.append(f"### {case.label}\n")
+        parts.append(_case_table(case))
+    return "\n".join(parts)
+
+
+def write_report(exp_folder: Path) -> Path:
+    """Write <exp_folder>/report.md (atomically) from the files of the experiment; returns its path.
+
+    An `optbench activations` folder (activations.csv, no experiment.yaml) gets its own report.
+    """
+    if is_activations_folder(exp_folder):
+        text = activation_report_text(read_activations(exp_folder))
+    else:
+        text = report_text(read_experiment(exp_folder))
+    path = exp_folder / REPORT_FILE
+    atomic_write_text(path, text)
+    return path
+
+
+def _link(target: Path, root: Path) -> str:
+    return Path(os.path.relpath(target, root)).as_posix()
+
+
+def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
+    """Write <out_root>/index.md linking each experiment's report and figures, with its headlines."""
+    parts = ["# optbench results\n"]
+    for folder in exp_folders:
+        info: ActivationsResult | ExperimentResult
+        if is_activations_folder(folder):
+            info = read_activations(folder)
+            sentences = activation_findings(info)
+        else:
+            info = read_experiment(folder)
+            sentences = findings(info)
+        parts.append(f"## [{info.name}]({_link(folder / REPORT_FILE, out_root)})\n")
+        if info.description:
+            parts.append(info.description.strip() + "\n")
+        lines = [f"- {f.text}\n" for f in sentences if f.headline]
+        if lines:
+            parts.append("".join(lines))
+        figures = figures_present(folder)
+        if figures:
+            links = " · ".join(f"[{Path(name).stem}]({_link(folder / name, out_root)})" for name in figures)
+            parts.append(f"Figures: {links}\n")
+    path = out_root / INDEX_FILE
+    out_root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "\n".join(parts))
+    return path

@@ -1,0 +1,23 @@
+"""What a sentence of a report is (`Finding`), and the phrasing several kinds of sentences share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence of the report; headlines also go into the index."""
+
+    text: str
+    headline: bool = False
+
+
+def _layer_list(layers: Sequence[int]) -> str:
+    """'layer 4', 'layers 1–3', 'layers 1, 2 and 4'."""
+    if len(layers) == 1:
+        return f"layer {layers[0]}"
+    if list(layers) == list(range(layers[0], layers[-1] + 1)):
+        return f"layers {layers[0]}–{layers[-1]}"
+    return "layers " + ", ".join(map(str, layers[:-1])) + f" and {layers[-1]}"

@@ -1,0 +1,100 @@
+"""Numbers per variant: the statistics over its seeds, where a function run ended, and status counts.
+
+Final loss and final test accuracy are over a variant's completed runs (a diverged run has no final
+value to average), wall time over its finished runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from optbench.functions import FUNCTIONS, Objective
+from optbench.plain import value_at
+from optbench.results import (
+    RunResult,
+    Variant,
+    last_finite,
+)
+from optbench.stats import (
+    mean_std,
+)
+
+CHANCE_TOLERANCE = 0.05
+"""A final training loss within this of ln(classes), the loss of a uniform guess, is chance level."""
+
+STATUS_ORDER = ("completed", "diverged", "failed", "interrupted", "running", "pending")
+
+
+def _fmt(value: float, fmt: str = ".4g") -> str:
+    return format(value, fmt) if math.isfinite(value) else "—"
+
+
+def _pm(stats: tuple[float, float], n: int, fmt: str = ".4g") -> str:
+    """'mean ± std' over several seeds, the value alone for one."""
+    mean, std = stats
+    if not math.isfinite(mean):
+        return "—"
+    return f"{mean:{fmt}} ± {std:{fmt}}" if n > 1 else f"{mean:{fmt}}"
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    """A variant's numbers over its seeds."""
+
+    variant: Variant
+    completed: tuple[RunResult, ...]
+    final_loss: tuple[float, float]
+    final_test_acc: tuple[float, float]
+    wall_s: tuple[float, float]
+    statuses: Counter[str]
+
+    @property
+    def label(self) -> str:
+        return self.variant.label
+
+
+def variant_stats(variant: Variant) -> VariantStats:
+    completed = tuple(r for r in variant.finished if r.state == "completed")
+    walls = [
+        float(r.status["wall_s"])
+        for r in variant.finished
+        if isinstance(r.status.get("wall_s"), (int, float))
+    ]
+    return VariantStats(
+        variant=variant,
+        completed=completed,
+        final_loss=mean_std([r.final_loss for r in completed]),
+        final_test_acc=mean_std([r.final_test_acc for r in completed]),
+        wall_s=mean_std(walls),
+        statuses=Counter(r.state for r in variant.runs),
+    )
+
+
+def _status_counts(counts: Counter[str]) -> str:
+    order = [s for s in STATUS_ORDER if counts[s]] + sorted(s for s in counts if s not in STATUS_ORDER)
+    return ", ".join(f"{counts[s]} {s}" for s in order)
+
+
+def _objective(run: RunResult) -> Objective | None:
+    return FUNCTIONS.get(str(value_at(run.config, "task.function")))
+
+
+def final_point(run: RunResult) -> tuple[float, float] | None:
+    """The last finite iterate (x, y) of a function run."""
+    if run.metrics is None or "x" not in run.metrics:
+        return None
+    x, y = run.metrics["x"], run.metrics["y"]
+    i = last_finite(run.metrics["step"], np.where(np.isfinite(y), x, np.nan))
+    return None if i is None else (float(x[i]), float(y[i]))
+
+
+def nearest_minimum(run: RunResult) -> tuple[float, tuple[float, float]] | None:
+    """(distance, minimum) from a function run's last iterate to the nearest known global minimum."""
+    objective, point = _objective(run), final_point(run)
+    if objective is None or point is None or not objective.minima:
+        return None
+    return min((math.dist(point, m), m) for m in objective.minima)
