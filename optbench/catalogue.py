@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from optbench.data import DATASETS
@@ -13,7 +13,7 @@ from optbench.nn import ACTIVATIONS
 from optbench.optim import OPTIMIZERS, SCHEDULES
 
 
-def _hyper_lines(params: list[HyperParam], indent: str) -> list[str]:
+def _hyper_lines(params: Sequence[HyperParam], indent: str) -> list[str]:
     width = max((len(p.name) + len(describe_default(p.default)) for p in params), default=0) + 1
     return [f"{indent}{(p.name + '=' + describe_default(p.default)).ljust(width)}  {p.doc}" for p in params]
 

@@ -7,17 +7,22 @@ them, so `optbench --help` starts fast.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from optbench import __version__
 from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
+
+if TYPE_CHECKING:
+    from optbench.config import Experiment
 
 TRACEBACK_ENV = "OPTBENCH_TRACEBACK"
 """Set to 1 to let unexpected exceptions show their traceback (for bug reports)."""
@@ -89,6 +94,16 @@ def main() -> None:
     """
 
 
+def _load(command: str, config: Path, overrides: Sequence[str]) -> Experiment:
+    """The experiment a command line describes, its command recorded; the loader's notes on stderr."""
+    from optbench.config import load_experiment
+
+    exp = load_experiment(config, overrides)
+    for note in exp.notes:
+        click.echo(f"note: {note}", err=True)
+    return dataclasses.replace(exp, command=shlex.join(["optbench", command, str(config), *overrides]))
+
+
 @main.command()
 @CONFIG_ARG
 @OVERRIDES_ARG
@@ -97,11 +112,10 @@ def main() -> None:
 @_reports_errors
 def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> None:
     """Train one run: the config's base run, or its first run if it has runs or a grid."""
-    from optbench.config import load_experiment
     from optbench.layout import RUNS_DIR
     from optbench.runner import run_experiment
 
-    exp = load_experiment(config, overrides).first_only()
+    exp = _load("train", config, overrides).first_only()
     result = run_experiment(exp, out, jobs=1, force=True, progress=not quiet)
     ((run_id, status),) = result.statuses.items()
     run_folder = result.folder / RUNS_DIR / run_id
@@ -159,9 +173,9 @@ def compare(
     quiet: bool,
 ) -> None:
     """Run every run of the config (runs x grid), then draw combined figures and a summary."""
-    from optbench.config import load_experiment, runs_table
+    from optbench.config import runs_table
 
-    exp = load_experiment(config, overrides)
+    exp = _load("compare", config, overrides)
     if dry_run:
         click.echo(runs_table(exp), nl=False)
         return
@@ -224,9 +238,10 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
     spec = load_suite(suite_file)
     problems: list[str] = []
     experiments, activation_configs = [], []
+    command = shlex.join(["optbench", "suite", str(suite_file)])
     for path in spec.compare:
         try:
-            experiments.append(load_experiment(path))
+            experiments.append(dataclasses.replace(load_experiment(path), command=command))
         except ConfigError as exc:
             problems += exc.problems
     for path in spec.activations:

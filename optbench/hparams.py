@@ -65,14 +65,23 @@ class HyperParam:
     bounds: Bounds | None
 
 
-def hyperparameters(cls: type) -> list[HyperParam]:
-    """The hyperparameters a dataclass declares with `hyper`, in declaration order."""
-    hints = typing.get_type_hints(cls)
-    return [
-        HyperParam(f.name, hints[f.name], f.default, f.metadata["doc"], f.metadata["bounds"])
-        for f in dataclasses.fields(cls)
-        if "doc" in f.metadata
-    ]
+_DECLARED: dict[type, tuple[HyperParam, ...]] = {}
+
+
+def hyperparameters(cls: type) -> tuple[HyperParam, ...]:
+    """The hyperparameters a dataclass declares with `hyper`, in declaration order.
+
+    Read once per class: resolving type hints is slow, and a sweep asks for those of every run.
+    """
+    known = _DECLARED.get(cls)
+    if known is None:
+        hints = typing.get_type_hints(cls)
+        known = _DECLARED[cls] = tuple(
+            HyperParam(f.name, hints[f.name], f.default, f.metadata["doc"], f.metadata["bounds"])
+            for f in dataclasses.fields(cls)
+            if "doc" in f.metadata
+        )
+    return known
 
 
 def describe_default(value: Any) -> str:

@@ -37,8 +37,8 @@ PATH_PNG = "path.png"
 LOSS_PNG = "loss.png"
 CURVES_PNG = "curves.png"
 DIAGNOSTICS_PNG = "diagnostics.png"
-TEST_ACCURACY_PNG = "test_accuracy.png"
-TEST_LOSS_PNG = "test_loss.png"
+ACCURACY_PNG = "accuracy.png"
+EVAL_LOSS_PNG = "eval_loss.png"
 LR_SENSITIVITY_PNG = "lr_sensitivity.png"
 PATHS_PNG = "paths.png"
 PATHS_PANELS_PNG = "paths_panels.png"
@@ -52,8 +52,8 @@ EXPERIMENT_FIGURES = (
     PATHS_PNG,
     PATHS_PANELS_PNG,
     LOSS_PNG,
-    TEST_ACCURACY_PNG,
-    TEST_LOSS_PNG,
+    ACCURACY_PNG,
+    EVAL_LOSS_PNG,
     LR_SENSITIVITY_PNG,
     DIAGNOSTICS_PNG,
 )

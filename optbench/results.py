@@ -178,6 +178,15 @@ class RunResult:
         return _float_or_nan(self.status.get("final_test_acc"))
 
     @property
+    def final_val_acc(self) -> float:
+        """NaN when the run held out no validation split (or has not finished)."""
+        return _float_or_nan(self.status.get("final_val_acc"))
+
+    @property
+    def final_val_loss(self) -> float:
+        return _float_or_nan(self.status.get("final_val_loss"))
+
+    @property
     def layers(self) -> list[int]:
         """The layers (1-based) that diagnostics.csv describes; none when the run has no diagnostics."""
         if self.diagnostics is None or "layer" not in self.diagnostics:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-import json
 import os
 import shutil
 import signal
@@ -34,7 +33,6 @@ from types import FrameType
 from typing import Any
 
 import numpy as np
-import yaml
 
 from optbench import train
 from optbench.config import (
@@ -42,10 +40,10 @@ from optbench.config import (
     Experiment,
     RunConfig,
     activations_to_yaml,
-    to_dict,
     to_yaml,
 )
 from optbench.data import DATASETS
+from optbench.definition import scope, write_definition
 from optbench.errors import OptbenchError, UsageError
 from optbench.executors import Event, Executor, make_executor
 from optbench.executors.task import describe_error, versions
@@ -54,28 +52,13 @@ from optbench.layout import (
     ACTIVATIONS_FILE,
     CONFIG_FILE,
     DIAGNOSTICS_FILE,
-    EXPERIMENT_FILE,
     METRICS_FILE,
     RUNS_DIR,
     STATUS_FILE,
-    SUMMARY_FILE,
     is_finished,
     read_status,
 )
-from optbench.plain import value_at
-
-SUMMARY_COLUMNS = ("run_id", "status", "optimizer", "lr", "seed", "steps", "final_loss", "wall_s")
-DATASET_SUMMARY_COLUMNS = ("final_test_acc", "init", "activation")
-EXTRA_SUMMARY_COLUMNS = ("steps_done", "diverged_step", "error")
-KEYS_IN_BASE_COLUMNS = (
-    "optimizer.name",
-    "optimizer.lr",
-    "train.seed",
-    "train.steps",
-    "model.activation",
-    "model.init.name",
-)
-
+from optbench.summary import Summary
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
@@ -294,14 +277,17 @@ def run_experiments(
     with contextlib.ExitStack() as stack:
         for folder in folders:
             stack.enter_context(FolderLock(folder))
-            _remove_stale_staging(folder / RUNS_DIR)
+        scopes = [scope(folder, exp) for folder, exp in zip(folders, exps)]  # may refuse: nothing written
         stack.enter_context(_sigterm_as_interrupt())
         statuses: list[dict[str, dict[str, Any]]] = [{} for _ in exps]
         skipped = [0] * len(exps)
+        summaries: list[Summary] = []
         owner: dict[Path, tuple[int, RunConfig]] = {}  # run folder -> (experiment index, run)
         todo: list[tuple[float, int, Path]] = []
-        for index, (exp, folder) in enumerate(zip(exps, folders)):
-            write_experiment_file(folder, exp)
+        for index, (exp, folder, (kept, defines)) in enumerate(zip(exps, folders, scopes)):
+            _remove_stale_staging(folder / RUNS_DIR)
+            if defines:
+                write_definition(folder, exp)
             for run in exp.runs:
                 run_folder = folder / RUNS_DIR / run.run_id
                 owner[run_folder] = (index, run)
@@ -311,6 +297,11 @@ def run_experiments(
                     skipped[index] += 1
                 else:
                     todo.append((-estimated_cost(run), len(todo), run_folder))
+            summary = Summary(
+                folder, kept.runs, kept.varied, {**kept.statuses, **statuses[index]}, kept.unknown
+            )
+            summary.flush()
+            summaries.append(summary)
         ordered = [run_folder for _, _, run_folder in sorted(todo)]
         total = sum(len(exp.runs) for exp in exps)
         name = exps[0].name if len(exps) == 1 else f"{len(exps)} experiments"
@@ -319,7 +310,7 @@ def run_experiments(
         def record(run_folder: Path, status: dict[str, Any]) -> None:
             index, run = owner[run_folder]
             statuses[index][run.run_id] = status
-            write_summary(folders[index], exps[index], statuses[index])
+            summaries[index].update(run.run_id, status)
             bar.update(1)
             bar.set_postfix_str(f"{run.run_id}: {status.get('status')}", refresh=True)
 
@@ -337,8 +328,8 @@ def run_experiments(
                     executor.shutdown(cancel=interrupted or bool(sweep.in_flight))
                 sweep.interrupt_in_flight()
                 bar.close()
-                for index, folder in enumerate(folders):
-                    write_summary(folder, exps[index], statuses[index])
+                for summary in summaries:
+                    summary.flush()
     return [SweepResult(folder, statuses[i], skipped[i], interrupted) for i, folder in enumerate(folders)]
 
 
@@ -432,69 +423,6 @@ def _step_bar(run: RunConfig, enabled: bool) -> Any:
         dynamic_ncols=True,
         mininterval=0.2,
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Summary
-# --------------------------------------------------------------------------------------------------
-
-
-def summary_columns(exp: Experiment) -> tuple[str, ...]:
-    has_model = any(run.model is not None for run in exp.runs)
-    columns = SUMMARY_COLUMNS + (DATASET_SUMMARY_COLUMNS if has_model else ())
-    varied = tuple(k for k in exp.varied if k not in KEYS_IN_BASE_COLUMNS)
-    return columns + varied + EXTRA_SUMMARY_COLUMNS
-
-
-def summary_rows(exp: Experiment, statuses: dict[str, dict[str, Any]]) -> list[list[Any]]:
-    columns = summary_columns(exp)
-    rows = []
-    for run in sorted(exp.runs, key=lambda r: r.run_id):
-        status = statuses.get(run.run_id, {})
-        values: dict[str, Any] = {
-            "run_id": run.run_id,
-            "status": status.get("status", "pending"),
-            "optimizer": run.optimizer.name,
-            "lr": run.optimizer.lr,
-            "seed": run.train.seed,
-            "steps": run.train.steps,
-            "final_loss": status.get("final_loss"),
-            "wall_s": status.get("wall_s"),
-            "final_test_acc": status.get("final_test_acc"),
-            "init": run.model.init.name if run.model else None,
-            "activation": run.model.activation if run.model else None,
-            "steps_done": status.get("steps_done"),
-            "diverged_step": status.get("diverged_step"),
-            "error": status.get("error"),
-        }
-        config = to_dict(run)
-        rows.append([values[c] if c in values else _cell(value_at(config, c)) for c in columns])
-    return rows
-
-
-def _cell(value: Any) -> Any:
-    """A config value in a CSV cell: lists and mappings as JSON, which YAML also reads back."""
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, separators=(",", ":"))
-    return value
-
-
-def write_experiment_file(folder: Path, exp: Experiment) -> None:
-    """What report and plots need to know about the experiment beyond its runs' own files."""
-    kind = exp.runs[0].task.kind if exp.runs else "dataset"
-    data = {
-        "experiment": exp.name,
-        "description": exp.description.strip(),
-        "source": exp.source,
-        "kind": kind,
-        "varied": list(exp.varied),
-        "runs": [run.run_id for run in exp.runs],
-    }
-    atomic_write_text(folder / EXPERIMENT_FILE, yaml.safe_dump(data, sort_keys=False, width=110))
-
-
-def write_summary(folder: Path, exp: Experiment, statuses: dict[str, dict[str, Any]]) -> None:
-    atomic_write_text(folder / SUMMARY_FILE, csv_text(summary_columns(exp), summary_rows(exp, statuses)))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optbench.config import RunConfig
 from optbench.data import (
@@ -25,9 +26,11 @@ from optbench.data import (
     BatchSampler,
     ChunkReader,
     Dataset,
+    Split,
     default_data_dir,
     iter_chunks,
     load_idx_folder,
+    split,
 )
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS, layer_diagnostics
 from optbench.functions import FUNCTIONS
@@ -35,7 +38,19 @@ from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import Optimizer
 
 FUNCTION_COLUMNS = ("step", "x", "y", "loss", "lr")
-DATASET_COLUMNS = ("step", "epoch", "train_loss", "test_loss", "test_acc", "lr", "elapsed_s")
+DATASET_COLUMNS = (
+    "step",
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "elapsed_s",
+)
+"""Evaluation columns are filled at evaluation steps and the last step; validation columns stay
+empty when no images are held out (task.validation: 0)."""
 
 FINAL_LOSS_WINDOW = 100
 """final_loss of a dataset run: the mean training loss over this many last steps (fewer if shorter)."""
@@ -46,11 +61,17 @@ Writer = Callable[[Row], None]
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a run ended, and the figures that go into the summary."""
+    """How a run ended, and the figures that go into the summary.
+
+    A diverged run has no final evaluation: its accuracies are None, not the last ones measured
+    before it diverged.
+    """
 
     status: str
     steps_done: int
     final_loss: float | None
+    final_val_loss: float | None = None
+    final_val_acc: float | None = None
     final_test_acc: float | None = None
     diverged_step: int | None = None
 
@@ -59,17 +80,21 @@ def columns_for(run: RunConfig) -> tuple[str, ...]:
     return FUNCTION_COLUMNS if run.task.kind == "function" else DATASET_COLUMNS
 
 
-def seeded_generators(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+def seeded_generators(init_seed: int, data_seed: int | None = None) -> tuple[np.random.Generator, ...]:
     """Independent streams for the initial weights and for the minibatch order.
 
-    Separate streams mean that two runs with the same seed and different initialisers or optimizers
-    see the same minibatches in the same order.
+    Each seed spawns two child sequences; the weights take the first child of `init_seed`, the
+    minibatches the second child of `data_seed` (default: the same seed). Separate streams mean that
+    two runs with the same data seed and different initialisers or optimizers see the same
+    minibatches in the same order, and a study can vary one seed while holding the other.
     """
-    init_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
+    data_seed = init_seed if data_seed is None else data_seed
+    init_seq = np.random.SeedSequence(init_seed).spawn(2)[0]
+    data_seq = np.random.SeedSequence(data_seed).spawn(2)[1]
     return np.random.default_rng(init_seq), np.random.default_rng(data_seq)
 
 
-def run_function(run: RunConfig, write: Writer, on_step: Callable[[int], None] | None = None) -> Outcome:
+def run_function(run: RunConfig, write: Writer) -> Outcome:
     """Minimise a 2-D function from its start; one row per step, step 0 being the start itself."""
     assert run.task.function is not None and run.task.start is not None
     objective = FUNCTIONS[run.task.function]
@@ -81,10 +106,8 @@ def run_function(run: RunConfig, write: Writer, on_step: Callable[[int], None] |
         opt.step(p, objective.grad(p))
         loss = float(objective.value(p[0], p[1]))
         write((step, float(p[0]), float(p[1]), loss, opt.last_lr))
-        if on_step is not None:
-            on_step(step)
         if not (math.isfinite(loss) and np.all(np.isfinite(p))):
-            return Outcome("diverged", step, loss, diverged_step=step)
+            return Outcome("diverged", step, None, diverged_step=step)
     return Outcome("completed", run.train.steps, loss)
 
 
@@ -104,6 +127,11 @@ def _load_dataset(name: str, folder: Path, verified: bool) -> Dataset:
     return DATASETS[name].load(folder) if verified else load_idx_folder(folder, folder.name)
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_split(data: Dataset, validation: int, seed: int) -> Split:
+    return split(data, validation, seed)
+
+
 def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Generator) -> MLP:
     model = run.model
     assert model is not None
@@ -118,7 +146,7 @@ def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Ge
 
 
 def evaluate(net: MLP, examples: ChunkReader) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole (test) set, a chunk at a time."""
+    """Mean cross-entropy and accuracy over a whole (validation or test) set, a chunk at a time."""
     total_loss, correct = 0.0, 0
     for x, y in examples:
         loss_sum, right = net.evaluate(x, y)
@@ -128,13 +156,17 @@ def evaluate(net: MLP, examples: ChunkReader) -> tuple[float, float]:
 
 
 PROBE_SIZE = 1000
-"""Training images (the first ones) on which the diagnostics measure activations and gradients."""
+"""Training images (the first ones of the training split) on which the diagnostics measure
+activations and gradients."""
 
 
-def _probe_batch(data: Dataset, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+def _probe_batch(
+    data: Dataset, rows: NDArray[np.intp], dtype: np.dtype[Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """A fixed batch, the same at every evaluation, so diagnostics over training are comparable."""
-    n = min(PROBE_SIZE, len(data.train_labels))
-    return next(iter_chunks(data.train_images[:n], data.train_labels[:n], n, dtype))
+    first = rows[:PROBE_SIZE]
+    n = len(first)
+    return next(iter_chunks(data.train_images[first], data.train_labels[first], n, dtype))
 
 
 def train_step(net: MLP, sampler: BatchSampler, opt: Optimizer) -> float:
@@ -154,20 +186,20 @@ def run_dataset(
     run: RunConfig,
     write: Writer,
     write_diagnostics: Writer | None = None,
-    on_step: Callable[[int], None] | None = None,
     dataset: Dataset | None = None,
 ) -> Outcome:
     """Train the MLP with minibatches; one row per update.
 
     Row k holds the training loss of the batch of update k (measured in the forward pass that
-    computes its gradient, before the update) and, at evaluation steps, the test loss and accuracy
-    after the update. Diagnostics (step 0, then every evaluation) describe the network after k
-    updates, measured on a fixed probe batch of training images.
+    computes its gradient, before the update) and, at evaluation steps, the validation and test loss
+    and accuracy after the update. Diagnostics (step 0, then every evaluation) describe the network
+    after k updates, measured on a fixed probe batch of training images.
     """
     assert run.task.dataset is not None and run.model is not None
     data = dataset if dataset is not None else cached_dataset(run.task.dataset, run.task.data_dir)
+    held_out = _cached_split(data, run.task.validation, run.task.split_seed)
     train = run.train
-    rng_init, rng_data = seeded_generators(train.seed)
+    rng_init, rng_data = seeded_generators(*train.seeds)
     net = build_model(run, data.n_features, data.n_classes, rng_init)
     sampler = BatchSampler(
         data.train_images,
@@ -176,10 +208,14 @@ def run_dataset(
         rng_data,
         dtype=net.dtype,
         replacement=train.sampling == "replacement",
+        rows=held_out.train_rows if run.task.validation else None,
     )
     opt = run.optimizer.build()
+    val_set = None
+    if run.task.validation:
+        val_set = ChunkReader(held_out.val_images, held_out.val_labels, EVAL_CHUNK, net.dtype)
     test_set = ChunkReader(data.test_images, data.test_labels, EVAL_CHUNK, net.dtype)
-    probe = _probe_batch(data, net.dtype) if write_diagnostics is not None else None
+    probe = _probe_batch(data, held_out.train_rows, net.dtype) if write_diagnostics is not None else None
 
     def diagnose(step: int) -> None:
         if probe is not None and write_diagnostics is not None:
@@ -189,47 +225,41 @@ def run_dataset(
 
     diagnose(0)
     recent: deque[float] = deque(maxlen=FINAL_LOSS_WINDOW)
-    test_acc = None
+    val: tuple[float | None, float | None] = (None, None)
+    test: tuple[float | None, float | None] = (None, None)
     started = time.perf_counter()
     for step in range(1, train.steps + 1):
         loss = train_step(net, sampler, opt)
+        elapsed = round(time.perf_counter() - started, 3)
         if not math.isfinite(loss):
-            write((step, sampler.epoch, loss, None, None, None, round(time.perf_counter() - started, 3)))
-            return Outcome("diverged", step, loss, test_acc, diverged_step=step)
+            write((step, sampler.epoch, loss, None, None, None, None, None, elapsed))
+            return Outcome("diverged", step, None, diverged_step=step)
         recent.append(loss)
-        test_loss = None
         evaluate_now = step % train.eval_every == 0 or step == train.steps
         if evaluate_now:
-            test_loss, test_acc = evaluate(net, test_set)
+            val = evaluate(net, val_set) if val_set is not None else (None, None)
+            test = evaluate(net, test_set)
             diagnose(step)
-        write(
-            (
-                step,
-                sampler.epoch,
-                loss,
-                test_loss,
-                test_acc if evaluate_now else None,
-                opt.last_lr,
-                round(time.perf_counter() - started, 3),
-            )
-        )
-        if on_step is not None:
-            on_step(step)
-    return Outcome("completed", train.steps, sum(recent) / len(recent), test_acc)
+            elapsed = round(time.perf_counter() - started, 3)
+        shown = (*val, *test) if evaluate_now else (None, None, None, None)
+        write((step, sampler.epoch, loss, *shown, opt.last_lr, elapsed))
+    return Outcome(
+        "completed",
+        train.steps,
+        sum(recent) / len(recent),
+        final_val_loss=val[0],
+        final_val_acc=val[1],
+        final_test_acc=test[1],
+    )
 
 
-def run(
-    run: RunConfig,
-    write: Writer,
-    write_diagnostics: Writer | None = None,
-    on_step: Callable[[int], None] | None = None,
-) -> Outcome:
+def run(run: RunConfig, write: Writer, write_diagnostics: Writer | None = None) -> Outcome:
     """Execute one resolved run of either kind."""
     # Overflow on the way to NaN is how a diverging run ends; it is reported as status, not warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         if run.task.kind == "function":
-            return run_function(run, write, on_step)
-        return run_dataset(run, write, write_diagnostics, on_step)
+            return run_function(run, write)
+        return run_dataset(run, write, write_diagnostics)
 
 
 __all__ = ["DATASET_COLUMNS", "DIAGNOSTIC_COLUMNS", "FUNCTION_COLUMNS", "Outcome", "run"]

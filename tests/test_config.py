@@ -200,8 +200,44 @@ def test_model_problems(tmp_path: Path, model: str, expected: str) -> None:
 
 
 def test_batch_larger_than_the_training_set_is_refused(tmp_path: Path) -> None:
-    found = problems_of(tmp_path, DATASET_BASE + "train: {batch_size: 60001}\n")
+    base = DATASET_BASE.replace("mnist}", "mnist, validation: 0}")
+    found = problems_of(tmp_path, base + "train: {batch_size: 60001}\n")
     assert found == ["train.batch_size: must be at most the training-set size 60000, got 60001"]
+
+
+def test_batch_larger_than_what_the_validation_split_leaves_is_refused(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, DATASET_BASE + "train: {batch_size: 50001}\n")
+    assert found == [
+        "train.batch_size: must be at most the training-set size 50000 (60000 minus 10000 held out "
+        "for validation), got 50001"
+    ]
+    assert load_experiment(write(tmp_path, DATASET_BASE + "train: {batch_size: 50000}\n")).runs
+
+
+def test_a_validation_split_must_leave_training_images(tmp_path: Path) -> None:
+    found = problems_of(tmp_path, DATASET_BASE.replace("mnist}", "mnist, validation: 60000}"))
+    assert found == ["task.validation: must leave training images: the training set has 60000, got 60000"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("task: {function: book, validation: 100}", "task.validation: only dataset tasks hold out"),
+        ("task: {function: book, split_seed: 1}", "task.split_seed: only dataset tasks hold out"),
+        ("train: {batch_size: 64}", "train.batch_size: only dataset tasks draw minibatches"),
+        ("train: {sampling: replacement}", "train.sampling: only dataset tasks draw minibatches"),
+        ("train: {eval_every: 10}", "train.eval_every: only dataset tasks are evaluated"),
+        ("train: {init_seed: 3}", "train.init_seed: a function task has no random weights"),
+        ("train: {data_seed: 3}", "train.data_seed: a function task has no minibatches"),
+    ],
+)
+def test_settings_that_only_a_dataset_task_has_are_refused_on_a_function_task(
+    tmp_path: Path, setting: str, expected: str
+) -> None:
+    task = "task: {function: book}\n" if not setting.startswith("task:") else ""
+    text = "experiment: t\n" + task + "optimizer: {name: sgd, lr: 0.1}\n" + setting + "\n"
+    found = problems_of(tmp_path, text)
+    assert len(found) == 1 and found[0].startswith(expected) and found[0].endswith("remove this setting")
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

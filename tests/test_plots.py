@@ -29,6 +29,7 @@ from optbench.stats import (
     aggregate,
     smooth,
 )
+from optbench.train import DATASET_COLUMNS
 
 LECTURE_OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -49,7 +50,7 @@ def dataset_config(
 ) -> dict[str, Any]:
     return {
         "experiment": name,
-        "task": {"dataset": "mnist", "data_dir": None},
+        "task": {"dataset": "mnist", "data_dir": None, "validation": 0, "split_seed": 0},
         "model": {
             "hidden": [4, 4],
             "activation": "relu",
@@ -154,20 +155,24 @@ def dataset_run(
     init: dict[str, Any] | None = None,
     diverged_step: int | None = None,
     wall_s: float = 1.0,
+    val_accs: Sequence[float] | None = None,
 ) -> str:
     """A dataset run whose loss falls linearly to final_loss and whose test accuracy at the k-th
-    evaluation is accs[k]; a diverged run stops at diverged_step with an infinite loss."""
+    evaluation is accs[k] (its validation accuracy val_accs[k], if given: else no split was held
+    out); a diverged run stops at diverged_step with an infinite loss."""
     steps = eval_every * len(accs)
     last = diverged_step if diverged_step is not None else steps
     rows = []
     for step in range(1, last + 1):
         loss = 2.4 + (final_loss - 2.4) * step / steps
         if step == diverged_step:
-            rows.append([step, step / 100, math.inf, None, None, None, step / 1000])
+            rows.append([step, step / 100, math.inf, None, None, None, None, None, step / 1000])
             break
         ev = step % eval_every == 0
         acc = accs[step // eval_every - 1] if ev else None
-        rows.append([step, step / 100, loss, loss if ev else None, acc, lr, step / 1000])
+        val = val_accs[step // eval_every - 1] if ev and val_accs is not None else None
+        val_loss = loss * 1.1 if val is not None else None
+        rows.append([step, step / 100, loss, val_loss, val, loss if ev else None, acc, lr, step / 1000])
     diag = []
     for step in range(0, last, eval_every):
         for layer in (1, 2, 3):
@@ -187,14 +192,17 @@ def dataset_run(
     diverged = diverged_step is not None
     status = {
         "status": "diverged" if diverged else "completed",
-        "final_loss": math.inf if diverged else final_loss,
+        "final_loss": None if diverged else final_loss,
+        "final_val_loss": None if diverged or val_accs is None else final_loss * 1.1,
+        "final_val_acc": None if diverged or val_accs is None else val_accs[-1],
         "final_test_acc": accs[-1] if not diverged else None,
         "diverged_step": diverged_step,
         "steps_done": last,
         "wall_s": wall_s,
     }
     config = dataset_config(folder.name, optimizer, lr, seed, steps, eval_every, init)
-    columns = ("step", "epoch", "train_loss", "test_loss", "test_acc", "lr", "elapsed_s")
+    config["task"]["validation"] = 0 if val_accs is None else 10000
+    columns = DATASET_COLUMNS
     return write_run(folder, config, status, (columns, rows), diag)
 
 
@@ -299,11 +307,12 @@ def zero_init_run(
     rows = []
     for step, loss in enumerate(losses, start=1):
         ev = step % 100 == 0
-        rows.append([step, step / 100, loss, loss if ev else None, 0.5 if ev else None, 0.1, step / 1000])
+        rows.append(
+            [step, step / 100, loss, None, None, loss if ev else None, 0.5 if ev else None, 0.1, step / 1000]
+        )
     final = float(np.mean(losses[-100:]))
     status = {"status": "completed", "final_loss": final, "final_test_acc": 0.5, "steps_done": len(losses)}
-    columns = ("step", "epoch", "train_loss", "test_loss", "test_acc", "lr", "elapsed_s")
-    return write_run(folder, config, {**status, "wall_s": 1.0}, (columns, rows), diagnostics)
+    return write_run(folder, config, {**status, "wall_s": 1.0}, (DATASET_COLUMNS, rows), diagnostics)
 
 
 def diag_rows(layer: int, values: Sequence[tuple[float, float, float, float, int]]) -> list[list[Any]]:
@@ -594,8 +603,8 @@ def test_dataset_experiment_figures_are_valid_pngs_of_the_expected_size(tmp_path
     written = plots.experiment_figures(folder)
     assert [p.name for p in written] == [
         "loss.png",
-        "test_accuracy.png",
-        "test_loss.png",
+        "accuracy.png",
+        "eval_loss.png",
         "lr_sensitivity.png",
         "diagnostics.png",
     ]

@@ -14,6 +14,9 @@ from optbench import report
 from optbench.cli import main
 from optbench.results import read_experiment
 
+NO_SPLIT = "chosen on the test set: these runs hold out no validation split"
+"""How a report says where it chose when the runs held out no validation split."""
+
 
 def sentences(folder: Path) -> list[str]:
     return [f.text for f in report.findings(read_experiment(folder))]
@@ -60,8 +63,49 @@ def test_report_names_the_lowest_final_loss_and_the_highest_accuracy(tmp_path: P
     finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
     found = sentences(folder)
     assert one_with(found, "Lowest final training loss") == "Lowest final training loss: adam lr=0.001 (0.1)."
-    assert (
-        one_with(found, "Highest final test accuracy") == "Highest final test accuracy: sgd lr=0.1 (95.00%)."
+    assert one_with(found, "Highest final test accuracy") == (
+        f"Highest final test accuracy ({NO_SPLIT}): sgd lr=0.1 (95.00%)."
+    )
+
+
+def test_with_a_validation_split_winners_are_chosen_on_validation_and_test_is_their_held_out_result(
+    tmp_path: Path,
+) -> None:
+    """Validation and test disagree on purpose: every choice must follow validation."""
+    folder = tmp_path / "held-out"
+    ids = [
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.99], val_accs=[0.5, 0.90], final_loss=0.3),
+        dataset_run(folder, "adam", 0.001, 0, [0.5, 0.91], val_accs=[0.5, 0.97], final_loss=0.25),
+        dataset_run(folder, "momentum", 0.01, 0, [0.5, 0.92], val_accs=[0.5, 0.93], final_loss=0.2),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
+    found = sentences(folder)
+    assert one_with(found, "Highest final validation accuracy") == (
+        "Highest final validation accuracy (chosen on validation): adam lr=0.001 (97.00%); "
+        "its held-out test accuracy is 91.00%."
+    )
+    # validation loss is 1.1 × the final training loss in these runs
+    assert one_with(found, "Lowest final validation loss").startswith(
+        "Lowest final validation loss (chosen on validation): momentum lr=0.01 (0.22"
+    )
+    assert one_with(found, "Steps to reach 97% validation accuracy").startswith(
+        "Steps to reach 97% validation accuracy (the first evaluation at or above it): adam lr=0.001 200"
+    )
+    assert not [s for s in found if "Highest final test accuracy" in s]
+    text = report.write_report(folder).read_text()
+    assert "| final validation accuracy | final test accuracy |" in text
+
+
+def test_the_best_learning_rate_follows_validation_where_test_would_choose_another(tmp_path: Path) -> None:
+    folder = tmp_path / "lrs"
+    ids = [
+        dataset_run(folder, "sgd", 0.01, 0, [0.5, 0.99], val_accs=[0.5, 0.90], final_loss=0.3),
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.92], val_accs=[0.5, 0.95], final_loss=0.2),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
+    assert one_with(sentences(folder), "Best learning rate for sgd") == (
+        "Best learning rate for sgd (chosen on validation): 0.1 (final validation accuracy 95.00%, "
+        "held-out test accuracy 92.00%; tried 0.01, 0.1)."
     )
 
 
@@ -126,7 +170,7 @@ def test_best_learning_rate_is_reported_per_optimizer(tmp_path: Path) -> None:
     found = sentences(lr_sweep_experiment(tmp_path))
     # sgd: lr 0.01 reaches (0.9 + 0.92) / 2 = 91%, lr 0.1 reaches (0.98 + 0.975) / 2 = 97.75%
     assert one_with(found, "Best learning rate for sgd") == (
-        "Best learning rate for sgd: 0.1 (final test accuracy 97.75%; tried 0.01, 0.1)."
+        f"Best learning rate for sgd ({NO_SPLIT}): 0.1 (final test accuracy 97.75%; tried 0.01, 0.1)."
     )
     assert not [s for s in found if "Best learning rate for adam" in s]  # one lr only: nothing to choose
 
@@ -145,7 +189,8 @@ def test_diverged_runs_are_reported_with_their_steps(tmp_path: Path) -> None:
         == "sgd lr=10 diverged in 2 of 2 seeds (loss not finite at step 150, 42)."
     )
     assert one_with(found, "Best learning rate") == (
-        "Best learning rate for sgd: 0.1 (final test accuracy 90.00%; tried 0.1, 10 (diverged))."
+        f"Best learning rate for sgd ({NO_SPLIT}): 0.1 "
+        "(final test accuracy 90.00%; tried 0.1, 10 (diverged))."
     )
 
 
@@ -222,7 +267,10 @@ def test_index_links_each_report_and_its_figures_with_its_headlines(tmp_path: Pa
     assert "## [sweep](sweep/report.md)" in index
     assert "## [paths](paths/report.md)" in index
     assert "Figures: [loss](sweep/loss.png)" in index
-    assert "- Best learning rate for sgd: 0.1" in index
+    assert (
+        "- Best learning rate for sgd (chosen on the test set: these runs hold out no validation split): 0.1"
+        in index
+    )
     assert "- Within 0.001 of a minimum at the end: sgd." in index
 
 

@@ -96,6 +96,7 @@ def expand(
             axes[key.removeprefix("grid.")] = (value, f"{COMMAND_LINE}: {key}")
     grid: dict[str, list[Any]] = {}
     grid_origin: dict[str, str] = {}
+    repeats: list[str] = []
     for axis, (values, where) in axes.items():
         if not isinstance(values, list):
             problems.append(f"{where}: must be a list of values, got {_describe(values)}")
@@ -105,6 +106,10 @@ def expand(
             problems.append(f"{where}: cannot be varied")
         elif not any(axis == key or axis.startswith(key + ".") for key in fixed):
             grid[axis], grid_origin[axis] = values, where  # a key fixed on the command line is no axis
+            twice = [json.dumps(v) for i, v in enumerate(values) if v in values[:i]]
+            if twice:
+                listed = ", ".join(dict.fromkeys(twice))
+                repeats.append(f"{where}: {listed} listed more than once; each value runs once")
 
     entries: list[dict[str, Any]] = [{}]
     if runs_raw is not None:
@@ -123,11 +128,16 @@ def expand(
         problems.append(f"{source}: grid: {total} runs; an experiment has at most {MAX_RUNS}")
         raise ConfigError(problems)
 
-    description = base.get("description", "")
+    name = fixed.get("experiment", raw.get("experiment"))
+    description = fixed.get("description", base.get("description", ""))
     if not isinstance(description, str):
-        problems.append(f"{source}: description: must be a string, got {_describe(description)}")
+        where = f"{COMMAND_LINE}: description" if "description" in fixed else f"{source}: description"
+        problems.append(f"{where}: must be a string, got {_describe(description)}")
+    notes = repeats + (_replaced_by_grid(entries, grid, runs_where) if runs_raw is not None else [])
 
     runs: dict[str, RunConfig] = {}
+    made_by: dict[str, str] = {}  # run id -> the runs entry that first gave it
+    collapsed: dict[str, list[str]] = {}  # run id -> the later entries that gave it again
     for index, entry in enumerate(entries):
         resolved = _merge(base, entry)
         origin = _Origin(source)
@@ -146,12 +156,54 @@ def expand(
                 if line not in problems:
                     problems.append(line)
             if run is not None:
-                runs.setdefault(run.run_id, run)
+                here = f"runs[{index}]" if runs_raw is not None else "the base"
+                if run.run_id in runs:
+                    if here != made_by[run.run_id]:
+                        collapsed.setdefault(run.run_id, []).append(here)
+                else:
+                    runs[run.run_id], made_by[run.run_id] = run, here
     if problems:
         raise ConfigError(problems)
+    for run_id, later in collapsed.items():
+        entries_text = ", ".join(dict.fromkeys([made_by[run_id], *later]))
+        notes.append(f"{runs_where}: {entries_text} resolve to the same runs (e.g. {run_id}); each runs once")
     ordered = tuple(runs.values())
     written = [*_dotted_paths(entries), *_dotted_paths([_patch([(k, v)]) for k, v in grid.items()])]
-    return Experiment(str(raw["experiment"]), source, description, ordered, _varied_keys(ordered, written))
+    return Experiment(
+        str(name),
+        source,
+        description,
+        ordered,
+        _varied_keys(ordered, written),
+        overridden=_overridden(raw, overrides),
+        notes=tuple(notes),
+    )
+
+
+def _replaced_by_grid(entries: Sequence[dict[str, Any]], grid: dict[str, list[Any]], where: str) -> list[str]:
+    """One note per grid axis that replaces a value some runs entries set."""
+    notes = []
+    for axis in grid:
+        setting = [i for i, entry in enumerate(entries) if value_at(entry, axis) is not None]
+        if setting:
+            listed = ", ".join(f"runs[{i}]" for i in setting)
+            notes.append(f"{where}: grid axis {axis} replaces the {axis} set in {listed}")
+    return notes
+
+
+def _overridden(
+    raw: dict[str, Any], overrides: Sequence[tuple[str, Any]]
+) -> tuple[tuple[str, Any, Any], ...]:
+    """(dotted key, the file's value or None, the value used) for every KEY=VALUE of the command line."""
+    out = []
+    for key, value in overrides:
+        if key.startswith("grid."):
+            grid = raw.get("grid")
+            in_file = grid.get(key.removeprefix("grid.")) if isinstance(grid, dict) else None
+        else:
+            in_file = value_at(raw, key)
+        out.append((key, in_file, value))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -218,4 +270,5 @@ def _varied_keys(runs: Sequence[RunConfig], written: Sequence[str]) -> tuple[str
     if len(runs) < 2:
         return ()
     configs = [to_dict(r) for r in runs]
-    return tuple(k for k in written if len({json.dumps(value_at(c, k)) for c in configs}) > 1)
+    keys = dict.fromkeys(written)  # a key both runs entries and a grid axis set is one key
+    return tuple(k for k in keys if len({json.dumps(value_at(c, k)) for c in configs}) > 1)

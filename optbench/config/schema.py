@@ -8,6 +8,7 @@ all of them. The constants here say which keys and choices a config may use.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +30,10 @@ class TaskConfig:
     function: str | None = hyper(None, "2-D function to minimise (see `optbench list functions`)")
     data_dir: str | None = hyper(None, "folder with the four MNIST-layout IDX files; default: the cache")
     start: tuple[float, float] | None = hyper(None, "starting point (x, y) of a function task")
+    validation: int = hyper(
+        10000, "training images held out for validation (0: train on all, as the book does)", NON_NEGATIVE
+    )
+    split_seed: int = hyper(0, "seed of the validation split, shared by every run", NON_NEGATIVE)
 
     @property
     def kind(self) -> Literal["dataset", "function"]:
@@ -69,9 +74,17 @@ class TrainConfig:
 
     steps: int = hyper(2000, "number of updates", AT_LEAST_ONE)
     batch_size: int = hyper(128, "examples per minibatch (dataset tasks)", AT_LEAST_ONE)
-    eval_every: int = hyper(100, "updates between test-set evaluations (dataset tasks)", AT_LEAST_ONE)
+    eval_every: int = hyper(100, "updates between evaluations (dataset tasks)", AT_LEAST_ONE)
     seed: int = hyper(0, "seed of the initial weights and the minibatch order", NON_NEGATIVE)
     sampling: str = hyper("epoch", "epoch: a fresh permutation per epoch; replacement: draw with replacement")
+    init_seed: int | None = hyper(None, "seed of the initial weights (null: train.seed)", NON_NEGATIVE)
+    data_seed: int | None = hyper(None, "seed of the minibatch order (null: train.seed)", NON_NEGATIVE)
+
+    @property
+    def seeds(self) -> tuple[int, int]:
+        """(seed of the initial weights, seed of the minibatch order): each train.seed unless set."""
+        init = self.seed if self.init_seed is None else self.init_seed
+        return init, self.seed if self.data_seed is None else self.data_seed
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,9 @@ class RunConfig:
     optimizer: OptimizerConfig
     train: TrainConfig
 
-    @property
+    @functools.cached_property
     def run_id(self) -> str:
+        """Computed once: a sweep asks for it at every step of its bookkeeping."""
         return run_id(self)
 
 
@@ -98,10 +112,17 @@ class Experiment:
     description: str
     runs: tuple[RunConfig, ...]
     varied: tuple[str, ...] = field(default=())
+    overridden: tuple[tuple[str, Any, Any], ...] = ()
+    """(dotted key, the value in the file or None, the value used) of every KEY=VALUE override."""
+    notes: tuple[str, ...] = ()
+    """What the loader changed that the user may not expect (a grid axis replacing a runs value,
+    entries that give the same run), one line each; the CLI prints them."""
+    command: str = ""
+    """The command line that loaded it (set by the CLI), recorded in experiment.yaml and the report."""
 
     def first_only(self) -> Experiment:
         """The experiment reduced to its first run (what `optbench train` runs)."""
-        return dataclasses.replace(self, runs=self.runs[:1], varied=())
+        return dataclasses.replace(self, runs=self.runs[:1], varied=(), notes=())
 
 
 TOP_LEVEL_KEYS = ("experiment", "description", "task", "model", "optimizer", "train", "runs", "grid")

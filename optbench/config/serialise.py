@@ -33,7 +33,12 @@ def to_dict(run: RunConfig) -> dict[str, Any]:
     task = (
         {"function": run.task.function, "start": _plain(run.task.start)}
         if run.task.kind == "function"
-        else {"dataset": run.task.dataset, "data_dir": run.task.data_dir}
+        else {
+            "dataset": run.task.dataset,
+            "data_dir": run.task.data_dir,
+            "validation": run.task.validation,
+            "split_seed": run.task.split_seed,
+        }
     )
     out: dict[str, Any] = {"experiment": run.experiment, "task": task}
     if run.model is not None:
@@ -78,4 +83,6 @@ def run_id(run: RunConfig) -> str:
         std = getattr(init, "std", None)
         parts += [f"{init.name}{std:g}" if isinstance(std, float) else init.name, run.model.activation]
     parts.append(f"s{run.train.seed}")
+    if run.model is not None and (run.train.init_seed, run.train.data_seed) != (run.train.seed,) * 2:
+        parts.append(f"i{run.train.init_seed}d{run.train.data_seed}")
     return "-".join(parts) + "-" + digest

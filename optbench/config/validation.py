@@ -49,6 +49,46 @@ def _train_set_size(task: TaskConfig) -> int | None:
     return train_set_size(task.dataset, folder)
 
 
+DATASET_ONLY = {
+    "task.validation": "only dataset tasks hold out a validation split",
+    "task.split_seed": "only dataset tasks hold out a validation split",
+    "train.batch_size": "only dataset tasks draw minibatches",
+    "train.sampling": "only dataset tasks draw minibatches",
+    "train.eval_every": "only dataset tasks are evaluated",
+    "train.init_seed": "a function task has no random weights; train.seed is its only seed",
+    "train.data_seed": "a function task has no minibatches; train.seed is its only seed",
+}
+"""Settings that mean nothing for a function task: refused there, as a model section is."""
+
+
+def _refuse_dataset_settings(
+    task: TaskConfig, task_raw: dict[str, Any], train_raw: dict[str, Any], problems: _Problems
+) -> None:
+    for dotted, reason in DATASET_ONLY.items():
+        section, key = dotted.split(".")
+        if (task_raw if section == "task" else train_raw).get(key) is not None:
+            problems.add(dotted, f"{reason} ({task.function} is a function task); remove this setting")
+
+
+def _check_sizes(task: TaskConfig, batch_size: int | None, problems: _Problems) -> None:
+    """The validation split and a batch must fit the training set (when its size can be read)."""
+    size = _train_set_size(task)
+    if size is None:
+        return
+    if task.validation >= size:
+        problems.add(
+            "task.validation",
+            f"must leave training images: the training set has {size}, got {task.validation}",
+        )
+        return
+    left = size - task.validation
+    if batch_size is not None and batch_size > left:
+        held = f" ({size} minus {task.validation} held out for validation)" if task.validation else ""
+        problems.add(
+            "train.batch_size", f"must be at most the training-set size {left}{held}, got {batch_size}"
+        )
+
+
 def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     """A resolved raw run dict as a RunConfig, or the (key path, message) problems that prevent it."""
     problems = _Problems()
@@ -84,18 +124,20 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     sampling = train_values.get("sampling")
     if sampling is not None and sampling not in SAMPLINGS:
         problems.add("train.sampling", _unknown(sampling, SAMPLINGS, "sampling"))
-    if task is not None and train_values.get("batch_size") is not None:
-        size = _train_set_size(task)
-        if size is not None and train_values["batch_size"] > size:
-            problems.add(
-                "train.batch_size",
-                f"must be at most the training-set size {size}, got {train_values['batch_size']}",
-            )
+    if task is not None and task.kind == "dataset":
+        _check_sizes(task, train_values.get("batch_size", TrainConfig.batch_size), problems)
 
+    if task is not None and task.kind == "function":
+        _refuse_dataset_settings(task, task_raw, train_raw, problems)
     if problems.items:
         return None, problems.items
     assert task is not None and optimizer is not None and isinstance(experiment, str)
     train = TrainConfig(**train_values)
+    train = dataclasses.replace(
+        train,
+        init_seed=train.seed if train.init_seed is None else train.init_seed,
+        data_seed=train.seed if train.data_seed is None else train.data_seed,
+    )
     if isinstance(optimizer.schedule, Cosine) and optimizer.schedule.t_max is None:
         t_max = max(1, train.steps - optimizer.schedule.warmup_steps)
         optimizer = dataclasses.replace(
@@ -132,7 +174,10 @@ def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: _Probl
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         problems.add("task.data_dir", f"no such folder: {data_dir}")
         return None
-    return TaskConfig(dataset=dataset, data_dir=data_dir)
+    split = {k: values[k] for k in ("validation", "split_seed") if values.get(k) is not None}
+    if len(split) < sum(k in given for k in ("validation", "split_seed")):
+        return None  # a value was refused by its declared range
+    return TaskConfig(dataset=dataset, data_dir=data_dir, **split)
 
 
 def _validate_model(raw: dict[str, Any], problems: _Problems) -> ModelConfig | None:

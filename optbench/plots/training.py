@@ -1,4 +1,5 @@
-"""Figures of the dataset tasks' training: one run's curves, and variants compared (loss, test, lr)."""
+"""Figures of the dataset tasks' training: one run's curves, and variants compared (training loss,
+validation and test curves, learning-rate sensitivity with the rate chosen on validation)."""
 
 from __future__ import annotations
 
@@ -46,35 +47,61 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+HELDOUT = (("val", "validation", "-", "o"), ("test", "test", "--", "s"))
+"""The held-out sets: (column prefix, name, line style, marker) of their curves."""
+
+
+def _heldout_sets(runs: Sequence[RunResult]) -> list[tuple[str, str, str, str]]:
+    """The held-out sets some run has numbers for: validation only where a split was held out."""
+    return [h for h in HELDOUT if any(r.curve(f"{h[0]}_acc")[0].size for r in runs)]
+
+
 def _curves_figure(run: RunResult) -> Figure:
-    """Training loss raw and smoothed with test loss at evaluation steps; test accuracy beside."""
+    """Training loss raw and smoothed with validation and test loss; the two accuracies beside."""
     fig, (ax_loss, ax_acc) = _figure(WIDE, 1, 2)
     color = optimizer_color(run.optimizer)
     steps, loss = run.curve("train_loss")
     smoothed = smooth(loss)
     ax_loss.plot(steps, loss, color=color, alpha=RAW_ALPHA, linewidth=0.8, label="training loss (raw)")
     ax_loss.plot(steps, smoothed, color=color, label=f"training loss (EMA β = {SMOOTHING:g})")
-    test_steps, test_loss = run.curve("test_loss")
-    ax_loss.plot(
-        test_steps, test_loss, color=color, linestyle="--", label="test loss", marker="s", markersize=5
-    )
+    drawn = [loss]
+    for prefix, name, linestyle, marker in _heldout_sets([run]):
+        eval_steps, eval_loss = run.curve(f"{prefix}_loss")
+        ax_loss.plot(
+            eval_steps,
+            eval_loss,
+            color=color,
+            linestyle=linestyle,
+            label=f"{name} loss",
+            marker=marker,
+            markersize=5,
+        )
+        acc_steps, acc = run.curve(f"{prefix}_acc")
+        ax_acc.plot(
+            acc_steps,
+            acc,
+            color=color,
+            linestyle=linestyle,
+            label=f"{name} accuracy",
+            marker=marker,
+            markersize=5,
+        )
+        drawn.append(eval_loss)
     if run.state == "diverged":
         _mark_divergence(ax_loss, steps, smoothed, color)
-    _auto_log(ax_loss, [loss, test_loss])
+    _auto_log(ax_loss, drawn)
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_title("loss" + (" (diverged)" if run.state == "diverged" else ""))
     ax_loss.legend(loc="best")
-    acc_steps, acc = run.curve("test_acc")
-    ax_acc.plot(acc_steps, acc, color=color, **_markers(acc_steps.size))
-    _draw_accuracy_axis(ax_acc)
-    ax_acc.set_title("test accuracy")
+    _draw_accuracy_axis(ax_acc, "accuracy")
+    ax_acc.set_title("held-out accuracy")
     ax_acc.legend(loc="best")
     fig.suptitle(f"{value_at(run.config, 'experiment') or ''}: {_run_title(run)}")
     return fig
 
 
-def _draw_accuracy_axis(ax: Axes) -> None:
+def _draw_accuracy_axis(ax: Axes, label: str) -> None:
     from matplotlib.ticker import PercentFormatter
 
     ax.axhline(
@@ -82,7 +109,7 @@ def _draw_accuracy_axis(ax: Axes) -> None:
     )
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.set_xlabel("step")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel(label)
 
 
 def _draw_seed_curves(
@@ -158,23 +185,33 @@ def _training_loss_figure(
     return fig
 
 
-def _test_figure(
-    exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style], column: str
+def _heldout_figure(
+    exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style], metric: str
 ) -> Figure:
-    fig, (ax,) = _figure(SINGLE)
+    """Accuracy (metric "acc") or loss ("loss") on the validation split and on the test set, side by
+    side on a shared value axis: choices are made on the left panel, the right one is held out."""
+    sets = _heldout_sets([r for v in variants for r in v.finished]) or [HELDOUT[1]]
+    fig, axes = _figure(SINGLE if len(sets) == 1 else WIDE, 1, len(sets))
     drawn: list[FloatArray] = []
-    for variant, style in zip(variants, styles):
-        drawn += _draw_seed_curves(ax, variant, style, column, smoothed=False)
-    what = "test accuracy" if column == "test_acc" else "test loss"
-    if column == "test_acc":
-        _draw_accuracy_axis(ax)
-    else:
-        _auto_log(ax, drawn)
-        ax.set_xlabel("step")
-        ax.set_ylabel("test loss (cross-entropy)")
+    for ax, (prefix, name, _, _) in zip(axes, sets):
+        for variant, style in zip(variants, styles):
+            drawn += _draw_seed_curves(ax, variant, style, f"{prefix}_{metric}", smoothed=False)
+        if metric == "acc":
+            _draw_accuracy_axis(ax, f"{name} accuracy")
+        else:
+            ax.set_xlabel("step")
+            ax.set_ylabel(f"{name} loss (cross-entropy)")
+        role = " (choices are made here)" if prefix == "val" else (" (held out)" if len(sets) > 1 else "")
+        ax.set_title(f"{name}{role}")
+    if metric == "loss":
+        for ax in axes:
+            _auto_log(ax, drawn)
+    if len(sets) > 1:
+        axes[1].sharey(axes[0])
+    what = "accuracy" if metric == "acc" else "loss"
     note = _seeds_note(variants)
-    ax.set_title(_titled(f"{exp.name}: {what}", [note] if note else []))
-    _legend(fig, ax, outside=True)
+    fig.suptitle(_titled(f"{exp.name}: held-out {what}", [note] if note else []))
+    _legend(fig, axes[-1], outside=True)
     return fig
 
 
@@ -186,39 +223,66 @@ def _lr_groups(exp: ExperimentResult, variants: Sequence[Variant]) -> list[tuple
     return [(label, sorted(members, key=lambda v: v.lr)) for label, members in groups.items()]
 
 
+CHOSEN_MARKER: dict[str, Any] = {
+    "marker": "*",
+    "markersize": 16,
+    "markeredgecolor": "black",
+    "linestyle": "none",
+}
+"""The learning rate each group's selection picks, in the lr-sensitivity figure."""
+
+
+def _final(variant: Variant, metric: str) -> tuple[float, float]:
+    return mean_std([getattr(r, metric) for r in variant.finished if r.state == "completed"])
+
+
 def _lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) -> Figure:
-    """Final test accuracy and final training loss against the learning rate (DeepOBS style)."""
+    """Final held-out accuracy and final training loss against the learning rate (DeepOBS style).
+
+    The accuracy panel shows validation accuracy when the runs hold a split out, with each group's
+    best rate marked ★ (the rate a report chooses) and the test accuracy dashed beside it as the
+    held-out result; without a split it shows test accuracy, and the mark says so.
+    """
     from matplotlib.ticker import PercentFormatter
 
     fig, (ax_acc, ax_loss) = _figure(WIDE, 1, 2)
     groups = _lr_groups(exp, variants)
     styles = variant_styles([members[0] for _, members in groups])
+    validation = any(math.isfinite(r.final_val_acc) for v in variants for r in v.finished)
+    chooser = "final_val_acc" if validation else "final_test_acc"
+    panels = [(ax_acc, chooser, "-"), (ax_loss, "final_loss", "-")]
+    if validation:
+        panels.append((ax_acc, "final_test_acc", "--"))
     drawn_loss: list[FloatArray] = []
     any_diverged = False
     for (label, members), style in zip(groups, styles):
-        for ax, metric in ((ax_acc, "final_test_acc"), (ax_loss, "final_loss")):
+        for ax, metric, linestyle in panels:
             lrs, means, stds, diverged_lrs = [], [], [], []
             for v in members:
-                values = [getattr(r, metric) for r in v.finished if r.state == "completed"]
-                mean, std = mean_std(values)
+                mean, std = _final(v, metric)
                 if math.isfinite(mean):
                     lrs.append(v.lr)
                     means.append(mean)
                     stds.append(std)
                 if v.diverged:
                     diverged_lrs.append(v.lr)
+            held_out = metric == "final_test_acc" and validation
             ax.errorbar(
                 lrs,
                 means,
                 yerr=stds,
                 color=style.color,
-                linestyle=style.linestyle,
+                linestyle=linestyle if not held_out else "--",
+                alpha=0.55 if held_out else 1.0,
                 marker="o",
-                markersize=6,
+                markersize=4 if held_out else 6,
                 capsize=4,
-                label=label if ax is ax_acc else None,
+                label=label if ax is ax_acc and metric == chooser else None,
             )
-            if diverged_lrs:
+            if metric == chooser and means:
+                best = int(np.argmax(means))
+                ax.plot([lrs[best]], [means[best]], color=style.color, **CHOSEN_MARKER)
+            if diverged_lrs and not held_out:
                 any_diverged = True
                 ax.plot(
                     diverged_lrs,
@@ -230,14 +294,19 @@ def _lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) -
                 )
             if ax is ax_loss:
                 drawn_loss.append(np.array(means))
+    chosen = "chosen on validation" if validation else "best test accuracy (no validation split)"
+    ax_acc.plot([], [], color="0.3", label=chosen, **CHOSEN_MARKER)
+    if validation:
+        ax_acc.plot([], [], color="0.3", linestyle="--", alpha=0.55, label="test accuracy (held out)")
     if any_diverged:
         ax_acc.plot([], [], color="0.3", label="diverged (at least one seed)", **DIVERGED_MARKER)
     for ax in (ax_acc, ax_loss):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
     ax_acc.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    ax_acc.set_ylabel("final test accuracy")
-    ax_acc.set_title("final test accuracy")
+    name = "validation" if validation else "test"
+    ax_acc.set_ylabel(f"final {name} accuracy")
+    ax_acc.set_title(f"final {name} accuracy" + (" (dashed: test)" if validation else ""))
     _auto_log(ax_loss, drawn_loss)
     ax_loss.set_ylabel("final training loss")
     ax_loss.set_title("final training loss (mean of the last steps)")

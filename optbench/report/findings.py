@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from optbench.report.variants import (
     _status_counts,
     final_point,
     nearest_minimum,
+    selection_basis,
     variant_stats,
 )
 from optbench.report.zero_init import zero_init_findings
@@ -42,61 +43,66 @@ def _seeds_note(n: int) -> str:
     return f", mean over {n} seeds" if n > 1 else ""
 
 
+def _lowest(
+    stats: Sequence[VariantStats], what: str, value: Callable[[VariantStats], float]
+) -> Finding | None:
+    finite = [s for s in stats if math.isfinite(value(s))]
+    if len(finite) > 1:
+        best = min(finite, key=value)
+        text = f"Lowest {what}: {best.label} ({value(best):.4g}{_seeds_note(len(best.completed))})."
+    elif len(finite) == 1:
+        (best,) = finite
+        text = f"{best.label} reached a {what} of {value(best):.4g}{_seeds_note(len(best.completed))}."
+    else:
+        return None
+    return Finding(text, headline=True)
+
+
 def _winner_findings(stats: Sequence[VariantStats], dataset: bool) -> list[Finding]:
+    """The lowest final loss and, for a dataset, the highest held-out accuracy.
+
+    Winners are chosen on validation when the runs hold a split out; the test accuracy of the chosen
+    variant is then reported beside it as its held-out result.
+    """
+    if not dataset:
+        lowest = _lowest(stats, "final f", lambda s: s.final_loss[0])
+        return [lowest] if lowest else []
+    basis = selection_basis(stats)
     out = []
-    losses = [s for s in stats if math.isfinite(s.final_loss[0])]
-    what = "final training loss" if dataset else "final f"
-    if len(losses) > 1:
-        best = min(losses, key=lambda s: s.final_loss[0])
-        out.append(
-            Finding(
-                f"Lowest {what}: {best.label} ({best.final_loss[0]:.4g}{_seeds_note(len(best.completed))}).",
-                headline=True,
-            )
-        )
-    elif len(losses) == 1:
-        (only,) = losses
-        out.append(
-            Finding(
-                f"{only.label} reached a {what} of {only.final_loss[0]:.4g}"
-                f"{_seeds_note(len(only.completed))}.",
-                headline=True,
-            )
-        )
-    accs = [s for s in stats if math.isfinite(s.final_test_acc[0])]
-    if dataset and len(accs) > 1:
-        best = max(accs, key=lambda s: s.final_test_acc[0])
-        out.append(
-            Finding(
-                f"Highest final test accuracy: {best.label} ({best.final_test_acc[0]:.2%}"
-                f"{_seeds_note(len(best.completed))}).",
-                headline=True,
-            )
-        )
-    elif dataset and len(accs) == 1:
-        (only,) = accs
-        out.append(
-            Finding(
-                f"{only.label} reached a final test accuracy of {only.final_test_acc[0]:.2%}"
-                f"{_seeds_note(len(only.completed))}.",
-                headline=True,
-            )
-        )
+    accs = [s for s in stats if math.isfinite(basis.accuracy(s)[0])]
+    if accs:
+        best = max(accs, key=lambda s: basis.accuracy(s)[0])
+        value = f"{basis.accuracy(best)[0]:.2%}{_seeds_note(len(best.completed))}"
+        if len(accs) > 1:
+            text = f"Highest final {basis.name} accuracy ({basis.chosen}): {best.label} ({value})"
+        else:
+            text = f"{best.label} reached a final {basis.name} accuracy of {value} ({basis.chosen})"
+        if basis.validation and math.isfinite(best.final_test_acc[0]):
+            text += f"; its held-out test accuracy is {best.final_test_acc[0]:.2%}"
+        out.append(Finding(text + ".", headline=True))
+    if basis.validation:
+        lowest = _lowest(stats, "final validation loss (chosen on validation)", lambda s: s.final_val_loss[0])
+        out += [lowest] if lowest else []
+    training = _lowest(stats, "final training loss", lambda s: s.final_loss[0])
+    if training is not None:
+        out.append(Finding(training.text, headline=not basis.validation))
     return out
 
 
 def _time_to_target(stats: Sequence[VariantStats], target: float = TARGET_ACCURACY) -> Finding | None:
-    """Steps each variant needed to reach the target test accuracy (first evaluation at or above it).
+    """Steps each variant needed to reach the target held-out accuracy (first evaluation at or above it).
 
-    Variants that never reached it are listed together, per step budget.
+    Measured on validation when the runs hold a split out, else on the test set. Variants that never
+    reached it are listed together, per step budget.
     """
+    basis = selection_basis(stats)
     parts = []
     missed: dict[int, list[str]] = {}
     for s in stats:
         runs = s.variant.finished
         if not runs:
             continue
-        hits = [time_to_target(*r.curve("test_acc"), target) for r in runs]
+        hits = [time_to_target(*r.curve(basis.column), target) for r in runs]
         reached = [h for h in hits if h is not None]
         budget = max(r.steps for r in runs)
         if not reached:
@@ -108,7 +114,7 @@ def _time_to_target(stats: Sequence[VariantStats], target: float = TARGET_ACCURA
                 f"{s.label} {float(np.mean(reached)):.0f} (mean of the {len(reached)} of {len(runs)} "
                 f"seeds that reached it; the others not in {budget} steps)"
             )
-    goal = f"{target:.0%} test accuracy"
+    goal = f"{target:.0%} {basis.name} accuracy"
     if not parts and not missed:
         return None
     if not parts:
@@ -159,27 +165,32 @@ def _best_lr_findings(exp: ExperimentResult, stats: Sequence[VariantStats], data
     for s in stats:
         key = variant_label(s.variant.config, exp.varied, exclude=("optimizer.lr",))
         groups.setdefault(key, []).append(s)
+    basis = selection_basis(stats)
     out = []
     for label, members in groups.items():
         if len(members) < 2:
             continue
         if dataset:
-            scored = [(s.final_test_acc[0], s) for s in members if math.isfinite(s.final_test_acc[0])]
-            measure = "final test accuracy"
+            scored = [(basis.accuracy(s)[0], s) for s in members if math.isfinite(basis.accuracy(s)[0])]
         else:
             scored = [(-s.final_loss[0], s) for s in members if math.isfinite(s.final_loss[0])]
-            measure = "final f"
         if not scored:
             continue
         _, best = max(scored, key=lambda item: item[0])
-        value = f"{best.final_test_acc[0]:.2%}" if dataset else f"{best.final_loss[0]:.4g}"
+        if dataset:
+            value = f"final {basis.name} accuracy {basis.accuracy(best)[0]:.2%}"
+            if basis.validation and math.isfinite(best.final_test_acc[0]):
+                value += f", held-out test accuracy {best.final_test_acc[0]:.2%}"
+            chosen = f" ({basis.chosen})"
+        else:
+            value, chosen = f"final f {best.final_loss[0]:.4g}", ""
         tried = ", ".join(
             f"{s.variant.lr:g}" + (" (diverged)" if not s.completed and s.variant.diverged else "")
             for s in sorted(members, key=lambda s: s.variant.lr)
         )
         out.append(
             Finding(
-                f"Best learning rate for {label}: {best.variant.lr:g} ({measure} {value}; tried {tried}).",
+                f"Best learning rate for {label}{chosen}: {best.variant.lr:g} ({value}; tried {tried}).",
                 headline=True,
             )
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from optbench.errors import OptbenchError
 from optbench.layout import SUMMARY_FILE
-from optbench.report.variants import VariantStats, _fmt, _pm, _status_counts, nearest_minimum
+from optbench.report.variants import VariantStats, _fmt, _pm, _status_counts, nearest_minimum, selection_basis
 from optbench.results import (
     ActivationsResult,
     ExperimentResult,
@@ -49,16 +49,15 @@ def summary_table(exp_folder: Path) -> str:
         raise OptbenchError(
             f"{exp_folder}: no readable {SUMMARY_FILE}; not an optbench experiment folder"
         ) from None
-    with_acc = bool(rows) and "final_test_acc" in rows[0]
-    header = ["run_id", "status", "final_loss", *(["final_test_acc"] if with_acc else []), "wall_s"]
+    accuracies = [c for c in ("final_val_acc", "final_test_acc") if any(r.get(c) for r in rows)]
+    header = ["run_id", "status", "final_loss", *accuracies, "wall_s"]
     body = []
     for row in rows:
         status = row.get("status", "")
         if status == "diverged" and row.get("diverged_step"):
             status = f"diverged at {row['diverged_step']}"
         cells = [row.get("run_id", ""), status, _cell(row.get("final_loss", ""), ".6g")]
-        if with_acc:
-            cells.append(_cell(row.get("final_test_acc", ""), ".4f"))
+        cells += [_cell(row.get(c, ""), ".4f") for c in accuracies]
         cells.append(_cell(row.get("wall_s", ""), ".3g"))
         body.append(cells)
     return text_table(header, body)
@@ -99,19 +98,29 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Seque
 
 def _variants_table(exp: ExperimentResult, stats: Sequence[VariantStats]) -> str:
     if exp.kind == "dataset":
-        header = ["variant", "seeds", "final training loss", "final test accuracy", "wall time (s)", "runs"]
+        val = selection_basis(stats).validation
+        header = [
+            "variant",
+            "seeds",
+            "final training loss",
+            *(["final validation accuracy"] if val else []),
+            "final test accuracy",
+            "wall time (s)",
+            "runs",
+        ]
         rows = [
             [
                 s.label,
                 str(len(s.variant.finished)),
                 _pm(s.final_loss, len(s.completed)),
+                *([_pm(s.final_val_acc, len(s.completed), ".4f")] if val else []),
                 _pm(s.final_test_acc, len(s.completed), ".4f"),
                 _pm(s.wall_s, len(s.variant.finished), ".2f"),
                 _status_counts(s.statuses),
             ]
             for s in stats
         ]
-        return _md_table(header, rows, [False, True, True, True, True, False])
+        return _md_table(header, rows, [False, True, True, *([True] if val else []), True, True, False])
     header = ["variant", "seeds", "final f", "distance to nearest minimum", "wall time (s)", "runs"]
     rows = []
     for s in stats:
@@ -131,21 +140,16 @@ def _variants_table(exp: ExperimentResult, stats: Sequence[VariantStats]) -> str
 
 def _runs_md(exp: ExperimentResult) -> str:
     dataset = exp.kind == "dataset"
-    header = [
-        "run",
-        "seed",
-        "status",
-        "final loss",
-        *(["final test accuracy"] if dataset else []),
-        "wall time (s)",
-    ]
+    val = dataset and any(math.isfinite(r.final_val_acc) for r in exp.runs)
+    accuracies = [("final validation accuracy", "final_val_acc")] if val else []
+    accuracies += [("final test accuracy", "final_test_acc")] if dataset else []
+    header = ["run", "seed", "status", "final loss", *(name for name, _ in accuracies), "wall time (s)"]
     rows = []
     for r in exp.runs:
         status = r.state + (f" at step {r.diverged_step}" if r.diverged_step is not None else "")
         wall = r.status.get("wall_s")
         row = [f"`{r.run_id}`", str(r.seed) if r.config else "", status, _fmt(r.final_loss, ".6g")]
-        if dataset:
-            row.append(_fmt(r.final_test_acc, ".4f"))
+        row += [_fmt(getattr(r, attr), ".4f") for _, attr in accuracies]
         row.append(f"{wall:.3g}" if isinstance(wall, (int, float)) else "")
         rows.append(row)
-    return _md_table(header, rows, [False, True, False, True, *([True] if dataset else []), True])
+    return _md_table(header, rows, [False, True, False, True, *(True for _ in accuracies), True])

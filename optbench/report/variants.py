@@ -1,13 +1,15 @@
 """Numbers per variant: the statistics over its seeds, where a function run ended, and status counts.
 
-Final loss and final test accuracy are over a variant's completed runs (a diverged run has no final
-value to average), wall time over its finished runs.
+Final losses and accuracies are over a variant's completed runs (a diverged run has no final value
+to average), wall time over its finished runs. `Basis` says which numbers a report chooses by: the
+validation split when the runs hold one out, else (said so) the test set.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +50,8 @@ class VariantStats:
     variant: Variant
     completed: tuple[RunResult, ...]
     final_loss: tuple[float, float]
+    final_val_loss: tuple[float, float]
+    final_val_acc: tuple[float, float]
     final_test_acc: tuple[float, float]
     wall_s: tuple[float, float]
     statuses: Counter[str]
@@ -68,10 +72,41 @@ def variant_stats(variant: Variant) -> VariantStats:
         variant=variant,
         completed=completed,
         final_loss=mean_std([r.final_loss for r in completed]),
+        final_val_loss=mean_std([r.final_val_loss for r in completed]),
+        final_val_acc=mean_std([r.final_val_acc for r in completed]),
         final_test_acc=mean_std([r.final_test_acc for r in completed]),
         wall_s=mean_std(walls),
         statuses=Counter(r.state for r in variant.runs),
     )
+
+
+@dataclass(frozen=True)
+class Basis:
+    """The held-out numbers a report chooses by: validation, or the test set when none was held out."""
+
+    name: str
+    """validation or test: as in "final validation accuracy"."""
+    column: str
+    """The metrics column of its accuracy: val_acc or test_acc."""
+    chosen: str
+    """How a sentence says where a choice was made."""
+
+    @property
+    def validation(self) -> bool:
+        return self.name == "validation"
+
+    def accuracy(self, s: VariantStats) -> tuple[float, float]:
+        return s.final_val_acc if self.validation else s.final_test_acc
+
+
+VALIDATION = Basis("validation", "val_acc", "chosen on validation")
+TEST = Basis("test", "test_acc", "chosen on the test set: these runs hold out no validation split")
+
+
+def selection_basis(stats: Sequence[VariantStats]) -> Basis:
+    """Validation when some completed run has a validation accuracy, else the test set."""
+    held_out = any(math.isfinite(r.final_val_acc) for s in stats for r in s.completed)
+    return VALIDATION if held_out else TEST
 
 
 def _status_counts(counts: Counter[str]) -> str:
