@@ -142,13 +142,15 @@ def _echo_failures(statuses: dict[str, dict[str, Any]]) -> None:
 
 
 def _echo_status(run_id: str, status: dict[str, Any]) -> None:
-    parts = [f"{run_id}: {status.get('status')}"]
+    state = status.get("status")
+    if state == "diverged" and status.get("diverged_step") is not None:
+        state = f"diverged at step {status['diverged_step']}"
+    parts = [f"{run_id}: {state}"]
     if status.get("final_loss") is not None:
         parts.append(f"final_loss {status['final_loss']:.6g}")
-    if status.get("final_test_acc") is not None:
-        parts.append(f"test_acc {status['final_test_acc']:.4f}")
-    if status.get("diverged_step") is not None:
-        parts.append(f"diverged at step {status['diverged_step']}")
+    for key in ("val_acc", "test_acc"):
+        if status.get(f"final_{key}") is not None:
+            parts.append(f"{key} {status[f'final_{key}']:.4f}")
     if status.get("wall_s") is not None:
         parts.append(f"{status['wall_s']:.1f} s")
     click.echo(", ".join(parts))

@@ -9,6 +9,8 @@ never mix and no run is ever hidden:
   runs already finished are skipped;
 - some of the recorded runs only (`train` of a compare's first run, a grid narrowed on the command
   line): those run, and the recorded definition stays; the summary still lists every one of its runs;
+- `train` into a folder that `train` defined: the definition grows by the new run, so a folder of
+  runs trained one by one lists them all;
 - anything else (a setting changed, so its runs are other runs): refused, with the command that
   defined the folder and the two ways to keep both, `experiment=NAME` or `--out DIR`.
 
@@ -17,16 +19,18 @@ Run folders under runs/ that experiment.yaml does not list count as recorded too
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from optbench.config import Experiment, RunConfig, validate_run
+from optbench.config import Experiment, RunConfig, differing_keys, validate_run
 from optbench.errors import UsageError
 from optbench.files import atomic_write_text
 from optbench.layout import CONFIG_FILE, EXPERIMENT_FILE, RUNS_DIR, read_status
+from optbench.text import plural
 
 
 @dataclass(frozen=True)
@@ -62,35 +66,45 @@ def _recorded_runs(folder: Path, recorded: dict[str, Any] | None) -> list[str]:
     return listed + [r for r in found if r not in set(listed)]
 
 
-def scope(folder: Path, exp: Experiment) -> tuple[Scope, bool]:
-    """What the command may do in `folder`, and whether its runs become the folder's definition.
+def scope(folder: Path, exp: Experiment) -> tuple[Scope, Experiment | None]:
+    """What the command may do in `folder`, and the definition to record there (None: keep it).
 
     Raises UsageError (nothing written) when the folder holds another definition.
     """
     recorded = read_definition(folder)
     known = _recorded_runs(folder, recorded)
-    mine = [run.run_id for run in exp.runs]
-    if set(known) <= set(mine):
-        return Scope(exp.runs, exp.varied, (), {}), True
-    if set(mine) <= set(known):
-        others, unknown = [], []
-        for run_id in known:
-            if run_id not in set(mine):
-                run = _resolved(folder / RUNS_DIR / run_id)
-                if run is None:
-                    unknown.append(run_id)
-                else:
-                    others.append(run)
+    mine = {run.run_id for run in exp.runs}
+    if set(known) <= mine:
+        return Scope(exp.runs, exp.varied, (), {}), exp
+    others, unknown = [], []
+    for run_id in known:
+        if run_id not in mine:
+            run = _resolved(folder / RUNS_DIR / run_id)
+            if run is None:
+                unknown.append(run_id)
+            else:
+                others.append(run)
+    statuses = {r.run_id: read_status(folder / RUNS_DIR / r.run_id) or {} for r in others}
+    if mine <= set(known):
         varied = tuple(str(k) for k in (recorded or {}).get("varied") or exp.varied)
-        statuses = {r.run_id: read_status(folder / RUNS_DIR / r.run_id) or {} for r in others}
-        return Scope((*exp.runs, *others), varied, tuple(unknown), statuses), False
-    command = (recorded or {}).get("command")
+        return Scope((*exp.runs, *others), varied, tuple(unknown), statuses), None
+    command = str((recorded or {}).get("command") or "")
+    if _verb(command) == _verb(exp.command) == "train":
+        runs = (*others, *exp.runs)
+        grown = dataclasses.replace(exp, runs=runs, varied=differing_keys(runs))
+        return Scope(runs, grown.varied, tuple(unknown), statuses), grown
     made_by = f"defined by `{command}`" if command else "defined by an earlier command"
     raise UsageError(
-        f"{folder}: holds another definition of experiment {exp.name!r} ({len(known)} runs, {made_by}) "
-        f"and these runs are not among them; keep both with experiment=NAME or --out DIR, "
+        f"{folder}: holds another definition of experiment {exp.name!r} ({plural(len(known), 'run')}, "
+        f"{made_by}) and these runs are not among them; keep both with experiment=NAME or --out DIR, "
         f"or remove {folder}"
     )
+
+
+def _verb(command: str) -> str:
+    """The optbench command of a recorded command line: `train` of `optbench train c.yaml`."""
+    words = command.split()
+    return words[1] if len(words) > 1 else ""
 
 
 def _resolved(run_folder: Path) -> RunConfig | None:

@@ -94,8 +94,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def strict_json(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None: JSON has no NaN or Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """JSON that a strict parser reads: non-finite numbers are written as null (see `strict_json`)."""
+    text = json.dumps(strict_json(data), indent=2, sort_keys=False, allow_nan=False, ensure_ascii=False)
+    atomic_write_text(path, text + "\n")
 
 
 def csv_line(values: Sequence[Any]) -> str:

@@ -14,6 +14,10 @@ reading results never needs the code that produced them.
         status.json            running | completed | diverged | failed | interrupted, and more
     <out>/<activations experiment>/{config.yaml, activations.csv, report.md, *.png}
     <out>/index.md             links to every experiment of a suite
+
+JSON files (status.json) are strict JSON: a number that is not finite is written as null (a
+diverged run's final loss, for instance: the value it reached stays in metrics.csv, which writes
+`inf` and `nan` as such). YAML and JSON are read with safe loaders only.
 """
 
 from __future__ import annotations

@@ -351,6 +351,10 @@ class ExperimentResult:
     kind: str
     varied: tuple[str, ...]
     runs: tuple[RunResult, ...]
+    command: str = ""
+    """The command line that defined the experiment (empty in folders written before it was recorded)."""
+    overrides: tuple[Mapping[str, Any], ...] = ()
+    """Each KEY=VALUE of that command: {key, file, used}, the file's value and the one the runs used."""
 
     def __repr__(self) -> str:
         return f"ExperimentResult({self.name!r}, {self.kind}, {len(self.runs)} runs)"
@@ -379,6 +383,8 @@ def read_experiment(folder: Path) -> ExperimentResult:
         kind=str(info.get("kind", "dataset")),
         varied=tuple(str(k) for k in info.get("varied") or ()),
         runs=tuple(read_run(folder / RUNS_DIR / run_id) for run_id in run_ids),
+        command=str(info.get("command") or ""),
+        overrides=tuple(o for o in info.get("overrides") or () if isinstance(o, Mapping)),
     )
 
 

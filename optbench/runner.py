@@ -104,11 +104,12 @@ def _signals_held() -> Iterator[None]:
 class RunWriter:
     """The files of one run in flight, written from the events its executor delivers."""
 
-    def __init__(self, folder: Path, run: RunConfig) -> None:
+    def __init__(self, folder: Path, run: RunConfig, command: str = "") -> None:
         self.folder = folder
         self.status: dict[str, Any] = {
             "run_id": run.run_id,
             "status": "running",
+            "command": command,
             "seed": run.train.seed,
             "started": _now(),
             "ended": None,
@@ -284,10 +285,10 @@ def run_experiments(
         summaries: list[Summary] = []
         owner: dict[Path, tuple[int, RunConfig]] = {}  # run folder -> (experiment index, run)
         todo: list[tuple[float, int, Path]] = []
-        for index, (exp, folder, (kept, defines)) in enumerate(zip(exps, folders, scopes)):
+        for index, (exp, folder, (kept, definition)) in enumerate(zip(exps, folders, scopes)):
             _remove_stale_staging(folder / RUNS_DIR)
-            if defines:
-                write_definition(folder, exp)
+            if definition is not None:
+                write_definition(folder, definition)
             for run in exp.runs:
                 run_folder = folder / RUNS_DIR / run.run_id
                 owner[run_folder] = (index, run)
@@ -314,7 +315,7 @@ def run_experiments(
             bar.update(1)
             bar.set_postfix_str(f"{run.run_id}: {status.get('status')}", refresh=True)
 
-        sweep = _Sweep(owner, record, progress)
+        sweep = _Sweep(owner, [exp.command for exp in exps], record, progress)
         interrupted = False
         executor = make_executor(jobs, len(ordered)) if ordered else None
         try:
@@ -339,10 +340,12 @@ class _Sweep:
     def __init__(
         self,
         owner: dict[Path, tuple[int, RunConfig]],
+        commands: Sequence[str],
         record: Callable[[Path, dict[str, Any]], None],
         progress: bool,
     ) -> None:
         self.owner = owner
+        self.commands = commands
         self.record = record
         self.progress = progress
         self.in_flight: dict[str, RunWriter] = {}
@@ -354,10 +357,10 @@ class _Sweep:
         while pending or self.in_flight:
             while pending and len(self.in_flight) < executor.capacity:
                 run_folder = pending.popleft()
-                run = self.owner[run_folder][1]
+                index, run = self.owner[run_folder]
                 config_text = to_yaml(run)
                 with _signals_held():
-                    writer = RunWriter(run_folder, run)
+                    writer = RunWriter(run_folder, run, self.commands[index])
                     writer.create(config_text)
                     self.in_flight[str(run_folder)] = writer
                 if show_steps:

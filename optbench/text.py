@@ -36,6 +36,8 @@ def format_value(value: Any) -> str:
     """A config value as label text: numbers in %g, lists in brackets, named sections as name(k=v)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "null"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):

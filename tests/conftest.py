@@ -1,12 +1,55 @@
-"""Shared test set-up."""
+"""Shared test set-up: the real MNIST when it is cached, and whether a package registry answers."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 
 import optbench  # noqa: F401  (imported first: it pins BLAS to one thread before NumPy loads)
-from optbench.data import default_data_dir, fetch_mnist
+from optbench.data import Dataset, data_info, load_mnist
 
 
 @pytest.fixture(scope="session")
-def mnist_available() -> None:
-    """Real MNIST in the default cache; `make test` fetched it already, so this is normally a no-op."""
-    fetch_mnist(default_data_dir())
+def mnist() -> Dataset:
+    """Real MNIST from the data cache, checksums verified; the test is skipped when it is not there.
+
+    `make test` fetches it first (`make data`); `make test-quick` does not, and skips these tests.
+    """
+    info = data_info()
+    if info.problem is not None:
+        pytest.skip(f"needs MNIST in the data cache (run `make data`): {info.problem}")
+    return load_mnist()
+
+
+def reachable(host: str, port: int = 443, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection to host:port opens within `timeout` seconds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def npm_registry() -> None:
+    """Skips the test when the npm registry cannot be reached (no network)."""
+    if not reachable("registry.npmjs.org"):
+        pytest.skip("needs the npm registry, which cannot be reached from here")
+
+
+REQUIRE_TORCH = "OPTBENCH_REQUIRE_TORCH"
+"""Set to 1 (CI does) to make a torch cross-check that would be skipped for want of torch fail."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """With $OPTBENCH_REQUIRE_TORCH set, a skipped `torch` test is a failure: the cross-checks ran."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("torch") and os.environ.get(REQUIRE_TORCH):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: skipped, but ${REQUIRE_TORCH} requires the torch cross-checks"

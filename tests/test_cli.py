@@ -117,8 +117,10 @@ def test_sgd_function_run_follows_the_update_rule_to_the_last_bit(tmp_path: Path
 )
 @pytest.mark.parametrize("command", ["train", "compare"])
 def test_config_errors_exit_2_with_one_line_each_and_write_nothing(
-    tmp_path: Path, text: str, command: str
+    tmp_path: Path, text: str, command: str, request: pytest.FixtureRequest
 ) -> None:
+    if "batch_size" in text:
+        request.getfixturevalue("mnist")  # the training-set size is read from the data
     config = write(tmp_path, text)
     out = tmp_path / "results"
     code, _, err = invoke(command, str(config), "--out", str(out))
@@ -176,7 +178,7 @@ def test_compare_reports_and_a_rerun_skips_finished_runs(tmp_path: Path) -> None
     assert code == 0 and "4 run(s) already finished, skipped" in out
 
 
-def test_a_failed_run_makes_compare_exit_1(tmp_path: Path) -> None:
+def test_a_failed_run_makes_compare_exit_1(tmp_path: Path, mnist: object) -> None:
     config = write(
         tmp_path,
         BOOK + "runs:\n  - {}\n  - {task: {dataset: mnist, function: null, start: null}, "

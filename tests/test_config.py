@@ -199,13 +199,13 @@ def test_model_problems(tmp_path: Path, model: str, expected: str) -> None:
     assert any(p.startswith(expected) for p in found), found
 
 
-def test_batch_larger_than_the_training_set_is_refused(tmp_path: Path) -> None:
+def test_batch_larger_than_the_training_set_is_refused(tmp_path: Path, mnist: object) -> None:
     base = DATASET_BASE.replace("mnist}", "mnist, validation: 0}")
     found = problems_of(tmp_path, base + "train: {batch_size: 60001}\n")
     assert found == ["train.batch_size: must be at most the training-set size 60000, got 60001"]
 
 
-def test_batch_larger_than_what_the_validation_split_leaves_is_refused(tmp_path: Path) -> None:
+def test_batch_larger_than_what_the_validation_split_leaves_is_refused(tmp_path: Path, mnist: object) -> None:
     found = problems_of(tmp_path, DATASET_BASE + "train: {batch_size: 50001}\n")
     assert found == [
         "train.batch_size: must be at most the training-set size 50000 (60000 minus 10000 held out "
@@ -214,7 +214,7 @@ def test_batch_larger_than_what_the_validation_split_leaves_is_refused(tmp_path:
     assert load_experiment(write(tmp_path, DATASET_BASE + "train: {batch_size: 50000}\n")).runs
 
 
-def test_a_validation_split_must_leave_training_images(tmp_path: Path) -> None:
+def test_a_validation_split_must_leave_training_images(tmp_path: Path, mnist: object) -> None:
     found = problems_of(tmp_path, DATASET_BASE.replace("mnist}", "mnist, validation: 60000}"))
     assert found == ["task.validation: must leave training images: the training set has 60000, got 60000"]
 

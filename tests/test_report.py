@@ -376,3 +376,20 @@ def test_report_of_a_folder_that_is_not_an_experiment_is_one_line_of_error(tmp_p
     result = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"error: {tmp_path}: holds no optbench experiment folder"]
+
+
+def test_the_report_stands_alone_with_its_command_overrides_split_and_shared_settings(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "experiment: alone\ndescription: SGD on the book function for 30 updates, three seeds.\n"
+        "task: {function: book}\noptimizer: {name: sgd, lr: 0.9}\ntrain: {steps: 30}\n"
+        "grid:\n  train.seed: [0, 1, 2]\n"
+    )
+    args = ["compare", str(config), "train.steps=20", "grid.train.seed=[0, 1]", "--out", str(tmp_path), "-q"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    text = (tmp_path / "alone" / "report.md").read_text()
+    assert f"Run with `optbench compare {config} train.steps=20 'grid.train.seed=[0, 1]'`." in text
+    assert "`train.steps` = 20 (the file has 30)" in text
+    assert "`grid.train.seed` = [0, 1] (the file has [0, 1, 2])" in text
+    assert "| `optimizer.lr` | 0.9 |" in text and "| `train.steps` | 20 |" in text
+    assert "Seeds (`train.seed`): 0, 1." in text

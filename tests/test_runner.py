@@ -106,7 +106,7 @@ def strip_timing(text: str) -> str:
 
 
 @pytest.mark.slow
-def test_two_workers_write_the_same_bytes_as_one(tmp_path: Path, mnist_available: None) -> None:
+def test_two_workers_write_the_same_bytes_as_one(tmp_path: Path, mnist: object) -> None:
     text = """experiment: det
 task: {dataset: mnist}
 model: {hidden: [32, 32]}
@@ -165,7 +165,7 @@ def test_a_diverging_run_stops_at_once_and_the_others_complete(tmp_path: Path) -
     assert int(rows[-1][0]) == diverged["diverged_step"]
 
 
-def test_a_run_that_raises_fails_alone_with_its_message(tmp_path: Path) -> None:
+def test_a_run_that_raises_fails_alone_with_its_message(tmp_path: Path, mnist: object) -> None:
     text = """experiment: mixed
 task: {function: book}
 optimizer: {name: sgd, lr: 0.1}
@@ -472,3 +472,122 @@ def test_a_worker_killed_from_outside_fails_its_run_and_a_new_worker_finishes_th
     statuses = [read_status(f) for f in run_folders(tmp_path / "out", "long")]
     states = sorted(s["status"] for s in statuses if s is not None)
     assert len(states) == 6 and states.count("failed") == 1 and states.count("completed") == 5
+
+
+def strict_json(path: Path) -> dict[str, object]:
+    """A JSON file read by a parser that refuses NaN and Infinity, as strict JSON readers do."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{path}: {constant} is not JSON")
+
+    data = json.loads(path.read_text(), parse_constant=refuse)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_a_diverged_function_run_has_strict_json_and_no_final_loss(tmp_path: Path) -> None:
+    config = write(tmp_path, SWEEP.split("grid:")[0].replace("lr: 0.01", "lr: 1000.0").replace("adam", "sgd"))
+    result = run_experiment(load_experiment(config), tmp_path / "out", progress=False)
+    ((run_id, status),) = result.statuses.items()
+    assert status["status"] == "diverged" and status["final_loss"] is None
+    on_disk = strict_json(tmp_path / "out" / "sweep" / RUNS_DIR / run_id / STATUS_FILE)
+    assert on_disk["final_loss"] is None and on_disk["diverged_step"] == status["diverged_step"]
+    rows = csv_rows(tmp_path / "out" / "sweep" / RUNS_DIR / run_id / "metrics.csv")
+    assert rows[-1][3] in ("inf", "nan")  # the value it reached stays in the log
+
+
+@pytest.mark.slow
+def test_a_diverged_dataset_run_has_no_final_accuracy_anywhere(tmp_path: Path, mnist: object) -> None:
+    text = """experiment: blowup
+task: {dataset: mnist, validation: 1000}
+model: {hidden: [16], activation: identity}
+optimizer: {name: sgd, lr: 1.0}
+train: {steps: 300, eval_every: 2}
+"""
+    code = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optbench",
+            "train",
+            str(write(tmp_path, text)),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert code.returncode == 0, code.stderr
+    line = next(x for x in code.stdout.splitlines() if ": diverged" in x)
+    assert "acc" not in line and "diverged at step" in line
+    rows = csv_rows(run_folders(tmp_path / "out", "blowup")[0] / "metrics.csv")
+    assert rows[-2][4] != ""  # it was evaluated before it diverged: that accuracy is not its final one
+    (folder,) = run_folders(tmp_path / "out", "blowup")
+    status = strict_json(folder / STATUS_FILE)
+    assert status["status"] == "diverged"
+    assert (
+        status["final_val_acc"] is None and status["final_test_acc"] is None and status["final_loss"] is None
+    )
+    summary = dict(zip(*csv_rows(tmp_path / "out" / "blowup" / "summary.csv")))
+    assert summary["final_test_acc"] == summary["final_val_acc"] == summary["final_loss"] == ""
+    report = (tmp_path / "out" / "blowup" / "runs").parent / "report.md"
+    assert not report.exists() or "accuracy of" not in report.read_text()
+
+
+@pytest.mark.slow
+def test_sigint_ignored_at_start_is_respected_by_the_command_and_its_workers(tmp_path: Path) -> None:
+    """Under nohup or in a script's background job, SIGINT to the group must change nothing."""
+    config = write(tmp_path, LONG_SWEEP.replace("150000", "30000").replace("[0, 1, 2, 3, 4, 5]", "[0, 1, 2]"))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "optbench",
+            "compare",
+            str(config),
+            "--out",
+            str(tmp_path / "out"),
+            "-j",
+            "2",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    wait_for_running(tmp_path / "out" / "long")
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    statuses = {
+        s["run_id"]: s["status"] for f in run_folders(tmp_path / "out", "long") if (s := read_status(f))
+    }
+    assert set(statuses.values()) == {"completed"} and len(statuses) == 3
+    summary = {row[0]: row[1] for row in csv_rows(tmp_path / "out" / "long" / "summary.csv")[1:]}
+    assert summary == statuses
+
+
+def test_an_interrupted_run_records_how_many_steps_it_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optbench.runner
+
+    exp = load_experiment(write(tmp_path, SWEEP.replace("steps: 200", "steps: 100000")))
+    real = optbench.runner.RunWriter.rows
+
+    def rows_then_stop(self: optbench.runner.RunWriter, name: str, text: str, step: int | None) -> None:
+        real(self, name, text, step)
+        if step == 500:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(optbench.runner.RunWriter, "rows", rows_then_stop)
+    result = run_experiment(exp, tmp_path / "out", jobs=1, progress=False)
+    assert result.interrupted
+    (status,) = [s for s in result.statuses.values() if s["status"] == "interrupted"]
+    assert status["steps_done"] == 500
+    folder = tmp_path / "out" / "sweep" / RUNS_DIR / status["run_id"]
+    assert strict_json(folder / STATUS_FILE)["steps_done"] == 500
+    assert len(csv_rows(folder / "metrics.csv")) == 1 + 501

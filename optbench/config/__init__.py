@@ -5,6 +5,7 @@ A config file describes one experiment; loading it gives fully resolved, validat
 
 The public face, imported from `optbench.config` (never from its modules):
 - loading: `load_experiment`, `expand`, `load_activations`, `load_suite`, `validate_run`,
+  `differing_keys`,
   `parse_overrides`, `parse_yaml`;
 - the schema: `RunConfig` (with `TaskConfig`, `ModelConfig`, `OptimizerConfig`, `TrainConfig`),
   `Experiment`, `ActivationsConfig`, `ActivationCase`, `Suite`;
@@ -20,7 +21,7 @@ from optbench.config.activations import (
     load_activations,
 )
 from optbench.config.display import runs_table
-from optbench.config.expansion import expand, load_experiment
+from optbench.config.expansion import differing_keys, expand, load_experiment
 from optbench.config.fields import did_you_mean, edit_distance
 from optbench.config.overrides import parse_overrides
 from optbench.config.schema import (
@@ -48,6 +49,7 @@ __all__ = [
     "TrainConfig",
     "activations_to_yaml",
     "did_you_mean",
+    "differing_keys",
     "edit_distance",
     "expand",
     "load_activations",

@@ -261,6 +261,13 @@ def _dotted_paths(patches: Sequence[dict[str, Any]]) -> list[str]:
     return paths
 
 
+def differing_keys(runs: Sequence[RunConfig]) -> tuple[str, ...]:
+    """Every dotted key whose resolved value differs between runs (the experiment's name aside)."""
+    configs = [to_dict(r) for r in runs]
+    keys = dict.fromkeys(k for c in configs for k in leaves(c) if k != "experiment")
+    return tuple(k for k in keys if len({json.dumps(value_at(c, k)) for c in configs}) > 1)
+
+
 def _varied_keys(runs: Sequence[RunConfig], written: Sequence[str]) -> tuple[str, ...]:
     """Of the keys that runs entries and grid axes set, those whose resolved values differ between runs.
 

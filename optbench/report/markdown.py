@@ -18,6 +18,7 @@ from optbench.plain import value_at
 from optbench.report.activations import _case_table, _input_line, activation_findings
 from optbench.report.findings import findings
 from optbench.report.sentences import Finding
+from optbench.report.settings import settings_section
 from optbench.report.tables import _runs_md, _variants_table
 from optbench.report.variants import _objective, _status_counts, variant_stats
 from optbench.report.zero_init import _zero_init_table, is_zero_init_run
@@ -74,6 +75,9 @@ def _task_line(exp: ExperimentResult) -> str:
 def report_text(exp: ExperimentResult) -> str:
     stats = [variant_stats(v) for v in exp.finished_variants]
     parts = _heading(exp.name, exp.description, _task_line(exp), findings(exp))
+    settings = settings_section(exp)
+    if settings:
+        parts.append(settings)
     if stats:
         note = (
             " Mean ± std over seeds; final values over completed runs."
