@@ -440,6 +440,59 @@ def compare_measurements(settings: Settings) -> list[Measurement]:
     return rows
 
 
+SWEEP_PROBE = """
+import sys, tempfile, time
+from pathlib import Path
+from optbench.config import expand
+from optbench.runner import run_experiment
+
+if __name__ == "__main__":
+    n, jobs = int(sys.argv[1]), int(sys.argv[2])
+    raw = {"experiment": "tiny", "task": {"function": "rosenbrock"}, "optimizer": {"name": "sgd"},
+           "train": {"steps": 1}, "grid": {"optimizer.lr": [1e-4 * (1 + i) for i in range(n)]}}
+    exp = expand(raw, "bench")
+    with tempfile.TemporaryDirectory(prefix="optbench-bench-") as out:
+        start = time.perf_counter()
+        run_experiment(exp, Path(out), jobs=jobs, progress=False)
+        print(time.perf_counter() - start)
+"""
+"""Runs a sweep of n one-step function runs through the runner and prints its wall time."""
+
+SWEEP_SIZES = (500, 5000)
+RUNNER_TARGET_MS = 10.0
+
+
+def sweep_measurements() -> list[Measurement]:
+    """The runner's own cost per run: sweeps of one-step function runs (whose training is ~0), --jobs 2.
+
+    Everything but the training counts: folders, config.yaml, status.json, the workers' events, the
+    summary. The per-run cost at 5,000 runs against 500 shows whether it stays flat as sweeps grow.
+    """
+    rows = []
+    per_run = {}
+    for n in SWEEP_SIZES:
+        load = load_average()
+        with tempfile.TemporaryDirectory(prefix="optbench-bench-") as tmp:
+            probe = Path(tmp) / "sweep_probe.py"  # a file: spawned workers re-import the main module
+            probe.write_text(SWEEP_PROBE)
+            _, out = run_command([sys.executable, str(probe), str(n), "2"])
+        per_run[n] = float(out.split()[-1]) / n * 1e3
+        target = f"< {RUNNER_TARGET_MS:g}" if n == max(SWEEP_SIZES) else ""
+        note = f"{n} one-step rosenbrock runs through the runner, --jobs 2, wall time / runs"
+        rows.append(Measurement(f"runner_ms_per_run_{n}", per_run[n], "ms", target, note, load))
+    small, large = min(SWEEP_SIZES), max(SWEEP_SIZES)
+    rows.append(
+        Measurement(
+            "runner_cost_growth",
+            per_run[large] / per_run[small],
+            "x",
+            note=f"ms per run at {large} runs / at {small} runs: about 1 when the cost stays flat",
+        )
+    )
+    _progress(rows)
+    return rows
+
+
 MEMORY_PROBE = (
     "import resource, subprocess, sys; "
     "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
@@ -614,6 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += step_measurements(train.cached_dataset("mnist", None), settings)
         print("compare at --jobs 1 and 2 ...", file=sys.stderr, flush=True)
         rows += compare_measurements(settings)
+        print("the runner's cost per run ...", file=sys.stderr, flush=True)
+        rows += sweep_measurements()
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -43,6 +43,8 @@ from optbench.text import format_value
 Columns = dict[str, FloatArray]
 
 SEED_KEY = "train.seed"
+SEED_KEYS = (SEED_KEY, "train.init_seed", "train.data_seed")
+"""The seeds of a run: runs that differ only in them are one variant, run several times."""
 NAMED_SECTIONS = ("model.init", "model.output_init", "optimizer.schedule")
 """Config sections written as {name: ..., hyperparameters...}; labels show them as name(k=v, ...)."""
 
@@ -282,7 +284,7 @@ class Variant:
         return tuple(r for r in self.finished if r.state == "diverged")
 
 
-VARIANT_IGNORES = ("experiment", SEED_KEY)
+VARIANT_IGNORES = ("experiment", *SEED_KEYS)
 """What runs of one variant may differ in."""
 
 
@@ -300,7 +302,7 @@ def variant_label(
     vary. `show_lr` adds `lr=` even when lr is not a varied key: an experiment comparing optimizers at
     their own default learning rates shows them. Keys in `exclude` are left out.
     """
-    keys = [k for k in varied if k not in ("optimizer.name", SEED_KEY, *exclude)]
+    keys = [k for k in varied if k not in ("optimizer.name", *SEED_KEYS, *exclude)]
     if show_lr and "optimizer.lr" not in keys and "optimizer.lr" not in exclude:
         keys.insert(0, "optimizer.lr")
     parts = [str(value_at(config, "optimizer.name"))]

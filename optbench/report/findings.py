@@ -185,8 +185,7 @@ def _best_lr_findings(exp: ExperimentResult, stats: Sequence[VariantStats], data
         else:
             value, chosen = f"final f {best.final_loss[0]:.4g}", ""
         tried = ", ".join(
-            f"{s.variant.lr:g}" + (" (diverged)" if not s.completed and s.variant.diverged else "")
-            for s in sorted(members, key=lambda s: s.variant.lr)
+            f"{s.variant.lr:g}{_diverged_note(s)}" for s in sorted(members, key=lambda s: s.variant.lr)
         )
         out.append(
             Finding(
@@ -195,6 +194,14 @@ def _best_lr_findings(exp: ExperimentResult, stats: Sequence[VariantStats], data
             )
         )
     return out
+
+
+def _diverged_note(s: VariantStats) -> str:
+    """ " (diverged)" when every seed diverged, " (k of n seeds diverged)" when some did."""
+    diverged, finished = len(s.variant.diverged), len(s.variant.finished)
+    if not diverged:
+        return ""
+    return " (diverged)" if diverged == finished else f" ({diverged} of {finished} seeds diverged)"
 
 
 def _divergence_findings(stats: Sequence[VariantStats]) -> list[Finding]:

@@ -8,10 +8,8 @@ from typing import Any
 
 from optbench.plain import leaves
 from optbench.report.tables import _md_table
-from optbench.results import ExperimentResult
+from optbench.results import SEED_KEYS, ExperimentResult
 from optbench.text import format_value
-
-SEED_KEYS = ("train.seed", "train.init_seed", "train.data_seed")
 
 
 def _shared(configs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], list[str]]:

@@ -1,0 +1,105 @@
+"""The training loop's seeds and the validation split: what each seed controls, and the held-out images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optbench import train
+from optbench.config import load_experiment
+from optbench.data import Dataset, split_rows
+from optbench.results import group_variants, read_experiment
+from optbench.runner import run_experiment
+
+
+def test_the_weights_come_from_the_init_seed_and_the_batches_from_the_data_seed() -> None:
+    init_a, data_a = train.seeded_generators(1, 2)
+    init_b, data_b = train.seeded_generators(1, 3)
+    init_c, data_c = train.seeded_generators(4, 2)
+    assert init_a.random() == init_b.random() and data_a.random() == data_c.random()
+    assert data_a.bit_generator.state != data_b.bit_generator.state
+    assert init_c.random() != train.seeded_generators(1, 2)[0].random()
+
+
+def test_one_seed_gives_the_streams_a_run_had_before_the_seeds_were_separated() -> None:
+    """init_seed = data_seed = seed reproduces the two children of SeedSequence(seed)."""
+    first, second = np.random.SeedSequence(7).spawn(2)
+    init, data = train.seeded_generators(7)
+    assert init.random() == np.random.default_rng(first).random()
+    assert data.random() == np.random.default_rng(second).random()
+
+
+def test_a_split_holds_out_the_same_rows_for_any_run_and_leaves_the_rest_in_order() -> None:
+    train_rows, val_rows = split_rows(100, 20, seed=5)
+    assert len(val_rows) == 20 and len(train_rows) == 80
+    assert sorted({*train_rows.tolist(), *val_rows.tolist()}) == list(range(100))
+    assert np.all(np.diff(train_rows) > 0) and np.all(np.diff(val_rows) > 0)
+    again, _ = split_rows(100, 20, seed=5)
+    assert np.array_equal(again, train_rows)
+    assert not np.array_equal(split_rows(100, 20, seed=6)[1], val_rows)
+    all_rows, none = split_rows(100, 0, seed=5)
+    assert np.array_equal(all_rows, np.arange(100)) and none.size == 0
+
+
+def test_holding_out_every_example_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot hold out 100 of 100"):
+        split_rows(100, 100, seed=0)
+
+
+DATASET = """experiment: seeds
+task: {{dataset: mnist, validation: {validation}}}
+model: {{hidden: [8]}}
+optimizer: {{name: sgd, lr: 0.1}}
+train: {{steps: 20, eval_every: 10, batch_size: 16{train}}}
+"""
+
+
+@pytest.mark.slow
+def test_a_dataset_run_logs_validation_and_test_columns_and_its_finals(
+    tmp_path: Path, mnist: Dataset
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(DATASET.format(validation=1000, train=""))
+    result = run_experiment(load_experiment(config), tmp_path / "out", progress=False)
+    ((run_id, status),) = result.statuses.items()
+    lines = (tmp_path / "out" / "seeds" / "runs" / run_id / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "step,epoch,train_loss,val_loss,val_acc,test_loss,test_acc,lr,elapsed_s"
+    last = lines[-1].split(",")
+    assert last[3] and last[4] and last[5] and last[6]
+    assert status["final_val_acc"] == float(last[4]) and status["final_test_acc"] == float(last[6])
+    assert float(last[1]) == pytest.approx(20 * 16 / 59000)  # epochs of the 59,000 training images left
+
+
+@pytest.mark.slow
+def test_without_a_split_the_validation_columns_stay_empty(tmp_path: Path, mnist: Dataset) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(DATASET.format(validation=0, train=""))
+    result = run_experiment(load_experiment(config), tmp_path / "out", progress=False)
+    ((run_id, status),) = result.statuses.items()
+    rows = [
+        r.split(",")
+        for r in (tmp_path / "out" / "seeds" / "runs" / run_id / "metrics.csv").read_text().splitlines()[1:]
+    ]
+    assert all(r[3] == r[4] == "" for r in rows) and rows[-1][6]
+    assert status["final_val_acc"] is None
+
+
+@pytest.mark.slow
+def test_holding_the_init_seed_varies_only_the_batches(tmp_path: Path, mnist: Dataset) -> None:
+    """Runs that share train.init_seed start from the same weights; the runs are one variant."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        DATASET.format(validation=1000, train=", init_seed: 3") + "grid:\n  train.seed: [0, 1]\n"
+    )
+    exp = load_experiment(config)
+    assert [(r.train.init_seed, r.train.data_seed) for r in exp.runs] == [(3, 0), (3, 1)]
+    run_experiment(exp, tmp_path / "out", progress=False)
+    folders = [tmp_path / "out" / "seeds" / "runs" / r.run_id for r in exp.runs]
+    start = [(f / "diagnostics.csv").read_text().splitlines()[1] for f in folders]
+    assert start[0] == start[1]  # step 0: the same initial weights
+    losses = [(f / "metrics.csv").read_text().splitlines()[1].split(",")[2] for f in folders]
+    assert losses[0] != losses[1]  # other minibatches
+    (variant,) = group_variants(read_experiment(tmp_path / "out" / "seeds").runs, exp.varied)
+    assert len(variant.runs) == 2
