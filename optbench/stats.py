@@ -87,3 +87,26 @@ def mean_std(values: Sequence[float], ddof: int = STD_DDOF) -> tuple[float, floa
         return math.nan, math.nan
     std = float(finite.std(ddof=ddof)) if finite.size > ddof else 0.0
     return float(finite.mean()), std
+
+
+def expected_max(scores: Sequence[float], maximise: bool = True) -> tuple[FloatArray, FloatArray]:
+    """Expected best score of n random trials and its standard deviation, for n = 1..N.
+
+    The estimator of Dodge et al. 2019 ("Show Your Work"), drawing n of the N observed scores with
+    replacement: with the scores sorted v(1) ≤ … ≤ v(N), P(max = v(i)) = (i/N)^n − ((i−1)/N)^n, so
+    E[max of n] = Σ p(i)·v(i) and std = √(Σ p(i)·(v(i) − E)²). For a score to minimise the same is
+    done on the negated scores and the mean negated back. Non-finite scores must be left out by the
+    caller. Returns (mean, std), each of length N.
+    """
+    values = np.sort(np.asarray(scores, dtype=np.float64) * (1.0 if maximise else -1.0))
+    n_scores = len(values)
+    if n_scores == 0:
+        return np.empty(0), np.empty(0)
+    ranks = np.arange(1, n_scores + 1) / n_scores
+    means, stds = np.empty(n_scores), np.empty(n_scores)
+    for n in range(1, n_scores + 1):
+        p = ranks**n - (ranks - 1.0 / n_scores) ** n
+        mean = float(p @ values)
+        means[n - 1] = mean
+        stds[n - 1] = math.sqrt(max(float(p @ (values - mean) ** 2), 0.0))
+    return (means if maximise else -means), stds

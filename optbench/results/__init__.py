@@ -1,0 +1,53 @@
+"""Reading results back from disk: the one reader that plots and the report share.
+
+Everything comes from the files the runner wrote (YAML with `yaml.safe_load`, JSON, CSV), never from
+pickles or from live objects, so `optbench report` can redraw any experiment. CSV columns become
+float64 arrays with an empty cell read as NaN.
+
+Runs that differ only in their seeds form one *variant*; figures and tables show variants, with the
+mean and standard deviation over their seeds.
+
+Modules: `files` (CSV and YAML, dataset facts), `runs` (`RunResult`), `variants` (grouping and
+labels), `experiments` (`ExperimentResult`), `activations` (an `optbench activations` folder).
+
+Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `Variant`,
+`group_variants`, `variant_label`, `VARIANT_IGNORES`, `read_experiment`, `ExperimentResult`,
+`read_activations`, `ActivationsResult`, `ActivationCaseResult`, `is_result_folder`,
+`is_activations_folder`, `read_csv`, `read_rows`, `Columns`, `classes_of`, `layer_widths`.
+"""
+
+from optbench.results.activations import (
+    ActivationCaseResult,
+    ActivationsResult,
+    is_activations_folder,
+    is_result_folder,
+    read_activations,
+)
+from optbench.results.experiments import ExperimentResult, read_experiment
+from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows
+from optbench.results.runs import SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
+from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, variant_label
+
+__all__ = [
+    "SEED_KEY",
+    "SEED_KEYS",
+    "VARIANT_IGNORES",
+    "ActivationCaseResult",
+    "ActivationsResult",
+    "Columns",
+    "ExperimentResult",
+    "RunResult",
+    "Variant",
+    "classes_of",
+    "group_variants",
+    "is_activations_folder",
+    "is_result_folder",
+    "last_finite",
+    "layer_widths",
+    "read_activations",
+    "read_csv",
+    "read_experiment",
+    "read_rows",
+    "read_run",
+    "variant_label",
+]
