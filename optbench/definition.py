@@ -120,7 +120,7 @@ def _resolved(run_folder: Path) -> RunConfig | None:
 def write_definition(folder: Path, exp: Experiment) -> None:
     """Record `exp` as the folder's definition (experiment.yaml)."""
     kind = exp.runs[0].task.kind if exp.runs else "dataset"
-    data = {
+    data: dict[str, Any] = {
         "experiment": exp.name,
         "description": exp.description.strip(),
         "source": exp.source,
@@ -130,5 +130,7 @@ def write_definition(folder: Path, exp: Experiment) -> None:
         "varied": list(exp.varied),
         "runs": [run.run_id for run in exp.runs],
     }
+    if exp.study is not None:
+        data["tune"] = dict(exp.study)
     text = yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True)
     atomic_write_text(folder / EXPERIMENT_FILE, text)

@@ -13,7 +13,10 @@ reading results never needs the code that produced them.
         diagnostics.csv        per-layer statistics (dataset runs)
         status.json            running | completed | diverged | failed | interrupted, and more
     <out>/<activations experiment>/{config.yaml, activations.csv, report.md, *.png}
-    <out>/index.md             links to every experiment of a suite
+    <out>/<tune experiment>/   as an experiment, plus tune.csv, trials.csv, expected_max.csv and the
+                               tune figures; experiment.yaml records the spec and the trial table
+    <out>/index.md             links to every experiment of a suite (and a suite of tunes'
+                               performance_profile.png)
 
 JSON files (status.json) are strict JSON: a number that is not finite is written as null (a
 diverged run's final loss, for instance: the value it reached stays in metrics.csv, which writes
@@ -35,6 +38,12 @@ EXPERIMENT_FILE = "experiment.yaml"
 ACTIVATIONS_FILE = "activations.csv"
 REPORT_FILE = "report.md"
 INDEX_FILE = "index.md"
+TUNE_FILE = "tune.csv"
+"""A tune: per optimizer, the default and best scores, the chosen values, the final seeds' test result."""
+TRIALS_FILE = "trials.csv"
+"""A tune: one row per trial (and final rerun): optimizer, number, role, params, score."""
+EXPECTED_MAX_FILE = "expected_max.csv"
+"""A tune: per optimizer and n, the expected best validation score of n random trials, and its std."""
 RUNS_DIR = "runs"
 
 PATH_PNG = "path.png"
@@ -62,6 +71,15 @@ EXPERIMENT_FIGURES = (
     DIAGNOSTICS_PNG,
 )
 """Every figure an experiment folder can hold, in the order the report shows them."""
+
+EXPECTED_MAX_PNG = "expected_max.png"
+TUNE_SCORES_PNG = "tune_scores.png"
+FINAL_CURVES_PNG = "final_curves.png"
+PERFORMANCE_PROFILE_PNG = "performance_profile.png"
+"""At a results root, beside index.md: the performance profile of a suite of tunes."""
+
+TUNE_FIGURES = (EXPECTED_MAX_PNG, TUNE_SCORES_PNG, FINAL_CURVES_PNG)
+"""The figures of a tune folder, in the order the report shows them."""
 
 ACTIVATION_FIGURES = (HISTOGRAMS_PNG, GRADIENTS_PNG)
 """The figures of an activations folder, in the order the report shows them."""

@@ -299,7 +299,7 @@ def run_experiments(
                 else:
                     todo.append((-estimated_cost(run), len(todo), run_folder))
             summary = Summary(
-                folder, kept.runs, kept.varied, {**kept.statuses, **statuses[index]}, kept.unknown
+                folder, kept.runs, kept.varied, {**kept.statuses, **statuses[index]}, kept.unknown, exp.labels
             )
             summary.flush()
             summaries.append(summary)

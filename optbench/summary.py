@@ -90,11 +90,19 @@ class Summary:
         varied: Sequence[str],
         statuses: Mapping[str, Any],
         unknown: Sequence[str] = (),
+        labels: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """`unknown`: run ids whose config is not known here (recorded, never started): id and status."""
+        """`unknown`: run ids whose config is not known here (recorded, never started): id and status.
+        `labels`: more columns by run id (a tune's trial and role), after the base columns."""
         self.path = folder / SUMMARY_FILE
-        self.columns = summary_columns(runs, varied)
-        self._config = {run.run_id: _config_cells(run, self.columns) for run in runs}
+        labels = labels or {}
+        extra = tuple(dict.fromkeys(k for row in labels.values() for k in row))
+        columns = summary_columns(runs, varied)
+        at = columns.index("wall_s") + 1
+        self.columns = columns[:at] + extra + columns[at:]
+        self._config = {
+            run.run_id: {**_config_cells(run, self.columns), **labels.get(run.run_id, {})} for run in runs
+        }
         self._config.update({run_id: {"run_id": run_id} for run_id in unknown})
         self._lines = {
             run_id: self._line(run_id, statuses.get(run_id, {})) for run_id in sorted(self._config)

@@ -119,6 +119,10 @@ class Experiment:
     entries that give the same run), one line each; the CLI prints them."""
     command: str = ""
     """The command line that loaded it (set by the CLI), recorded in experiment.yaml and the report."""
+    labels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Columns of summary.csv beyond the config's, by run id (a tune's trial and role)."""
+    study: Mapping[str, Any] | None = None
+    """A tuning study's spec and trial table, as plain data, recorded in experiment.yaml."""
 
     def first_only(self) -> Experiment:
         """The experiment reduced to its first run (what `optbench train` runs)."""

@@ -8,12 +8,14 @@ Runs that differ only in their seeds form one *variant*; figures and tables show
 mean and standard deviation over their seeds.
 
 Modules: `files` (CSV and YAML, dataset facts), `runs` (`RunResult`), `variants` (grouping and
-labels), `experiments` (`ExperimentResult`), `activations` (an `optbench activations` folder).
+labels), `experiments` (`ExperimentResult`), `activations` (an `optbench activations` folder),
+`tuning` (a tune folder: trials scored from their runs).
 
 Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `Variant`,
 `group_variants`, `variant_label`, `VARIANT_IGNORES`, `read_experiment`, `ExperimentResult`,
 `read_activations`, `ActivationsResult`, `ActivationCaseResult`, `is_result_folder`,
-`is_activations_folder`, `read_csv`, `read_rows`, `Columns`, `classes_of`, `layer_widths`.
+`is_activations_folder`, `read_csv`, `read_rows`, `Columns`, `classes_of`, `layer_widths`,
+`read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`, `run_score`.
 """
 
 from optbench.results.activations import (
@@ -26,6 +28,7 @@ from optbench.results.activations import (
 from optbench.results.experiments import ExperimentResult, read_experiment
 from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows
 from optbench.results.runs import SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
+from optbench.results.tuning import TrialResult, TuneResult, is_tune_folder, read_tune, run_score
 from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, variant_label
 
 __all__ = [
@@ -37,11 +40,14 @@ __all__ = [
     "Columns",
     "ExperimentResult",
     "RunResult",
+    "TrialResult",
+    "TuneResult",
     "Variant",
     "classes_of",
     "group_variants",
     "is_activations_folder",
     "is_result_folder",
+    "is_tune_folder",
     "last_finite",
     "layer_widths",
     "read_activations",
@@ -49,5 +55,7 @@ __all__ = [
     "read_experiment",
     "read_rows",
     "read_run",
+    "read_tune",
+    "run_score",
     "variant_label",
 ]

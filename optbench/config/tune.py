@@ -1,0 +1,406 @@
+"""The config of a tuning study (`optbench tune`): a base run and a `tune:` section, validated.
+
+The base (task, model, optimizer, train) says what every trial trains; `tune:` says how it is tuned:
+
+    tune:
+      budget: 20          trials per optimizer, numbered 0..budget-1; trial 0 is the defaults
+      sampler: random     random | qmc | tpe (Optuna's samplers)
+      seed: 0             seeds the sampler
+      metric: val_acc     val_acc (maximised) | val_loss (minimised); a function task: loss
+      mode: final         final: the value at the last step; best: the best evaluation of the run
+      trial_seeds: 1      seeds per trial; a setting is scored by the mean over them
+      final_seeds: 5      the chosen setting rerun with this many new seeds (dataset tasks)
+      batch: 4            tpe: trials asked at a time, per optimizer (not tied to --jobs)
+      optimizers:
+        - name: momentum
+          nesterov: true                        hyperparameters fixed for every trial
+          search:
+            lr: {log_uniform: [1.0e-4, 1.0]}    log_uniform | uniform | int: [low, high]
+            momentum: {uniform: [0.5, 0.999]}   choice: [a, b, ...]
+            betas.0: {uniform: [0.8, 0.99]}     one element of a tuple hyperparameter (β1 of betas)
+
+Searched names are hyperparameters of their optimizer, checked like every other key (an unknown name
+gets a did-you-mean), and their ranges must lie inside the hyperparameter's declared range. Those not
+searched keep the optimizer's defaults, what the entry sets, or what the base config's optimizer sets
+when it names the same optimizer. Trial 0 sets every searched hyperparameter to its default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optbench.config.expansion import Where, _Origin, _overridden, _read_config
+from optbench.config.fields import _check_keys, _convert, _describe, _Problems, _unknown, did_you_mean
+from optbench.config.overrides import COMMAND_LINE, _merge, _normalise_named, _patch
+from optbench.config.schema import RunConfig
+from optbench.config.validation import validate_run
+from optbench.errors import ConfigError
+from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, HyperParam, hyper, hyperparameters
+from optbench.optim import OPTIMIZERS
+
+SAMPLERS = ("random", "qmc", "tpe")
+DISTRIBUTIONS = ("log_uniform", "uniform", "int", "choice")
+MODES = ("final", "best")
+METRICS = {"dataset": ("val_acc", "val_loss"), "function": ("loss",)}
+"""The scores a task offers: a dataset's validation accuracy or loss, a function's value."""
+MAXIMISED = ("val_acc",)
+
+ELEMENT = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.(?P<index>\d+))?$")
+"""A searched name: a hyperparameter, or one element of a tuple one, numbered from 0 (`betas.0` is β1
+of Adam's betas); a dot and not brackets, which YAML's inline mappings do not allow in a key."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched hyperparameter (or tuple element) and the distribution its values come from."""
+
+    key: str
+    """As written in the config: `lr`, `betas.0`."""
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] = ()
+
+    @property
+    def hyperparameter(self) -> str:
+        return self.key.split(".")[0]
+
+    @property
+    def index(self) -> int | None:
+        found = ELEMENT.match(self.key)
+        return int(found["index"]) if found and found["index"] is not None else None
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return f"{self.key} ∈ {{{', '.join(map(str, self.choices))}}}"
+        return f"{self.key} ~ {self.kind}[{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """One optimizer of the study: what its trials fix and what they search."""
+
+    optimizer: str
+    fixed: Mapping[str, Any]
+    dimensions: tuple[Dimension, ...]
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    """The `tune:` section, validated; each field is declared with its meaning and range."""
+
+    budget: int = hyper(20, "trials per optimizer, numbered from 0; trial 0 is the defaults", AT_LEAST_ONE)
+    sampler: str = hyper("random", "random | qmc | tpe")
+    seed: int = hyper(0, "seed of the sampler: the same config gives the same trials", NON_NEGATIVE)
+    metric: str = hyper("val_acc", "val_acc | val_loss (dataset tasks); loss (function tasks)")
+    mode: str = hyper("final", "final: value at the last step; best: best evaluation of the run")
+    trial_seeds: int = hyper(1, "seeds per trial, the setting scored by their mean", AT_LEAST_ONE)
+    final_seeds: int = hyper(5, "new seeds the chosen setting is rerun with (dataset tasks)", NON_NEGATIVE)
+    batch: int = hyper(4, "tpe: trials asked at a time per optimizer, whatever --jobs is", AT_LEAST_ONE)
+    spaces: tuple[SearchSpace, ...] = ()
+
+    @property
+    def maximise(self) -> bool:
+        return self.metric in MAXIMISED
+
+    def to_plain(self) -> dict[str, Any]:
+        """The spec as plain data (recorded in experiment.yaml): what a report needs to redraw."""
+        data: dict[str, Any] = {p.name: getattr(self, p.name) for p in hyperparameters(TuneSpec)}
+        data["optimizers"] = [
+            {
+                "name": space.optimizer,
+                **dict(space.fixed),
+                "search": {d.key: _distribution_plain(d) for d in space.dimensions},
+            }
+            for space in self.spaces
+        ]
+        return data
+
+
+def _distribution_plain(d: Dimension) -> dict[str, Any]:
+    return {d.kind: list(d.choices) if d.kind == "choice" else [d.low, d.high]}
+
+
+TUNE_KEYS = (*(p.name for p in hyperparameters(TuneSpec)), "optimizers")
+TOP_LEVEL_KEYS = ("experiment", "description", "task", "model", "optimizer", "train", "tune")
+
+
+@dataclass(frozen=True)
+class Study:
+    """A tune config, loaded: the base run, the spec, and how to build any trial's run."""
+
+    name: str
+    source: str
+    description: str
+    base: Mapping[str, Any]
+    """The raw base config (no `tune:`), overrides applied: every trial run is built from it."""
+    spec: TuneSpec
+    kind: str
+    """dataset or function: the task every trial trains on."""
+    seed: int
+    """The base train.seed: trial seeds count up from it, final seeds after them."""
+    overridden: tuple[tuple[str, Any, Any], ...] = ()
+    command: str = ""
+
+    @property
+    def trial_seed_values(self) -> tuple[int, ...]:
+        return tuple(self.seed + i for i in range(self.spec.trial_seeds))
+
+    @property
+    def final_seed_values(self) -> tuple[int, ...]:
+        first = self.seed + self.spec.trial_seeds
+        return tuple(first + i for i in range(self.spec.final_seeds))
+
+    def defaults(self, space: SearchSpace) -> dict[str, Any]:
+        """Trial 0: every searched hyperparameter at the optimizer's default."""
+        declared = {p.name: p.default for p in hyperparameters(OPTIMIZERS[space.optimizer])}
+        values = {}
+        for d in space.dimensions:
+            default = declared[d.hyperparameter]
+            values[d.key] = default[d.index] if d.index is not None else default
+        return values
+
+    def run(self, space: SearchSpace, params: Mapping[str, Any], seed: int) -> RunConfig:
+        """The run of one trial setting at one seed; ValueError if the setting is not a valid run."""
+        base = self._base_run(space, seed)
+        hyper_values = dict(base.optimizer.hyper)
+        for d in space.dimensions:
+            value = params[d.key]
+            if d.index is not None:
+                element = list(hyper_values[d.hyperparameter])
+                element[d.index] = value
+                value = element
+            hyper_values[d.hyperparameter] = value
+        touched = {d.hyperparameter: _plain(hyper_values[d.hyperparameter]) for d in space.dimensions}
+        raw = _merge(_run_raw(self.base, space, seed), {"optimizer": touched})
+        run, problems = validate_run(raw)
+        if run is None:
+            detail = "; ".join(f"{path}: {message}" for path, message in problems)
+            raise ValueError(f"{space.optimizer} {dict(params)} is not a valid run: {detail}")
+        return run
+
+    def _base_run(self, space: SearchSpace, seed: int) -> RunConfig:
+        run, problems = validate_run(_run_raw(self.base, space, seed))
+        if run is None:
+            detail = "; ".join(f"{path}: {message}" for path, message in problems)
+            raise ValueError(f"{space.optimizer}: {detail}")
+        return run
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _run_raw(base: Mapping[str, Any], space: SearchSpace, seed: int) -> dict[str, Any]:
+    patch = {"optimizer": {"name": space.optimizer, **dict(space.fixed)}, "train": {"seed": seed}}
+    merged = _merge(dict(base), _normalise_named(patch, ""))
+    assert isinstance(merged, dict)
+    return merged
+
+
+def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
+    """Read and validate a tune config (with KEY=VALUE overrides); ConfigError lists every problem."""
+    raw, pairs, found = _read_config(path, overrides)
+    source = str(path)
+    lines = list(found)
+    origin = _Origin(source)
+    for key, value in pairs:
+        raw = _merge(raw, _patch([(key, value)]))
+        origin.mark({key: value}, Where(f"{COMMAND_LINE}: {key}", inline=False))
+    raw = _normalise_named(raw, "")
+    problems = _Problems()
+    for key in ("runs", "grid"):
+        if key in raw:
+            problems.add(key, f"a tune config has no {key}: its trials are its runs (remove this section)")
+    _check_keys({k: v for k, v in raw.items() if k not in ("runs", "grid")}, TOP_LEVEL_KEYS, "", problems)
+    base = {k: v for k, v in raw.items() if k not in ("tune", "runs", "grid")}
+    probe, run_problems = validate_run(base)
+    for key_path, message in run_problems:
+        problems.add(key_path, message)
+    kind = probe.task.kind if probe is not None else "dataset"
+    section = raw.get("tune")
+    spec = None
+    if not isinstance(section, dict):
+        problems.add(
+            "tune", f"must be a mapping with budget, sampler, optimizers, ..., got {_describe(section)}"
+        )
+    else:
+        spec = _spec(section, kind, problems)
+    lines += [f"{origin.locate(p)}: {m}" for p, m in problems.items]
+    if lines:
+        raise ConfigError(lines)
+    assert spec is not None and probe is not None
+    study = Study(
+        name=str(raw.get("experiment")),
+        source=source,
+        description=str(raw.get("description") or ""),
+        base=base,
+        spec=spec,
+        kind=kind,
+        seed=probe.train.seed,
+        overridden=_overridden(raw, pairs),
+    )
+    _check_trial_zero(study, origin, source)
+    return study
+
+
+def _spec(raw: dict[str, Any], kind: str, problems: _Problems) -> TuneSpec | None:
+    before = len(problems.items)
+    _check_keys(raw, TUNE_KEYS, "tune", problems)
+    values = {}
+    for p in hyperparameters(TuneSpec):
+        if p.name in raw:
+            values[p.name] = _convert(raw[p.name], p.type, f"tune.{p.name}", p.bounds, problems)
+    sampler = values.get("sampler")
+    if sampler is not None and sampler not in SAMPLERS:
+        problems.add("tune.sampler", _unknown(sampler, SAMPLERS, "sampler"))
+    metric = values.get("metric", "loss" if kind == "function" else TuneSpec.metric)
+    if metric is not None and metric not in METRICS[kind]:
+        problems.add("tune.metric", _unknown(metric, METRICS[kind], f"metric of a {kind} task"))
+    values["metric"] = metric
+    mode = values.get("mode")
+    if mode is not None and mode not in MODES:
+        problems.add("tune.mode", _unknown(mode, MODES, "mode"))
+    if kind == "function":
+        if values.get("trial_seeds", 1) != 1:
+            problems.add("tune.trial_seeds", "a function task has no randomness: one seed per trial")
+        if raw.get("final_seeds", 0) != 0:
+            problems.add("tune.final_seeds", "a function task has no randomness and no test set: remove it")
+        values["final_seeds"] = 0
+    spaces = _spaces(raw.get("optimizers"), problems)
+    if len(problems.items) != before:
+        return None
+    return TuneSpec(**values, spaces=spaces)
+
+
+def _spaces(raw: Any, problems: _Problems) -> tuple[SearchSpace, ...]:
+    if not isinstance(raw, list) or not raw:
+        problems.add("tune.optimizers", f"must be a non-empty list of {{name, search}}, got {_describe(raw)}")
+        return ()
+    spaces = []
+    names: list[str] = []
+    for i, entry in enumerate(raw):
+        where = f"tune.optimizers[{i}]"
+        if not isinstance(entry, dict):
+            problems.add(where, f"must be a mapping with name and search, got {_describe(entry)}")
+            continue
+        name = entry.get("name")
+        if not isinstance(name, str) or name not in OPTIMIZERS:
+            what = (
+                _unknown(name, list(OPTIMIZERS), "optimizer")
+                if isinstance(name, str)
+                else "must name an optimizer"
+            )
+            problems.add(f"{where}.name", what)
+            continue
+        if name in names:
+            problems.add(f"{where}.name", f"{name!r} is listed twice; each optimizer is tuned once")
+        names.append(name)
+        declared = {p.name: p for p in hyperparameters(OPTIMIZERS[name])}
+        fixed = {k: v for k, v in entry.items() if k not in ("name", "search")}
+        for key in fixed:
+            if key not in declared:
+                hint = did_you_mean(key, list(declared)) or f" (it has: {', '.join(declared)})"
+                problems.add(f"{where}.{key}", f"optimizer {name!r} has no hyperparameter {key!r}{hint}")
+        search = entry.get("search")
+        if not isinstance(search, dict) or not search:
+            problems.add(
+                f"{where}.search", f"must map hyperparameters to distributions, got {_describe(search)}"
+            )
+            continue
+        dims = []
+        for key, dist in search.items():
+            dim = _dimension(str(key), dist, declared, name, f"{where}.search.{key}", problems)
+            if dim is not None:
+                if dim.hyperparameter in fixed:
+                    problems.add(f"{where}.search.{key}", f"{dim.hyperparameter} is also fixed in this entry")
+                dims.append(dim)
+        spaces.append(SearchSpace(name, fixed, tuple(dims)))
+    return tuple(spaces)
+
+
+def _dimension(
+    key: str, raw: Any, declared: Mapping[str, HyperParam], optimizer: str, where: str, problems: _Problems
+) -> Dimension | None:
+    found = ELEMENT.match(key)
+    if found is None:
+        problems.add(where, "a hyperparameter name, or one element of a tuple one such as betas.0")
+        return None
+    param = declared.get(found["name"])
+    if param is None:
+        hint = did_you_mean(found["name"], list(declared)) or f" (it has: {', '.join(declared)})"
+        problems.add(where, f"optimizer {optimizer!r} has no hyperparameter {found['name']!r}{hint}")
+        return None
+    value_type = param.type
+    if found["index"] is not None:
+        size = len(param.default) if isinstance(param.default, tuple) else 0
+        if not size:
+            problems.add(where, f"{param.name} is not a tuple: search {param.name} itself")
+            return None
+        if int(found["index"]) >= size:
+            problems.add(where, f"{param.name} has {size} elements: index 0 to {size - 1}")
+            return None
+        value_type = float
+    elif isinstance(param.default, tuple):
+        problems.add(where, f"{param.name} is a tuple: search its elements, e.g. {param.name}.0")
+        return None
+    if not isinstance(raw, dict) or len(raw) != 1:
+        problems.add(
+            where, f"must be one distribution, e.g. {{log_uniform: [1.0e-4, 1.0]}}, got {_describe(raw)}"
+        )
+        return None
+    ((kind, args),) = raw.items()
+    if kind not in DISTRIBUTIONS:
+        problems.add(f"{where}.{kind}", _unknown(str(kind), DISTRIBUTIONS, "distribution"))
+        return None
+    if kind == "choice":
+        if not isinstance(args, list) or not args:
+            problems.add(f"{where}.choice", f"must be a non-empty list of values, got {_describe(args)}")
+            return None
+        before = len(problems.items)
+        values = [
+            _convert(v, value_type, f"{where}.choice[{i}]", param.bounds, problems)
+            for i, v in enumerate(args)
+        ]
+        return Dimension(key, kind, choices=tuple(values)) if len(problems.items) == before else None
+    if not isinstance(args, list) or len(args) != 2:
+        problems.add(f"{where}.{kind}", f"must be [low, high], got {_describe(args)}")
+        return None
+    numeric = int if kind == "int" else float
+    if numeric is float and value_type is not float:
+        problems.add(f"{where}.{kind}", f"{param.name} is not a real number: use choice")
+        return None
+    if numeric is int and value_type is not int:
+        problems.add(f"{where}.{kind}", f"{param.name} is not a whole number: use uniform or log_uniform")
+        return None
+    before = len(problems.items)
+    low = _convert(args[0], numeric, f"{where}.{kind}[0]", param.bounds, problems)
+    high = _convert(args[1], numeric, f"{where}.{kind}[1]", param.bounds, problems)
+    if len(problems.items) != before:
+        return None
+    if not low < high:
+        problems.add(f"{where}.{kind}", f"low must be below high, got [{low}, {high}]")
+        return None
+    if kind == "log_uniform" and low <= 0:
+        problems.add(f"{where}.{kind}[0]", f"a log-uniform range starts above 0, got {low}")
+        return None
+    return Dimension(key, kind, float(low), float(high))
+
+
+def _check_trial_zero(study: Study, origin: _Origin, source: str) -> None:
+    """Every optimizer's defaults must be a valid run (trial 0), checked before anything runs."""
+    lines = []
+    for i, space in enumerate(study.spec.spaces):
+        try:
+            study.run(space, study.defaults(space), study.seed)
+        except ValueError as exc:
+            lines.append(f"{origin.locate(f'tune.optimizers[{i}]')}: trial 0 (the defaults): {exc}")
+    if lines:
+        raise ConfigError(lines)
+
+
+__all__ = ["Dimension", "SearchSpace", "Study", "TuneSpec", "load_tune"]
