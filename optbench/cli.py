@@ -275,6 +275,77 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
         sys.exit(1)
 
 
+@main.command()
+@CONFIG_ARG
+@OVERRIDES_ARG
+@OUT_OPT
+@JOBS_OPT
+@FORCE_OPT
+@click.option("--dry-run", is_flag=True, help="Print the trials that would run and write nothing.")
+@QUIET_OPT
+@_reports_errors
+def tune(
+    config: Path,
+    overrides: tuple[str, ...],
+    out: Path,
+    jobs: int | None,
+    force: bool,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Tune every optimizer under a declared budget, choose on validation, rerun the chosen settings.
+
+    The config's `tune:` section names the optimizers, their search spaces, the budget and the sampler
+    (random, qmc or tpe); trial 0 of each optimizer is its defaults.
+    """
+    from optbench.config import load_tune
+
+    study = dataclasses.replace(
+        load_tune(config, overrides), command=shlex.join(["optbench", "tune", str(config), *overrides])
+    )
+    if dry_run:
+        from optbench.tune import planned_trials
+
+        click.echo(_trials_table(planned_trials(study)), nl=False)
+        if study.spec.sampler == "tpe":
+            later = f"trials 1 to {study.spec.budget - 1}"
+            click.echo(f"{later} of each optimizer are proposed by tpe as the results come in")
+        return
+    from optbench import plots, report
+    from optbench.tune import run_tune
+
+    workers = jobs or os.cpu_count() or 1
+    outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet)
+    if not outcome.interrupted:
+        plots.experiment_figures(outcome.folder, processes=workers)
+        click.echo(f"report: {report.write_report(outcome.folder)}")
+    for sweep in outcome.sweeps:
+        _echo_failures(sweep.statuses)
+    click.echo(f"results: {outcome.folder}")
+    if outcome.interrupted:
+        click.echo("interrupted: rerun the same command to finish the study", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if outcome.any_failed:
+        sys.exit(1)
+
+
+def _trials_table(trials: Sequence[Any]) -> str:
+    """The trials of a dry run: optimizer, trial number, seeds and the searched values."""
+    from optbench.text import format_value, plural, text_table
+
+    keys = list(dict.fromkeys(k for t in trials for k in t.params))
+    rows = [
+        [t.optimizer, str(t.number), " ".join(str(r.train.seed) for r in t.runs)]
+        + [format_value(t.params[k]) if k in t.params else "" for k in keys]
+        for t in trials
+    ]
+    runs = sum(len(t.runs) for t in trials)
+    return (
+        text_table(["optimizer", "trial", "seeds", *keys], rows)
+        + f"{plural(len(trials), 'trial')}, {plural(runs, 'run')}\n"
+    )
+
+
 @main.command("report")
 @click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @_reports_errors

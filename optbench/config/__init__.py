@@ -4,11 +4,11 @@ A config file describes one experiment; loading it gives fully resolved, validat
 `ConfigError` listing every problem, one `FILE: key.path: message` line each.
 
 The public face, imported from `optbench.config` (never from its modules):
-- loading: `load_experiment`, `expand`, `load_activations`, `load_suite`, `validate_run`,
+- loading: `load_experiment`, `expand`, `load_activations`, `load_suite`, `load_tune`, `validate_run`,
   `differing_keys`,
   `parse_overrides`, `parse_yaml`;
 - the schema: `RunConfig` (with `TaskConfig`, `ModelConfig`, `OptimizerConfig`, `TrainConfig`),
-  `Experiment`, `ActivationsConfig`, `ActivationCase`, `Suite`;
+  `Experiment`, `ActivationsConfig`, `ActivationCase`, `Suite`, `Study` and `TuneSpec` (a tuning study);
 - resolved configs as plain data: `to_dict`, `to_yaml`, `run_id`, `activations_to_yaml`;
 - the runs as text (what `--dry-run` prints): `runs_table`;
 - problem wording: `edit_distance`, `did_you_mean`.
@@ -34,6 +34,7 @@ from optbench.config.schema import (
 )
 from optbench.config.serialise import run_id, to_dict, to_yaml
 from optbench.config.suites import Suite, load_suite
+from optbench.config.tune import Study, TuneSpec, load_tune
 from optbench.config.validation import validate_run
 from optbench.config.yaml_text import parse_yaml
 
@@ -44,9 +45,11 @@ __all__ = [
     "ModelConfig",
     "OptimizerConfig",
     "RunConfig",
+    "Study",
     "Suite",
     "TaskConfig",
     "TrainConfig",
+    "TuneSpec",
     "activations_to_yaml",
     "did_you_mean",
     "differing_keys",
@@ -55,6 +58,7 @@ __all__ = [
     "load_activations",
     "load_experiment",
     "load_suite",
+    "load_tune",
     "parse_overrides",
     "parse_yaml",
     "run_id",
