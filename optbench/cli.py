@@ -230,35 +230,58 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path) -> None:
 @QUIET_OPT
 @_reports_errors
 def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: bool) -> None:
-    """Run every experiment a suite file lists as one sweep, then all figures, reports and an index.
+    """Run every experiment a suite file lists, then all figures, reports and an index.
 
+    Its compare experiments run as one sweep, then its tuning studies one after the other.
     `make demo` is `optbench suite configs/demo.yaml`: the lecture's experiments, end to end.
     """
-    from optbench.config import load_activations, load_experiment, load_suite
+    from optbench.config import load_activations, load_experiment, load_suite, load_tune
     from optbench.runner import run_activations, run_experiments
+    from optbench.tune import run_tune
 
     spec = load_suite(suite_file)
     problems: list[str] = []
-    experiments, activation_configs = [], []
+    experiments, activation_configs, studies = [], [], []
     command = shlex.join(["optbench", "suite", str(suite_file)])
-    for path in spec.compare:
+    for entry in spec.compare:
         try:
-            experiments.append(dataclasses.replace(load_experiment(path), command=command))
+            exp = load_experiment(entry.path, entry.overrides)
+            experiments.append(dataclasses.replace(exp, command=command))
         except ConfigError as exc:
             problems += exc.problems
-    for path in spec.activations:
+    for entry in spec.activations:
         try:
-            activation_configs.append(load_activations(path))
+            activation_configs.append(load_activations(entry.path, entry.overrides))
+        except ConfigError as exc:
+            problems += exc.problems
+    for entry in spec.tune:
+        try:
+            studies.append(dataclasses.replace(load_tune(entry.path, entry.overrides), command=command))
         except ConfigError as exc:
             problems += exc.problems
     if problems:
         raise ConfigError(problems)
     workers = jobs or os.cpu_count() or 1
     folders = [run_activations(cfg, out) for cfg in activation_configs]
-    results = run_experiments(experiments, out, jobs=workers, force=force, progress=not quiet)
+    results = (
+        run_experiments(experiments, out, jobs=workers, force=force, progress=not quiet)
+        if experiments
+        else []
+    )
+    interrupted = any(r.interrupted for r in results)
+    tuned = []
+    for study in studies if not interrupted else []:
+        outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet)
+        tuned.append(outcome)
+        if outcome.interrupted:
+            interrupted = True
+            break
     from optbench import plots, report
 
-    drawn = folders + [result.folder for result in results if not result.interrupted]
+    finished = [r.folder for r in results if not r.interrupted] + [
+        t.folder for t in tuned if not t.interrupted
+    ]
+    drawn = folders + finished
     plots.render([job for folder in drawn for job in plots.figure_jobs(folder)], workers)
     for folder in drawn:
         report.write_report(folder)
@@ -266,12 +289,16 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
         _echo_failures(result.statuses)
         done = sum(1 for s in result.statuses.values() if s.get("status") in ("completed", "diverged"))
         click.echo(f"{result.folder}: {done} of {len(result.statuses)} runs finished")
-    if any(r.interrupted for r in results):
+    for outcome in tuned:
+        for sweep in outcome.sweeps:
+            _echo_failures(sweep.statuses)
+        click.echo(f"{outcome.folder}: tuned" + (" (interrupted)" if outcome.interrupted else ""))
+    if interrupted:
         click.echo("interrupted: rerun the same command to finish the remaining runs", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    index = report.write_index(out, folders + [r.folder for r in results])
+    index = report.write_index(out, [*folders, *(r.folder for r in results), *(t.folder for t in tuned)])
     click.echo(f"index: {index}")
-    if any(r.any_failed for r in results):
+    if any(r.any_failed for r in results) or any(t.any_failed for t in tuned):
         sys.exit(1)
 
 
