@@ -849,3 +849,48 @@ def test_the_command_line_starts_without_importing_matplotlib() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_paths_that_coincide_all_stay_visible(tmp_path: Path, catcher: FigureCatcher) -> None:
+    """Two optimizers with the same iterates: the later path is dashed and narrower, over the other."""
+    folder = tmp_path / "same"
+    points = [(-7.0, 2.0), (-5.0, 1.0), (-3.0, 0.5), (-1.0, 0.1)]
+    ids = [
+        function_run(folder, "adagrad", 1.5, points),
+        function_run(folder, "rmsprop", 0.15, [(x + 1e-3, y) for x, y in points]),
+        function_run(folder, "sgd", 0.95, [(-7.0, 2.0), (-6.0, -1.5), (-5.0, 1.2), (-4.0, -0.9)]),
+    ]
+    finish_experiment(folder, "function", ["optimizer.name", "optimizer.lr"], ids)
+    plots.experiment_figures(folder)
+    (ax,) = [a for a in catcher.figures["paths.png"].axes if a.get_lines()][:1]
+    paths = {line.get_label(): line for line in ax.get_lines() if "lr=" in str(line.get_label())}
+    adagrad, rmsprop, sgd = (paths[k] for k in ("adagrad lr=1.5", "rmsprop lr=0.15", "sgd lr=0.95"))
+    assert adagrad.get_linestyle() == "-" and rmsprop.get_linestyle() == "--"
+    assert sgd.get_linestyle() == "-"  # far from both: drawn as usual
+    assert adagrad.get_linewidth() > rmsprop.get_linewidth() and rmsprop.get_zorder() > adagrad.get_zorder()
+    assert len({line.get_marker() for line in paths.values()}) == 3
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "top"),
+    [(0.05, 16.0, 20.0), (3.0, 14.0, 20.0), (1e-4, 16.0, 100.0)],
+)
+def test_a_log_axis_has_a_labelled_tick_at_or_above_its_highest_line(
+    low: float, high: float, top: float
+) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.subplots()
+    ax.plot([0, 1], [low, high])
+    ax.set_yscale("log")
+    plots.axes._label_log_axis(ax)
+    fig.canvas.draw()
+    assert ax.get_ylim()[1] == pytest.approx(top)
+    axis = ax.yaxis
+    bottom, upper = ax.get_ylim()
+    ticks = [(v, axis.get_major_formatter()(v)) for v in axis.get_majorticklocs()]
+    ticks += [(v, axis.get_minor_formatter()(v)) for v in axis.get_minorticklocs()]
+    labelled = [v for v, text in ticks if text and bottom * (1 - 1e-9) <= v <= upper * (1 + 1e-9)]
+    assert any(high <= v <= top * (1 + 1e-9) for v in labelled)
+    assert any(low * (1 - 1e-9) <= v <= high for v in labelled)  # and one among the lines

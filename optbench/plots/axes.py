@@ -7,6 +7,7 @@ marked ▼ on the bottom edge instead of disappearing (`_draw_lines`).
 from __future__ import annotations
 
 import contextlib
+import math
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -96,10 +97,67 @@ def _figure(size: tuple[float, float], nrows: int = 1, ncols: int = 1) -> tuple[
 
 
 def save_png(fig: Figure, path: Path) -> Path:
-    """Render `fig` to `path` atomically (`optbench.files.atomic_file`): an interrupt leaves the old file."""
+    """Render `fig` to `path` atomically (`optbench.files.atomic_file`): an interrupt leaves the old file.
+
+    Log value axes first get their final ticks (`_label_log_axis`), once every line is drawn and
+    shared axes have their final limits.
+    """
+    for ax in fig.axes:
+        _label_log_axis(ax)
     with atomic_file(path) as f:
         fig.savefig(f, format="png", dpi=DPI)
     return path
+
+
+NICE_STEPS = (1.0, 2.0, 5.0, 10.0)
+"""Log axes spanning at most MINOR_TICKS_MAX_RATIO end on these multiples of a power of ten."""
+
+
+def _nice(value: float, up: bool) -> float:
+    """The nearest 1, 2 or 5 times a power of ten at or beyond `value` (above it when `up`)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    steps = [s * power for s in NICE_STEPS]
+    if up:
+        return next(s for s in steps if s >= value * (1 - 1e-12))
+    return next(s for s in reversed(steps) if s <= value * (1 + 1e-12))
+
+
+def _data_range(ax: Axes) -> tuple[float, float]:
+    """The positive y values the axes (and those sharing its y axis) draw: the lowest and the highest."""
+    lows, highs = [], []
+    for sibling in ax.get_shared_y_axes().get_siblings(ax):
+        y = sibling.dataLim.intervaly
+        lows.append(float(y[0]) if y[0] > 0 else float(sibling.get_ylim()[0]))
+        highs.append(float(y[1]))
+    return min(lows), max(highs)
+
+
+def _label_log_axis(ax: Axes) -> None:
+    """Give a log value axis labelled ticks where its lines are, whatever its span.
+
+    Over at most four decades the axis is widened to the nearest 1, 2 or 5 times a power of ten and
+    those values are labelled, so that lines near the top or the bottom (a weight norm near 14 on an
+    axis from 0.05) have a labelled tick beside them; over more, the powers of ten are labelled, the
+    multiples 2 and 5 marked, and the axis ends on powers of ten.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    if ax.get_yscale() != "log":
+        return
+    low, high = _data_range(ax)
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 or high <= low:
+        return
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_major_formatter(plain)
+    if high > MINOR_TICKS_MAX_RATIO * low:
+        ax.set_ylim(10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(high)))
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # unlabelled marks at 2 and 5
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        return
+    ax.set_ylim(_nice(low, up=False), _nice(high, up=True))
+    short = high < MINOR_LABEL_RATIO * low
+    ax.yaxis.set_minor_locator(LogLocator(subs=None if short else (2.0, 5.0)))
+    ax.yaxis.set_minor_formatter(plain)
 
 
 MINOR_TICKS_MAX_RATIO = 1e4

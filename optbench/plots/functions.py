@@ -114,15 +114,68 @@ def _draw_landmarks(ax: Axes, objective: Objective, starts: Sequence[tuple[float
         )
 
 
-def _draw_path(ax: Axes, run: RunResult, style: Style, label: str | None) -> None:
-    """The iterates of a function run with markers, an end ■, and an × where it diverged."""
+PATH_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+"""Marker shapes of the paths drawn in one axes, in turn: paths that coincide keep both shapes."""
+
+PATH_WIDTHS = (3.6, 1.2)
+"""Line widths of the first and the last path drawn in one axes: earlier paths are wider and lie
+beneath later ones, so a path that another covers still shows as a coloured rim around it."""
+
+COINCIDE = 0.01
+"""Two paths coincide when their iterates lie, on average, within this share of the view's diagonal:
+the later one is then drawn dashed, so the earlier shows between its dashes."""
+
+COINCIDING_DASHES = (0, (3.0, 2.5))
+
+
+def _iterates(run: RunResult) -> tuple[FloatArray, FloatArray]:
     assert run.metrics is not None
     x, y, loss = run.metrics["x"], run.metrics["y"], run.metrics["loss"]
     keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(loss)
-    x, y = x[keep], y[keep]
+    return x[keep], y[keep]
+
+
+def _coincides(a: RunResult, b: RunResult, diagonal: float) -> bool:
+    (ax, ay), (bx, by) = _iterates(a), _iterates(b)
+    n = min(ax.size, bx.size)
+    return n > 1 and float(np.mean(np.hypot(ax[:n] - bx[:n], ay[:n] - by[:n]))) <= COINCIDE * diagonal
+
+
+def _draw_path(
+    ax: Axes,
+    run: RunResult,
+    style: Style,
+    label: str | None,
+    order: int = 0,
+    count: int = 1,
+    dashed: bool = False,
+) -> None:
+    """The iterates of a function run with markers, an end ■, and an × where it diverged.
+
+    The `order`-th of `count` paths in the axes gets its own hollow marker shape, a narrower line
+    and a higher layer than those before it, and a `dashed` line where it coincides with one drawn
+    before: where paths coincide, every one stays visible.
+    """
+    x, y = _iterates(run)
     if x.size == 0:
         return
-    ax.plot(x, y, color=style.color, linestyle=style.linestyle, label=label, zorder=3, **_markers(x.size))
+    wide, narrow = PATH_WIDTHS
+    width = narrow if count == 1 else wide - (wide - narrow) * order / (count - 1)
+    markers = _markers(x.size)
+    if markers:
+        markers.update(
+            marker=PATH_MARKERS[order % len(PATH_MARKERS)], markersize=3.5 + width, markerfacecolor="none"
+        )
+    ax.plot(
+        x,
+        y,
+        color=style.color,
+        linestyle=COINCIDING_DASHES if dashed else style.linestyle,
+        label=label,
+        zorder=3 + order / max(count, 1),
+        linewidth=width,
+        **markers,
+    )
     if run.state == "diverged":  # just inside the view box when the last finite point is off it
         (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
         dx, dy = EDGE_INSET * (x1 - x0), EDGE_INSET * (y1 - y0)
@@ -215,9 +268,13 @@ def _paths_figure(
 ) -> Figure:
     fig, (ax,) = _figure(SINGLE)
     _draw_contour(fig, ax, objective)
-    for variant, style in zip(variants, styles):
-        for i, run in enumerate(variant.finished):
-            _draw_path(ax, run, style, _legend_label(variant) if i == 0 else None)
+    runs = [(v, s, r) for v, s in zip(variants, styles) for r in v.finished]
+    firsts = {id(v.finished[0]) for v in variants if v.finished}
+    diagonal = math.hypot(np.ptp(objective.xlim), np.ptp(objective.ylim))
+    for order, (variant, style, run) in enumerate(runs):
+        label = _legend_label(variant) if id(run) in firsts else None
+        dashed = any(_coincides(run, earlier, diagonal) for _, _, earlier in runs[:order])
+        _draw_path(ax, run, style, label, order, len(runs), dashed)
     _draw_landmarks(ax, objective, [_start_of(r) for v in variants for r in v.finished])
     _end_legend_handle(ax)
     ax.set_title(f"{exp.name}: paths on {_function_title(objective)}")
