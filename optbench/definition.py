@@ -130,6 +130,7 @@ def write_definition(folder: Path, exp: Experiment) -> None:
         "varied": list(exp.varied),
         "runs": [run.run_id for run in exp.runs],
     }
+    data["report"] = {"target_accuracy": exp.report.target_accuracy}
     if exp.study is not None:
         data["tune"] = dict(exp.study)
     text = yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True)

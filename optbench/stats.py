@@ -23,7 +23,8 @@ STD_DDOF = 0
 the seeds that were run, not an estimate for unseen ones)."""
 
 TARGET_ACCURACY = 0.97
-"""Test accuracy that defines time to target (as in AlgoPerf): the first evaluation step reaching it."""
+"""The held-out accuracy that defines time to target (as in AlgoPerf): the first evaluation step
+reaching it. The default of a config's `report.target_accuracy`."""
 
 
 def smooth(values: FloatArray, weight: float = SMOOTHING) -> FloatArray:

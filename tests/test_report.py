@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from test_plots import dataset_run, finish_experiment, function_run, lr_sweep_experiment, zero_init_experiment
 
@@ -393,3 +394,28 @@ def test_the_report_stands_alone_with_its_command_overrides_split_and_shared_set
     assert "`grid.train.seed` = [0, 1] (the file has [0, 1, 2])" in text
     assert "| `optimizer.lr` | 0.9 |" in text and "| `train.steps` | 20 |" in text
     assert "Seeds (`train.seed`): 0, 1." in text
+
+
+def test_the_target_accuracy_of_time_to_target_is_the_configs(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "experiment: target\ntask: {function: book}\noptimizer: {name: sgd, lr: 0.9}\ntrain: {steps: 5}\n"
+        "report: {target_accuracy: 0.9}\n"
+    )
+    assert CliRunner().invoke(main, ["compare", str(config), "--out", str(tmp_path), "-q"]).exit_code == 0
+    assert read_experiment(tmp_path / "target").target_accuracy == 0.9
+    bad = CliRunner().invoke(main, ["compare", str(config), "report.target_accuracy=2", "--dry-run"])
+    assert bad.exit_code == 2
+    assert "report.target_accuracy: must be > 0 and <= 1, got 2.0" in bad.stderr
+
+
+def test_time_to_target_uses_the_target_it_is_given(tmp_path: Path) -> None:
+    folder = tmp_path / "ninety"
+    ids = [dataset_run(folder, "adam", 0.001, 0, [0.85, 0.91, 0.95], final_loss=0.1)]
+    finish_experiment(folder, "dataset", [], ids)
+    info = yaml.safe_load((folder / "experiment.yaml").read_text())
+    info["report"] = {"target_accuracy": 0.9}
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(info))
+    assert one_with(sentences(folder), "Steps to reach 90% test accuracy").startswith(
+        "Steps to reach 90% test accuracy (the first evaluation at or above it): adam 200"
+    )

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optbench.config.fields import _describe
+from optbench.config.fields import _dataclass_section, _describe, _Problems
 from optbench.config.overrides import COMMAND_LINE, _merge, _normalise_named, _patch, parse_overrides
-from optbench.config.schema import Experiment, RunConfig
+from optbench.config.schema import Experiment, ReportConfig, RunConfig
 from optbench.config.serialise import to_dict
 from optbench.config.validation import validate_run
 from optbench.config.yaml_text import _join, parse_yaml
@@ -74,7 +74,7 @@ def expand(
     overrides) are reported together with these.
     """
     problems = list(problems)
-    base = {k: v for k, v in raw.items() if k not in ("runs", "grid")}
+    base = {k: v for k, v in raw.items() if k not in ("runs", "grid", "report")}
     runs_raw, runs_where = raw.get("runs"), f"{source}: runs"
     grid_raw, grid_where = raw.get("grid"), f"{source}: grid"
     axes: dict[str, tuple[Any, str]] = {}  # grid axis -> (values, where they were written)
@@ -134,6 +134,9 @@ def expand(
         where = f"{COMMAND_LINE}: description" if "description" in fixed else f"{source}: description"
         problems.append(f"{where}: must be a string, got {_describe(description)}")
     notes = repeats + (_replaced_by_grid(entries, grid, runs_where) if runs_raw is not None else [])
+    report = _report_section(
+        _merge(raw.get("report") or {}, _patch(list(fixed.items())).get("report", {})), source, problems
+    )
 
     runs: dict[str, RunConfig] = {}
     made_by: dict[str, str] = {}  # run id -> the runs entry that first gave it
@@ -177,7 +180,19 @@ def expand(
         _varied_keys(ordered, written),
         overridden=_overridden(raw, overrides),
         notes=tuple(notes),
+        report=report,
     )
+
+
+def _report_section(raw: Any, source: str, problems: list[str]) -> ReportConfig:
+    """The `report:` section: checked like the others, kept out of the runs (it changes no number)."""
+    found = _Problems()
+    if not isinstance(raw, dict):
+        found.add("report", f"must be a mapping, got {_describe(raw)}")
+        raw = {}
+    values = _dataclass_section(ReportConfig, raw, "report", found)
+    problems += [f"{source}: {path}: {message}" for path, message in found.items]
+    return ReportConfig(**{k: v for k, v in values.items() if v is not None})
 
 
 def _replaced_by_grid(entries: Sequence[dict[str, Any]], grid: dict[str, list[Any]], where: str) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from optbench.config.serialise import run_id
-from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, hyper
+from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, Bounds, hyper
 from optbench.init import INITIALIZERS, Initializer
 from optbench.optim import OPTIMIZERS, SCHEDULES, Optimizer, Schedule
 
@@ -104,6 +104,15 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """How the report of an experiment reads its numbers (no effect on the runs or their ids)."""
+
+    target_accuracy: float = hyper(
+        0.97, "held-out accuracy that defines time to target (AlgoPerf style)", Bounds(0.0, 1.0, False, True)
+    )
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A loaded config file: its runs, in order, and the dotted keys whose values differ between them."""
 
@@ -123,13 +132,25 @@ class Experiment:
     """Columns of summary.csv beyond the config's, by run id (a tune's trial and role)."""
     study: Mapping[str, Any] | None = None
     """A tuning study's spec and trial table, as plain data, recorded in experiment.yaml."""
+    report: ReportConfig = field(default_factory=ReportConfig)
+    """The config's `report:` section, recorded in experiment.yaml for the report."""
 
     def first_only(self) -> Experiment:
         """The experiment reduced to its first run (what `optbench train` runs)."""
         return dataclasses.replace(self, runs=self.runs[:1], varied=(), notes=())
 
 
-TOP_LEVEL_KEYS = ("experiment", "description", "task", "model", "optimizer", "train", "runs", "grid")
+TOP_LEVEL_KEYS = (
+    "experiment",
+    "description",
+    "task",
+    "model",
+    "optimizer",
+    "train",
+    "runs",
+    "grid",
+    "report",
+)
 
 NAMED_SECTIONS: dict[str, Mapping[str, type]] = {
     "optimizer": OPTIMIZERS,

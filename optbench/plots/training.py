@@ -101,12 +101,10 @@ def _curves_figure(run: RunResult) -> Figure:
     return fig
 
 
-def _draw_accuracy_axis(ax: Axes, label: str) -> None:
+def _draw_accuracy_axis(ax: Axes, label: str, target: float = TARGET_ACCURACY) -> None:
     from matplotlib.ticker import PercentFormatter
 
-    ax.axhline(
-        TARGET_ACCURACY, color="0.3", linestyle=":", linewidth=1.2, label=f"target {TARGET_ACCURACY:.0%}"
-    )
+    ax.axhline(target, color="0.3", linestyle=":", linewidth=1.2, label=f"target {target:.0%}")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.set_xlabel("step")
     ax.set_ylabel(label)
@@ -197,7 +195,7 @@ def _heldout_figure(
         for variant, style in zip(variants, styles):
             drawn += _draw_seed_curves(ax, variant, style, f"{prefix}_{metric}", smoothed=False)
         if metric == "acc":
-            _draw_accuracy_axis(ax, f"{name} accuracy")
+            _draw_accuracy_axis(ax, f"{name} accuracy", exp.target_accuracy)
         else:
             ax.set_xlabel("step")
             ax.set_ylabel(f"{name} loss (cross-entropy)")

@@ -274,7 +274,7 @@ def findings(exp: ExperimentResult) -> list[Finding]:
     dataset = exp.kind == "dataset"
     out = _winner_findings(stats, dataset)
     if dataset:
-        target = _time_to_target(stats)
+        target = _time_to_target(stats, exp.target_accuracy)
         out += [target] if target else []
         classes = {classes_of(s.variant.config) for s in stats}
         out += _chance_findings(stats, classes.pop() if len(classes) == 1 else None)

@@ -12,6 +12,7 @@ from optbench.layout import EXPERIMENT_FILE, RUNS_DIR
 from optbench.results.files import _read_yaml
 from optbench.results.runs import RunResult, read_run
 from optbench.results.variants import Variant, group_variants
+from optbench.stats import TARGET_ACCURACY
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ExperimentResult:
     """The command line that defined the experiment (empty in folders written before it was recorded)."""
     overrides: tuple[Mapping[str, Any], ...] = ()
     """Each KEY=VALUE of that command: {key, file, used}, the file's value and the one the runs used."""
+    target_accuracy: float = TARGET_ACCURACY
+    """The held-out accuracy that defines time to target (the config's report.target_accuracy)."""
 
     def __repr__(self) -> str:
         return f"ExperimentResult({self.name!r}, {self.kind}, {len(self.runs)} runs)"
@@ -59,4 +62,12 @@ def read_experiment(folder: Path) -> ExperimentResult:
         runs=tuple(read_run(folder / RUNS_DIR / run_id) for run_id in run_ids),
         command=str(info.get("command") or ""),
         overrides=tuple(o for o in info.get("overrides") or () if isinstance(o, Mapping)),
+        target_accuracy=_target(info.get("report")),
+    )
+
+
+def _target(report: Any) -> float:
+    value = report.get("target_accuracy") if isinstance(report, dict) else None
+    return (
+        float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else TARGET_ACCURACY
     )
