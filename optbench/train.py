@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optbench import checkpoints
+from optbench.checkpoints import Checkpoint
 from optbench.config import RunConfig
 from optbench.data import (
     DATASETS,
@@ -33,6 +35,7 @@ from optbench.data import (
     split,
 )
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS, layer_diagnostics
+from optbench.errors import OptbenchError
 from optbench.functions import FUNCTIONS
 from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import Optimizer
@@ -182,11 +185,58 @@ def train_step(net: MLP, sampler: BatchSampler, opt: Optimizer) -> float:
     return loss
 
 
+Save = Callable[[int, Checkpoint], None]
+"""Called with the step and a checkpoint every train.checkpoint_every steps (after that step's row)."""
+
+
+def _checkpoint(
+    step: int,
+    net: MLP,
+    opt: Optimizer,
+    sampler: BatchSampler,
+    recent: deque[float],
+    last_eval: tuple[float | None, ...],
+    elapsed: float,
+) -> Checkpoint:
+    state = opt.state_dict()
+    sampled = sampler.state()
+    arrays: Checkpoint = {
+        "step": np.array(step),
+        "params": net.params.copy(),
+        "optimizer": np.array(state["name"]),
+        "optimizer_t": np.array(state["t"]),
+        "sampler_order": sampled["order"],
+        "sampler": checkpoints.text({k: v for k, v in sampled.items() if k != "order"}),
+        "recent": np.array(recent, dtype=np.float64),
+        "last_eval": np.array([math.nan if v is None else v for v in last_eval], dtype=np.float64),
+        "elapsed": np.array(elapsed),
+    }
+    arrays.update({f"state.{name}": buffer for name, buffer in state["state"].items()})
+    return arrays
+
+
+def _restore(
+    saved: Checkpoint, net: MLP, opt: Optimizer, sampler: BatchSampler
+) -> tuple[int, deque[float], tuple[float | None, ...], float]:
+    """Put a checkpoint's state back; returns its step, recent losses, last evaluation and elapsed time."""
+    if saved["params"].shape != net.params.shape or saved["params"].dtype != net.params.dtype:
+        raise OptbenchError("the checkpoint is of another model: delete it to start the run again")
+    np.copyto(net.params, saved["params"])
+    buffers = {k.removeprefix("state."): v for k, v in saved.items() if k.startswith("state.")}
+    opt.load_state_dict({"name": str(saved["optimizer"]), "t": int(saved["optimizer_t"]), "state": buffers})
+    sampler.restore({"order": saved["sampler_order"], **checkpoints.from_text(saved["sampler"])})
+    recent: deque[float] = deque((float(v) for v in saved["recent"]), maxlen=FINAL_LOSS_WINDOW)
+    last_eval = tuple(None if math.isnan(v) else float(v) for v in saved["last_eval"])
+    return int(saved["step"]), recent, last_eval, float(saved["elapsed"])
+
+
 def run_dataset(
     run: RunConfig,
     write: Writer,
     write_diagnostics: Writer | None = None,
     dataset: Dataset | None = None,
+    save: Save | None = None,
+    resume: Checkpoint | None = None,
 ) -> Outcome:
     """Train the MLP with minibatches; one row per update.
 
@@ -194,6 +244,10 @@ def run_dataset(
     computes its gradient, before the update) and, at evaluation steps, the validation and test loss
     and accuracy after the update. Diagnostics (step 0, then every evaluation) describe the network
     after k updates, measured on a fixed probe batch of training images.
+
+    With `save`, a checkpoint is handed to it every train.checkpoint_every steps; with `resume`,
+    the run continues after the checkpoint's step (whose rows the caller already has) and every
+    later row is the one an uninterrupted run writes, timing aside.
     """
     assert run.task.dataset is not None and run.model is not None
     data = dataset if dataset is not None else cached_dataset(run.task.dataset, run.task.data_dir)
@@ -223,12 +277,17 @@ def run_dataset(
             for row in layer_diagnostics(net, step):
                 write_diagnostics(row)
 
-    diagnose(0)
     recent: deque[float] = deque(maxlen=FINAL_LOSS_WINDOW)
-    val: tuple[float | None, float | None] = (None, None)
-    test: tuple[float | None, float | None] = (None, None)
-    started = time.perf_counter()
-    for step in range(1, train.steps + 1):
+    last_eval: tuple[float | None, ...] = (None, None, None, None)  # val loss, val acc, test loss, test acc
+    first, offset = 1, 0.0
+    if resume is not None:
+        done, recent, last_eval, offset = _restore(resume, net, opt, sampler)
+        first = done + 1
+    else:
+        diagnose(0)
+    every = train.checkpoint_every
+    started = time.perf_counter() - offset
+    for step in range(first, train.steps + 1):
         loss = train_step(net, sampler, opt)
         elapsed = round(time.perf_counter() - started, 3)
         if not math.isfinite(loss):
@@ -238,28 +297,36 @@ def run_dataset(
         evaluate_now = step % train.eval_every == 0 or step == train.steps
         if evaluate_now:
             val = evaluate(net, val_set) if val_set is not None else (None, None)
-            test = evaluate(net, test_set)
+            last_eval = (*val, *evaluate(net, test_set))
             diagnose(step)
             elapsed = round(time.perf_counter() - started, 3)
-        shown = (*val, *test) if evaluate_now else (None, None, None, None)
+        shown = last_eval if evaluate_now else (None, None, None, None)
         write((step, sampler.epoch, loss, *shown, opt.last_lr, elapsed))
+        if save is not None and every and step % every == 0 and step < train.steps:
+            save(step, _checkpoint(step, net, opt, sampler, recent, last_eval, elapsed))
     return Outcome(
         "completed",
         train.steps,
         sum(recent) / len(recent),
-        final_val_loss=val[0],
-        final_val_acc=val[1],
-        final_test_acc=test[1],
+        final_val_loss=last_eval[0],
+        final_val_acc=last_eval[1],
+        final_test_acc=last_eval[3],
     )
 
 
-def run(run: RunConfig, write: Writer, write_diagnostics: Writer | None = None) -> Outcome:
-    """Execute one resolved run of either kind."""
+def run(
+    run: RunConfig,
+    write: Writer,
+    write_diagnostics: Writer | None = None,
+    save: Save | None = None,
+    resume: Checkpoint | None = None,
+) -> Outcome:
+    """Execute one resolved run of either kind (a dataset run checkpoints and resumes)."""
     # Overflow on the way to NaN is how a diverging run ends; it is reported as status, not warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         if run.task.kind == "function":
             return run_function(run, write)
-        return run_dataset(run, write, write_diagnostics)
+        return run_dataset(run, write, write_diagnostics, save=save, resume=resume)
 
 
 __all__ = ["DATASET_COLUMNS", "DIAGNOSTIC_COLUMNS", "FUNCTION_COLUMNS", "Outcome", "run"]

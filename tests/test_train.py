@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -103,3 +104,48 @@ def test_holding_the_init_seed_varies_only_the_batches(tmp_path: Path, mnist: Da
     assert losses[0] != losses[1]  # other minibatches
     (variant,) = group_variants(read_experiment(tmp_path / "out" / "seeds").runs, exp.varied)
     assert len(variant.runs) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("optimizer", "sampling", "dtype"),
+    [("adam", "epoch", "float32"), ("momentum", "replacement", "float64"), ("nadam", "epoch", "float32")],
+)
+def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupted(
+    optimizer: str, sampling: str, dtype: str, mnist: Dataset
+) -> None:
+    from optbench.checkpoints import pack, unpack
+    from optbench.config import validate_run
+
+    raw = {
+        "experiment": "x",
+        "task": {"dataset": "mnist", "validation": 1000},
+        "model": {"hidden": [16], "dtype": dtype},
+        "optimizer": {"name": optimizer, "lr": 0.01},
+        "train": {
+            "steps": 50,
+            "eval_every": 10,
+            "batch_size": 32,
+            "sampling": sampling,
+            "checkpoint_every": 20,
+        },
+    }
+    run, problems = validate_run(raw)
+    assert run is not None, problems
+
+    def execute(resume: Any = None) -> tuple[list[Any], list[Any], list[tuple[int, bytes]], train.Outcome]:
+        rows: list[Any] = []
+        diagnostics: list[Any] = []
+        saved: list[tuple[int, bytes]] = []
+        outcome = train.run(
+            run, rows.append, diagnostics.append, lambda s, c: saved.append((s, pack(c))), resume
+        )
+        return rows, diagnostics, saved, outcome
+
+    rows, diagnostics, saved, outcome = execute()
+    assert [step for step, _ in saved] == [20, 40]  # none at the last step: the run is over
+    for step, data in saved:
+        after, after_diagnostics, _, resumed = execute(unpack(data))
+        assert [r[:-1] for r in after] == [r[:-1] for r in rows[step:]]  # elapsed_s aside
+        assert after_diagnostics == [d for d in diagnostics if d[0] > step]
+        assert resumed == outcome

@@ -79,6 +79,10 @@ class TrainConfig:
     sampling: str = hyper("epoch", "epoch: a fresh permutation per epoch; replacement: draw with replacement")
     init_seed: int | None = hyper(None, "seed of the initial weights (null: train.seed)", NON_NEGATIVE)
     data_seed: int | None = hyper(None, "seed of the minibatch order (null: train.seed)", NON_NEGATIVE)
+    checkpoint_every: int | None = hyper(
+        500, "steps between checkpoints a stopped run resumes from (null: none)", AT_LEAST_ONE
+    )
+    keep_checkpoint: bool = hyper(False, "keep a run's last checkpoint once it has finished")
 
     @property
     def seeds(self) -> tuple[int, int]:

@@ -68,6 +68,10 @@ def to_yaml(run: RunConfig) -> str:
     return yaml.safe_dump(to_dict(run), sort_keys=False, default_flow_style=None, width=110)
 
 
+UNHASHED = ("checkpoint_every", "keep_checkpoint")
+"""Train settings that change no number of the run: left out of its id, so changing them reruns nothing."""
+
+
 def run_id(run: RunConfig) -> str:
     """A readable, stable id: the main choices, then a hash of the whole resolved config.
 
@@ -76,6 +80,8 @@ def run_id(run: RunConfig) -> str:
     """
     data = to_dict(run)
     del data["experiment"]
+    for key in UNHASHED:
+        data["train"].pop(key, None)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
     parts = [run.optimizer.name, f"lr{run.optimizer.lr:g}"]
     if run.model is not None:

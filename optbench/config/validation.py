@@ -57,6 +57,8 @@ DATASET_ONLY = {
     "train.eval_every": "only dataset tasks are evaluated",
     "train.init_seed": "a function task has no random weights; train.seed is its only seed",
     "train.data_seed": "a function task has no minibatches; train.seed is its only seed",
+    "train.checkpoint_every": "a function task is not checkpointed (it runs in moments)",
+    "train.keep_checkpoint": "a function task is not checkpointed (it runs in moments)",
 }
 """Settings that mean nothing for a function task: refused there, as a model section is."""
 

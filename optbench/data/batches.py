@@ -6,7 +6,7 @@ images stay uint8 in memory (47 MB for the MNIST training set).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -98,6 +98,25 @@ class BatchSampler:
         np.divide(self._x_u8, PIXEL_MAX, out=self._x, dtype=self.dtype)
         self.batches_drawn += 1
         return self._x, self._y
+
+    def state(self) -> dict[str, Any]:
+        """Where the sampler is: its order, position, count and generator, to continue bit for bit."""
+        return {
+            "order": self._order.copy(),
+            "pos": self._pos,
+            "batches_drawn": self.batches_drawn,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from `state` (of `state()`, for the same rows and batch size)."""
+        order = np.asarray(state["order"], dtype=np.intp)
+        if order.shape != self._order.shape:
+            raise ValueError(f"a sampler of {len(order)} rows cannot continue one of {len(self._order)}")
+        self._order[...] = order
+        self._pos = int(state["pos"])
+        self.batches_drawn = int(state["batches_drawn"])
+        self.rng.bit_generator.state = dict(state["rng"])
 
     def __repr__(self) -> str:
         mode = "with replacement" if self.replacement else "epochs without replacement"
