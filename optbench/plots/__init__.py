@@ -7,7 +7,9 @@ Each PNG is written through `optbench.files.atomic_file`, so an interrupt never 
 Public face:
 - drawing: `run_figures` (one run folder), `experiment_figures` (an experiment or activations folder),
   `activation_figures`, and `figure_jobs` + `render` to draw the figures of many folders at once,
-  shared among forked processes; a `FigureJob` is where a figure goes and how to draw it;
+  shared among forked processes; a `FigureJob` is where a figure goes and how to draw it; a tune
+  folder's figures come through the same calls, and `draw_performance_profile` draws the profile of
+  several tuning studies (beside a suite's index.md);
 - the colour policy every figure follows (see `style`): `OPTIMIZER_COLORS`, `INIT_COLORS`,
   `FALLBACK_COLORS`, `optimizer_color`, `init_color`, `shade`, `Style`, `variant_styles`,
   `activation_case_styles`;
@@ -15,8 +17,8 @@ Public face:
 
 Inside: `style` (colours and line styles), `axes` (what every figure shares), `functions` (2-D function
 tasks), `training` (training curves and comparisons), `diagnostics` (per-layer diagnostics),
-`activations` (the activation-distribution experiment), `rendering` (which figures a folder gets, and
-drawing them).
+`activations` (the activation-distribution experiment), `tuning` (tuning studies and their
+performance profile), `rendering` (which figures a folder gets, and drawing them).
 """
 
 from optbench.layout import ACTIVATION_FIGURES
@@ -39,6 +41,7 @@ from optbench.plots.style import (
     shade,
     variant_styles,
 )
+from optbench.plots.tuning import draw_performance_profile
 
 __all__ = [
     "ACTIVATION_FIGURES",
@@ -49,6 +52,7 @@ __all__ = [
     "Style",
     "activation_case_styles",
     "activation_figures",
+    "draw_performance_profile",
     "experiment_figures",
     "figure_jobs",
     "init_color",

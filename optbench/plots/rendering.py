@@ -14,7 +14,9 @@ from optbench.layout import (
     CURVES_PNG,
     DIAGNOSTICS_PNG,
     EVAL_LOSS_PNG,
+    EXPECTED_MAX_PNG,
     EXPERIMENT_FIGURES,
+    FINAL_CURVES_PNG,
     GRADIENTS_PNG,
     HISTOGRAMS_PNG,
     LOSS_PNG,
@@ -22,6 +24,8 @@ from optbench.layout import (
     PATH_PNG,
     PATHS_PANELS_PNG,
     PATHS_PNG,
+    TUNE_FIGURES,
+    TUNE_SCORES_PNG,
 )
 from optbench.plain import value_at
 from optbench.plots.activations import _gradients_figure, _histograms_figure
@@ -43,12 +47,15 @@ from optbench.plots.training import (
     _lr_sensitivity_figure,
     _training_loss_figure,
 )
+from optbench.plots.tuning import expected_max_figure, final_curves_figure, tune_scores_figure
 from optbench.results import (
     Variant,
     is_activations_folder,
+    is_tune_folder,
     read_activations,
     read_experiment,
     read_run,
+    read_tune,
     variant_label,
 )
 
@@ -99,11 +106,12 @@ def experiment_figures(exp_folder: Path, processes: int = 1) -> list[Path]:
     tasks: loss.png, accuracy.png, eval_loss.png, lr_sensitivity.png when some optimizer was run
     at two or more learning rates (everything else equal), and diagnostics.png when the runs logged
     diagnostics.
-    An `optbench activations` folder gets its own figures (`activation_figures`).
+    An `optbench activations` folder gets its own figures (`activation_figures`), and a tune folder
+    its own (`_tune_jobs`).
     With `processes` > 1 the figures are drawn by that many processes at once.
     """
     written = render(figure_jobs(exp_folder), processes)
-    order = [exp_folder / name for name in EXPERIMENT_FIGURES]
+    order = [exp_folder / name for name in (*EXPERIMENT_FIGURES, *TUNE_FIGURES)]
     return sorted(written, key=lambda path: order.index(path) if path in order else len(order))
 
 
@@ -111,6 +119,8 @@ def figure_jobs(exp_folder: Path) -> list[FigureJob]:
     """The figures `experiment_figures` draws for a folder, not yet drawn, heaviest first."""
     if is_activations_folder(exp_folder):
         return _activation_jobs(exp_folder)
+    if is_tune_folder(exp_folder):
+        return _tune_jobs(exp_folder)
     exp = read_experiment(exp_folder)
     variants = exp.finished_variants
     if not variants:
@@ -157,6 +167,24 @@ def _activation_jobs(folder: Path) -> list[FigureJob]:
         (folder / HISTOGRAMS_PNG, lambda: _histograms_figure(result, styles)),
         (folder / GRADIENTS_PNG, lambda: _gradients_figure(result, styles)),
     ]
+
+
+def _tune_jobs(folder: Path) -> list[FigureJob]:
+    """A tune folder's figures: tune_scores.png when it records a trial, expected_max.png when some
+    optimizer has a random trial with a score, final_curves.png when some optimizer has a choice.
+
+    The compare figures (a line per trial) are not drawn: a study's hundreds of trials are read
+    through these three.
+    """
+    tune = read_tune(folder)
+    jobs: list[FigureJob] = []
+    if tune.trials:
+        jobs.append((folder / TUNE_SCORES_PNG, lambda: tune_scores_figure(tune)))
+    if any(tune.random_scores(o)[0] for o in tune.optimizers):
+        jobs.append((folder / EXPECTED_MAX_PNG, lambda: expected_max_figure(tune)))
+    if any(tune.chosen(o) is not None for o in tune.optimizers):
+        jobs.append((folder / FINAL_CURVES_PNG, lambda: final_curves_figure(tune)))
+    return jobs
 
 
 def _draw(jobs: Sequence[FigureJob]) -> list[Path]:

@@ -1,17 +1,20 @@
 """Tables and report.md: what the runs of an experiment show, in numbers and in plain sentences.
 
 Every sentence is generated from the files on disk (through `optbench.results`) and states only what
-those numbers say; the report reads nothing but those files and the registries. Two studies get
-sentences of their own, each by rules with named thresholds: an experiment in which some run starts
-with a hidden layer of identical units (the zero-init study) and an `optbench activations` folder.
+those numbers say; the report reads nothing but those files and the registries. Three studies get
+sentences of their own: an experiment in which some run starts with a hidden layer of identical units
+(the zero-init study) and an `optbench activations` folder, each by rules with named thresholds, and a
+tuning study (`optbench tune`), whose report also writes its derived CSV files.
 
 Modules: `tables` (terminal and Markdown tables), `variants` (numbers per variant), `sentences` (the
 `Finding` type), `findings` (an experiment's sentences), `zero_init` and `activations` (the two
-studies), `markdown` (report.md and index.md).
+studies), `tuning` (a tuning study: tune.csv, trials.csv, expected_max.csv, its sentences and
+sections, the performance profile of several), `markdown` (report.md and index.md).
 
 Public face: `write_report`, `write_index`, `summary_table`, `findings`,
-`activation_findings`, `zero_init_findings`, `Finding`, and the named thresholds `CHANCE_TOLERANCE`,
-`NEAR_MINIMUM`, `REFERENCE_STEP`, `SATURATED_SHARE`, `COLLAPSE_STD`, `SHRINK_RATIO`, `GRADIENT_RATIO`.
+`activation_findings`, `zero_init_findings`, `tune_findings`, `write_tune_tables`, `Finding`, and the
+named thresholds `CHANCE_TOLERANCE`, `NEAR_MINIMUM`, `REFERENCE_STEP`, `SATURATED_SHARE`,
+`COLLAPSE_STD`, `SHRINK_RATIO`, `GRADIENT_RATIO`, and `PROFILE_TAUS` (the τ of index.md's profile table).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from optbench.report.findings import NEAR_MINIMUM, findings
 from optbench.report.markdown import write_index, write_report
 from optbench.report.sentences import Finding
 from optbench.report.tables import summary_table
+from optbench.report.tuning import PROFILE_TAUS, tune_findings, write_tune_tables
 from optbench.report.variants import CHANCE_TOLERANCE
 from optbench.report.zero_init import REFERENCE_STEP, zero_init_findings
 
@@ -35,6 +39,7 @@ __all__: list[str] = [
     "COLLAPSE_STD",
     "GRADIENT_RATIO",
     "NEAR_MINIMUM",
+    "PROFILE_TAUS",
     "REFERENCE_STEP",
     "SATURATED_SHARE",
     "SHRINK_RATIO",
@@ -42,7 +47,9 @@ __all__: list[str] = [
     "activation_findings",
     "findings",
     "summary_table",
+    "tune_findings",
     "write_index",
     "write_report",
+    "write_tune_tables",
     "zero_init_findings",
 ]

@@ -1,7 +1,8 @@
 """report.md and index.md: the documents, assembled from the sentences and tables, written atomically.
 
 Every sentence is generated from the files on disk (through `optbench.results`) and states only what
-those numbers say.
+those numbers say. A tuning study's report also rewrites its derived CSV files (`report.tuning`), and
+an index of two or more studies gets their performance profile.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from optbench.files import atomic_write_text
-from optbench.layout import ACTIVATION_FIGURES, EXPERIMENT_FIGURES, INDEX_FILE, REPORT_FILE
+from optbench.layout import (
+    ACTIVATION_FIGURES,
+    EXPERIMENT_FIGURES,
+    INDEX_FILE,
+    PERFORMANCE_PROFILE_PNG,
+    REPORT_FILE,
+    TUNE_FIGURES,
+)
 from optbench.measures import DISTINCT_TOLERANCE, SATURATION_MARGIN
 from optbench.plain import value_at
 from optbench.report.activations import _case_table, _input_line, activation_findings
@@ -20,15 +28,20 @@ from optbench.report.findings import findings
 from optbench.report.sentences import Finding
 from optbench.report.settings import settings_section
 from optbench.report.tables import _runs_md, _variants_table
+from optbench.report.tuning import profile_section, tune_findings, tune_sections, write_tune_tables
 from optbench.report.variants import _objective, _status_counts, variant_stats
 from optbench.report.zero_init import _zero_init_table, is_zero_init_run
 from optbench.results import (
     ActivationsResult,
     ExperimentResult,
+    TuneResult,
     is_activations_folder,
+    is_tune_folder,
     read_activations,
     read_experiment,
+    read_tune,
 )
+from optbench.results.tuning import performance_profile
 from optbench.text import (
     format_value,
     plural,
@@ -49,7 +62,11 @@ def _heading(name: str, description: str, setup: str, sentences: Sequence[Findin
 
 def figures_present(exp_folder: Path) -> list[str]:
     """The experiment's figure files that exist, in the report's order."""
-    names = ACTIVATION_FIGURES if is_activations_folder(exp_folder) else EXPERIMENT_FIGURES
+    names: Sequence[str]
+    if is_activations_folder(exp_folder):
+        names = ACTIVATION_FIGURES
+    else:
+        names = TUNE_FIGURES if is_tune_folder(exp_folder) else EXPERIMENT_FIGURES
     return [name for name in names if (exp_folder / name).is_file()]
 
 
@@ -120,13 +137,25 @@ def activation_report_text(result: ActivationsResult) -> str:
     return "\n".join(parts)
 
 
+def tune_report_text(tune: TuneResult) -> str:
+    exp = tune.experiment
+    parts = _heading(exp.name, exp.description, _task_line(exp), [])
+    parts += tune_sections(tune, figures_present(tune.folder))
+    return "\n".join(parts)
+
+
 def write_report(exp_folder: Path) -> Path:
     """Write <exp_folder>/report.md (atomically) from the files of the experiment; returns its path.
 
-    An `optbench activations` folder (activations.csv, no experiment.yaml) gets its own report.
+    An `optbench activations` folder (activations.csv, no experiment.yaml) gets its own report; a
+    tuning study gets its own, and its tune.csv, trials.csv and expected_max.csv are rewritten.
     """
     if is_activations_folder(exp_folder):
         text = activation_report_text(read_activations(exp_folder))
+    elif is_tune_folder(exp_folder):
+        tune = read_tune(exp_folder)
+        write_tune_tables(tune)
+        text = tune_report_text(tune)
     else:
         text = report_text(read_experiment(exp_folder))
     path = exp_folder / REPORT_FILE
@@ -139,13 +168,23 @@ def _link(target: Path, root: Path) -> str:
 
 
 def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
-    """Write <out_root>/index.md linking each experiment's report and figures, with its headlines."""
+    """Write <out_root>/index.md linking each experiment's report and figures, with its headlines.
+
+    Given two or more tuning studies, it also draws their performance profile beside it
+    (performance_profile.png) and gives its table.
+    """
     parts = ["# optbench results\n"]
+    tunes: list[TuneResult] = []
     for folder in exp_folders:
         info: ActivationsResult | ExperimentResult
         if is_activations_folder(folder):
             info = read_activations(folder)
             sentences = activation_findings(info)
+        elif is_tune_folder(folder):
+            tune = read_tune(folder)
+            tunes.append(tune)
+            info = tune.experiment
+            sentences = tune_findings(tune)
         else:
             info = read_experiment(folder)
             sentences = findings(info)
@@ -159,7 +198,13 @@ def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
         if figures:
             links = " · ".join(f"[{Path(name).stem}]({_link(folder / name, out_root)})" for name in figures)
             parts.append(f"Figures: {links}\n")
-    path = out_root / INDEX_FILE
     out_root.mkdir(parents=True, exist_ok=True)
+    if len(tunes) >= 2:
+        from optbench.plots import draw_performance_profile
+
+        profile = performance_profile(tunes)
+        figure = draw_performance_profile(profile, out_root / PERFORMANCE_PROFILE_PNG)
+        parts.append(profile_section(profile, _link(figure, out_root)))
+    path = out_root / INDEX_FILE
     atomic_write_text(path, "\n".join(parts))
     return path

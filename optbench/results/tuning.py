@@ -6,6 +6,9 @@ accuracy or loss (a function's value for a function task), at the last step (`fi
 evaluation (`best`), read from status.json and metrics.csv. A setting's score is the mean over its
 seeds, and it has none (NaN) unless every seed completed with a finite score: a setting that
 diverged or failed on some seed is not one to choose.
+
+Beside the folder's own reading: the performance profile of several tune folders (AlgoPerf, Dahl et
+al. 2023), each optimizer's chosen score on each task as a ratio to the task's best.
 """
 
 from __future__ import annotations
@@ -19,16 +22,22 @@ from typing import Any
 import numpy as np
 
 from optbench.errors import OptbenchError
+from optbench.functions import FUNCTIONS
 from optbench.layout import EXPERIMENT_FILE, RUNS_DIR
+from optbench.plain import value_at
 from optbench.results.experiments import ExperimentResult, read_experiment
 from optbench.results.files import _read_yaml
 from optbench.results.runs import RunResult, read_run
 from optbench.stats import FloatArray, expected_max
 
+UNSCORED = ("diverged", "failed", "interrupted", "running", "pending")
+"""Why a setting has no score, in the order a trial's runs are searched for the reason."""
 COLUMNS = {"val_acc": "val_acc", "val_loss": "val_loss", "loss": "loss"}
 """The metrics.csv column of each tune metric."""
 FINAL = {"val_acc": "final_val_acc", "val_loss": "final_val_loss", "loss": "final_loss"}
 """The status.json field of each tune metric at the last step."""
+SCORE_NAMES = {"val_acc": "validation accuracy", "val_loss": "validation loss", "loss": "f"}
+"""What each tune metric is called in figures and sentences."""
 
 
 def run_score(run: RunResult, metric: str, mode: str) -> float:
@@ -55,6 +64,8 @@ class TrialResult:
     runs: tuple[RunResult, ...]
     score: float
     """Mean score over the seeds; NaN unless every seed completed with a finite score."""
+    run_scores: tuple[float, ...] = ()
+    """The score of each run, in the order of `runs` (NaN for a run without one)."""
 
     def __repr__(self) -> str:
         return f"TrialResult({self.optimizer} #{self.number} {self.role}, score {self.score:.4g})"
@@ -62,6 +73,19 @@ class TrialResult:
     @property
     def finite(self) -> bool:
         return math.isfinite(self.score)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(r.seed for r in self.runs)
+
+    @property
+    def outcome(self) -> str:
+        """`scored`, or why the setting has no score: the first of diverged, failed, interrupted,
+        running, pending that some run is in, else `no score` (completed without the metric)."""
+        if self.finite:
+            return "scored"
+        states = {r.state for r in self.runs}
+        return next((s for s in UNSCORED if s in states), "no score")
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,71 @@ class TuneResult:
     @property
     def maximise(self) -> bool:
         return self.metric == "val_acc"
+
+    @property
+    def score_name(self) -> str:
+        """The score as words: `final validation accuracy`, `lowest validation loss`, `final f`."""
+        name = SCORE_NAMES.get(self.metric, self.metric)
+        if self.mode == "final":
+            return f"final {name}"
+        return f"{'best' if self.maximise else 'lowest'} {name}"
+
+    @property
+    def mode(self) -> str:
+        return str(self.spec.get("mode", "final"))
+
+    @property
+    def sampler(self) -> str:
+        return str(self.spec.get("sampler", "random"))
+
+    @property
+    def budget(self) -> int:
+        return int(self.spec.get("budget", 0))
+
+    @property
+    def kind(self) -> str:
+        """dataset or function: the task every trial trained on."""
+        return self.experiment.kind
+
+    @property
+    def min_value(self) -> float | None:
+        """f* of a function task whose minimum is known (scores are then f, and f − f* ≥ 0)."""
+        first = next((r for t in self.trials for r in t.runs if r.config), None)
+        if self.kind != "function" or first is None:
+            return None
+        objective = FUNCTIONS.get(str(value_at(first.config, "task.function")))
+        return None if objective is None else objective.min_value
+
+    @property
+    def keys(self) -> list[str]:
+        """Every searched key of the study, each once, in the order the optimizers list them."""
+        return list(dict.fromkeys(k for keys in self.searched.values() for k in keys))
+
+    def entry(self, optimizer: str) -> Mapping[str, Any]:
+        """The optimizer's entry of the spec: name, fixed hyperparameters, search (empty if not tuned)."""
+        found = next((o for o in self.spec.get("optimizers", []) if o.get("name") == optimizer), None)
+        return found if isinstance(found, Mapping) else {}
+
+    def distribution(self, optimizer: str, key: str) -> str | None:
+        """How an optimizer's key is searched: log_uniform, uniform, int or choice (None: not searched)."""
+        found = (self.entry(optimizer).get("search") or {}).get(key)
+        return next(iter(found)) if isinstance(found, dict) and found else None
+
+    def search_range(self, optimizer: str, key: str) -> tuple[float, float] | None:
+        """[low, high] of a key searched by a continuous or int distribution (None for choice)."""
+        found = (self.entry(optimizer).get("search") or {}).get(key)
+        bounds = next(iter(found.values())) if isinstance(found, dict) and found else None
+        if self.distribution(optimizer, key) == "choice" or not isinstance(bounds, list) or len(bounds) != 2:
+            return None
+        return float(bounds[0]), float(bounds[1])
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether score a is strictly better than b (NaN is never better, anything beats NaN)."""
+        if not math.isfinite(a):
+            return False
+        if not math.isfinite(b):
+            return True
+        return a > b if self.maximise else a < b
 
     @property
     def searched(self) -> dict[str, list[str]]:
@@ -145,10 +234,15 @@ def read_tune(folder: Path) -> TuneResult:
     found = tune.get("spec")
     spec: dict[str, Any] = found if isinstance(found, dict) else {}
     metric, mode = str(spec.get("metric", "val_acc")), str(spec.get("mode", "final"))
+    experiment = read_experiment(folder)
+    # Each run folder is read once: the experiment lists every run a trial does.
+    known = {r.run_id: r for r in experiment.runs}
     trials: list[TrialResult] = []
     finals: list[TrialResult] = []
     for entry in tune.get("trials") or []:
-        runs = tuple(read_run(folder / RUNS_DIR / str(r)) for r in entry.get("runs") or [])
+        runs = tuple(
+            known.get(str(r)) or read_run(folder / RUNS_DIR / str(r)) for r in entry.get("runs") or []
+        )
         result = TrialResult(
             optimizer=str(entry.get("optimizer")),
             number=int(entry.get("trial", 0)),
@@ -156,6 +250,81 @@ def read_tune(folder: Path) -> TuneResult:
             params=dict(entry.get("params") or {}),
             runs=runs,
             score=_mean_score(runs, metric, mode),
+            run_scores=tuple(run_score(r, metric, mode) for r in runs),
         )
         (finals if result.role == "final" else trials).append(result)
-    return TuneResult(folder, read_experiment(folder), spec, tuple(trials), tuple(finals))
+    return TuneResult(folder, experiment, spec, tuple(trials), tuple(finals))
+
+
+@dataclass(frozen=True)
+class PerformanceProfile:
+    """Several tuning studies (tasks) side by side: each optimizer's chosen score on each task as a
+    ratio to the best optimizer's there, 1 for the best and larger for worse, inf without a score.
+
+    ρ(τ), the share of tasks on which an optimizer is within a factor τ of the best, is `share(τ)`
+    (Dolan & Moré 2002; AlgoPerf, Dahl et al. 2023).
+    """
+
+    tasks: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    ratios: FloatArray
+    """Shape (optimizers, tasks)."""
+    maximise: tuple[bool, ...]
+    """Per task: whether its score is maximised (validation accuracy) or minimised (a loss)."""
+
+    def __repr__(self) -> str:
+        return f"PerformanceProfile({len(self.optimizers)} optimizers, {len(self.tasks)} tasks)"
+
+    def share(self, tau: float) -> FloatArray:
+        """ρ(τ) of each optimizer, in the order of `optimizers`."""
+        if not self.tasks:
+            return np.zeros(len(self.optimizers))
+        return np.asarray((self.ratios <= tau).mean(axis=1), dtype=np.float64)
+
+
+def task_ratios(scores: Sequence[float], maximise: bool) -> FloatArray:
+    """Performance ratios of the optimizers' scores on one task: best/score for a maximised score,
+    score/best for a minimised one, so that 1 is the best and larger is worse.
+
+    A ratio needs positive scores: a score equal to the best is 1 whatever its sign, and any other
+    score is infinitely far (inf) when it or the best is not positive; no score (NaN) is inf too.
+    """
+    values = np.asarray(scores, dtype=np.float64)
+    ratios = np.full(values.shape, np.inf)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return ratios
+    best = float(values[finite].max() if maximise else values[finite].min())
+    for i, v in enumerate(values):
+        if not finite[i]:
+            continue
+        if v == best:
+            ratios[i] = 1.0
+        elif v > 0 and best > 0:
+            ratios[i] = best / v if maximise else v / best
+    return ratios
+
+
+def profile_score(tune: TuneResult, optimizer: str) -> float:
+    """An optimizer's chosen score as the profile compares it: for a function with a known minimum
+    the gap f − f* (0 at the optimum), which a ratio can compare, else the score itself."""
+    chosen = tune.chosen(optimizer)
+    if chosen is None:
+        return math.nan
+    f_star = tune.min_value
+    return chosen.score if f_star is None else max(chosen.score - f_star, 0.0)
+
+
+def performance_profile(tunes: Sequence[TuneResult]) -> PerformanceProfile:
+    """The profile of several tune folders; an optimizer not tuned on a task counts there as inf."""
+    optimizers = tuple(dict.fromkeys(o for t in tunes for o in t.optimizers))
+    ratios = np.full((len(optimizers), len(tunes)), np.inf)
+    for j, tune in enumerate(tunes):
+        scores = [profile_score(tune, o) if o in tune.optimizers else math.nan for o in optimizers]
+        ratios[:, j] = task_ratios(scores, tune.maximise)
+    return PerformanceProfile(
+        tasks=tuple(t.experiment.name for t in tunes),
+        optimizers=optimizers,
+        ratios=ratios,
+        maximise=tuple(t.maximise for t in tunes),
+    )

@@ -1,0 +1,553 @@
+"""Figures of a tuning study: the expected best score against the number of trials, every trial's
+score against its learning rate, the chosen settings' learning curves; and the performance profile
+of several studies.
+
+Each optimizer keeps its colour from `plots.style`. These figures have fixed margins, not a
+constrained layout: they are drawn for every study of a suite, and a solver run per figure would
+cost more than the drawing.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optbench.plots.axes import (
+    DPI,
+    MINOR_LABEL_RATIO,
+    PANEL,
+    SINGLE,
+    _auto_log,
+    _label_log_axis,
+    _markers,
+    _style,
+    save_png,
+)
+from optbench.plots.functions import _function_loss_figure
+from optbench.plots.style import Style, optimizer_color
+from optbench.plots.training import CHOSEN_MARKER, _draw_seed_curves
+from optbench.results import Variant
+from optbench.results.tuning import COLUMNS, SCORE_NAMES, PerformanceProfile, TrialResult, TuneResult
+from optbench.stats import FloatArray
+from optbench.text import format_value
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Space around the panels, in inches, so that it stays the same whatever the figure's size."""
+
+    left: float = 0.9
+    right: float = 0.25
+    top: float = 0.75
+    bottom: float = 0.65
+    wspace: float = 0.25
+    hspace: float = 0.7
+
+
+LEGEND_SPACE = 3.3
+"""Inches kept free on the right of a one-panel figure for its legend."""
+LEGEND_WRAP = 30
+"""Characters per line of a legend label in that space; longer lines are wrapped."""
+LOG_TRIALS = 10
+"""The number-of-trials axis turns logarithmic from this many trials on (as in Dodge et al. 2019)."""
+PANEL_COLUMNS = 3
+"""tune_scores.png puts at most this many optimizers' panels side by side (four go in two rows of two)."""
+EXPECTED_BAND_ALPHA = 0.12
+"""Opacity of the ±1 std bands of expected_max.png, lighter than elsewhere: at small n they overlap."""
+DEFAULT_OFFSET = 0.012
+"""Trial 0 markers sit on the left edge of expected_max.png, each optimizer's this much (a fraction of
+the axis width) right of the one before, so that equal defaults do not hide each other."""
+PANEL_HEIGHT = 0.8 * PANEL
+"""Height in inches of one panel of tune_scores.png."""
+DEFAULT_MARKER: dict[str, Any] = {
+    "marker": "D",
+    "markersize": 8,
+    "markerfacecolor": "white",
+    "markeredgewidth": 2,
+    "linestyle": "none",
+}
+"""Trial 0, an optimizer's defaults."""
+UNSCORED_MARKER: dict[str, Any] = {
+    "marker": "x",
+    "markersize": 9,
+    "markeredgewidth": 2,
+    "linestyle": "none",
+    "clip_on": False,
+}
+"""A trial without a score (diverged or failed), on the bottom edge of its panel."""
+TRIAL_MARKER: dict[str, Any] = {"marker": "o", "markersize": 6, "alpha": 0.75, "linestyle": "none"}
+PROFILE_HEADROOM = 3.0
+"""The τ − 1 axis of a performance profile reaches this factor beyond its smallest and largest values."""
+PROFILE_MIN_TAU = 2.0
+"""... and reaches at least this τ, so that a profile of ties still shows a range;"""
+PROFILE_MIN_EXCESS = 1e-4
+"""... and starts no closer to τ = 1 than τ − 1 = this (scores that close are the same score)."""
+
+
+def _fixed_figure(
+    size: tuple[float, float],
+    nrows: int = 1,
+    ncols: int = 1,
+    margins: Margins = Margins(),
+    sharey: bool = False,
+) -> tuple[Figure, list[Axes]]:
+    from matplotlib.figure import Figure
+
+    width, height = size
+    fig = Figure(figsize=size, dpi=DPI)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=sharey)
+    fig.subplots_adjust(
+        left=margins.left / width,
+        right=1.0 - margins.right / width,
+        top=1.0 - margins.top / height,
+        bottom=margins.bottom / height,
+        wspace=margins.wspace * ncols / max(width - margins.left - margins.right, 1.0),
+        hspace=margins.hspace * nrows / max(height - margins.top - margins.bottom, 1.0),
+    )
+    return fig, list(axes.ravel())
+
+
+def _legend_right(fig: Figure, ax: Axes, margins: Margins) -> None:
+    """The legend in the space kept free on the right of a one-panel figure."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        labels = ["\n".join(_wrap(line) for line in label.split("\n")) for label in labels]
+        width, height = fig.get_size_inches()
+        x = 1.0 - (margins.right - 0.15) / width
+        fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(x, 1.0 - margins.top / height))
+
+
+TITLE_WIDTH = 85
+"""Characters per line of the notes under a one-panel figure's title (they may reach over the legend)."""
+TITLE_LINE = 0.2
+"""Inches of top margin per line of a one-panel figure's title."""
+
+
+def _one_panel(title: str, notes: Sequence[str]) -> tuple[Figure, Axes, Margins]:
+    """A one-panel figure with its legend's space on the right and its title (the notes wrapped under
+    it, left-aligned) in a top margin as tall as the title needs."""
+    lines = [title, *textwrap.wrap("; ".join(notes), TITLE_WIDTH)]
+    margins = Margins(right=LEGEND_SPACE, top=0.3 + TITLE_LINE * len(lines))
+    fig, (ax,) = _fixed_figure(SINGLE, margins=margins)
+    ax.set_title("\n".join(lines), fontsize=10, loc="left")
+    return fig, ax, margins
+
+
+def _wrap(line: str) -> str:
+    return "\n".join(textwrap.wrap(line, LEGEND_WRAP)) or line
+
+
+def _score_axis(tune: TuneResult) -> tuple[float, str]:
+    """What the value axis shows: the score, or f − f* for a function whose minimum is known (so that
+    a log axis can show how close each run got); returns (f* or 0, the axis label)."""
+    f_star = tune.min_value
+    if f_star is not None:
+        word = "final" if tune.mode == "final" else "lowest"
+        return f_star, f"{word} f − f*"
+    return 0.0, tune.score_name
+
+
+def _value_axis(ax: Axes, tune: TuneResult, values: Sequence[FloatArray]) -> None:
+    """Percent for an accuracy; for a loss, log when the values drawn span decades."""
+    if tune.maximise:
+        from matplotlib.ticker import PercentFormatter
+
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    else:
+        _auto_log(ax, values)
+
+
+def _trials_axis(ax: Axes, n_max: int) -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    if n_max >= LOG_TRIALS:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if value in (2, 5) else ""))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0.9 if n_max >= LOG_TRIALS else 0.5, n_max * 1.1 if n_max >= LOG_TRIALS else n_max + 0.5)
+
+
+def _notes(tune: TuneResult) -> list[str]:
+    left_out = sum(tune.random_scores(o)[1] for o in tune.optimizers)
+    notes = [
+        "band: ±1 std within the scores seen",
+        "◇ at the left edge: trial 0 (the defaults; ▼▲ with its value: beyond the axis)",
+    ]
+    if left_out:
+        notes.append(f"{left_out} trial{'s' if left_out > 1 else ''} without a score left out")
+    if tune.sampler == "tpe":
+        notes.append("tpe: the trials are not independent draws, the curves describe the trials seen")
+    return notes
+
+
+def expected_max_figure(tune: TuneResult) -> Figure:
+    """E[best score of n random trials] against n (Dodge et al. 2019), one line and ±1 std band per
+    optimizer, trial 0 (the defaults, no random draw) marked ◇ on the left edge at its score.
+
+    The value axis is fitted to the curves, the figure's subject (the bands do not widen it); a
+    default outside it sits on the edge it lies beyond, as a triangle pointing out, with its value.
+    """
+    better = "higher" if tune.maximise else "lower"
+    title = f"{tune.experiment.name}: the expected best of n random trials (Dodge et al. 2019)"
+    fig, ax, margins = _one_panel(title, [f"score: {tune.score_name}, {better} is better", *_notes(tune)])
+    shift, label = _score_axis(tune)
+    curves: list[FloatArray] = []
+    n_max = 1
+    for optimizer in tune.optimizers:
+        mean, std = tune.expected_max(optimizer)
+        color = optimizer_color(optimizer)
+        if not mean.size:
+            ax.plot([], [], color=color, label=f"{optimizer} (no trial with a score)")
+            continue
+        n = np.arange(1, mean.size + 1, dtype=np.float64)
+        y = mean - shift
+        left_out = tune.random_scores(optimizer)[1]
+        note = f", {left_out} left out" if left_out else ""
+        ax.plot(n, y, color=color, label=f"{optimizer} ({mean.size} trials{note})", **_markers(n.size))
+        scores = np.asarray(tune.random_scores(optimizer)[0]) - shift
+        low, high = np.clip(y - std, scores.min(), None), np.clip(y + std, None, scores.max())
+        _band(ax, n, low, high, color)
+        curves.append(y)
+        n_max = max(n_max, mean.size)
+    ax.plot([], [], color="0.3", label="trial 0 (defaults)", **DEFAULT_MARKER)
+    _trials_axis(ax, n_max)
+    _value_axis(ax, tune, curves)
+    if ax.get_yscale() == "log":
+        _label_log_axis(ax)  # the limits save_png will give it, known now so that defaults beyond show so
+    elif curves:
+        _fit_to(ax, np.concatenate(curves))
+    _draw_defaults(ax, tune, shift)
+    ax.set_xlabel("number of random trials n")
+    ax.set_ylabel(f"{label}: expected best of n")
+    _legend_right(fig, ax, margins)
+    return fig
+
+
+def _band(ax: Axes, x: FloatArray, low: FloatArray, high: FloatArray, color: str) -> None:
+    """A ±1 std band that leaves the axis limits to the curves (fill_between would widen them)."""
+    from matplotlib.collections import PolyCollection
+
+    outline = np.column_stack([np.concatenate([x, x[::-1]]), np.concatenate([low, high[::-1]])])
+    band = PolyCollection([outline], facecolors=color, alpha=EXPECTED_BAND_ALPHA, linewidths=0)
+    ax.add_collection(band, autolim=False)
+
+
+CURVE_MARGIN = 0.08
+"""Space above and below the expected-max curves on a linear axis, as a fraction of their span."""
+
+
+def _fit_to(ax: Axes, values: FloatArray) -> None:
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return
+    low, high = float(finite.min()), float(finite.max())
+    pad = (high - low) * CURVE_MARGIN or abs(high) * CURVE_MARGIN or 0.1
+    ax.set_ylim(low - pad, high + pad)
+
+
+def _draw_defaults(ax: Axes, tune: TuneResult, shift: float) -> None:
+    """Each optimizer's trial 0 on the left edge: ◇ at its score, or ▼/▲ on the bottom/top edge with its
+    value when the score lies beyond the axis."""
+    low, high = ax.get_ylim()
+    beyond = {True: 0, False: 0}
+    for index, optimizer in enumerate(tune.optimizers):
+        default = tune.default(optimizer)
+        if default is None or not default.finite:
+            continue
+        value = default.score - shift
+        x = DEFAULT_OFFSET * index
+        color = optimizer_color(optimizer)
+        if low <= value <= high:
+            ax.plot([x], [value], color=color, transform=ax.get_yaxis_transform(), clip_on=False, zorder=5,
+                    **DEFAULT_MARKER)  # fmt: skip
+            continue
+        below = value < low
+        stacked = BEYOND_SPACING * beyond[below]
+        beyond[below] += 1
+        ax.plot(
+            [x],
+            [0.0 if below else 1.0],
+            color=color,
+            transform=ax.transAxes,
+            clip_on=False,
+            zorder=5,
+            **{**DEFAULT_MARKER, "marker": "v" if below else "^"},
+        )
+        ax.annotate(
+            _default_value(tune, default.score),
+            (x, 0.0 if below else 1.0),
+            xycoords="axes fraction",
+            xytext=(7, 3 + stacked if below else -10 - stacked),
+            textcoords="offset points",
+            color=color,
+            fontsize=8,
+        )
+
+
+BEYOND_SPACING = 9
+"""Points between the values written beside defaults beyond the same edge, so that they do not overlap."""
+
+
+def _default_value(tune: TuneResult, score: float) -> str:
+    return f"{score:.0%}" if tune.metric == "val_acc" else f"{score:.3g}"
+
+
+def _x_key(tune: TuneResult, optimizer: str) -> str | None:
+    """The key a panel of tune_scores.png spreads the trials along: lr, else the first searched key
+    with a range (a choice of two values would stack the trials in two columns), else the first."""
+    keys = tune.searched.get(optimizer, [])
+    ranged = [k for k in keys if tune.distribution(optimizer, k) != "choice"]
+    return "lr" if "lr" in keys else next(iter(ranged or keys), None)
+
+
+def _x_values(trials: Sequence[TrialResult], key: str, choices: list[Any]) -> FloatArray:
+    """Each trial's value of the key; a choice becomes its position in `choices`."""
+    values = [t.params.get(key) for t in trials]
+    if choices:
+        return np.array([choices.index(v) if v in choices else math.nan for v in values], dtype=np.float64)
+    return np.array([float(v) if isinstance(v, (int, float)) else math.nan for v in values], dtype=np.float64)
+
+
+def _draw_trials(ax: Axes, tune: TuneResult, optimizer: str, shift: float) -> FloatArray:
+    """One optimizer's panel: every scored trial (one artist), trial 0 ◇, the chosen ★, the trials
+    without a score × on the bottom edge. Returns the scores drawn."""
+    trials = tune.trials_of(optimizer)
+    key = _x_key(tune, optimizer)
+    color = optimizer_color(optimizer)
+    if key is None or not trials:
+        return np.empty(0)
+    kind = tune.distribution(optimizer, key)
+    listed = (tune.entry(optimizer).get("search") or {}).get(key) or {}
+    choices = list(listed.get("choice") or []) if kind == "choice" else []
+    x = _x_values(trials, key, choices)
+    y = np.array([t.score - shift for t in trials])
+    scored = np.isfinite(y)
+    ax.plot(x[scored], y[scored], color=color, **TRIAL_MARKER)
+    if (~scored).any():
+        ax.plot(
+            x[~scored],
+            np.zeros(int((~scored).sum())),
+            color=color,
+            transform=ax.get_xaxis_transform(),
+            **UNSCORED_MARKER,
+        )
+    default = tune.default(optimizer)
+    if default is not None and default.finite:
+        at = trials.index(default)
+        ax.plot([x[at]], [y[at]], color=color, zorder=4, **DEFAULT_MARKER)
+    chosen = tune.chosen(optimizer)
+    if chosen is not None:
+        at = trials.index(chosen)
+        ax.plot([x[at]], [y[at]], color=color, zorder=5, clip_on=False, **CHOSEN_MARKER)
+    if choices:
+        ax.set_xticks(range(len(choices)), [format_value(c) for c in choices])
+        ax.set_xlim(-0.5, len(choices) - 0.5)
+    else:
+        _search_range_axis(ax, tune.search_range(optimizer, key), x, kind == "log_uniform" or key == "lr")
+    ax.set_xlabel(key)
+    ax.set_title(f"{optimizer}: {sum(t.finite for t in trials)} of {len(trials)} trials scored", fontsize=11)
+    if not scored.any():
+        ax.text(0.5, 0.5, "no trial gave a score", transform=ax.transAxes, ha="center", va="center")
+    return np.asarray(y[scored], dtype=np.float64)
+
+
+RANGE_PADDING = 0.04
+"""Space on either side of the searched range, as a fraction of the panel's width."""
+
+
+def _search_range_axis(ax: Axes, bounds: tuple[float, float] | None, x: FloatArray, log: bool) -> None:
+    """The x axis spans the searched range (and trial 0 when its default lies outside), so that a
+    choice on the range's edge shows as one: the range may be too narrow."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    points = x[np.isfinite(x) & ((x > 0) if log else True)]
+    ends = [*(bounds or ()), *points]
+    if not ends:
+        return
+    low, high = min(ends), max(ends)
+    if log:
+        ax.set_xscale("log")
+        pad = (math.log10(high) - math.log10(low)) * RANGE_PADDING or 0.1
+        ax.set_xlim(low / 10**pad, high * 10**pad)
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        ax.xaxis.set_major_formatter(plain)
+        # marks at 2 and 5 only: nine minor ticks a decade over several decades cost more to draw
+        # than the rest of the panel and say nothing more
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(plain if high < MINOR_LABEL_RATIO * low else NullFormatter())
+    else:
+        pad = (high - low) * RANGE_PADDING or 0.1
+        ax.set_xlim(low - pad, high + pad)
+
+
+def tune_scores_figure(tune: TuneResult) -> Figure:
+    """Every trial's score against its learning rate (or first searched key), a panel per optimizer
+    on a shared value axis; ★ the trial chosen on validation, ◇ trial 0, × trials without a score."""
+    optimizers = tune.optimizers
+    ncols = 2 if len(optimizers) == 4 else max(1, min(len(optimizers), PANEL_COLUMNS))
+    nrows = max(1, math.ceil(len(optimizers) / ncols))
+    margins = Margins(top=0.8, bottom=1.25, hspace=0.9)
+    size = (ncols * PANEL + 1.2, nrows * PANEL_HEIGHT + margins.top + margins.bottom)
+    fig, axes = _fixed_figure(size, nrows, ncols, margins, sharey=True)
+    shift, label = _score_axis(tune)
+    drawn = [_draw_trials(ax, tune, optimizer, shift) for ax, optimizer in zip(axes, optimizers)]
+    for ax in axes[len(optimizers) :]:
+        ax.set_visible(False)
+    _value_axis(axes[0], tune, drawn)
+    for row in range(nrows):
+        axes[row * ncols].set_ylabel(label)
+    proxies = axes[0]
+    proxies.plot([], [], color="0.3", label="a trial", **TRIAL_MARKER)
+    proxies.plot([], [], color="0.3", label="trial 0 (defaults)", **DEFAULT_MARKER)
+    chooser = "best on validation" if tune.kind == "dataset" else "lowest f"
+    proxies.plot([], [], color="0.3", label=f"chosen ({chooser})", **CHOSEN_MARKER)
+    proxies.plot(
+        [], [], color="0.3", label="no score (diverged or failed), on the bottom edge", **UNSCORED_MARKER
+    )
+    handles, labels = proxies.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncols=len(labels), frameon=False)
+    better = "higher" if tune.maximise else "lower"
+    fig.suptitle(f"{tune.experiment.name}: {tune.score_name} of every trial ({better} is better)")
+    return fig
+
+
+def _final_runs(tune: TuneResult, optimizer: str) -> tuple[TrialResult | None, bool]:
+    """The setting whose curves final_curves.png shows: the final reruns, else the chosen trial's runs
+    (True when they are the final reruns)."""
+    final = tune.final(optimizer)
+    if final is not None and final.runs:
+        return final, True
+    return tune.chosen(optimizer), False
+
+
+LABEL_DIGITS = 3
+"""Significant digits of a hyperparameter value in a legend."""
+
+
+def _chosen_text(trial: TrialResult) -> str:
+    return ", ".join(
+        f"{k}={v:.{LABEL_DIGITS}g}" if isinstance(v, float) else f"{k}={format_value(v)}"
+        for k, v in trial.params.items()
+    )
+
+
+def _test_text(final: TrialResult) -> str:
+    """The final reruns' test accuracy for a legend: `\ntest 94.2 ± 0.3%` (over the completed ones)."""
+    tests = [r.final_test_acc for r in final.runs if r.state == "completed"]
+    finite = [v for v in tests if math.isfinite(v)]
+    if not finite:
+        return ""
+    spread = f" ± {np.std(finite) * 100:.1f}" if len(finite) > 1 else ""
+    return f"\ntest {np.mean(finite) * 100:.1f}{spread}%"
+
+
+def final_curves_figure(tune: TuneResult) -> Figure:
+    """The chosen settings' learning curves: for a dataset, the validation score of the final seeds
+    (mean ± 1 std) per optimizer, with their test accuracy in the legend (the chosen trials' runs,
+    without test accuracy, when there are no final reruns); for a function, f(x_t) of each
+    optimizer's chosen trial."""
+    picked = [(o, *_final_runs(tune, o)) for o in tune.optimizers]
+    shown = [(o, t, final) for o, t, final in picked if t is not None]
+    if tune.kind == "function":
+        variants = [Variant(f"{o} {_chosen_text(t)}", t.runs) for o, t, _ in shown]
+        styles = [Style(optimizer_color(o)) for o, _, _ in shown]
+        title = f"{tune.experiment.name}: the chosen trial of each optimizer"
+        return _function_loss_figure(title, variants, styles)
+    finals = [final for _, _, final in shown]
+    if finals and all(finals):
+        seeds = "/".join(map(str, sorted({len(t.runs) for _, t, _ in shown})))
+        title = f"{tune.experiment.name}: the chosen settings rerun with {seeds} new seeds"
+        notes = ["line: mean over seeds, band: ±1 std", "test accuracy: mean ± std over the same seeds"]
+    elif any(finals):
+        title = f"{tune.experiment.name}: the chosen settings (final reruns where there are some)"
+        notes = ["line: mean over seeds, band: ±1 std", "without test accuracy: the chosen trial's own runs"]
+    else:
+        title = f"{tune.experiment.name}: the chosen trials (no final reruns)"
+        notes = ["the runs of each chosen trial"]
+    fig, ax, margins = _one_panel(title, notes)
+    column = COLUMNS[tune.metric]
+    drawn: list[FloatArray] = []
+    for optimizer, trial, final in shown:
+        variant = Variant(
+            f"{optimizer} {_chosen_text(trial)}{_test_text(trial) if final else ''}", trial.runs
+        )
+        drawn += _draw_seed_curves(ax, variant, Style(optimizer_color(optimizer)), column, smoothed=False)
+    _value_axis(ax, tune, drawn)
+    ax.set_xlabel("step")
+    ax.set_ylabel(SCORE_NAMES[tune.metric])
+    _legend_right(fig, ax, margins)
+    return fig
+
+
+def performance_profile_figure(profile: PerformanceProfile) -> Figure:
+    """ρ(τ), the share of tasks on which each optimizer's chosen score is within a factor τ of the
+    best optimizer's on that task, as steps.
+
+    The axis is logarithmic in τ − 1, labelled in τ: accuracies a per cent apart (τ = 1.01) and
+    losses orders of magnitude apart (τ = 1000) then both read; the left edge is τ = 1, the share of
+    tasks on which the optimizer is the best.
+    """
+    fig, ax, margins = _one_panel(
+        f"performance profile over {len(profile.tasks)} tuning studies; left edge: τ = 1 (the best)",
+        ["ratio: best/score for an accuracy, score/best for a loss (f − f* for a function)"],
+    )
+    excess = profile.ratios - 1.0
+    above = excess[np.isfinite(excess) & (excess > 0)]
+    left = (
+        max(float(above.min()) / PROFILE_HEADROOM, PROFILE_MIN_EXCESS) if above.size else PROFILE_MIN_EXCESS
+    )
+    right = max(float(above.max()) * PROFILE_HEADROOM if above.size else 0.0, PROFILE_MIN_TAU - 1.0)
+    for i, optimizer in enumerate(profile.optimizers):
+        ratios = profile.ratios[i]
+        steps = np.unique(
+            np.concatenate([[left], np.clip(excess[i][np.isfinite(excess[i])], left, None), [right]])
+        )
+        shares = np.array([np.mean(ratios - 1.0 <= x) if x > left else np.mean(ratios <= 1.0) for x in steps])
+        wins = int(np.sum(ratios <= 1.0))
+        ax.step(
+            steps,
+            shares,
+            where="post",
+            color=optimizer_color(optimizer),
+            label=f"{optimizer} (best on {wins} of {len(profile.tasks)})",
+        )
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentFormatter
+
+    ax.set_xscale("log")
+    ax.set_xlim(left, right)
+    ax.xaxis.set_major_locator(LogLocator(base=10))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{1.0 + value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(-0.03, 1.03)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.set_xlabel("τ: within this factor of the best (axis: log of τ − 1)")
+    ax.set_ylabel("share of tasks within τ of the best")
+    _legend_right(fig, ax, margins)
+    return fig
+
+
+def draw_performance_profile(profile: PerformanceProfile, path: Path) -> Path:
+    """Draw and save a performance profile (beside a suite's index.md); returns the path."""
+    with _style():
+        return save_png(performance_profile_figure(profile), path)
+
+
+__all__ = [
+    "draw_performance_profile",
+    "expected_max_figure",
+    "final_curves_figure",
+    "performance_profile_figure",
+    "tune_scores_figure",
+]
