@@ -23,6 +23,7 @@ from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
 
 if TYPE_CHECKING:
     from optbench.config import Experiment
+    from optbench.executors import Scheduler
 
 TRACEBACK_ENV = "OPTBENCH_TRACEBACK"
 """Set to 1 to let unexpected exceptions show their traceback (for bug reports)."""
@@ -81,6 +82,35 @@ JOBS_OPT = click.option(
     help="Runs executed at once, in worker processes.  [default: the number of cores]",
 )
 FORCE_OPT = click.option("--force", is_flag=True, help="Rerun runs that already finished.")
+SCHEDULER_ENV = "OPTBENCH_SCHEDULER"
+"""The address of a Dask scheduler to run on when neither --scheduler nor --scheduler-file is given."""
+SCHEDULER_OPT = click.option(
+    "--scheduler",
+    "scheduler_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Execute the runs on the Dask cluster of this scheduler, e.g. tcp://head:8786, on every "
+    f"worker thread (needs optbench[dask]).  [default: ${SCHEDULER_ENV}, else local processes]",
+)
+SCHEDULER_FILE_OPT = click.option(
+    "--scheduler-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Like --scheduler, the address read from the file `dask scheduler --scheduler-file` wrote.",
+)
+
+
+def _scheduler(address: str | None, file: Path | None) -> Scheduler | None:
+    """The Dask scheduler --scheduler, --scheduler-file or $OPTBENCH_SCHEDULER names; None: run locally."""
+    from optbench.errors import UsageError
+    from optbench.executors import Scheduler
+
+    if address and file:
+        raise UsageError("give --scheduler or --scheduler-file, not both")
+    if file is not None:
+        return Scheduler(file=file)
+    address = address or os.environ.get(SCHEDULER_ENV)
+    return Scheduler(address=address) if address else None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -164,6 +194,8 @@ def _echo_status(run_id: str, status: dict[str, Any]) -> None:
 @FORCE_OPT
 @click.option("--dry-run", is_flag=True, help="Print the resolved runs and write nothing.")
 @QUIET_OPT
+@SCHEDULER_OPT
+@SCHEDULER_FILE_OPT
 @_reports_errors
 def compare(
     config: Path,
@@ -173,10 +205,13 @@ def compare(
     force: bool,
     dry_run: bool,
     quiet: bool,
+    scheduler_address: str | None,
+    scheduler_file: Path | None,
 ) -> None:
     """Run every run of the config (runs x grid), then draw combined figures and a summary."""
     from optbench.config import runs_table
 
+    scheduler = _scheduler(scheduler_address, scheduler_file)
     exp = _load("compare", config, overrides)
     if dry_run:
         click.echo(runs_table(exp), nl=False)
@@ -185,7 +220,7 @@ def compare(
     from optbench.runner import run_experiment
 
     workers = jobs or os.cpu_count() or 1
-    result = run_experiment(exp, out, jobs=workers, force=force, progress=not quiet)
+    result = run_experiment(exp, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
     if not result.interrupted:
         plots.experiment_figures(result.folder, processes=workers)
         report.write_report(result.folder)
@@ -228,8 +263,18 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path) -> None:
 @JOBS_OPT
 @FORCE_OPT
 @QUIET_OPT
+@SCHEDULER_OPT
+@SCHEDULER_FILE_OPT
 @_reports_errors
-def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: bool) -> None:
+def suite(
+    suite_file: Path,
+    out: Path,
+    jobs: int | None,
+    force: bool,
+    quiet: bool,
+    scheduler_address: str | None,
+    scheduler_file: Path | None,
+) -> None:
     """Run every experiment a suite file lists, then all figures, reports and an index.
 
     Its compare experiments run as one sweep, then its tuning studies one after the other.
@@ -239,6 +284,7 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
     from optbench.runner import run_activations, run_experiments
     from optbench.tune import run_tune
 
+    scheduler = _scheduler(scheduler_address, scheduler_file)
     spec = load_suite(suite_file)
     problems: list[str] = []
     experiments, activation_configs, studies = [], [], []
@@ -262,16 +308,17 @@ def suite(suite_file: Path, out: Path, jobs: int | None, force: bool, quiet: boo
     if problems:
         raise ConfigError(problems)
     workers = jobs or os.cpu_count() or 1
-    folders = [run_activations(cfg, out) for cfg in activation_configs]
+    # The sweep first: it connects to the cluster (or checks the data) before anything is written.
     results = (
-        run_experiments(experiments, out, jobs=workers, force=force, progress=not quiet)
+        run_experiments(experiments, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
         if experiments
         else []
     )
+    folders = [run_activations(cfg, out) for cfg in activation_configs]
     interrupted = any(r.interrupted for r in results)
     tuned = []
     for study in studies if not interrupted else []:
-        outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet)
+        outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
         tuned.append(outcome)
         if outcome.interrupted:
             interrupted = True

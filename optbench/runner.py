@@ -6,10 +6,10 @@ Layout (the results contract):
     <out>/<experiment>/summary.csv
     <out>/<experiment>/experiment.yaml   name, description, source file, varied keys, run ids in order
 
-This process writes every file. Executors (this process, local workers) receive each run as its
-resolved YAML text and send back plain events: CSV lines and a final status. The experiment folder
-is locked for the whole invocation, so a run still marked `running` when the lock is acquired
-belongs to a process that is gone, and is run again.
+This process writes every file. Executors (this process, local workers, a Dask cluster) receive
+each run as its resolved YAML text and send back plain events: CSV lines and a final status. The
+experiment folder is locked for the whole invocation, so a run still marked `running` when the
+lock is acquired belongs to a process that is gone, and is run again.
 
 From the moment a run folder exists it holds a status.json that tells the truth: a new folder is
 built under a temporary name with its config.yaml and status.json and renamed into place, with the
@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from optbench.config import (
 from optbench.data import DATASETS
 from optbench.definition import scope, write_definition
 from optbench.errors import OptbenchError, UsageError
-from optbench.executors import Event, Executor, make_executor
+from optbench.executors import Event, Executor, Scheduler, connect, make_executor
 from optbench.executors.task import describe_error, versions
 from optbench.files import FolderLock, LineLog, atomic_write_json, atomic_write_text, csv_text, fsync_dir
 from optbench.layout import (
@@ -203,22 +204,31 @@ class SweepResult:
         return any(s.get("status") == "failed" for s in self.statuses.values())
 
 
-def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted()
-
-
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """In this process, SIGTERM unwinds like Ctrl-C does (unless it was ignored when we started)."""
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous == signal.SIG_IGN:
-        yield
-        return
-    signal.signal(signal.SIGTERM, _raise_interrupted)
+def _stop_signals_unwind() -> Iterator[threading.Event]:
+    """In this process, Ctrl-C raises KeyboardInterrupt and SIGTERM Interrupted, and the event yielded
+    records that one came (a signal ignored when we started stays ignored).
+
+    Python drops the exception of a signal that lands in a finalizer (the `__del__` of a library's
+    object, run in this thread): the sweep checks the event between waits, so no stop is lost.
+    """
+    stopped = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted()
+
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    ours = [signum for signum, handler in previous.items() if handler not in (signal.SIG_IGN, None)]
+    for signum in ours:
+        signal.signal(signum, on_signal)
     try:
-        yield
+        yield stopped
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum in ours:
+            signal.signal(signum, previous[signum])
 
 
 UPDATE_COST = 100
@@ -256,22 +266,51 @@ def _check_data(exps: Sequence[Experiment]) -> None:
 
 
 def run_experiment(
-    exp: Experiment, out: Path, jobs: int = 1, force: bool = False, progress: bool = True
+    exp: Experiment,
+    out: Path,
+    jobs: int = 1,
+    force: bool = False,
+    progress: bool = True,
+    scheduler: Scheduler | None = None,
 ) -> SweepResult:
     """Execute every run of `exp` not yet finished; keep summary.csv current after each one."""
-    (result,) = run_experiments([exp], out, jobs, force, progress)
+    (result,) = run_experiments([exp], out, jobs, force, progress, scheduler)
     return result
 
 
 def run_experiments(
-    exps: Sequence[Experiment], out: Path, jobs: int = 1, force: bool = False, progress: bool = True
+    exps: Sequence[Experiment],
+    out: Path,
+    jobs: int = 1,
+    force: bool = False,
+    progress: bool = True,
+    scheduler: Scheduler | None = None,
 ) -> list[SweepResult]:
     """Execute the unfinished runs of several experiments as one sweep, longest runs first.
 
     Each experiment folder is locked for the whole sweep; its summary.csv is rewritten after each of
-    its runs finishes. With jobs > 1 the runs go to worker processes; otherwise they run here.
+    its runs finishes. With a scheduler the runs go to that Dask cluster, connected to before anything
+    is written, and each worker checks its own data; otherwise, with jobs > 1, to local worker
+    processes, and with one job they run here.
     """
-    _check_data(exps)
+    if scheduler is None:
+        _check_data(exps)
+        return _run_sweep(exps, out, force, progress, lambda runs: make_executor(jobs, runs))
+    cluster = connect(scheduler)
+    try:
+        return _run_sweep(exps, out, force, progress, lambda runs: cluster)
+    finally:
+        cluster.shutdown(cancel=True)  # done already, unless the sweep never began
+
+
+def _run_sweep(
+    exps: Sequence[Experiment],
+    out: Path,
+    force: bool,
+    progress: bool,
+    make: Callable[[int], Executor],
+) -> list[SweepResult]:
+    """The sweep of `run_experiments`, its executor made by `make(number of runs to execute)`."""
     folders = [experiment_dir(out, exp.name) for exp in exps]
     if len(set(folders)) != len(folders):
         raise UsageError("two experiments of the sweep write into the same folder: give them distinct names")
@@ -279,7 +318,7 @@ def run_experiments(
         for folder in folders:
             stack.enter_context(FolderLock(folder))
         scopes = [scope(folder, exp) for folder, exp in zip(folders, exps)]  # may refuse: nothing written
-        stack.enter_context(_sigterm_as_interrupt())
+        stopped = stack.enter_context(_stop_signals_unwind())
         statuses: list[dict[str, dict[str, Any]]] = [{} for _ in exps]
         skipped = [0] * len(exps)
         summaries: list[Summary] = []
@@ -317,10 +356,10 @@ def run_experiments(
 
         sweep = _Sweep(owner, [exp.command for exp in exps], record, progress)
         interrupted = False
-        executor = make_executor(jobs, len(ordered)) if ordered else None
+        executor = make(len(ordered)) if ordered else None
         try:
             if executor is not None:
-                sweep.drive(executor, ordered)
+                sweep.drive(executor, ordered, stopped)
         except (KeyboardInterrupt, Interrupted):
             interrupted = True
         finally:
@@ -351,7 +390,7 @@ class _Sweep:
         self.in_flight: dict[str, RunWriter] = {}
         self.step_bar: Any = None
 
-    def drive(self, executor: Executor, ordered: Sequence[Path]) -> None:
+    def drive(self, executor: Executor, ordered: Sequence[Path], stopped: threading.Event) -> None:
         pending = deque(ordered)
         show_steps = executor.capacity == 1
         while pending or self.in_flight:
@@ -367,6 +406,8 @@ class _Sweep:
                     self.step_bar = _step_bar(run, self.progress)
                 executor.submit(str(run_folder), config_text)
             executor.wait(self.handle, WAIT_S)
+            if stopped.is_set():  # a stop signal whose exception Python dropped
+                raise Interrupted()
 
     def handle(self, key: str, event: Event) -> None:
         writer = self.in_flight[key]

@@ -591,3 +591,37 @@ def test_an_interrupted_run_records_how_many_steps_it_did(
     folder = tmp_path / "out" / "sweep" / RUNS_DIR / status["run_id"]
     assert strict_json(folder / STATUS_FILE)["steps_done"] == 500
     assert len(csv_rows(folder / "metrics.csv")) == 1 + 501
+
+
+class SignalsItself:
+    """An object whose finalizer sends `signum` to this process: the handler runs inside `__del__`,
+    where Python prints the exception it raises and drops it (as in a library's finalizer)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_that_lands_in_a_finalizer_still_stops_the_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    import optbench.runner
+
+    exp = load_experiment(write(tmp_path, SWEEP))
+    real = optbench.runner.RunWriter.rows
+
+    def rows_then_signal_in_a_finalizer(
+        self: optbench.runner.RunWriter, name: str, text: str, step: int | None
+    ) -> None:
+        real(self, name, text, step)
+        if step == 100:
+            SignalsItself(signum)  # dropped at once: its __del__ runs here
+
+    monkeypatch.setattr(optbench.runner.RunWriter, "rows", rows_then_signal_in_a_finalizer)
+    result = run_experiment(exp, tmp_path / "out", jobs=1, progress=False)
+    assert result.interrupted
+    assert sum(s["status"] == "completed" for s in result.statuses.values()) < len(exp.runs)

@@ -1,19 +1,25 @@
-"""Where runs execute: here, in a pool of local worker processes, or (later) on a cluster.
+"""Where runs execute: here, in a pool of local worker processes, or on a Dask cluster.
 
 An executor receives runs as (key, resolved YAML text) and hands back the plain events of
 `executors.task` as they arrive. It never writes into the results folder: the runner does, from the
 events, so every executor gives the same files with the same guarantees.
 
-Public face: `Executor` (the protocol), `Handler`, `Event`, `InlineExecutor`, `LocalPool`,
-`make_executor`.
+Modules: `task` (one run, wherever it executes), `local` (the local process pool), `dask` (a Dask
+cluster; needs the optional `distributed` package, imported only when a scheduler is given).
+
+Public face: `Executor` (the protocol), `Handler`, `Event`, `InlineExecutor`, `make_executor`,
+`Scheduler`, `connect`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+from optbench.errors import UsageError
 from optbench.executors.task import Event, perform
 
 Handler = Callable[[str, Event], None]
@@ -75,4 +81,37 @@ def make_executor(jobs: int, runs: int) -> Executor:
     return LocalPool(workers)
 
 
-__all__ = ["Event", "Executor", "Handler", "InlineExecutor", "make_executor"]
+@dataclass(frozen=True)
+class Scheduler:
+    """A Dask scheduler to execute runs on: its address, or the scheduler file it wrote (exactly one)."""
+
+    address: str | None = None
+    """Like tcp://head:8786."""
+    file: Path | None = None
+    """What `dask scheduler --scheduler-file FILE` wrote: JSON holding the address."""
+    timeout_s: float | None = None
+    """How long to wait for it to answer; None: Dask's `distributed.comm.timeouts.connect` (30 s unless
+    configured, e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s)."""
+
+    def __post_init__(self) -> None:
+        if (self.address is None) == (self.file is None):
+            raise ValueError("a Scheduler has an address or a file, not both or neither")
+
+
+def connect(scheduler: Scheduler) -> Executor:
+    """An executor on the Dask cluster of `scheduler`, connected: OptbenchError if it does not answer.
+
+    Its `shutdown` may be called again, and then does nothing.
+    """
+    try:
+        from optbench.executors.dask import connect as connect_dask
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("distributed", "dask"):
+            raise
+        raise UsageError(
+            "running on a Dask cluster needs the distributed package: pip install 'optbench[dask]'"
+        ) from None
+    return connect_dask(scheduler)
+
+
+__all__ = ["Event", "Executor", "Handler", "InlineExecutor", "Scheduler", "connect", "make_executor"]

@@ -49,8 +49,13 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def perform(config_text: str, emit: Emit) -> None:
-    """Execute the run that `config_text` (a config.yaml) describes, reporting everything to `emit`."""
+def perform(config_text: str, emit: Emit, prepare: Callable[[Any], None] | None = None) -> None:
+    """Execute the run that `config_text` (a config.yaml) describes, reporting everything to `emit`.
+
+    `prepare`, if given, receives the parsed config before it is validated (validation reads the
+    dataset's size from its folder): a cluster worker makes the data present there. What it raises
+    fails the run like any other error.
+    """
     started = time.perf_counter()
     worker = {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions()}
 
@@ -58,7 +63,10 @@ def perform(config_text: str, emit: Emit) -> None:
         emit(("done", {**fields, "wall_s": round(time.perf_counter() - started, 3), **worker}))
 
     try:
-        run, problems = validate_run(yaml.safe_load(config_text))
+        raw = yaml.safe_load(config_text)
+        if prepare is not None:
+            prepare(raw)
+        run, problems = validate_run(raw)
         if run is None:
             detail = "; ".join(f"{path}: {message}" for path, message in problems)
             raise OptbenchError(f"invalid config: {detail}")
