@@ -357,6 +357,8 @@ def suite(
 @FORCE_OPT
 @click.option("--dry-run", is_flag=True, help="Print the trials that would run and write nothing.")
 @QUIET_OPT
+@SCHEDULER_OPT
+@SCHEDULER_FILE_OPT
 @_reports_errors
 def tune(
     config: Path,
@@ -366,6 +368,8 @@ def tune(
     force: bool,
     dry_run: bool,
     quiet: bool,
+    scheduler_address: str | None,
+    scheduler_file: Path | None,
 ) -> None:
     """Tune every optimizer under a declared budget, choose on validation, rerun the chosen settings.
 
@@ -389,7 +393,8 @@ def tune(
     from optbench.tune import run_tune
 
     workers = jobs or os.cpu_count() or 1
-    outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet)
+    scheduler = _scheduler(scheduler_address, scheduler_file)
+    outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
     if not outcome.interrupted:
         plots.experiment_figures(outcome.folder, processes=workers)
         click.echo(f"report: {report.write_report(outcome.folder)}")

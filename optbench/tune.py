@@ -35,8 +35,11 @@ from optbench.config import Experiment, RunConfig
 from optbench.config.tune import Dimension, SearchSpace, Study
 from optbench.errors import ConfigError, OptbenchError, UsageError
 from optbench.layout import EXPERIMENT_FILE
+from optbench.results import (
+    TuneResult,
+    read_tune,
+)
 from optbench.results.files import _read_yaml
-from optbench.results.tuning import TuneResult, read_tune
 from optbench.runner import SweepResult, run_experiment
 
 if TYPE_CHECKING:

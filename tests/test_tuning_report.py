@@ -21,8 +21,18 @@ from optbench import plots, report
 from optbench.cli import main
 from optbench.config import load_tune
 from optbench.report.tuning import PROFILE_TAUS, gain_words, leaders, tune_findings
-from optbench.results import ExperimentResult, RunResult, TrialResult, TuneResult, read_tune
-from optbench.results.tuning import PerformanceProfile, performance_profile, task_ratios
+from optbench.results import (
+    ExperimentResult,
+    PerformanceProfile,
+    RunResult,
+    TrialResult,
+    TuneResult,
+    performance_profile,
+    read_tune,
+)
+from optbench.results.tuning import (
+    task_ratios,
+)
 from optbench.tune import run_tune
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

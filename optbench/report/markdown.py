@@ -37,11 +37,11 @@ from optbench.results import (
     TuneResult,
     is_activations_folder,
     is_tune_folder,
+    performance_profile,
     read_activations,
     read_experiment,
     read_tune,
 )
-from optbench.results.tuning import performance_profile
 from optbench.text import (
     format_value,
     plural,

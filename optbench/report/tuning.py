@@ -39,8 +39,12 @@ from optbench.report.findings import _unfinished_finding
 from optbench.report.sentences import Finding
 from optbench.report.settings import settings_section
 from optbench.report.tables import _md_table
-from optbench.results import ExperimentResult
-from optbench.results.tuning import PerformanceProfile, TrialResult, TuneResult
+from optbench.results import (
+    ExperimentResult,
+    PerformanceProfile,
+    TrialResult,
+    TuneResult,
+)
 from optbench.stats import mean_std
 from optbench.text import format_value, plural
 

@@ -15,7 +15,8 @@ Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `V
 `group_variants`, `variant_label`, `VARIANT_IGNORES`, `read_experiment`, `ExperimentResult`,
 `read_activations`, `ActivationsResult`, `ActivationCaseResult`, `is_result_folder`,
 `is_activations_folder`, `read_csv`, `read_rows`, `Columns`, `classes_of`, `layer_widths`,
-`read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`, `run_score`.
+`read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`, `run_score`, `performance_profile`,
+`PerformanceProfile`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics).
 """
 
 from optbench.results.activations import (
@@ -28,10 +29,23 @@ from optbench.results.activations import (
 from optbench.results.experiments import ExperimentResult, read_experiment
 from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows
 from optbench.results.runs import SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
-from optbench.results.tuning import TrialResult, TuneResult, is_tune_folder, read_tune, run_score
+from optbench.results.tuning import (
+    COLUMNS,
+    SCORE_NAMES,
+    PerformanceProfile,
+    TrialResult,
+    TuneResult,
+    is_tune_folder,
+    performance_profile,
+    read_tune,
+    run_score,
+    task_ratios,
+)
 from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, variant_label
 
 __all__ = [
+    "COLUMNS",
+    "SCORE_NAMES",
     "SEED_KEY",
     "SEED_KEYS",
     "VARIANT_IGNORES",
@@ -39,6 +53,7 @@ __all__ = [
     "ActivationsResult",
     "Columns",
     "ExperimentResult",
+    "PerformanceProfile",
     "RunResult",
     "TrialResult",
     "TuneResult",
@@ -50,6 +65,7 @@ __all__ = [
     "is_tune_folder",
     "last_finite",
     "layer_widths",
+    "performance_profile",
     "read_activations",
     "read_csv",
     "read_experiment",
@@ -57,5 +73,6 @@ __all__ = [
     "read_run",
     "read_tune",
     "run_score",
+    "task_ratios",
     "variant_label",
 ]
