@@ -131,10 +131,12 @@ class LineLog:
     propagates.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, append: bool = False) -> None:
+        """A new file at `path`, or with `append` the end of the one there (a resumed run's log)."""
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        self._size = 0
+        mode = os.O_APPEND if append else os.O_TRUNC
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode, FILE_MODE)
+        self._size = os.fstat(self._fd).st_size
 
     def append(self, text: str) -> None:
         data = text.encode("utf-8")

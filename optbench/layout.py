@@ -12,6 +12,7 @@ reading results never needs the code that produced them.
         metrics.csv            one row per step, whole rows only
         diagnostics.csv        per-layer statistics (dataset runs)
         status.json            running | completed | diverged | failed | interrupted, and more
+        checkpoint.npz         the last checkpoint of an unfinished dataset run (arrays only)
     <out>/<activations experiment>/{config.yaml, activations.csv, report.md, *.png}
     <out>/<tune experiment>/   as an experiment, plus tune.csv, trials.csv, expected_max.csv and the
                                tune figures; experiment.yaml records the spec and the trial table
@@ -33,6 +34,9 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
 DIAGNOSTICS_FILE = "diagnostics.csv"
 STATUS_FILE = "status.json"
+CHECKPOINT_FILE = "checkpoint.npz"
+"""A dataset run's last checkpoint: kept while the run is unfinished (a rerun resumes from it), removed
+once it finishes unless train.keep_checkpoint is set."""
 SUMMARY_FILE = "summary.csv"
 EXPERIMENT_FILE = "experiment.yaml"
 ACTIVATIONS_FILE = "activations.csv"

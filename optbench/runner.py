@@ -18,6 +18,7 @@ stop signals held until the status is written; a stop marks every run in flight 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import itertools
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from optbench import train
+from optbench import checkpoints, train
 from optbench.config import (
     ActivationsConfig,
     Experiment,
@@ -48,11 +49,21 @@ from optbench.definition import scope, write_definition
 from optbench.errors import OptbenchError, UsageError
 from optbench.executors import Event, Executor, Scheduler, connect, make_executor
 from optbench.executors.task import describe_error, versions
-from optbench.files import FolderLock, LineLog, atomic_write_json, atomic_write_text, csv_text, fsync_dir
+from optbench.files import (
+    FolderLock,
+    LineLog,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    csv_text,
+    fsync_dir,
+)
 from optbench.layout import (
     ACTIVATIONS_FILE,
+    CHECKPOINT_FILE,
     CONFIG_FILE,
     DIAGNOSTICS_FILE,
+    FINISHED,
     METRICS_FILE,
     RUNS_DIR,
     STATUS_FILE,
@@ -105,8 +116,11 @@ def _signals_held() -> Iterator[None]:
 class RunWriter:
     """The files of one run in flight, written from the events its executor delivers."""
 
-    def __init__(self, folder: Path, run: RunConfig, command: str = "") -> None:
+    def __init__(self, folder: Path, run: RunConfig, command: str = "", resume: bool = True) -> None:
+        """`resume`: a run whose folder holds a checkpoint continues from it (--force starts over)."""
         self.folder = folder
+        self.resume = resume
+        self.keep_checkpoint = run.train.keep_checkpoint
         self.status: dict[str, Any] = {
             "run_id": run.run_id,
             "status": "running",
@@ -119,21 +133,32 @@ class RunWriter:
             "versions": versions(),
         }
         self.steps_done = 0
+        self.resumed_from: int | None = None
         self._logs: dict[str, LineLog] = {}
         self._write_error: str | None = None
 
-    def create(self, config_text: str) -> None:
+    def create(self, config_text: str) -> str | None:
         """A new folder appears whole (config.yaml and status.json); an old one gets its status first.
 
         Call it with the stop signals held, and register the writer before they are released: a stop
-        then either finds no folder or a folder whose run it marks interrupted.
+        then either finds no folder or a folder whose run it marks interrupted. Returns the checkpoint
+        (base64 text) the run resumes from, its logs cut back to the checkpoint's step; None when it
+        starts afresh.
         """
         if self.folder.is_dir():
+            found = self._checkpoint() if self.resume else None
+            if found is not None:
+                self.resumed_from = self.steps_done = found[0]
+                self.status["resumed_from"] = found[0]
             atomic_write_json(self.folder / STATUS_FILE, self.status)
             atomic_write_text(self.folder / CONFIG_FILE, config_text)
-            for name in (METRICS_FILE, DIAGNOSTICS_FILE):
+            if found is not None:
+                for name in (METRICS_FILE, DIAGNOSTICS_FILE):
+                    _cut_back(self.folder / name, found[0])
+                return base64.b64encode(found[1]).decode("ascii")
+            for name in (METRICS_FILE, DIAGNOSTICS_FILE, CHECKPOINT_FILE):
                 (self.folder / name).unlink(missing_ok=True)
-            return
+            return None
         staging = self.folder.with_name(f".{self.folder.name}.tmp-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -145,6 +170,25 @@ class RunWriter:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         fsync_dir(self.folder.parent)
+        return None
+
+    def _checkpoint(self) -> tuple[int, bytes] | None:
+        """The folder's checkpoint and its step, when its metrics reach that step; else None."""
+        try:
+            data = (self.folder / CHECKPOINT_FILE).read_bytes()
+            step = checkpoints.step_of(data)
+        except (OSError, OptbenchError):
+            return None
+        return (step, data) if _last_step(self.folder / METRICS_FILE) >= step else None
+
+    def checkpoint(self, step: int, text: str) -> None:
+        """Keep the run's newest checkpoint (atomically: a stop leaves the previous one whole)."""
+        if self._write_error is not None:
+            return
+        try:
+            atomic_write_bytes(self.folder / CHECKPOINT_FILE, base64.b64decode(text))
+        except OSError as exc:
+            self._write_error = describe_error(exc)
 
     def rows(self, name: str, text: str, step: int | None) -> None:
         """Append whole CSV lines; a failed write fails the run (the file keeps its whole rows)."""
@@ -153,7 +197,7 @@ class RunWriter:
         try:
             log = self._logs.get(name)
             if log is None:
-                log = self._logs[name] = LineLog(self.folder / name)
+                log = self._logs[name] = LineLog(self.folder / name, append=self.resumed_from is not None)
             log.append(text)
         except OSError as exc:
             self._write_error = describe_error(exc)
@@ -167,6 +211,8 @@ class RunWriter:
             fields = {**fields, "status": "failed", "error": self._write_error, "final_loss": None}
         self.status.update(fields, ended=_now())
         atomic_write_json(self.folder / STATUS_FILE, self.status)
+        if self.status.get("status") in FINISHED and not self.keep_checkpoint:
+            (self.folder / CHECKPOINT_FILE).unlink(missing_ok=True)
         return self.status
 
     def interrupt(self) -> dict[str, Any]:
@@ -179,6 +225,28 @@ class RunWriter:
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+
+
+def _last_step(path: Path) -> int:
+    """The step of the last row of a log (-1 if it has none)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return -1
+    for line in reversed(lines[1:]):
+        with contextlib.suppress(ValueError):
+            return int(line.split(",", 1)[0])
+    return -1
+
+
+def _cut_back(path: Path, step: int) -> None:
+    """Keep a log's header and its rows up to `step` (a resumed run writes the rows after it)."""
+    try:
+        header, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except (OSError, ValueError):
+        return
+    kept = [row for row in rows if int(row.split(",", 1)[0]) <= step]
+    atomic_write_text(path, header + "".join(kept))
 
 
 def _remove_stale_staging(runs_dir: Path) -> None:
@@ -354,7 +422,7 @@ def _run_sweep(
             bar.update(1)
             bar.set_postfix_str(f"{run.run_id}: {status.get('status')}", refresh=True)
 
-        sweep = _Sweep(owner, [exp.command for exp in exps], record, progress)
+        sweep = _Sweep(owner, [exp.command for exp in exps], record, progress, force)
         interrupted = False
         executor = make(len(ordered)) if ordered else None
         try:
@@ -382,8 +450,10 @@ class _Sweep:
         commands: Sequence[str],
         record: Callable[[Path, dict[str, Any]], None],
         progress: bool,
+        force: bool = False,
     ) -> None:
         self.owner = owner
+        self.force = force
         self.commands = commands
         self.record = record
         self.progress = progress
@@ -399,12 +469,12 @@ class _Sweep:
                 index, run = self.owner[run_folder]
                 config_text = to_yaml(run)
                 with _signals_held():
-                    writer = RunWriter(run_folder, run, self.commands[index])
-                    writer.create(config_text)
+                    writer = RunWriter(run_folder, run, self.commands[index], resume=not self.force)
+                    checkpoint = writer.create(config_text)
                     self.in_flight[str(run_folder)] = writer
                 if show_steps:
                     self.step_bar = _step_bar(run, self.progress)
-                executor.submit(str(run_folder), config_text)
+                executor.submit(str(run_folder), config_text, checkpoint)
             executor.wait(self.handle, WAIT_S)
             if stopped.is_set():  # a stop signal whose exception Python dropped
                 raise Interrupted()
@@ -416,6 +486,9 @@ class _Sweep:
             writer.rows(name, text, step)
             if self.step_bar is not None and name == METRICS_FILE and step is not None:
                 self.step_bar.update(int(step) - self.step_bar.n)
+            return
+        if event[0] == "checkpoint":
+            writer.checkpoint(int(event[1]), str(event[2]))
             return
         with _signals_held():
             status = writer.finish(event[1])

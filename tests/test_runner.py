@@ -625,3 +625,69 @@ def test_a_stop_signal_that_lands_in_a_finalizer_still_stops_the_sweep(
     result = run_experiment(exp, tmp_path / "out", jobs=1, progress=False)
     assert result.interrupted
     assert sum(s["status"] == "completed" for s in result.statuses.values()) < len(exp.runs)
+
+
+CHECKPOINTED = """experiment: resumed
+task: {dataset: mnist, validation: 2000}
+model: {hidden: [64, 64]}
+optimizer: {name: adam, lr: 0.001}
+train: {steps: 3000, eval_every: 100, batch_size: 64, checkpoint_every: 200}
+grid:
+  train.seed: [0, 1]
+"""
+
+
+def without_timing(path: Path) -> list[list[str]]:
+    rows = csv_rows(path)
+    drop = rows[0].index("elapsed_s") if "elapsed_s" in rows[0] else None
+    return [[c for i, c in enumerate(r) if i != drop] for r in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_files_of_an_uninterrupted_one(
+    tmp_path: Path, mnist: object, jobs: int
+) -> None:
+    config = write(tmp_path, CHECKPOINTED)
+    process = start_compare(tmp_path, config, jobs)
+    folder = tmp_path / "out" / "resumed"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(folder.glob("runs/*/checkpoint.npz")):
+        time.sleep(0.05)
+    time.sleep(0.3)  # some steps past the checkpoint: they are run again after it
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    resumable = [f.name for f in run_folders(tmp_path / "out", "resumed") if (f / "checkpoint.npz").exists()]
+    assert resumable, "no run left a checkpoint"
+    rerun = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optbench",
+            "compare",
+            str(config),
+            "--out",
+            str(tmp_path / "out"),
+            "-q",
+            "--jobs",
+            str(jobs),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    whole = subprocess.run(
+        [sys.executable, "-m", "optbench", "compare", str(config), "--out", str(tmp_path / "whole"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert whole.returncode == 0, whole.stderr
+    for name in resumable:
+        status = read_status(folder / "runs" / name)
+        assert status is not None and status["status"] == "completed" and status["resumed_from"] > 0
+        assert not (folder / "runs" / name / "checkpoint.npz").exists()  # removed once finished
+        for log in ("metrics.csv", "diagnostics.csv"):
+            ours, theirs = folder / "runs" / name / log, tmp_path / "whole" / "resumed" / "runs" / name / log
+            assert without_timing(ours) == without_timing(theirs), log

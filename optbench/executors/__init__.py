@@ -34,8 +34,8 @@ class Executor(Protocol):
         """How many runs it executes at once: the runner keeps that many submitted."""
         ...
 
-    def submit(self, key: str, config_text: str) -> None:
-        """Start executing a run (at once, or when a slot frees)."""
+    def submit(self, key: str, config_text: str, checkpoint: str | None = None) -> None:
+        """Start executing a run (at once, or when a slot frees), from `checkpoint` if given."""
         ...
 
     def wait(self, handle: Handler, timeout: float) -> None:
@@ -57,15 +57,15 @@ class InlineExecutor:
     capacity = 1
 
     def __init__(self) -> None:
-        self._queue: deque[tuple[str, str]] = deque()
+        self._queue: deque[tuple[str, str, str | None]] = deque()
 
-    def submit(self, key: str, config_text: str) -> None:
-        self._queue.append((key, config_text))
+    def submit(self, key: str, config_text: str, checkpoint: str | None = None) -> None:
+        self._queue.append((key, config_text, checkpoint))
 
     def wait(self, handle: Handler, timeout: float) -> None:
         if self._queue:
-            key, config_text = self._queue.popleft()
-            perform(config_text, lambda event: handle(key, event))
+            key, config_text, checkpoint = self._queue.popleft()
+            perform(config_text, lambda event: handle(key, event), checkpoint=checkpoint)
 
     def shutdown(self, cancel: bool) -> None:
         self._queue.clear()

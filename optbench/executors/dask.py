@@ -110,9 +110,9 @@ class DaskExecutor:
         # With no worker yet, one run waits at the scheduler for the first to join.
         return max(self._threads, 1) * (1 + QUEUED_PER_THREAD)
 
-    def submit(self, key: str, config_text: str) -> None:
+    def submit(self, key: str, config_text: str, checkpoint: str | None = None) -> None:
         self._check_connected()
-        future = self._client.submit(run_on_worker, config_text, pure=False)
+        future = self._client.submit(run_on_worker, config_text, checkpoint, pure=False)
         self._run_keys[future.key] = key
         self._futures[future.key] = future
         self._client.loop.add_callback(self._collect, future)
@@ -291,11 +291,20 @@ def _start_with_stop_signals_blocked(start: Callable[[], Client], timeout: float
 # --------------------------------------------------------------------------------------------------
 
 
-def run_on_worker(config_text: str) -> str:
-    """The Dask task: execute one run here and return its events as JSON text."""
+def run_on_worker(config_text: str, checkpoint: str | None = None) -> str:
+    """The Dask task: execute one run here (from `checkpoint`, if given) and return its events as JSON.
+
+    Its checkpoints are left out: the events reach the command only when the run is over, when a
+    checkpoint has nothing left to save.
+    """
     _pin_blas()
     events: list[Event] = []
-    perform(config_text, events.append, prepare=_prepare_data)
+
+    def keep(event: Event) -> None:
+        if event[0] != "checkpoint":
+            events.append(event)
+
+    perform(config_text, keep, prepare=_prepare_data, checkpoint=checkpoint)
     return json.dumps(events)
 
 

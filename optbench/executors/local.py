@@ -41,10 +41,11 @@ def _worker(conn: Connection) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since start: see LocalPool._start
     with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
         while (message := json.loads(conn.recv_bytes())) is not None:
-            _execute(conn, message)
+            config_text, checkpoint = message
+            _execute(conn, config_text, checkpoint)
 
 
-def _execute(conn: Connection, config_text: str) -> None:
+def _execute(conn: Connection, config_text: str, checkpoint: str | None) -> None:
     batch: list[Event] = []
     last_sent = time.monotonic()
 
@@ -52,12 +53,12 @@ def _execute(conn: Connection, config_text: str) -> None:
         nonlocal last_sent
         batch.append(event)
         now = time.monotonic()
-        if event[0] == "done" or now - last_sent >= FLUSH_S:
+        if event[0] != "rows" or now - last_sent >= FLUSH_S:  # a checkpoint goes at once, as a done
             conn.send_bytes(json.dumps(batch).encode("utf-8"))
             batch.clear()
             last_sent = now
 
-    perform(config_text, emit)
+    perform(config_text, emit, checkpoint=checkpoint)
 
 
 @dataclass
@@ -96,9 +97,9 @@ class LocalPool:
         theirs.close()
         return _Slot(process, ours)
 
-    def submit(self, key: str, config_text: str) -> None:
+    def submit(self, key: str, config_text: str, checkpoint: str | None = None) -> None:
         index = next(i for i, s in enumerate(self._slots) if s.key is None)
-        message = json.dumps(config_text).encode("utf-8")
+        message = json.dumps([config_text, checkpoint]).encode("utf-8")
         try:
             self._slots[index].conn.send_bytes(message)
         except OSError:  # the idle worker was killed from outside: a fresh one takes the run

@@ -5,8 +5,14 @@ or a network unchanged, and the process that runs the command writes the files f
 
     ("rows", FILE, TEXT, STEP)   whole CSV lines to append to FILE (its header comes first); STEP is
                                  the training step of the last line, None for a header
+    ("checkpoint", STEP, DATA)   a checkpoint of a dataset run after STEP, DATA the base64 text of
+                                 its `.npz` bytes (`optbench.checkpoints`); every row up to STEP
+                                 was emitted before it
     ("done", FIELDS)             the run is over; FIELDS go into status.json: status, steps_done,
                                  final_loss, final_test_acc, diverged_step or error, wall_s, versions
+
+A run given a checkpoint (base64 text, as emitted) continues after its step and emits the rows after
+it only, no header: the runner keeps the rows up to that step.
 
 A run that raises ends with a `failed` done event carrying its message, so that the other runs of a
 sweep go on; KeyboardInterrupt and the stop signals propagate to whoever runs the task.
@@ -14,6 +20,7 @@ sweep go on; KeyboardInterrupt and the stop signals propagate to whoever runs th
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import sys
@@ -24,7 +31,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from optbench import __version__, train
+from optbench import __version__, checkpoints, train
 from optbench.config import validate_run
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS
 from optbench.errors import OptbenchError
@@ -49,12 +56,17 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def perform(config_text: str, emit: Emit, prepare: Callable[[Any], None] | None = None) -> None:
+def perform(
+    config_text: str,
+    emit: Emit,
+    prepare: Callable[[Any], None] | None = None,
+    checkpoint: str | None = None,
+) -> None:
     """Execute the run that `config_text` (a config.yaml) describes, reporting everything to `emit`.
 
     `prepare`, if given, receives the parsed config before it is validated (validation reads the
     dataset's size from its folder): a cluster worker makes the data present there. What it raises
-    fails the run like any other error.
+    fails the run like any other error. `checkpoint` resumes the run from a checkpoint it emitted.
     """
     started = time.perf_counter()
     worker = {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions()}
@@ -70,10 +82,13 @@ def perform(config_text: str, emit: Emit, prepare: Callable[[Any], None] | None 
         if run is None:
             detail = "; ".join(f"{path}: {message}" for path, message in problems)
             raise OptbenchError(f"invalid config: {detail}")
-        emit(("rows", METRICS_FILE, csv_line(train.columns_for(run)), None))
+        resume = checkpoints.unpack(base64.b64decode(checkpoint)) if checkpoint is not None else None
+        if resume is None:
+            emit(("rows", METRICS_FILE, csv_line(train.columns_for(run)), None))
         write_diagnostics = None
         if run.task.kind == "dataset":
-            emit(("rows", DIAGNOSTICS_FILE, csv_line(DIAGNOSTIC_COLUMNS), None))
+            if resume is None:
+                emit(("rows", DIAGNOSTICS_FILE, csv_line(DIAGNOSTIC_COLUMNS), None))
 
             def write_diagnostics(row: train.Row) -> None:
                 emit(("rows", DIAGNOSTICS_FILE, csv_line(row), row[0]))
@@ -81,7 +96,10 @@ def perform(config_text: str, emit: Emit, prepare: Callable[[Any], None] | None 
         def write_metrics(row: train.Row) -> None:
             emit(("rows", METRICS_FILE, csv_line(row), row[0]))
 
-        outcome = train.run(run, write_metrics, write_diagnostics)
+        def save(step: int, state: checkpoints.Checkpoint) -> None:
+            emit(("checkpoint", step, base64.b64encode(checkpoints.pack(state)).decode("ascii")))
+
+        outcome = train.run(run, write_metrics, write_diagnostics, save=save, resume=resume)
     except Exception as exc:  # a failing run is a result of the sweep, reported in its status
         done(status="failed", error=describe_error(exc))
         return
