@@ -11,6 +11,7 @@ almost nothing: matrix products write with `out=`, activations run in place.
 
 from __future__ import annotations
 
+import copy
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -242,22 +243,33 @@ class MLP:
             if bias:
                 b_offset, offset = offset, offset + n_out
             self.layers.append(Layer(n_in, n_out, w_offset, b_offset))
-        self.params: Array = np.zeros(offset, self.dtype)
-        self.grads: Array = np.zeros(offset, self.dtype)
-        self.weights = [self._view(self.params, layer) for layer in self.layers]
-        self.weight_grads = [self._view(self.grads, layer) for layer in self.layers]
-        self.biases = [self._bias_view(self.params, layer) for layer in self.layers]
-        self.bias_grads = [self._bias_view(self.grads, layer) for layer in self.layers]
+        self._bind(np.zeros(offset, self.dtype))
         last = len(self.layers) - 1
         for i, (layer, w) in enumerate(zip(self.layers, self.weights)):
             draw = output_init if (i == last and output_init is not None) else init
             w[...] = draw(rng, layer.n_in, layer.n_out, self.dtype)
+
+    def _bind(self, params: Array) -> None:
+        """Take `params` as the parameter buffer, with a fresh gradient buffer and fresh workspaces."""
+        self.params: Array = params
+        self.grads: Array = np.zeros_like(params)
+        self.weights = [self._view(self.params, layer) for layer in self.layers]
+        self.weight_grads = [self._view(self.grads, layer) for layer in self.layers]
+        self.biases = [self._bias_view(self.params, layer) for layer in self.layers]
+        self.bias_grads = [self._bias_view(self.grads, layer) for layer in self.layers]
         last_bias = self.biases[-1]
         self._output_bias_column = None if last_bias is None else last_bias.reshape(-1, 1)
         """The last layer's bias as a column, to add to the class-major logits."""
         self._workspaces: dict[int, _Workspace] = {}
         self._last: _Workspace | None = None
         self._backward: _Workspace | None = None
+
+    def replica(self) -> MLP:
+        """A network of the same shape and activation holding a copy of these parameters, with buffers
+        of its own: it can evaluate in another thread while this one trains."""
+        twin = copy.copy(self)
+        twin._bind(self.params.copy())
+        return twin
 
     @staticmethod
     def _view(buffer: Array, layer: Layer) -> Array:

@@ -17,25 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from optbench import checkpoints
 from optbench.checkpoints import Checkpoint
 from optbench.config import RunConfig
 from optbench.data import (
     DATASETS,
-    EVAL_CHUNK,
     BatchSampler,
-    ChunkReader,
     Dataset,
     Split,
     default_data_dir,
-    iter_chunks,
     load_idx_folder,
     split,
 )
-from optbench.diagnostics import DIAGNOSTIC_COLUMNS, layer_diagnostics
+from optbench.diagnostics import DIAGNOSTIC_COLUMNS
 from optbench.errors import OptbenchError
+from optbench.evaluation import Evaluations
 from optbench.functions import FUNCTIONS
 from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import Optimizer
@@ -148,30 +145,6 @@ def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Ge
     )
 
 
-def evaluate(net: MLP, examples: ChunkReader) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole (validation or test) set, a chunk at a time."""
-    total_loss, correct = 0.0, 0
-    for x, y in examples:
-        loss_sum, right = net.evaluate(x, y)
-        total_loss += loss_sum
-        correct += right
-    return total_loss / len(examples), correct / len(examples)
-
-
-PROBE_SIZE = 1000
-"""Training images (the first ones of the training split) on which the diagnostics measure
-activations and gradients."""
-
-
-def _probe_batch(
-    data: Dataset, rows: NDArray[np.intp], dtype: np.dtype[Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed batch, the same at every evaluation, so diagnostics over training are comparable."""
-    first = rows[:PROBE_SIZE]
-    n = len(first)
-    return next(iter_chunks(data.train_images[first], data.train_labels[first], n, dtype))
-
-
 def train_step(net: MLP, sampler: BatchSampler, opt: Optimizer) -> float:
     """One update: draw a batch, forward, loss, backward, then the optimizer's step.
 
@@ -237,6 +210,7 @@ def run_dataset(
     dataset: Dataset | None = None,
     save: Save | None = None,
     resume: Checkpoint | None = None,
+    beside: bool = False,
 ) -> Outcome:
     """Train the MLP with minibatches; one row per update.
 
@@ -247,7 +221,9 @@ def run_dataset(
 
     With `save`, a checkpoint is handed to it every train.checkpoint_every steps; with `resume`,
     the run continues after the checkpoint's step (whose rows the caller already has) and every
-    later row is the one an uninterrupted run writes, timing aside.
+    later row is the one an uninterrupted run writes, timing aside. With `beside`, evaluations run
+    in a second thread while training goes on (`optbench.evaluation`): the same numbers, sooner.
+    elapsed_s is the wall time since training started when the row's update was done.
     """
     assert run.task.dataset is not None and run.model is not None
     data = dataset if dataset is not None else cached_dataset(run.task.dataset, run.task.data_dir)
@@ -265,52 +241,57 @@ def run_dataset(
         rows=held_out.train_rows if run.task.validation else None,
     )
     opt = run.optimizer.build()
-    val_set = None
-    if run.task.validation:
-        val_set = ChunkReader(held_out.val_images, held_out.val_labels, EVAL_CHUNK, net.dtype)
-    test_set = ChunkReader(data.test_images, data.test_labels, EVAL_CHUNK, net.dtype)
-    probe = _probe_batch(data, held_out.train_rows, net.dtype) if write_diagnostics is not None else None
+    evaluations = Evaluations(net, data, held_out, write, write_diagnostics, beside)
+    try:
+        return _train(run, net, sampler, opt, evaluations, save, resume)
+    finally:
+        evaluations.close()
 
-    def diagnose(step: int) -> None:
-        if probe is not None and write_diagnostics is not None:
-            net.loss_and_grad(*probe)
-            for row in layer_diagnostics(net, step):
-                write_diagnostics(row)
 
+def _train(
+    run: RunConfig,
+    net: MLP,
+    sampler: BatchSampler,
+    opt: Optimizer,
+    evaluations: Evaluations,
+    save: Save | None,
+    resume: Checkpoint | None,
+) -> Outcome:
+    train = run.train
     recent: deque[float] = deque(maxlen=FINAL_LOSS_WINDOW)
-    last_eval: tuple[float | None, ...] = (None, None, None, None)  # val loss, val acc, test loss, test acc
     first, offset = 1, 0.0
     if resume is not None:
-        done, recent, last_eval, offset = _restore(resume, net, opt, sampler)
+        done, recent, evaluations.last, offset = _restore(resume, net, opt, sampler)
         first = done + 1
     else:
-        diagnose(0)
+        evaluations.diagnose(0)
     every = train.checkpoint_every
     started = time.perf_counter() - offset
     for step in range(first, train.steps + 1):
         loss = train_step(net, sampler, opt)
         elapsed = round(time.perf_counter() - started, 3)
         if not math.isfinite(loss):
-            write((step, sampler.epoch, loss, None, None, None, None, None, elapsed))
+            evaluations.finish()
+            evaluations.row([step, sampler.epoch, loss, None, None, None, None, None, elapsed])
             return Outcome("diverged", step, None, diverged_step=step)
         recent.append(loss)
-        evaluate_now = step % train.eval_every == 0 or step == train.steps
-        if evaluate_now:
-            val = evaluate(net, val_set) if val_set is not None else (None, None)
-            last_eval = (*val, *evaluate(net, test_set))
-            diagnose(step)
-            elapsed = round(time.perf_counter() - started, 3)
-        shown = last_eval if evaluate_now else (None, None, None, None)
-        write((step, sampler.epoch, loss, *shown, opt.last_lr, elapsed))
+        row = [step, sampler.epoch, loss, None, None, None, None, opt.last_lr, elapsed]
+        if step % train.eval_every == 0 or step == train.steps:
+            evaluations.evaluation(row)
+        else:
+            evaluations.row(row)
         if save is not None and every and step % every == 0 and step < train.steps:
-            save(step, _checkpoint(step, net, opt, sampler, recent, last_eval, elapsed))
+            evaluations.finish()  # a checkpoint comes after every row up to its step
+            save(step, _checkpoint(step, net, opt, sampler, recent, evaluations.last, elapsed))
+    evaluations.finish()
+    last = evaluations.last
     return Outcome(
         "completed",
         train.steps,
         sum(recent) / len(recent),
-        final_val_loss=last_eval[0],
-        final_val_acc=last_eval[1],
-        final_test_acc=last_eval[3],
+        final_val_loss=last[0],
+        final_val_acc=last[1],
+        final_test_acc=last[3],
     )
 
 
@@ -320,13 +301,15 @@ def run(
     write_diagnostics: Writer | None = None,
     save: Save | None = None,
     resume: Checkpoint | None = None,
+    beside: bool = False,
 ) -> Outcome:
-    """Execute one resolved run of either kind (a dataset run checkpoints and resumes)."""
+    """Execute one resolved run of either kind (a dataset run checkpoints and resumes; with `beside`,
+    it evaluates in a second thread, for a run that has a spare core)."""
     # Overflow on the way to NaN is how a diverging run ends; it is reported as status, not warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         if run.task.kind == "function":
             return run_function(run, write)
-        return run_dataset(run, write, write_diagnostics, save=save, resume=resume)
+        return run_dataset(run, write, write_diagnostics, save=save, resume=resume, beside=beside)
 
 
 __all__ = ["DATASET_COLUMNS", "DIAGNOSTIC_COLUMNS", "FUNCTION_COLUMNS", "Outcome", "run"]

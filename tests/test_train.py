@@ -149,3 +149,48 @@ def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupte
         assert [r[:-1] for r in after] == [r[:-1] for r in rows[step:]]  # elapsed_s aside
         assert after_diagnostics == [d for d in diagnostics if d[0] > step]
         assert resumed == outcome
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("activation", "optimizer", "lr", "eval_every", "status"),
+    [("relu", "adam", 0.01, 10, "completed"), ("identity", "sgd", 10.0, 1, "diverged")],
+)
+def test_evaluating_beside_the_training_writes_the_rows_of_evaluating_in_line(
+    activation: str, optimizer: str, lr: float, eval_every: int, status: str, mnist: Dataset
+) -> None:
+    import threading
+
+    from optbench.checkpoints import pack, unpack
+    from optbench.config import validate_run
+
+    raw = {
+        "experiment": "x",
+        "task": {"dataset": "mnist", "validation": 1000},
+        "model": {"hidden": [32, 16], "activation": activation},
+        "optimizer": {"name": optimizer, "lr": lr},
+        "train": {"steps": 60, "eval_every": eval_every, "batch_size": 32, "checkpoint_every": 20},
+    }
+    run, problems = validate_run(raw)
+    assert run is not None, problems
+
+    def execute(beside: bool) -> tuple[list[Any], list[Any], list[Any], train.Outcome]:
+        rows: list[Any] = []
+        diagnostics: list[Any] = []
+        saved: list[Any] = []
+
+        def save(step: int, checkpoint: Any) -> None:
+            assert rows[-1][0] == step  # every row up to the checkpoint's step is written before it
+            kept = {k: v for k, v in unpack(pack(checkpoint)).items() if k != "elapsed"}
+            saved.append((step, {k: v.tobytes() for k, v in kept.items()}))
+
+        outcome = train.run(run, rows.append, diagnostics.append, save, beside=beside)
+        return [list(r[:-1]) for r in rows], diagnostics, saved, outcome
+
+    in_line = execute(beside=False)
+    beside = execute(beside=True)
+    assert in_line[3].status == status, in_line[3]
+    assert [r[0] for r in beside[0]] == list(range(1, len(beside[0]) + 1))  # in step order
+    # Rows (timing aside), diagnostics, checkpoints and outcome; as text, where NaN equals NaN.
+    assert repr(beside) == repr(in_line)
+    assert not [t for t in threading.enumerate() if t.name.startswith("optbench-eval")]

@@ -13,6 +13,7 @@ Public face: `Executor` (the protocol), `Handler`, `Event`, `InlineExecutor`, `m
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,13 +52,15 @@ class InlineExecutor:
     """Executes runs one after another in this process (`--jobs 1`): no worker to start or stop.
 
     `wait` executes the oldest submitted run to its end, delivering its events as they happen, so its
-    rows reach the disk while it trains and Ctrl-C interrupts it where it is.
+    rows reach the disk while it trains and Ctrl-C interrupts it where it is. With a second core, the
+    run evaluates on it while it trains (the same numbers, sooner).
     """
 
     capacity = 1
 
     def __init__(self) -> None:
         self._queue: deque[tuple[str, str, str | None]] = deque()
+        self._beside = _cores() > 1
 
     def submit(self, key: str, config_text: str, checkpoint: str | None = None) -> None:
         self._queue.append((key, config_text, checkpoint))
@@ -65,10 +68,17 @@ class InlineExecutor:
     def wait(self, handle: Handler, timeout: float) -> None:
         if self._queue:
             key, config_text, checkpoint = self._queue.popleft()
-            perform(config_text, lambda event: handle(key, event), checkpoint=checkpoint)
+            perform(config_text, lambda event: handle(key, event), checkpoint=checkpoint, beside=self._beside)
 
     def shutdown(self, cancel: bool) -> None:
         self._queue.clear()
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def make_executor(jobs: int, runs: int) -> Executor:

@@ -61,12 +61,14 @@ def perform(
     emit: Emit,
     prepare: Callable[[Any], None] | None = None,
     checkpoint: str | None = None,
+    beside: bool = False,
 ) -> None:
     """Execute the run that `config_text` (a config.yaml) describes, reporting everything to `emit`.
 
     `prepare`, if given, receives the parsed config before it is validated (validation reads the
     dataset's size from its folder): a cluster worker makes the data present there. What it raises
     fails the run like any other error. `checkpoint` resumes the run from a checkpoint it emitted.
+    `beside`: the run has a spare core, and evaluates in a second thread (`optbench.evaluation`).
     """
     started = time.perf_counter()
     worker = {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions()}
@@ -99,7 +101,7 @@ def perform(
         def save(step: int, state: checkpoints.Checkpoint) -> None:
             emit(("checkpoint", step, base64.b64encode(checkpoints.pack(state)).decode("ascii")))
 
-        outcome = train.run(run, write_metrics, write_diagnostics, save=save, resume=resume)
+        outcome = train.run(run, write_metrics, write_diagnostics, save=save, resume=resume, beside=beside)
     except Exception as exc:  # a failing run is a result of the sweep, reported in its status
         done(status="failed", error=describe_error(exc))
         return

@@ -1,0 +1,265 @@
+"""The training step of `make bench`: how fast it is, and how close to its matrix products.
+
+On the lecture's MLP (784-100-100-100-100-10, ReLU, He, batch 128), for sgd, momentum and adam in
+float32 and float64:
+
+- steps per second of the full training step (`train.train_step`: batch draw, forward, loss,
+  backward, update);
+- the time of that step's matrix products alone (the same products on the same shapes and dtype,
+  into preallocated buffers), and the efficiency = products-only time ÷ full step time;
+- a textbook NumPy step (a dict of arrays, a fancy-indexed batch, everything allocated, a second
+  forward pass for the logged loss), and our speed-up over it.
+
+Everything runs with one BLAS thread, as every run does (optbench/__init__.py): this process imports
+NumPy before optbench, so the limit is applied here with threadpoolctl.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from common import Measurement, Settings, load_average, progress
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
+
+from optbench import train
+from optbench.data import BatchSampler, Dataset
+from optbench.init import build_initializer
+from optbench.nn import ACTIVATIONS, MLP
+from optbench.optim import build_optimizer
+
+Array = NDArray[Any]
+
+LECTURE_SIZES = (784, 100, 100, 100, 100, 10)
+BATCH = 128
+STEP_OPTIMIZERS = {"sgd": 0.01, "momentum": 0.01, "adam": 0.001}
+"""The optimizers whose step is timed, with the lecture's learning rates."""
+DTYPES = ("float32", "float64")
+EFFICIENCY_TARGETS = {("sgd", "float32"): 0.85, ("adam", "float32"): 0.75}
+"""Products-only time ÷ step time, at least."""
+
+
+class Products:
+    """The matrix products of one training step of an MLP, alone, each into a preallocated buffer.
+
+    Forward x·W for every layer; backward hᵀ·δ (the weight gradient) for every layer and δ·Wᵀ (the
+    signal to the layer below) for all but the first: what a step cannot avoid.
+    """
+
+    def __init__(self, sizes: Sequence[int], batch: int, dtype: np.dtype[Any], rng: np.random.Generator):
+        def filled(*shape: int) -> Array:
+            # Values of the scale training sees: products of subnormal numbers would be slower.
+            return (rng.standard_normal(shape) * 0.1).astype(dtype)
+
+        self.x = filled(batch, sizes[0])
+        self.weights = [filled(a, b) for a, b in itertools.pairwise(sizes)]
+        self.outputs = [filled(batch, n) for n in sizes[1:]]
+        self.deltas = [filled(batch, n) for n in sizes[1:]]
+        self.grads = [filled(a, b) for a, b in itertools.pairwise(sizes)]
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations of one run: 2·m·k·n for each product of m×k by k×n."""
+        batch = len(self.x)
+        sizes = [w.size for w in self.weights]
+        return 2 * batch * (2 * sum(sizes) + sum(sizes[1:]))
+
+    def run(self) -> None:
+        h = self.x
+        for w, z in zip(self.weights, self.outputs):
+            np.matmul(h, w, out=z)
+            h = z
+        for i in range(len(self.weights) - 1, -1, -1):
+            h_in = self.x if i == 0 else self.outputs[i - 1]
+            np.matmul(h_in.T, self.deltas[i], out=self.grads[i])
+            if i > 0:
+                np.matmul(self.deltas[i], self.weights[i].T, out=self.deltas[i - 1])
+
+
+class TextbookStep:
+    """A training step as textbook NumPy code writes it: the reference the speed-up is measured on.
+
+    As the book's chapter 6 comparison: parameters in a dict of arrays, the training set normalised
+    to floats once and a batch drawn by fancy indexing, every intermediate array allocated, and after
+    the update a second forward pass that computes the loss to log.
+    """
+
+    def __init__(self, net: MLP, data: Dataset, optimizer: str, lr: float, rng: np.random.Generator):
+        self.dtype = net.dtype
+        self.images = data.train_images / self.dtype.type(255)
+        self.labels = data.train_labels.astype(np.intp)
+        self.rng = rng
+        self.params: dict[str, Array] = {}
+        for i, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
+            assert b is not None
+            self.params[f"W{i}"] = w.copy()
+            self.params[f"b{i}"] = b.copy()
+        self.n_layers = len(net.weights)
+        self.optimizer, self.lr = optimizer, lr
+        self.state: dict[str, dict[str, Array]] = {"m": {}, "v": {}}
+        self.t = 0
+
+    def forward(self, x: Array) -> tuple[list[Array], list[Array], Array]:
+        inputs, masks = [], []
+        h = x
+        for i in range(1, self.n_layers + 1):
+            inputs.append(h)
+            a = h @ self.params[f"W{i}"] + self.params[f"b{i}"]
+            if i < self.n_layers:
+                mask = a <= 0
+                h = a.copy()
+                h[mask] = 0
+                masks.append(mask)
+            else:
+                h = a
+        return inputs, masks, h
+
+    @staticmethod
+    def softmax_loss(logits: Array, t: Array) -> tuple[float, Array]:
+        z = logits - logits.max(axis=1, keepdims=True)
+        y = np.exp(z) / np.sum(np.exp(z), axis=1, keepdims=True)
+        loss = float(-np.sum(np.log(y[np.arange(len(t)), t] + 1e-7)) / len(t))
+        return loss, y
+
+    def gradient(self, x: Array, t: Array) -> dict[str, Array]:
+        inputs, masks, logits = self.forward(x)
+        _, y = self.softmax_loss(logits, t)
+        dout = y.copy()
+        dout[np.arange(len(t)), t] -= 1
+        dout = dout / len(t)
+        grads = {}
+        for i in range(self.n_layers, 0, -1):
+            grads[f"W{i}"] = inputs[i - 1].T @ dout
+            grads[f"b{i}"] = np.sum(dout, axis=0)
+            if i > 1:
+                dout = dout @ self.params[f"W{i}"].T
+                dout[masks[i - 2]] = 0
+        return grads
+
+    def update(self, grads: dict[str, Array]) -> None:
+        """The book's SGD, Momentum (0.9) and Adam (0.9, 0.999, 1e-7), its constants inline as it has them."""
+        m, v = self.state["m"], self.state["v"]
+        if self.optimizer == "sgd":
+            for key in self.params:
+                self.params[key] -= self.lr * grads[key]
+        elif self.optimizer == "momentum":
+            for key in self.params:
+                m[key] = 0.9 * m.get(key, 0) - self.lr * grads[key]
+                self.params[key] += m[key]
+        else:
+            self.t += 1
+            lr_t = self.lr * math.sqrt(1.0 - 0.999**self.t) / (1.0 - 0.9**self.t)
+            for key in self.params:
+                m.setdefault(key, np.zeros_like(self.params[key]))
+                v.setdefault(key, np.zeros_like(self.params[key]))
+                m[key] += (1 - 0.9) * (grads[key] - m[key])
+                v[key] += (1 - 0.999) * (grads[key] ** 2 - v[key])
+                self.params[key] -= lr_t * m[key] / (np.sqrt(v[key]) + 1e-7)
+
+    def step(self) -> float:
+        idx = self.rng.choice(len(self.images), BATCH)
+        x, t = self.images[idx], self.labels[idx]
+        self.update(self.gradient(x, t))
+        return self.softmax_loss(self.forward(x)[2], t)[0]
+
+
+WARM_CALLS = 2
+"""Untimed calls before each timed block: they bring back into the caches what the previous block
+evicted, so that each block is timed in its own steady state."""
+
+
+def _time_block(fn: Callable[[], Any], n: int) -> float:
+    """Seconds per call of `fn`, over `n` calls made after WARM_CALLS untimed ones."""
+    for _ in range(WARM_CALLS):
+        fn()
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n
+
+
+@dataclass(frozen=True)
+class StepTimes:
+    """Seconds per call, one entry per round, of the three things timed in alternation."""
+
+    step: list[float]
+    products: list[float]
+    textbook: list[float]
+    flops: int
+    """Of the products of one step."""
+
+    @property
+    def efficiency(self) -> float:
+        """Median of products-only time ÷ step time, the two measured in the same round."""
+        return statistics.median(p / s for p, s in zip(self.products, self.step))
+
+
+def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) -> StepTimes:
+    """Rounds of: a block of training steps, a block of its products alone, a block of textbook steps."""
+    rng_init, rng_data = train.seeded_generators(0)
+    net = MLP(LECTURE_SIZES, ACTIVATIONS["relu"], build_initializer("he"), rng_init, dtype=dtype)
+    lr = STEP_OPTIMIZERS[optimizer]
+    textbook = TextbookStep(net, data, optimizer, lr, np.random.default_rng(1))
+    sampler = BatchSampler(data.train_images, data.train_labels, BATCH, rng_data, dtype=net.dtype)
+    opt = build_optimizer(optimizer, {"lr": lr})
+    products = Products(LECTURE_SIZES, BATCH, net.dtype, np.random.default_rng(2))
+
+    def step() -> None:
+        train.train_step(net, sampler, opt)
+
+    for fn in (step, products.run, textbook.step):
+        _time_block(fn, settings.warmup)
+    times = StepTimes([], [], [], products.flops)
+    for _ in range(settings.rounds):
+        times.step.append(_time_block(step, settings.block))
+        times.products.append(_time_block(products.run, settings.block))
+        # A third as many: the textbook step is slower, and only its median is needed.
+        times.textbook.append(_time_block(textbook.step, max(settings.block // 3, 1)))
+    return times
+
+
+def step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _step_measurements(data, settings)
+
+
+def _step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
+    rows = []
+    for dtype in DTYPES:
+        for optimizer in STEP_OPTIMIZERS:
+            load = load_average()
+            times = time_steps(data, optimizer, dtype, settings)
+            step, products, textbook = map(statistics.median, (times.step, times.products, times.textbook))
+            rounds = f"median of {len(times.step)} rounds"
+            tag = f"{optimizer}_{dtype}"
+            target = EFFICIENCY_TARGETS.get((optimizer, dtype))
+            rows += [
+                Measurement(f"step_rate_{tag}", 1 / step, "steps/s", note=rounds, load=load),
+                Measurement(
+                    f"efficiency_{tag}",
+                    times.efficiency,
+                    "ratio",
+                    f">= {target}" if target else "",
+                    # The products' speed tells the state of the core: the clock of a core of a shared
+                    # host drops within seconds of sustained load, slowing the products more than the rest.
+                    f"products alone {products * 1e6:.0f} us ({times.flops / products / 1e9:.0f} GFLOP/s) / "
+                    f"step {step * 1e6:.0f} us; {rounds}",
+                    load,
+                ),
+                Measurement(
+                    f"speedup_vs_textbook_{tag}",
+                    textbook / step,
+                    "x",
+                    note=f"textbook step {textbook * 1e6:.0f} us; ratio of medians",
+                    load=load,
+                ),
+            ]
+            progress(rows[-3:])
+    return rows

@@ -1,0 +1,159 @@
+"""What a dataset run measures besides its training loss: validation and test figures, diagnostics.
+
+An `Evaluations` object receives the training loop's rows in order and writes them in order. A row
+of an evaluation step waits for its evaluation; so do the rows after it, until the evaluation is done.
+
+In line (the default), an evaluation runs at once on the training network. Beside the training
+(`beside=True`, for a run that has a core to itself, as `--jobs 1` gives it), it runs in a second
+thread on a replica holding a copy of the parameters, while the next updates train: a lone `optbench
+train` no longer waits for its evaluations. The numbers are the same bit for bit: each thread runs
+single-threaded matrix products (one BLAS thread per process, see optbench/__init__.py), and the
+replica computes exactly what the training network would. Only the timing differs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from optbench.data import EVAL_CHUNK, ChunkReader, Dataset, Split, iter_chunks
+from optbench.diagnostics import layer_diagnostics
+from optbench.nn import MLP
+
+Row = Sequence[Any]
+Writer = Callable[[Row], None]
+
+PROBE_SIZE = 1000
+"""Training images (the first ones of the training split) on which the diagnostics measure
+activations and gradients."""
+
+EVAL_CELLS = slice(3, 7)
+"""Where val_loss, val_acc, test_loss, test_acc sit in a row of DATASET_COLUMNS."""
+
+NO_EVALUATION: tuple[float | None, ...] = (None, None, None, None)
+
+
+def evaluate(net: MLP, examples: ChunkReader) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole (validation or test) set, a chunk at a time."""
+    total_loss, correct = 0.0, 0
+    for x, y in examples:
+        loss_sum, right = net.evaluate(x, y)
+        total_loss += loss_sum
+        correct += right
+    return total_loss / len(examples), correct / len(examples)
+
+
+def _probe_batch(
+    data: Dataset, rows: NDArray[np.intp], dtype: np.dtype[Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed batch, the same at every evaluation, so diagnostics over training are comparable."""
+    first = rows[:PROBE_SIZE]
+    return next(iter_chunks(data.train_images[first], data.train_labels[first], len(first), dtype))
+
+
+class Evaluations:
+    """The evaluations of one run, and the in-order writing of its rows.
+
+    `row(values)` takes each training row; `evaluation(values)` takes the row of an evaluation step
+    (its evaluation cells empty) and fills them; `finish()` waits for the evaluation in flight and
+    writes everything held back, as a checkpoint or the run's end needs. `last` holds the figures
+    of the last finished evaluation (val loss, val acc, test loss, test acc).
+    """
+
+    def __init__(
+        self,
+        net: MLP,
+        data: Dataset,
+        held_out: Split,
+        write: Writer,
+        write_diagnostics: Writer | None,
+        beside: bool,
+    ) -> None:
+        self._net = net
+        self._write = write
+        self._write_diagnostics = write_diagnostics
+        self._val = None
+        if len(held_out.val_labels):
+            self._val = ChunkReader(held_out.val_images, held_out.val_labels, EVAL_CHUNK, net.dtype)
+        self._test = ChunkReader(data.test_images, data.test_labels, EVAL_CHUNK, net.dtype)
+        self._probe = None
+        if write_diagnostics is not None:
+            self._probe = _probe_batch(data, held_out.train_rows, net.dtype)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="optbench-eval") if beside else None
+        self._replica = net.replica() if beside else None
+        self._in_flight: Future[tuple[tuple[float | None, ...], list[Row]]] | None = None
+        self._held: deque[list[Any]] = deque()
+        """Rows waiting for the evaluation in flight; the first is its own."""
+        self.last: tuple[float | None, ...] = NO_EVALUATION
+
+    def diagnose(self, step: int) -> None:
+        """Write the diagnostics of the network as it is now (before the first update: step 0)."""
+        if self._probe is not None and self._write_diagnostics is not None:
+            for diagnostics_row in self._diagnostics(self._net, step):
+                self._write_diagnostics(diagnostics_row)
+
+    def row(self, values: list[Any]) -> None:
+        self._poll()
+        if self._in_flight is None:
+            self._write(values)
+        else:
+            self._held.append(values)
+
+    def evaluation(self, values: list[Any]) -> None:
+        """Evaluate the network as it is after the update of this row, then write the row."""
+        step = values[0]
+        if self._pool is None or self._replica is None:
+            figures, diagnostics = self._measure(self._net, step)
+            self._finished(values, figures, diagnostics)
+            return
+        self.finish()
+        np.copyto(self._replica.params, self._net.params)
+        self._in_flight = self._pool.submit(self._measure_aside, self._replica, step)
+        self._held.append(values)
+
+    def finish(self) -> None:
+        """Wait for the evaluation in flight, if any, and write every row held back."""
+        if self._in_flight is not None:
+            figures, diagnostics = self._in_flight.result()
+            self._in_flight = None
+            self._finished(self._held.popleft(), figures, diagnostics)
+        while self._held:
+            self._write(self._held.popleft())
+
+    def close(self) -> None:
+        """Stop the evaluation thread (after the evaluation in flight, if any: tens of milliseconds)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _poll(self) -> None:
+        if self._in_flight is not None and self._in_flight.done():
+            self.finish()
+
+    def _finished(self, values: list[Any], figures: tuple[float | None, ...], diagnostics: list[Row]) -> None:
+        self.last = figures
+        values[EVAL_CELLS] = figures
+        self._write(values)
+        if self._write_diagnostics is not None:
+            for diagnostics_row in diagnostics:
+                self._write_diagnostics(diagnostics_row)
+
+    def _measure(self, net: MLP, step: int) -> tuple[tuple[float | None, ...], list[Row]]:
+        val = evaluate(net, self._val) if self._val is not None else (None, None)
+        figures = (*val, *evaluate(net, self._test))
+        return figures, self._diagnostics(net, step)
+
+    def _measure_aside(self, net: MLP, step: int) -> tuple[tuple[float | None, ...], list[Row]]:
+        # NumPy's error state belongs to the thread: the training thread's does not reach this one.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._measure(net, step)
+
+    def _diagnostics(self, net: MLP, step: int) -> list[Row]:
+        if self._probe is None:
+            return []
+        net.loss_and_grad(*self._probe)
+        return list(layer_diagnostics(net, step))
