@@ -345,7 +345,7 @@ class SGD(Optimizer):
                 _add_(g, buf, self.momentum, tmp)
             else:
                 g = buf
-        _add_(params, g, -lr, tmp)
+        _add_(params, g, -lr, grads)  # the gradient is spent: its buffer is the scratch, in cache
         return lr
 
 
