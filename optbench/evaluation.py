@@ -9,13 +9,21 @@ thread on a replica holding a copy of the parameters, while the next updates tra
 train` no longer waits for its evaluations. The numbers are the same bit for bit: each thread runs
 single-threaded matrix products (one BLAS thread per process, see optbench/__init__.py), and the
 replica computes exactly what the training network would. Only the timing differs.
+
+A stop signal raises in the training thread at any point of its Python code, so that thread holds no
+lock the evaluation thread shares: the two talk through two `queue.SimpleQueue`s, whose put never
+waits and whose get raises a KeyboardInterrupt cleanly. The evaluation thread blocks the stop signals
+(they reach the training thread alone) and is a daemon, so that nothing at the interpreter's exit
+waits for it.
 """
 
 from __future__ import annotations
 
+import queue
+import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -36,6 +44,10 @@ EVAL_CELLS = slice(3, 7)
 """Where val_loss, val_acc, test_loss, test_acc sit in a row of DATASET_COLUMNS."""
 
 NO_EVALUATION: tuple[float | None, ...] = (None, None, None, None)
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+Measured = tuple[tuple[float | None, ...], list[Row]]
 
 
 def evaluate(net: MLP, examples: ChunkReader) -> tuple[float, float]:
@@ -84,12 +96,21 @@ class Evaluations:
         self._probe = None
         if write_diagnostics is not None:
             self._probe = _probe_batch(data, held_out.train_rows, net.dtype)
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="optbench-eval") if beside else None
         self._replica = net.replica() if beside else None
-        self._in_flight: Future[tuple[tuple[float | None, ...], list[Row]]] | None = None
+        self._steps: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[Measured | Exception] = queue.SimpleQueue()
+        self._in_flight = False
         self._held: deque[list[Any]] = deque()
         """Rows waiting for the evaluation in flight; the first is its own."""
         self.last: tuple[float | None, ...] = NO_EVALUATION
+        self._thread: threading.Thread | None = None
+        if beside:
+            self._thread = threading.Thread(target=self._serve, name="optbench-eval", daemon=True)
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            try:
+                self._thread.start()  # it keeps the mask it starts with: the stop signals blocked
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def diagnose(self, step: int) -> None:
         """Write the diagnostics of the network as it is now (before the first update: step 0)."""
@@ -98,8 +119,9 @@ class Evaluations:
                 self._write_diagnostics(diagnostics_row)
 
     def row(self, values: list[Any]) -> None:
-        self._poll()
-        if self._in_flight is None:
+        if self._in_flight and not self._results.empty():
+            self.finish()
+        if not self._in_flight:
             self._write(values)
         else:
             self._held.append(values)
@@ -107,32 +129,43 @@ class Evaluations:
     def evaluation(self, values: list[Any]) -> None:
         """Evaluate the network as it is after the update of this row, then write the row."""
         step = values[0]
-        if self._pool is None or self._replica is None:
+        if self._thread is None or self._replica is None:
             figures, diagnostics = self._measure(self._net, step)
             self._finished(values, figures, diagnostics)
             return
         self.finish()
         np.copyto(self._replica.params, self._net.params)
-        self._in_flight = self._pool.submit(self._measure_aside, self._replica, step)
         self._held.append(values)
+        self._in_flight = True
+        self._steps.put(step)
 
     def finish(self) -> None:
         """Wait for the evaluation in flight, if any, and write every row held back."""
-        if self._in_flight is not None:
-            figures, diagnostics = self._in_flight.result()
-            self._in_flight = None
-            self._finished(self._held.popleft(), figures, diagnostics)
+        if self._in_flight:
+            result = self._results.get()
+            self._in_flight = False
+            if isinstance(result, Exception):
+                raise result
+            self._finished(self._held.popleft(), *result)
         while self._held:
             self._write(self._held.popleft())
 
     def close(self) -> None:
-        """Stop the evaluation thread (after the evaluation in flight, if any: tens of milliseconds)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        """End the evaluation thread, once the evaluation in flight (if any) is done: tens of milliseconds."""
+        if self._thread is not None:
+            self._steps.put(None)
+            self._thread.join()
 
-    def _poll(self) -> None:
-        if self._in_flight is not None and self._in_flight.done():
-            self.finish()
+    def _serve(self) -> None:
+        """The evaluation thread: measure the replica at each step it is sent until it is sent None."""
+        assert self._replica is not None
+        # NumPy's error state belongs to the thread: the training thread's does not reach this one.
+        with np.errstate(over="ignore", invalid="ignore"):
+            while (step := self._steps.get()) is not None:
+                try:
+                    self._results.put(self._measure(self._replica, step))
+                except Exception as exc:  # raised again in the training thread, by finish()
+                    self._results.put(exc)
 
     def _finished(self, values: list[Any], figures: tuple[float | None, ...], diagnostics: list[Row]) -> None:
         self.last = figures
@@ -142,15 +175,10 @@ class Evaluations:
             for diagnostics_row in diagnostics:
                 self._write_diagnostics(diagnostics_row)
 
-    def _measure(self, net: MLP, step: int) -> tuple[tuple[float | None, ...], list[Row]]:
+    def _measure(self, net: MLP, step: int) -> Measured:
         val = evaluate(net, self._val) if self._val is not None else (None, None)
         figures = (*val, *evaluate(net, self._test))
         return figures, self._diagnostics(net, step)
-
-    def _measure_aside(self, net: MLP, step: int) -> tuple[tuple[float | None, ...], list[Row]]:
-        # NumPy's error state belongs to the thread: the training thread's does not reach this one.
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._measure(net, step)
 
     def _diagnostics(self, net: MLP, step: int) -> list[Row]:
         if self._probe is None:

@@ -195,10 +195,11 @@ class RunWriter:
         if self._write_error is not None:
             return
         try:
-            log = self._logs.get(name)
-            if log is None:
-                log = self._logs[name] = LineLog(self.folder / name, append=self.resumed_from is not None)
-            log.append(text)
+            with _signals_held():  # a stop between creating the file and its first lines would leave it empty
+                log = self._logs.get(name)
+                if log is None:
+                    log = self._logs[name] = LineLog(self.folder / name, append=self.resumed_from is not None)
+                log.append(text)
         except OSError as exc:
             self._write_error = describe_error(exc)
         if step is not None and name == METRICS_FILE:
@@ -517,11 +518,19 @@ class _NoBar:
         pass
 
 
+def _tqdm() -> Any:
+    """tqdm's bar, without its monitor thread: a thread that can receive SIGINT would run the stop
+    handler in the middle of a block that holds the stop signals (`_signals_held`)."""
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0
+    return tqdm
+
+
 def _progress_bar(total: int, done: int, name: str, enabled: bool) -> Any:
     if not (enabled and sys.stderr.isatty()):
         return _NoBar()
-    from tqdm import tqdm
-
+    tqdm = _tqdm()
     return tqdm(total=total, initial=done, desc=name, unit="run", file=sys.stderr, dynamic_ncols=True)
 
 
@@ -529,8 +538,7 @@ def _step_bar(run: RunConfig, enabled: bool) -> Any:
     """The steps of the one run executing here, under the sweep's bar (None when not shown)."""
     if not (enabled and sys.stderr.isatty()):
         return None
-    from tqdm import tqdm
-
+    tqdm = _tqdm()
     return tqdm(
         total=run.train.steps,
         desc=run.run_id,
