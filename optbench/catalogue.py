@@ -1,16 +1,43 @@
-"""What a config can name, read from the registries: the text of `optbench list`."""
+"""What a config can name and set, read from the registries and the declared fields: `optbench list`.
+
+`optbench list WHAT` takes a family (`optimizers`, or `optimizer`), `keys`, `templates`, or the name
+of one entry (`adam`): anything else is refused with a did-you-mean.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from optbench.config import did_you_mean
+from optbench.config import templates as shipped
+from optbench.config.keys import ConfigKey, activations_keys, experiment_keys, tune_keys
 from optbench.data import DATASETS
+from optbench.errors import UsageError
 from optbench.functions import FUNCTIONS
 from optbench.hparams import HyperParam, describe_default, hyperparameters
 from optbench.init import INITIALIZERS
 from optbench.nn import ACTIVATIONS
 from optbench.optim import OPTIMIZERS, SCHEDULES
+from optbench.text import text_table
+
+FAMILIES = ("optimizers", "schedules", "inits", "activations", "functions", "datasets", "templates", "keys")
+"""What `optbench list WHAT` lists; bare `optbench list` shows all but the keys."""
+
+ALIASES = {
+    "optimizer": "optimizers",
+    "schedule": "schedules",
+    "init": "inits",
+    "initialiser": "inits",
+    "initialisers": "inits",
+    "initializer": "inits",
+    "initializers": "inits",
+    "activation": "activations",
+    "function": "functions",
+    "dataset": "datasets",
+    "template": "templates",
+    "key": "keys",
+}
 
 
 def _hyper_lines(params: Sequence[HyperParam], indent: str) -> list[str]:
@@ -30,25 +57,104 @@ def _entries(title: str, registry: Mapping[str, Any], with_hyper: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+TITLES = {
+    "optimizers": "optimizers (optimizer.name; hyperparameters as in torch.optim)",
+    "schedules": "schedules (optimizer.schedule)",
+    "inits": "initialisers (model.init)",
+    "activations": "activations (model.activation)",
+    "functions": "functions (task.function)",
+    "datasets": "datasets (task.dataset; task.data_dir for any folder in MNIST layout)",
+    "templates": "templates (optbench init TEMPLATE writes one to start from)",
+}
+REGISTRIES: dict[str, Mapping[str, Any]] = {
+    "optimizers": OPTIMIZERS,
+    "schedules": SCHEDULES,
+    "inits": INITIALIZERS,
+    "activations": ACTIVATIONS,
+    "functions": FUNCTIONS,
+    "datasets": DATASETS,
+}
+WITH_HYPERPARAMETERS = ("optimizers", "schedules", "inits")
+
+
+def _functions(names: Sequence[str]) -> str:
+    width = max(len(name) for name in names)
+    lines = [f"{TITLES['functions']}:"]
+    for name in names:
+        f = FUNCTIONS[name]
+        start = f"start ({f.start[0]:g}, {f.start[1]:g})"
+        lines.append(f"  {name.ljust(width)}  {f.formula}  [{start}]")
+    return "\n".join(lines) + "\n"
+
+
+def _templates(names: Sequence[str]) -> str:
+    rows = []
+    for name in names:
+        t = shipped.describe(name)
+        rows.append([name, f"optbench {t.command}", t.summary])
+    table = text_table(["template", "run with", "what it is"], rows)
+    return f"{TITLES['templates']}:\n" + "".join(f"  {line}" for line in table.splitlines(keepends=True))
+
+
+def _keys_block(title: str, keys: Sequence[ConfigKey]) -> str:
+    table = text_table(
+        ["key", "type", "default", "meaning"], [[k.key, k.type, k.default, k.doc] for k in keys]
+    )
+    return f"{title}:\n" + "".join(f"  {line}" for line in table.splitlines(keepends=True))
+
+
+def keys() -> str:
+    """Every config key with its type, default and meaning: `optbench list keys`."""
+    return "\n".join(
+        [
+            _keys_block(
+                "experiment configs (train, compare; a tuning study's base), also as KEY=VALUE",
+                experiment_keys(),
+            ),
+            _keys_block("tuning studies (tune) add", tune_keys()),
+            _keys_block("activations configs (activations)", activations_keys()),
+        ]
+    )
+
+
+def _family(family: str, names: Sequence[str] | None = None) -> str:
+    if family == "keys":
+        return keys()
+    if family == "templates":
+        return _templates(shipped.names() if names is None else names)
+    if family == "functions":
+        return _functions(list(FUNCTIONS) if names is None else names)
+    registry = REGISTRIES[family]
+    chosen = registry if names is None else {name: registry[name] for name in names}
+    return _entries(TITLES[family], chosen, family in WITH_HYPERPARAMETERS)
+
+
 def describe(family: str) -> str:
     """The `optbench list FAMILY` text: every name, a one-line summary, hyperparameters and defaults."""
-    if family == "optimizers":
-        return _entries("optimizers (optimizer.name; hyperparameters as in torch.optim)", OPTIMIZERS, True)
-    if family == "schedules":
-        return _entries("schedules (optimizer.schedule)", SCHEDULES, True)
-    if family == "inits":
-        return _entries("initialisers (model.init)", INITIALIZERS, True)
-    if family == "activations":
-        return _entries("activations (model.activation)", ACTIVATIONS, False)
-    if family == "functions":
-        width = max(len(name) for name in FUNCTIONS)
-        lines = ["functions (task.function):"]
-        for name, f in FUNCTIONS.items():
-            start = f"start ({f.start[0]:g}, {f.start[1]:g})"
-            lines.append(f"  {name.ljust(width)}  {f.formula}  [{start}]")
-        return "\n".join(lines) + "\n"
-    if family == "datasets":
-        return _entries(
-            "datasets (task.dataset; task.data_dir for any folder in MNIST layout)", DATASETS, False
-        )
-    raise ValueError(f"unknown family {family!r}")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}")
+    return _family(family)
+
+
+def listing(what: str | None) -> str:
+    """The text of `optbench list [WHAT]`: every family but the keys, one family, or the entries named WHAT.
+
+    UsageError, with a did-you-mean, when WHAT is neither a family nor a name.
+    """
+    if what is None:
+        return "\n".join(describe(f) for f in FAMILIES if f != "keys") + "\nconfig keys: optbench list keys\n"
+    family = ALIASES.get(what, what)
+    if family in FAMILIES:
+        return describe(family)
+    found = [f for f, registry in REGISTRIES.items() if what in registry]
+    found += ["templates"] if what in shipped.names() else []
+    if found:
+        return "\n".join(_family(f, [what]) for f in found)
+    names = [*FAMILIES, *ALIASES, *(n for r in REGISTRIES.values() for n in r), *shipped.names()]
+    hint = did_you_mean(what, names) or f"; choose a family: {', '.join(FAMILIES)}, or a name they list"
+    raise UsageError(f"nothing to list called {what!r}{hint}")
+
+
+def completions() -> list[str]:
+    """What `optbench list` can be given: the families, their singular forms and every name."""
+    return [*FAMILIES, *ALIASES, *(n for r in REGISTRIES.values() for n in r), *shipped.names()]

@@ -7,6 +7,7 @@ them, so `optbench --help` starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from optbench import __version__
 from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
@@ -64,8 +66,34 @@ def _reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _complete_overrides(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Config keys for KEY=VALUE: those of the command's kind of config, as `KEY=`."""
+    from optbench.config import completion_keys
+
+    if "=" in incomplete:
+        return []
+    kind = {"activations": "activations", "tune": "tune", "suite": "suite"}.get(
+        ctx.command.name or "", "experiment"
+    )
+    return [CompletionItem(f"{key}=") for key in completion_keys(kind) if key.startswith(incomplete)]
+
+
+def _complete_templates(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    from optbench.config import templates
+
+    return [CompletionItem(name) for name in templates.names() if name.startswith(incomplete)]
+
+
+def _complete_list(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    from optbench import catalogue
+
+    return [CompletionItem(name) for name in catalogue.completions() if name.startswith(incomplete)]
+
+
 CONFIG_ARG = click.argument("config", type=click.Path(path_type=Path, dir_okay=True))
-OVERRIDES_ARG = click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+OVERRIDES_ARG = click.argument(
+    "overrides", nargs=-1, metavar="[KEY=VALUE]...", shell_complete=_complete_overrides
+)
 OUT_OPT = click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -73,7 +101,7 @@ OUT_OPT = click.option(
     show_default=True,
     help="Results root; each experiment writes into OUT/<experiment>/.",
 )
-QUIET_OPT = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+QUIET_OPT = click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 JOBS_OPT = click.option(
     "-j",
     "--jobs",
@@ -81,7 +109,15 @@ JOBS_OPT = click.option(
     default=None,
     help="Runs executed at once, in worker processes.  [default: the number of cores]",
 )
+FIGURE_JOBS_OPT = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Figures drawn at once, in worker processes.  [default: the number of cores]",
+)
 FORCE_OPT = click.option("--force", is_flag=True, help="Rerun runs that already finished.")
+DRY_RUN_OPT = click.option("--dry-run", is_flag=True, help="Print the resolved runs and write nothing.")
 SCHEDULER_ENV = "OPTBENCH_SCHEDULER"
 """The address of a Dask scheduler to run on when neither --scheduler nor --scheduler-file is given."""
 SCHEDULER_OPT = click.option(
@@ -98,6 +134,24 @@ SCHEDULER_FILE_OPT = click.option(
     default=None,
     help="Like --scheduler, the address read from the file `dask scheduler --scheduler-file` wrote.",
 )
+RESULTS_ARG = click.argument(
+    "results_dir",
+    metavar="[RESULTS_DIR]",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=Path("results"),
+    required=False,
+)
+DRAWING = "drawing figures…"
+
+
+def _say(quiet: bool, message: str) -> None:
+    """A progress message on stderr, unless -q."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def _workers(jobs: int | None) -> int:
+    return jobs or os.cpu_count() or 1
 
 
 def _scheduler(address: str | None, file: Path | None) -> Scheduler | None:
@@ -113,15 +167,28 @@ def _scheduler(address: str | None, file: Path | None) -> Scheduler | None:
     return Scheduler(address=address) if address else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="optbench")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Experiments on neural-network optimizers and weight initialisation.
 
     A YAML config names a task (MNIST or a 2-D function), a model, an optimizer and how to train;
     KEY=VALUE arguments after it override any dotted key, e.g. optimizer.lr=0.1 train.steps=100.
-    Results go to results/<experiment>/ as CSV logs, PNG figures and a summary.
+    Results go to results/<experiment>/ as CSV logs, PNG figures and a report.
+
+    Start with `optbench init` (an example config), `optbench list` (what a config can name) and
+    `optbench list keys` (what it can set).
+
+    \b
+    Shell completion, in ~/.bashrc (zsh_source or fish_source for those shells):
+      eval "$(_OPTBENCH_COMPLETE=bash_source optbench)"
     """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 def _load(command: str, config: Path, overrides: Sequence[str]) -> Experiment:
@@ -134,19 +201,36 @@ def _load(command: str, config: Path, overrides: Sequence[str]) -> Experiment:
     return dataclasses.replace(exp, command=shlex.join(["optbench", command, str(config), *overrides]))
 
 
-@main.command()
+@main.command(short_help="Train one run of a config (its first).")
 @CONFIG_ARG
 @OVERRIDES_ARG
 @OUT_OPT
+@FORCE_OPT
+@click.option("--dry-run", is_flag=True, help="Print the resolved run and write nothing.")
 @QUIET_OPT
 @_reports_errors
-def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> None:
-    """Train one run: the config's base run, or its first run if it has runs or a grid."""
-    from optbench.layout import RUNS_DIR
+def train(
+    config: Path, overrides: tuple[str, ...], out: Path, force: bool, dry_run: bool, quiet: bool
+) -> None:
+    """Train one run: the config's base run, or its first run if it has runs or a grid.
+
+    A run that already finished is not trained again (--force trains it anew); an interrupted one
+    resumes from its last checkpoint. `compare` runs every run of the config.
+    """
+    from optbench.config import runs_table
+    from optbench.layout import RUN_FIGURES, RUNS_DIR
+    from optbench.text import status_line
+
+    exp = _load("train", config, overrides)
+    of_all = f"1 of {len(exp.runs)} runs; compare runs them all" if len(exp.runs) > 1 else ""
+    if dry_run:
+        click.echo(runs_table(dataclasses.replace(exp, runs=exp.runs[:1])), nl=False)
+        if of_all:
+            click.echo(f"would train {of_all}")
+        return
     from optbench.runner import run_experiment
 
-    exp = _load("train", config, overrides).first_only()
-    result = run_experiment(exp, out, jobs=1, force=True, progress=not quiet)
+    result = run_experiment(exp.first_only(), out, jobs=1, force=force, progress=not quiet)
     ((run_id, status),) = result.statuses.items()
     run_folder = result.folder / RUNS_DIR / run_id
     if result.interrupted:
@@ -155,13 +239,20 @@ def train(config: Path, overrides: tuple[str, ...], out: Path, quiet: bool) -> N
     if status.get("status") == "failed":
         _echo_failures(result.statuses)
         sys.exit(1)
-    from optbench import plots
+    if result.skipped:
+        click.echo(f"note: {run_id} already finished; not trained again (--force trains it anew)", err=True)
+        figures = [run_folder / name for name in RUN_FIGURES if (run_folder / name).is_file()]
+    else:
+        from optbench import plots
 
-    figures = plots.run_figures(run_folder)
-    _echo_status(run_id, status)
+        _say(quiet, DRAWING)
+        figures = plots.run_figures(run_folder)
+    click.echo(status_line(run_id, status))
     click.echo(f"results: {run_folder}")
     for figure in figures:
         click.echo(f"figure:  {figure}")
+    if of_all:
+        click.echo(f"trained {of_all}")
 
 
 def _echo_failures(statuses: dict[str, dict[str, Any]]) -> None:
@@ -171,28 +262,13 @@ def _echo_failures(statuses: dict[str, dict[str, Any]]) -> None:
             click.echo(f"error: run {run_id} failed: {status.get('error')}", err=True)
 
 
-def _echo_status(run_id: str, status: dict[str, Any]) -> None:
-    state = status.get("status")
-    if state == "diverged" and status.get("diverged_step") is not None:
-        state = f"diverged at step {status['diverged_step']}"
-    parts = [f"{run_id}: {state}"]
-    if status.get("final_loss") is not None:
-        parts.append(f"final_loss {status['final_loss']:.6g}")
-    for key in ("val_acc", "test_acc"):
-        if status.get(f"final_{key}") is not None:
-            parts.append(f"{key} {status[f'final_{key}']:.4f}")
-    if status.get("wall_s") is not None:
-        parts.append(f"{status['wall_s']:.1f} s")
-    click.echo(", ".join(parts))
-
-
-@main.command()
+@main.command(short_help="Run every run of a config, then figures and a report.")
 @CONFIG_ARG
 @OVERRIDES_ARG
 @OUT_OPT
 @JOBS_OPT
 @FORCE_OPT
-@click.option("--dry-run", is_flag=True, help="Print the resolved runs and write nothing.")
+@DRY_RUN_OPT
 @QUIET_OPT
 @SCHEDULER_OPT
 @SCHEDULER_FILE_OPT
@@ -208,7 +284,11 @@ def compare(
     scheduler_address: str | None,
     scheduler_file: Path | None,
 ) -> None:
-    """Run every run of the config (runs x grid), then draw combined figures and a summary."""
+    """Run every run of the config (runs x grid), then draw combined figures and write a report.
+
+    Runs that already finished are skipped (--force reruns them), interrupted ones resume. At the end,
+    one line per variant (its seeds as mean ± std) and the path of report.md.
+    """
     from optbench.config import runs_table
 
     scheduler = _scheduler(scheduler_address, scheduler_file)
@@ -219,15 +299,19 @@ def compare(
     from optbench import plots, report
     from optbench.runner import run_experiment
 
-    workers = jobs or os.cpu_count() or 1
+    workers = _workers(jobs)
     result = run_experiment(exp, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
+    report_path = None
     if not result.interrupted:
+        _say(quiet, DRAWING)
         plots.experiment_figures(result.folder, processes=workers)
-        report.write_report(result.folder)
-    click.echo(report.summary_table(result.folder), nl=False)
+        report_path = report.write_report(result.folder)
+    click.echo(report.variants_table(result.folder), nl=False)
     _echo_failures(result.statuses)
     if result.skipped:
         click.echo(f"{result.skipped} run(s) already finished, skipped (--force reruns them)")
+    if report_path is not None:
+        click.echo(f"report:  {report_path}")
     click.echo(f"results: {result.folder}")
     if result.interrupted:
         click.echo("interrupted: rerun the same command to finish the remaining runs", err=True)
@@ -236,20 +320,27 @@ def compare(
         sys.exit(1)
 
 
-@main.command()
+@main.command(short_help="Histograms of each layer's outputs at initialisation.")
 @CONFIG_ARG
 @OVERRIDES_ARG
 @OUT_OPT
+@click.option("--dry-run", is_flag=True, help="Print the resolved cases and write nothing.")
+@QUIET_OPT
 @_reports_errors
-def activations(config: Path, overrides: tuple[str, ...], out: Path) -> None:
+def activations(config: Path, overrides: tuple[str, ...], out: Path, dry_run: bool, quiet: bool) -> None:
     """Histograms of every layer's outputs at initialisation, and their gradients, for each case."""
-    from optbench.config import load_activations
-    from optbench.runner import run_activations
+    from optbench.config import cases_table, load_activations
 
     cfg = load_activations(config, overrides)
+    if dry_run:
+        click.echo(cases_table(cfg), nl=False)
+        return
+    from optbench.runner import run_activations
+
     folder = run_activations(cfg, out)
     from optbench import plots, report
 
+    _say(quiet, DRAWING)
     figures = plots.activation_figures(folder)
     path = report.write_report(folder)
     for figure in figures:
@@ -257,67 +348,58 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path) -> None:
     click.echo(f"report: {path}")
 
 
-@main.command()
+@main.command(short_help="Run every experiment a suite file lists.")
 @click.argument("suite_file", metavar="SUITE", type=click.Path(path_type=Path))
+@OVERRIDES_ARG
 @OUT_OPT
 @JOBS_OPT
 @FORCE_OPT
+@click.option("--dry-run", is_flag=True, help="Print the experiments and their runs, and write nothing.")
 @QUIET_OPT
 @SCHEDULER_OPT
 @SCHEDULER_FILE_OPT
 @_reports_errors
 def suite(
     suite_file: Path,
+    overrides: tuple[str, ...],
     out: Path,
     jobs: int | None,
     force: bool,
+    dry_run: bool,
     quiet: bool,
     scheduler_address: str | None,
     scheduler_file: Path | None,
 ) -> None:
     """Run every experiment a suite file lists, then all figures, reports and an index.
 
-    Its compare experiments run as one sweep, then its tuning studies one after the other.
-    `make demo` is `optbench suite configs/demo.yaml`: the lecture's experiments, end to end.
+    Its compare experiments run as one sweep, then its tuning studies one after the other. KEY=VALUE
+    overrides go to every listed config that has the key: `optbench suite configs/demo.yaml
+    train.steps=10` is a quick smoke test of `make demo` (`optbench suite configs/demo.yaml`).
     """
-    from optbench.config import load_activations, load_experiment, load_suite, load_tune
+    from optbench.config import load_suite, suite_table
+
+    scheduler = _scheduler(scheduler_address, scheduler_file)
+    loaded = load_suite(suite_file, overrides).load(
+        shlex.join(["optbench", "suite", str(suite_file), *overrides])
+    )
+    if dry_run:
+        click.echo(suite_table(loaded), nl=False)
+        return
     from optbench.runner import run_activations, run_experiments
     from optbench.tune import run_tune
 
-    scheduler = _scheduler(scheduler_address, scheduler_file)
-    spec = load_suite(suite_file)
-    problems: list[str] = []
-    experiments, activation_configs, studies = [], [], []
-    command = shlex.join(["optbench", "suite", str(suite_file)])
-    for entry in spec.compare:
-        try:
-            exp = load_experiment(entry.path, entry.overrides)
-            experiments.append(dataclasses.replace(exp, command=command))
-        except ConfigError as exc:
-            problems += exc.problems
-    for entry in spec.activations:
-        try:
-            activation_configs.append(load_activations(entry.path, entry.overrides))
-        except ConfigError as exc:
-            problems += exc.problems
-    for entry in spec.tune:
-        try:
-            studies.append(dataclasses.replace(load_tune(entry.path, entry.overrides), command=command))
-        except ConfigError as exc:
-            problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
-    workers = jobs or os.cpu_count() or 1
+    workers = _workers(jobs)
+    experiments = loaded.experiments
     # The sweep first: it connects to the cluster (or checks the data) before anything is written.
     results = (
         run_experiments(experiments, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
         if experiments
         else []
     )
-    folders = [run_activations(cfg, out) for cfg in activation_configs]
+    folders = [run_activations(cfg, out) for cfg in loaded.activations]
     interrupted = any(r.interrupted for r in results)
     tuned = []
-    for study in studies if not interrupted else []:
+    for study in loaded.studies if not interrupted else []:
         outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
         tuned.append(outcome)
         if outcome.interrupted:
@@ -329,6 +411,7 @@ def suite(
         t.folder for t in tuned if not t.interrupted
     ]
     drawn = folders + finished
+    _say(quiet, DRAWING)
     plots.render([job for folder in drawn for job in plots.figure_jobs(folder)], workers)
     for folder in drawn:
         report.write_report(folder)
@@ -349,7 +432,7 @@ def suite(
         sys.exit(1)
 
 
-@main.command()
+@main.command(short_help="Tune optimizers under a budget, chosen on validation.")
 @CONFIG_ARG
 @OVERRIDES_ARG
 @OUT_OPT
@@ -392,10 +475,11 @@ def tune(
     from optbench import plots, report
     from optbench.tune import run_tune
 
-    workers = jobs or os.cpu_count() or 1
+    workers = _workers(jobs)
     scheduler = _scheduler(scheduler_address, scheduler_file)
     outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
     if not outcome.interrupted:
+        _say(quiet, DRAWING)
         plots.experiment_figures(outcome.folder, processes=workers)
         click.echo(f"report: {report.write_report(outcome.folder)}")
     for sweep in outcome.sweeps:
@@ -425,50 +509,157 @@ def _trials_table(trials: Sequence[Any]) -> str:
     )
 
 
-@main.command("report")
-@click.argument("results_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@main.command("report", short_help="Redraw figures and reports from the CSV files.")
+@RESULTS_ARG
+@FIGURE_JOBS_OPT
+@QUIET_OPT
 @_reports_errors
-def report_command(results_dir: Path) -> None:
+def report_command(results_dir: Path, jobs: int | None, quiet: bool) -> None:
     """Redraw the figures and report of RESULTS_DIR from its CSV files, without training.
 
-    RESULTS_DIR is one experiment's folder, or a results root holding several (then each is redrawn
-    and the index rewritten).
+    RESULTS_DIR (default: results) is one experiment's folder, or a results root holding several (then
+    each is redrawn and the index rewritten). A folder a running command is writing into is refused.
     """
     from optbench import plots, report
+    from optbench.files import FolderLock
     from optbench.results import is_result_folder
 
-    processes = os.cpu_count() or 1
-    if not is_result_folder(results_dir):
-        folders = sorted(f for f in results_dir.iterdir() if f.is_dir() and is_result_folder(f))
-        if not folders:
-            raise OptbenchError(f"{results_dir}: holds no optbench experiment folder")
+    processes = _workers(jobs)
+    single = is_result_folder(results_dir)
+    folders = (
+        [results_dir]
+        if single
+        else sorted(f for f in results_dir.iterdir() if f.is_dir() and is_result_folder(f))
+    )
+    if not folders:
+        raise OptbenchError(f"{results_dir}: holds no optbench experiment folder")
+    with contextlib.ExitStack() as held:
+        for folder in folders:
+            held.enter_context(FolderLock(folder, advice="run optbench report again once it has finished"))
+        _say(quiet, DRAWING)
+        if single:
+            figures = plots.experiment_figures(results_dir, processes=processes)
+            path = report.write_report(results_dir)
+            click.echo(report.variants_table(results_dir), nl=False)
+            for figure in figures:
+                click.echo(f"figure: {figure}")
+            click.echo(f"report: {path}")
+            return
         plots.render([job for folder in folders for job in plots.figure_jobs(folder)], processes)
         for folder in folders:
             click.echo(f"report: {report.write_report(folder)}")
         click.echo(f"index: {report.write_index(results_dir, folders)}")
+
+
+@main.command("runs", short_help="List the experiments under a results folder.")
+@click.argument(
+    "results",
+    metavar="[RESULTS]",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=Path("results"),
+    required=False,
+)
+@_reports_errors
+def runs_command(results: Path) -> None:
+    """List the experiments under RESULTS (default: results): their kind, their runs by status, when
+    they last changed, and what they are. A folder a command is writing into says so."""
+    from optbench import inventory
+
+    entries = inventory.scan(results)
+    if not entries:
+        click.echo(f"{results}: holds no optbench experiment folder")
         return
-    figures = plots.experiment_figures(results_dir, processes=processes)
-    path = report.write_report(results_dir)
-    click.echo(report.summary_table(results_dir), nl=False)
-    for figure in figures:
-        click.echo(f"figure: {figure}")
-    click.echo(f"report: {path}")
+    click.echo(inventory.table(entries), nl=False)
 
 
-FAMILIES = ("optimizers", "schedules", "inits", "activations", "functions", "datasets")
+@main.command("export", short_help="Write every metric row of experiments to one CSV.")
+@click.argument("experiments", nargs=-1, required=True, metavar="EXPERIMENT...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    required=True,
+    help="The CSV file to write, replaced whole (- for standard output).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Results root in which EXPERIMENT names are looked up.",
+)
+@_reports_errors
+def export_command(experiments: tuple[str, ...], output: Path, out: Path) -> None:
+    """Write one long CSV of every metric row of every run of the EXPERIMENTs (folders, or names
+    under --out), with each run's experiment, run_id, status and resolved config values as columns:
+    what pandas.read_csv or R's read.csv loads in one call."""
+    from optbench import export
+
+    folders = export.experiment_folders(experiments, out)
+    dest = None if str(output) == "-" else output
+    done = export.export(folders, dest)
+    if dest is not None:
+        from optbench.text import plural
+
+        empty = f"; {plural(done.empty, 'run')} without metric rows yet" if done.empty else ""
+        click.echo(
+            f"{dest}: {plural(done.rows, 'row')} of {plural(done.runs, 'run')} "
+            f"from {plural(done.experiments, 'experiment')}{empty}"
+        )
 
 
-@main.command("list")
-@click.argument("family", type=click.Choice(FAMILIES), required=False)
-def list_command(family: str | None) -> None:
-    """List what configs can name: optimizers (with hyperparameters), inits, functions, ..."""
+@main.command("init", short_help="Write an example config to start from.")
+@click.argument("template", required=False, shell_complete=_complete_templates)
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@_reports_errors
+def init_command(template: str | None, path: Path | None) -> None:
+    """Write the example config TEMPLATE (default: paths_book, which runs in a second without data)
+    to PATH: a .yaml file, or a folder (default: the current one). Existing files are never
+    overwritten; a suite comes with the configs it lists. `optbench list templates` lists them."""
+    from optbench.config import templates
+
+    name = template or templates.DEFAULT_TEMPLATE
+    written = templates.write(name, path)
+    for file in written:
+        click.echo(f"wrote {file}")
+    command = templates.describe(name).command
+    click.echo(f"run it with: {shlex.join(['optbench', command, str(written[0])])}")
+
+
+@main.group("config", short_help="Show the resolved config that would run.")
+def config_group() -> None:
+    """Inspect configs."""
+
+
+@config_group.command("show", short_help="Print the resolved config, every default spelled out.")
+@CONFIG_ARG
+@OVERRIDES_ARG
+@click.option("--all", "every", is_flag=True, help="Every run of the config, not only the first.")
+@_reports_errors
+def config_show(config: Path, overrides: tuple[str, ...], every: bool) -> None:
+    """Print the resolved config of CONFIG (with any KEY=VALUE overrides) as YAML, every default
+    spelled out: its first run (what `train` runs), or each run with --all. Nothing is written."""
+    from optbench.config import show
+
+    click.echo(show(config, overrides, every), nl=False)
+
+
+@main.command("list", short_help="List what configs can name, and every config key.")
+@click.argument("what", required=False, metavar="[WHAT]", shell_complete=_complete_list)
+@_reports_errors
+def list_command(what: str | None) -> None:
+    """List what configs can name and set.
+
+    WHAT is a family (optimizers, schedules, inits, activations, functions, datasets, templates), or
+    keys (every config key with its type, default and meaning), or one name (adam, he, rosenbrock).
+    Without WHAT: every family but the keys.
+    """
     from optbench import catalogue
 
-    for name in [family] if family else FAMILIES:
-        click.echo(catalogue.describe(name))
+    click.echo(catalogue.listing(what), nl=False)
 
 
-@main.group()
+@main.group(short_help="Fetch and inspect datasets.")
 def data() -> None:
     """Fetch and inspect datasets."""
 
@@ -479,10 +670,13 @@ DATA_DIR_OPT = click.option(
     default=None,
     help="Data folder.  [default: $OPTBENCH_DATA, else the per-user cache]",
 )
+DATASET_ARG = click.argument(
+    "dataset", metavar="[DATASET]", type=click.Choice(["mnist"]), default="mnist", required=False
+)
 
 
-@data.command("fetch")
-@click.argument("dataset", type=click.Choice(["mnist"]), default="mnist")
+@data.command("fetch", short_help="Download a dataset, verify and cache it.")
+@DATASET_ARG
 @DATA_DIR_OPT
 @_reports_errors
 def data_fetch(dataset: str, data_dir: Path | None) -> None:
@@ -495,11 +689,12 @@ def data_fetch(dataset: str, data_dir: Path | None) -> None:
     click.echo(f"{dataset}: {what} in {folder}")
 
 
-@data.command("info")
+@data.command("info", short_help="Where a dataset is, its counts and checksums.")
+@DATASET_ARG
 @DATA_DIR_OPT
 @_reports_errors
-def data_info(data_dir: Path | None) -> None:
-    """Where the data is, how many examples it has, and whether the checksums pass."""
+def data_info(dataset: str, data_dir: Path | None) -> None:
+    """Where DATASET (default mnist) is, how many examples it has, and whether the checksums pass."""
     from optbench.data import data_info as inspect
 
     info = inspect(data_dir)
@@ -507,11 +702,19 @@ def data_info(data_dir: Path | None) -> None:
     for f in info.files:
         if not f.present:
             state = "missing"
+        elif not info.is_mnist:
+            state = f"{f.size} bytes"
         else:
             state = f"{f.size} bytes, checksum {'ok' if f.checksum_ok else 'MISMATCH'}"
-        click.echo(f"  {f.name:<26} {state}")
-    if info.problem is None:
-        click.echo(f"mnist: {info.n_train} training and {info.n_test} test images")
-    else:
+        click.echo(f"  {f.name:<29} {state}")
+    if info.problem is not None:
         click.echo(f"error: {info.problem}", err=True)
         sys.exit(1)
+    counts = f"{info.n_train} training and {info.n_test} test images"
+    if info.is_mnist:
+        click.echo(f"{dataset}: {counts}")
+    else:
+        click.echo(
+            f"not MNIST (no file has MNIST's checksum), but a dataset in MNIST layout: {counts} "
+            f"of {info.pixels} pixels; train on it with task.data_dir: {info.folder}"
+        )

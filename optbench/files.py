@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -183,29 +184,56 @@ class FolderLock:
 
     flock locks belong to the open file: the kernel drops them when the holder exits, killed or not,
     so a lock is never left stale. Whoever holds it knows that any run still marked `running` in that
-    folder belongs to a process that is gone.
+    folder belongs to a process that is gone. `advice` ends the message of a process that finds the
+    folder held.
     """
 
     FILENAME = ".lock"
+    PATIENCE_S = 0.2
+    """How long acquiring waits for a lock held only for a moment (by `holder`, say) before it gives up."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, advice: str = "wait for it to finish or choose another --out") -> None:
         self.path = folder / self.FILENAME
+        self.advice = advice
         self._fd = -1
 
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise LockedError(
-                f"{self.path.parent}: another optbench process (pid {holder}) is writing here; "
-                "wait for it to finish or choose another --out"
-            ) from None
+        deadline = time.monotonic() + self.PATIENCE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                where = f"{self.path.parent}: another optbench process (pid {holder}) is writing here"
+                raise LockedError(f"{where}; {self.advice}") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
         self._fd = fd
+
+    @classmethod
+    def holder(cls, folder: Path) -> int | None:
+        """The pid of the process holding the folder's lock (0 if it cannot be read), None if none does.
+
+        It looks without taking the lock for longer than a moment, and without creating a lock file.
+        """
+        try:
+            fd = os.open(folder / cls.FILENAME, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            return int(text) if text.isdigit() else 0
+        finally:
+            os.close(fd)
+        return None
 
     def release(self) -> None:
         if self._fd >= 0:

@@ -7,13 +7,16 @@ reading results never needs the code that produced them.
       experiment.yaml          name, description, source, kind, varied keys, run ids in order
       summary.csv              one row per run
       report.md, *.png         the report and its figures
+      figures.json             what each figure was drawn from (a digest of its inputs and of the
+                               figure code) and the PNG it wrote: a figure is redrawn only when they change
       runs/<run_id>/
         config.yaml            the fully resolved config of the run
         metrics.csv            one row per step, whole rows only
         diagnostics.csv        per-layer statistics (dataset runs)
         status.json            running | completed | diverged | failed | interrupted, and more
         checkpoint.npz         the last checkpoint of an unfinished dataset run (arrays only)
-    <out>/<activations experiment>/{config.yaml, activations.csv, report.md, *.png}
+    <out>/<activations experiment>/{config.yaml, activations.csv, report.md, *.png, figures.json}
+                               one histograms_<activation>.png per activation, and gradients.png
     <out>/<tune experiment>/   as an experiment, plus tune.csv, trials.csv, expected_max.csv and the
                                tune figures; experiment.yaml records the spec and the trial table
     <out>/index.md             links to every experiment of a suite (and a suite of tunes'
@@ -27,6 +30,7 @@ diverged run's final loss, for instance: the value it reached stays in metrics.c
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,9 @@ TRIALS_FILE = "trials.csv"
 EXPECTED_MAX_FILE = "expected_max.csv"
 """A tune: per optimizer and n, the expected best validation score of n random trials, and its std."""
 RUNS_DIR = "runs"
+FIGURES_FILE = "figures.json"
+"""Beside an experiment's figures: per figure, the digest of what it was drawn from and the size and
+mtime of its PNG, so that a figure whose inputs and PNG have not changed is not drawn again."""
 
 PATH_PNG = "path.png"
 LOSS_PNG = "loss.png"
@@ -59,7 +66,8 @@ EVAL_LOSS_PNG = "eval_loss.png"
 LR_SENSITIVITY_PNG = "lr_sensitivity.png"
 PATHS_PNG = "paths.png"
 PATHS_PANELS_PNG = "paths_panels.png"
-HISTOGRAMS_PNG = "histograms.png"
+HISTOGRAMS_PNG = "histograms_{activation}.png"
+"""An activations folder's histograms of one activation's cases: `histograms_png(activation)`."""
 GRADIENTS_PNG = "gradients.png"
 
 RUN_FIGURES = (PATH_PNG, LOSS_PNG, CURVES_PNG, DIAGNOSTICS_PNG)
@@ -85,8 +93,30 @@ PERFORMANCE_PROFILE_PNG = "performance_profile.png"
 TUNE_FIGURES = (EXPECTED_MAX_PNG, TUNE_SCORES_PNG, FINAL_CURVES_PNG)
 """The figures of a tune folder, in the order the report shows them."""
 
-ACTIVATION_FIGURES = (HISTOGRAMS_PNG, GRADIENTS_PNG)
-"""The figures of an activations folder, in the order the report shows them."""
+
+def histograms_png(activation: str) -> str:
+    """The file of the histograms of an activation's cases: histograms_sigmoid.png, ..."""
+    return HISTOGRAMS_PNG.format(activation=activation)
+
+
+def activation_figures_of(activations: Sequence[str]) -> tuple[str, ...]:
+    """The figures of an activations folder whose cases use these activations, in the report's order:
+    one histograms_<activation>.png per activation (in order of first use), then gradients.png."""
+    return (*(histograms_png(a) for a in dict.fromkeys(activations)), GRADIENTS_PNG)
+
+
+def report_order(names: Iterable[str]) -> list[str]:
+    """Figure file names in the order a report shows them: an experiment's (EXPERIMENT_FIGURES), a
+    tune's (TUNE_FIGURES), an activations folder's histograms (in the order given) and gradients."""
+    order = [*EXPERIMENT_FIGURES, *TUNE_FIGURES]
+
+    def rank(name: str) -> int:
+        if name in order:
+            return order.index(name)
+        return len(order) + (1 if name == GRADIENTS_PNG else 0)
+
+    return sorted(names, key=rank)
+
 
 STATUSES = ("running", "completed", "diverged", "failed", "interrupted")
 """What status.json may say. A run with no status.json yet is `pending` in the summary."""

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -71,6 +71,7 @@ from optbench.layout import (
     read_status,
 )
 from optbench.summary import Summary
+from optbench.text import shorten, status_line
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
@@ -421,7 +422,7 @@ def _run_sweep(
             statuses[index][run.run_id] = status
             summaries[index].update(run.run_id, status)
             bar.update(1)
-            bar.set_postfix_str(f"{run.run_id}: {status.get('status')}", refresh=True)
+            bar.finished(run.run_id, status)
 
         sweep = _Sweep(owner, [exp.command for exp in exps], record, progress, force)
         interrupted = False
@@ -508,10 +509,12 @@ class _Sweep:
 
 
 class _NoBar:
+    """No progress output (-q)."""
+
     def update(self, n: int = 1) -> None:
         pass
 
-    def set_postfix_str(self, s: str, refresh: bool = True) -> None:
+    def finished(self, run_id: str, status: dict[str, Any]) -> None:
         pass
 
     def close(self) -> None:
@@ -527,24 +530,87 @@ def _tqdm() -> Any:
     return tqdm
 
 
-def _progress_bar(total: int, done: int, name: str, enabled: bool) -> Any:
-    if not (enabled and sys.stderr.isatty()):
+class _Lines(_NoBar):
+    """Progress where stderr is no terminal (CI, nohup, `| tee`): one line per finished run, as it ends."""
+
+    def __init__(self, total: int, done: int, stream: TextIO) -> None:
+        self.total, self.n, self.stream = total, done, stream
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def finished(self, run_id: str, status: dict[str, Any]) -> None:
+        print(f"[{self.n}/{self.total}] {status_line(run_id, status)}", file=self.stream, flush=True)
+
+
+MIN_BAR = 10
+"""Characters the bar itself keeps on a narrow terminal: the run id beside it is shortened first,
+or left out."""
+RUN_BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+"""The sweep's bar: no rate (runs differ too much in length for runs/s to say anything), so that the
+bar and the last finished run keep their room on a narrow terminal."""
+RUN_METER = ": 100%|| {n}/{n} [00:00<00:00, ]"
+STEP_METER = ": 100%|| {n}/{n} [00:00<00:00, 99999.99step/s]"
+"""The widest text tqdm puts around a bar (besides its description and postfix), `n` the total."""
+
+
+def _columns() -> int:
+    """The terminal's width as tqdm uses it (it leaves the last column free)."""
+    return shutil.get_terminal_size().columns - 1
+
+
+class _Bar(_NoBar):
+    """The sweep's bar on a terminal; its postfix names the last finished run, shortened to keep the bar."""
+
+    def __init__(self, total: int, done: int, name: str, stream: TextIO) -> None:
+        tqdm = _tqdm()
+        desc = shorten(name, max(8, _columns() // 4))
+        self.meter = len(desc) + len(RUN_METER.format(n=total))
+        self.tqdm = tqdm(
+            total=total,
+            initial=done,
+            desc=desc,
+            unit="run",
+            file=stream,
+            dynamic_ncols=True,
+            bar_format=RUN_BAR,
+        )
+
+    def update(self, n: int = 1) -> None:
+        self.tqdm.update(n)
+
+    def finished(self, run_id: str, status: dict[str, Any]) -> None:
+        left = _columns() - self.meter
+        room = min(left - MIN_BAR, left // 2)  # the bar keeps at least half of what is left
+        self.tqdm.set_postfix_str(shorten(f"{run_id}: {status.get('status')}", room), refresh=True)
+
+    def close(self) -> None:
+        self.tqdm.close()
+
+
+def _progress_bar(total: int, done: int, name: str, enabled: bool, stream: TextIO | None = None) -> _NoBar:
+    """The sweep's progress: a bar on a terminal, a line per finished run elsewhere, nothing if disabled."""
+    stream = stream or sys.stderr
+    if not enabled:
         return _NoBar()
-    tqdm = _tqdm()
-    return tqdm(total=total, initial=done, desc=name, unit="run", file=sys.stderr, dynamic_ncols=True)
+    if not stream.isatty():
+        return _Lines(total, done, stream)
+    return _Bar(total, done, name, stream)
 
 
-def _step_bar(run: RunConfig, enabled: bool) -> Any:
+def _step_bar(run: RunConfig, enabled: bool, stream: TextIO | None = None) -> Any:
     """The steps of the one run executing here, under the sweep's bar (None when not shown)."""
-    if not (enabled and sys.stderr.isatty()):
+    stream = stream or sys.stderr
+    if not (enabled and stream.isatty()):
         return None
     tqdm = _tqdm()
+    room = _columns() - len(STEP_METER.format(n=run.train.steps)) - MIN_BAR
     return tqdm(
         total=run.train.steps,
-        desc=run.run_id,
+        desc=shorten(run.run_id, max(room, 8)),
         unit="step",
         leave=False,
-        file=sys.stderr,
+        file=stream,
         dynamic_ncols=True,
         mininterval=0.2,
     )

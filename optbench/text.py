@@ -50,6 +50,47 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def status_line(run_id: str, status: Mapping[str, Any]) -> str:
+    """A finished run as one line: `id: completed, final_loss 0.0213, val_acc 0.9712, 12.3 s`."""
+    state = str(status.get("status"))
+    if state == "diverged" and status.get("diverged_step") is not None:
+        state = f"diverged at step {status['diverged_step']}"
+    parts = [f"{run_id}: {state}"]
+    if isinstance(status.get("final_loss"), (int, float)):
+        parts.append(f"final_loss {status['final_loss']:.6g}")
+    for key in ("val_acc", "test_acc"):
+        if isinstance(status.get(f"final_{key}"), (int, float)):
+            parts.append(f"{key} {status[f'final_{key}']:.4f}")
+    if isinstance(status.get("wall_s"), (int, float)):
+        parts.append(f"{status['wall_s']:.1f} s")
+    return ", ".join(parts)
+
+
+def summary_sentence(text: str) -> str:
+    """The first sentence of a description, up to its first colon: what a one-line listing shows.
+
+    Only breaks outside parentheses count, so "(trial 0: its defaults)" stays whole, and a full stop
+    followed by a lower-case word ("e.g. this") is no sentence end.
+    """
+    text = " ".join(text.split())
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        following = text[i + 1 : i + 3]
+        if depth or following[:1] not in ("", " "):
+            continue
+        if char == ":" or (char == "." and not following[1:2].islower()):
+            return text[:i]
+    return text
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` cut to `width` characters, an ellipsis marking the cut; empty when even that does not fit."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…" if width >= 4 else ""
+
+
 def format_percent(fraction: float) -> str:
     """A fraction as a percentage with the digits a small one needs: 64%, 0.9%, 0.001%, 0%."""
     if fraction == 0 or abs(fraction) >= 0.1:

@@ -421,41 +421,52 @@ def test_report_groups_cases_by_where_the_weight_gradient_vanishes_or_grows(tmp_
 
 def test_report_md_has_the_findings_a_table_per_case_and_the_figures_that_exist(tmp_path: Path) -> None:
     folder = lecture_like(tmp_path)
-    (folder / "histograms.png").write_bytes(b"")
+    (folder / "histograms_sigmoid.png").write_bytes(b"")
     text = report.write_report(folder).read_text()
     assert text.startswith("# acts\n\nSynthetic activation statistics.\n")
     assert "Input: 10 × 5 standard normal values, seed 0; 5 hidden layers of 10 units without bias" in text
-    assert "![histograms](histograms.png)" in text and "gradients.png" not in text
+    assert "![histograms_sigmoid](histograms_sigmoid.png)" in text and "gradients.png" not in text
     assert text.count("\n### ") == 7
     assert "| layer | mean | std | saturated | zero | ‖∂L/∂W‖ | std of ∂L/∂a |" in text
-    assert "| 1 | 0.5 | 0.45 | 60% | 0% | 0.05 | 0.0001 |" in text
-    assert "| 1 | 0.1 | 0.1 | — | 50% | 5e-07 | 1e-10 |" in text
+    assert "| 1 | 0.500 | 0.450 | 60.0% | 0.0% | 0.0500 | 0.000100 |" in text
+    assert "| 1 | 0.100 | 1.00e-01 | — | 50.0% | 5.00e-07 | 1.00e-10 |" in text
 
 
 def test_index_links_an_activations_report_and_its_figures_with_headlines(tmp_path: Path) -> None:
     folder = lecture_like(tmp_path)
-    for name in plots.ACTIVATION_FIGURES:
+    for name in plots.activation_figures_of(["sigmoid", "relu", "tanh"]):
         (folder / name).write_bytes(b"")
     index = report.write_index(tmp_path, [folder]).read_text()
     assert "## [acts](acts/report.md)" in index
-    assert "Figures: [histograms](acts/histograms.png) · [gradients](acts/gradients.png)" in index
+    assert (
+        "Figures: [histograms_sigmoid](acts/histograms_sigmoid.png) · [histograms_relu]"
+        "(acts/histograms_relu.png) · [histograms_tanh](acts/histograms_tanh.png) · "
+        "[gradients](acts/gradients.png)"
+    ) in index
     assert "- std=1 + sigmoid saturates" in index
 
 
-def test_activation_figures_are_a_grid_of_histograms_and_three_gradient_panels(
+def test_activation_figures_are_a_grid_of_histograms_per_activation_and_three_gradient_panels(
     tmp_path: Path, catcher: FigureCatcher
 ) -> None:
     folder = lecture_like(tmp_path)
-    written = plots.activation_figures(folder)
-    assert [p.name for p in written] == ["histograms.png", "gradients.png"]
-    hist = catcher.figures["histograms.png"]
-    assert len(hist.axes) == 7 * 5
-    relu_layer_2 = hist.axes[3 * 5 + 1]
+    plots.activation_figures(folder)
+    assert list(catcher.figures) == [
+        "histograms_sigmoid.png",
+        "histograms_relu.png",
+        "histograms_tanh.png",
+        "gradients.png",
+    ]
+    rows = {"sigmoid": 3, "relu": 3, "tanh": 1}
+    for activation, cases in rows.items():
+        assert len(catcher.figures[f"histograms_{activation}.png"].axes) == cases * 5
+    hist = catcher.figures["histograms_sigmoid.png"]
+    relu_layer_2 = catcher.figures["histograms_relu.png"].axes[1]
     (bars,) = relu_layer_2.patches
     heights = bars.get_data().values
     assert list(heights) == pytest.approx([0.2, 0.2, 0.3, 0.3])  # counts / (N × H)
     assert list(bars.get_data().edges) == pytest.approx([0.0, 0.075, 0.15, 0.225, 0.3])
-    assert relu_layer_2.get_title() == "std 0.01 · zero 50%"
+    assert relu_layer_2.get_title() == "layer 2\nstd 0.01 · zero 50%"  # the first row of its figure
     assert hist.axes[1].get_title() == "layer 2\nstd 0.45 · sat 50%"
     assert hist.axes[0].get_ylabel() == "std=1 + sigmoid"
     grads = catcher.figures["gradients.png"]
@@ -488,14 +499,17 @@ def test_a_zero_gradient_is_marked_on_the_bottom_edge_of_the_log_axis(
     assert "exactly 0" in catcher.figures["gradients.png"].get_suptitle()
 
 
-def test_histograms_of_eight_cases_and_five_layers_are_a_readable_png(tmp_path: Path) -> None:
+def test_histograms_of_eight_cases_and_five_layers_are_readable_pngs_one_per_activation(
+    tmp_path: Path,
+) -> None:
     folder = lecture_like(tmp_path, eighth=True)
     assert len(read_activations(folder).cases) == 8
     plots.activation_figures(folder)
-    width, height = png_size(folder / "histograms.png")
     panel_w, panel_h = plots.activations.HIST_PANEL
-    assert width >= 5 * panel_w * plots.axes.DPI and height >= 8 * panel_h * plots.axes.DPI
-    assert width <= 2400 and height <= 2400
+    for activation, cases in {"sigmoid": 3, "relu": 3, "tanh": 2}.items():
+        width, height = png_size(folder / f"histograms_{activation}.png")
+        assert width >= 5 * panel_w * plots.axes.DPI and height >= cases * panel_h * plots.axes.DPI
+        assert width <= 2400 and height <= 1200
 
 
 # --------------------------------------------------------------------------------------------------
@@ -512,7 +526,12 @@ def lecture_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_lecture_config_gives_figures_and_a_report_that_names_its_shapes(lecture_folder: Path) -> None:
-    assert sorted(p.name for p in lecture_folder.glob("*.png")) == ["gradients.png", "histograms.png"]
+    assert sorted(p.name for p in lecture_folder.glob("*.png")) == [
+        "gradients.png",
+        "histograms_relu.png",
+        "histograms_sigmoid.png",
+        "histograms_tanh.png",
+    ]
     text = (lecture_folder / "report.md").read_text()
     for expected in (
         "- std=1 + sigmoid saturates:",
@@ -525,7 +544,7 @@ def test_the_lecture_config_gives_figures_and_a_report_that_names_its_shapes(lec
     assert one_with(text.splitlines(), "closest to 1").startswith("- he + relu keeps its std across layers")
     redrawn = CliRunner().invoke(main, ["report", str(lecture_folder)])
     assert redrawn.exit_code == 0, redrawn.output
-    assert redrawn.output.splitlines()[0].split() == [
+    assert redrawn.stdout.splitlines()[0].split() == [
         "case",
         "std",
         "first",
@@ -553,3 +572,12 @@ def test_every_sentence_of_the_lecture_report_agrees_with_its_own_table(lecture_
             assert any(s.startswith(f"{c.label} shrinks") for s in found) == shrinks, c
         first_last = c["grad_norm"][0] / c["grad_norm"][-1]
         assert (f"{c.label} (×" in vanish) == (first_last < 1 / report.GRADIENT_RATIO), c
+
+
+def test_an_activations_config_is_written_as_readable_utf8() -> None:
+    from optbench.config import activations_to_yaml, load_activations
+
+    description = "σ(x) piles up at 0 and 1 — ×2 per layer"
+    text = activations_to_yaml(load_activations(CONFIGS / "activations.yaml", [f"description={description}"]))
+    assert f"description: {description}" in text and "\\u" not in text and "\\x" not in text
+    assert yaml.safe_load(text)["description"] == description

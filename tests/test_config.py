@@ -8,15 +8,26 @@ import pytest
 import yaml
 
 from optbench.config import (
+    completion_keys,
     edit_distance,
+    experiment_keys,
+    kind_of,
+    load_activations,
     load_experiment,
+    load_suite,
+    load_tune,
     parse_overrides,
     parse_yaml,
     runs_table,
+    templates,
     to_yaml,
     validate_run,
 )
-from optbench.errors import ConfigError
+from optbench.config.schema import SECTIONS
+from optbench.config.tune import TuneSpec
+from optbench.errors import ConfigError, UsageError
+from optbench.hparams import hyperparameters
+from optbench.text import summary_sentence
 
 FUNCTION_BASE = "experiment: t\ntask: {function: book}\noptimizer: {name: sgd, lr: 0.1}\ntrain: {steps: 3}\n"
 DATASET_BASE = "experiment: t\ntask: {dataset: mnist}\noptimizer: {name: sgd, lr: 0.1}\n"
@@ -516,3 +527,120 @@ def test_runs_table_lists_every_run_and_only_the_varied_columns(tmp_path: Path) 
         ["0.01", "1"],
     ]
     assert lines[-1] == "4 runs"
+
+
+# -- kinds, hints, keys, suites, templates ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (FUNCTION_BASE, "experiment"),
+        (FUNCTION_BASE + "grid: {train.seed: [0, 1]}\n", "experiment"),
+        ("cases: []\n", "activations"),
+        (FUNCTION_BASE + "tune: {budget: 2}\n", "tune"),
+        ("compare: [a.yaml]\n", "suite"),
+        ("suite: demo\n", "suite"),
+        ("tune: [t.yaml]\n", "suite"),
+    ],
+)
+def test_the_kind_of_a_config_comes_from_the_keys_only_that_kind_has(text: str, kind: str) -> None:
+    assert kind_of(yaml.safe_load(text)) == kind
+
+
+def test_a_config_of_another_kind_is_refused_in_one_line_by_every_loader(tmp_path: Path) -> None:
+    experiment = write(tmp_path, FUNCTION_BASE, "e.yaml")
+    for loader in (load_activations, load_tune, load_suite):
+        with pytest.raises(ConfigError) as info:
+            loader(experiment)
+        (line,) = info.value.problems
+        assert line.endswith(f"; run it with: optbench train {experiment}")
+
+
+def test_a_section_key_written_at_the_top_level_suggests_its_dotted_name(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, FUNCTION_BASE + "momentum: 0.9\n") == [
+        "momentum: unknown key 'momentum'; did you mean 'optimizer.momentum'?"
+    ]
+    assert problems_of(tmp_path, FUNCTION_BASE + "seed: 1\n") == [
+        "seed: unknown key 'seed'; did you mean 'train.seed'?"
+    ]
+
+
+def test_a_top_level_key_a_grid_axis_creates_is_reported_at_the_axis(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, FUNCTION_BASE + "grid: {optimzer.lr: [0.1]}\n") == [
+        "grid.optimzer.lr: unknown key 'optimzer'; did you mean 'optimizer'?"
+    ]
+
+
+def test_a_top_level_key_the_file_has_stays_the_files_problem(tmp_path: Path) -> None:
+    lines = problems_of(tmp_path, FUNCTION_BASE + "optimzer: {lr: 1}\n", ("optimzer.lr=0.1",))
+    assert lines == ["optimzer: unknown key 'optimzer'; did you mean 'optimizer'?"]
+
+
+@pytest.mark.parametrize(
+    ("item", "hint"),
+    [
+        ("optimizer.lr=0.1,0.01", "to sweep, use grid.optimizer.lr=[0.1,0.01]"),
+        ("optimizer.name=sgd,adam", "to sweep, use grid.optimizer.name=[sgd,adam]"),
+        ("+train.steps=3", "no '+' is needed to add a key: train.steps=3"),
+    ],
+)
+def test_hydra_syntax_in_an_override_gets_the_optbench_spelling(item: str, hint: str) -> None:
+    pairs, problems = parse_overrides([item])
+    assert pairs == [] and problems == [f"command line: {item!r}: {hint}"]
+
+
+def test_commas_stay_plain_text_where_a_value_is_free_text() -> None:
+    pairs, problems = parse_overrides(["description=a, b", "task.data_dir=/x,y", "train.seed=[0, 1]"])
+    assert problems == [] and [k for k, _ in pairs] == ["description", "task.data_dir", "train.seed"]
+
+
+def test_every_declared_field_is_a_listed_and_completed_key() -> None:
+    listed = {k.key for k in experiment_keys()}
+    completed = set(completion_keys("experiment"))
+    for section, cls in SECTIONS.items():
+        for p in hyperparameters(cls):
+            assert f"{section}.{p.name}" in listed and f"{section}.{p.name}" in completed
+    assert {"optimizer.betas", "optimizer.schedule.warmup_steps", "model.init.std"} <= completed
+    assert {f"tune.{p.name}" for p in hyperparameters(TuneSpec)} <= set(completion_keys("tune"))
+    assert "samples" in completion_keys("activations") and "samples" in completion_keys("suite")
+
+
+SUITE = "compare: [c.yaml]\nactivations: [a.yaml]\n"
+ACTS = "experiment: a\ncases: [{init: he, activation: relu}]\n"
+
+
+def test_suite_overrides_are_routed_to_the_kinds_that_have_the_key(tmp_path: Path) -> None:
+    write(tmp_path, FUNCTION_BASE)
+    write(tmp_path, ACTS, "a.yaml")
+    suite = load_suite(write(tmp_path, SUITE, "s.yaml"), ["train.steps=5", "bins=4", "experiment=x"])
+    assert suite.compare[0].overrides == ("train.steps=5", "experiment=x")
+    assert suite.activations[0].overrides == ("bins=4", "experiment=x")
+    loaded = suite.load("optbench suite s.yaml")
+    assert loaded.experiments[0].runs[0].train.steps == 5 and loaded.activations[0].bins == 4
+    assert loaded.experiments[0].command == "optbench suite s.yaml"
+
+
+def test_template_summaries_are_first_sentences_up_to_a_colon() -> None:
+    assert summary_sentence("Initialisation with ReLU: MLP 784-100. More.") == "Initialisation with ReLU"
+    assert (
+        summary_sentence("Six runs (trial 0: defaults), scored. Next.")
+        == "Six runs (trial 0: defaults), scored"
+    )
+    assert summary_sentence("Rates 1e-4 to 10, e.g. this one") == "Rates 1e-4 to 10, e.g. this one"
+
+
+def test_every_template_is_a_valid_config_of_its_kind() -> None:
+    names = templates.names()
+    assert {"demo", "paths_book", "mnist_sgd", "activations", "tune_mnist"} <= set(names)
+    for name in names:
+        template = templates.describe(name)
+        assert template.summary and template.command in ("train", "compare", "activations", "tune", "suite")
+
+
+def test_a_template_is_never_written_over_an_existing_file(tmp_path: Path) -> None:
+    (tmp_path / "paths_book.yaml").write_text("mine\n")
+    with pytest.raises(UsageError, match=r"paths_book\.yaml: already exists"):
+        templates.write("demo", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paths_book.yaml"]  # nothing of the suite written
+    assert templates.write("paths_book", tmp_path / "sub" / "mine.yml") == [tmp_path / "sub" / "mine.yml"]

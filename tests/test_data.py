@@ -699,3 +699,30 @@ def test_train_set_size_is_unknown_without_data_or_for_an_unknown_dataset(tmp_pa
     assert data.train_set_size("mnist", tmp_path) is None
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(3, dtype=np.uint8)))
     assert data.train_set_size("imagenet", tmp_path) is None
+
+
+def test_data_info_recognises_another_dataset_in_mnist_layout(tmp_path: Path, tiny: dict[str, bytes]) -> None:
+    other = {name: idx_bytes(array) for name, array in tiny_arrays(seed=7).items()}
+    write_all(tmp_path, other)
+    info = data_info(tmp_path)
+    assert (
+        not info.is_mnist and info.problem is None and (info.n_train, info.n_test, info.pixels) == (12, 5, 6)
+    )
+    assert [f.checksum_ok for f in info.files] == [False] * 4
+
+
+def test_data_info_of_mnist_with_one_damaged_file_is_still_mnist_that_fails(
+    tmp_path: Path, tiny: dict[str, bytes]
+) -> None:
+    damaged = dict(
+        tiny, **{"train-labels-idx1-ubyte": idx_bytes(tiny_arrays(seed=7)["train-labels-idx1-ubyte"])}
+    )
+    write_all(tmp_path, damaged)
+    info = data_info(tmp_path)
+    assert info.is_mnist and info.problem is not None and "fails its checksum" in info.problem
+
+
+def test_a_fetch_of_cached_data_logs_nothing(tmp_path: Path, tiny: dict[str, bytes]) -> None:
+    write_all(tmp_path, tiny)
+    said: list[str] = []
+    assert sources.fetch_mnist(tmp_path, log=said.append, sources=[]) == "cache" and said == []

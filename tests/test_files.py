@@ -109,3 +109,27 @@ def test_simple_names_are_safe(name: str) -> None:
 )
 def test_names_that_could_leave_the_folder_or_need_quoting_are_not_safe(name: str) -> None:
     assert not is_safe_name(name)
+
+
+def test_the_holder_of_a_folder_lock_is_seen_without_taking_it(tmp_path: Path) -> None:
+    assert FolderLock.holder(tmp_path) is None and not (tmp_path / FolderLock.FILENAME).exists()
+    with FolderLock(tmp_path):
+        assert FolderLock.holder(tmp_path) == os.getpid()
+    assert FolderLock.holder(tmp_path) is None
+    with FolderLock(tmp_path):  # looking did not keep it
+        pass
+
+
+def test_a_lock_held_for_a_moment_is_waited_for(tmp_path: Path) -> None:
+    import threading
+
+    other = FolderLock(tmp_path)
+    other.acquire()
+    threading.Timer(FolderLock.PATIENCE_S / 4, other.release).start()
+    with FolderLock(tmp_path):
+        pass
+
+
+def test_a_lock_refusal_ends_with_the_advice_given(tmp_path: Path) -> None:
+    with FolderLock(tmp_path), pytest.raises(LockedError, match=r"is writing here; come back later$"):
+        FolderLock(tmp_path, advice="come back later").acquire()

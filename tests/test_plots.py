@@ -829,13 +829,13 @@ def test_a_png_is_replaced_atomically_and_an_interrupted_save_leaves_the_old_fil
     run_folder = folder / "runs" / function_run(folder, "sgd", 0.95, [(-7, 2), (-6, -1.8)])
     plots.run_figures(run_folder)
     before = (run_folder / "loss.png").read_bytes()
-    from matplotlib.figure import Figure
+    from PIL import Image
 
-    def interrupted(self: Any, fname: Any, **kwargs: Any) -> None:
-        fname.write(PNG_SIGNATURE)  # half a file, then Ctrl-C
+    def interrupted(self: Any, fp: Any, **kwargs: Any) -> None:
+        fp.write(PNG_SIGNATURE)  # half a file, then Ctrl-C
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Figure, "savefig", interrupted)
+    monkeypatch.setattr(Image.Image, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
         plots.run_figures(run_folder)
     assert (run_folder / "loss.png").read_bytes() == before
@@ -894,3 +894,136 @@ def test_a_log_axis_has_a_labelled_tick_at_or_above_its_highest_line(
     labelled = [v for v, text in ticks if text and bottom * (1 - 1e-9) <= v <= upper * (1 + 1e-9)]
     assert any(high <= v <= top * (1 + 1e-9) for v in labelled)
     assert any(low * (1 - 1e-9) <= v <= high for v in labelled)  # and one among the lines
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures only when what they are drawn from changes
+# --------------------------------------------------------------------------------------------------
+
+
+def png_files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each PNG's inode and mtime: a figure drawn again is a new file (written aside, renamed over)."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("*.png")}
+
+
+def test_figures_of_an_unchanged_experiment_are_not_drawn_again(tmp_path: Path) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    first = plots.experiment_figures(folder)
+    before = png_files(folder)
+    assert plots.figure_jobs(folder) == []
+    assert plots.experiment_figures(folder, processes=2) == first  # every figure, none drawn
+    assert png_files(folder) == before and len(before) == 5
+
+
+def test_a_changed_metrics_csv_redraws_the_figures_of_its_experiment_and_no_other(tmp_path: Path) -> None:
+    changed, other = lr_sweep_experiment(tmp_path / "a"), lr_sweep_experiment(tmp_path / "b")
+    for folder in (changed, other):
+        plots.experiment_figures(folder)
+    before = {folder: png_files(folder) for folder in (changed, other)}
+    metrics = sorted((changed / "runs").iterdir())[0] / "metrics.csv"
+    text = metrics.read_text()
+    metrics.write_text(text + text.splitlines()[-1] + "\n")  # one more row
+    jobs = [job for folder in (changed, other) for job in plots.figure_jobs(folder)]
+    assert sorted(job.path.name for job in jobs) == sorted(before[changed])
+    plots.render(jobs, processes=2)
+    after = png_files(changed)
+    assert all(after[name] != before[changed][name] for name in before[changed])
+    assert png_files(other) == before[other]
+    assert plots.figure_jobs(changed) == []
+
+
+def test_a_file_rewritten_with_the_same_bytes_changes_nothing(tmp_path: Path) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    plots.experiment_figures(folder)
+    for path in [p for p in (folder / "runs").rglob("*") if p.is_file()]:
+        path.write_bytes(path.read_bytes())  # a rerun that writes the same results
+    assert plots.figure_jobs(folder) == []
+
+
+def test_a_deleted_or_edited_png_is_drawn_again_alone(tmp_path: Path) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    plots.experiment_figures(folder)
+    before = png_files(folder)
+    (folder / "loss.png").unlink()
+    (folder / "accuracy.png").write_bytes(b"not the figure")
+    assert sorted(job.path.name for job in plots.figure_jobs(folder)) == ["accuracy.png", "loss.png"]
+    plots.experiment_figures(folder)
+    after = png_files(folder)
+    assert {name for name in before if after[name] != before[name]} == {"accuracy.png", "loss.png"}
+    png_size(folder / "accuracy.png")
+
+
+def test_force_or_other_figure_code_draws_every_figure_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    plots.experiment_figures(folder)
+    assert len(plots.figure_jobs(folder, force=True)) == 5
+    monkeypatch.setattr(plots.fingerprints, "code_digest", lambda: "the figure code, edited")
+    assert len(plots.figure_jobs(folder)) == 5
+
+
+def test_figures_json_records_what_each_figure_was_drawn_from(tmp_path: Path) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    plots.experiment_figures(folder)
+    recorded = json.loads((folder / "figures.json").read_text())["figures"]
+    assert sorted(recorded) == sorted(png_files(folder))
+    assert {entry["inputs"] for entry in recorded.values()} == {plots.fingerprints.inputs_digest(folder)}
+    loss = folder / "loss.png"
+    assert recorded["loss.png"]["png"] == [loss.stat().st_size, loss.stat().st_mtime_ns]
+
+
+def test_the_figures_a_folder_no_longer_gets_leave_figures_json(tmp_path: Path) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    plots.experiment_figures(folder)
+    info = yaml.safe_load((folder / "experiment.yaml").read_text())
+    info["varied"] = ["optimizer.name", "train.seed"]  # lr no longer varied: no lr_sensitivity.png
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(info))
+    names = [p.name for p in plots.experiment_figures(folder)]
+    assert names == ["loss.png", "accuracy.png", "eval_loss.png", "diagnostics.png"]
+    assert "lr_sensitivity.png" not in json.loads((folder / "figures.json").read_text())["figures"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Placement: margins measured once
+# --------------------------------------------------------------------------------------------------
+
+
+def test_placed_panels_their_labels_the_legend_and_the_title_do_not_overlap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: dict[str, Any] = {}
+    save = plots.rendering.save_png
+
+    def keep(fig: Any, path: Path) -> Path:
+        drawn[path.name] = fig
+        return save(fig, path)
+
+    monkeypatch.setattr(plots.rendering, "save_png", keep)
+    plots.experiment_figures(zero_init_experiment(tmp_path))
+    for name in ("diagnostics.png", "loss.png", "accuracy.png"):
+        fig = drawn[name]
+        renderer = fig.canvas.get_renderer()
+        boxes = [ax.get_tightbbox(renderer, for_layout_only=True) for ax in fig.axes if ax.get_visible()]
+        for i, box in enumerate(boxes):
+            assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1), name
+            assert not any(box.overlaps(other) for other in boxes[i + 1 :]), name
+        (legend,) = fig.legends
+        legend_box = legend.get_window_extent(renderer)
+        assert legend_box.x0 > max(box.x1 for box in boxes) and legend_box.x1 <= fig.bbox.x1, name
+        title = next((t for t in fig.texts if t.get_text() == fig.get_suptitle()), None)
+        if title is not None:
+            assert title.get_window_extent(renderer).y0 > max(box.y1 for box in boxes), name
+
+
+def test_report_order_puts_histograms_in_the_order_given_and_gradients_last() -> None:
+    from optbench.layout import report_order
+
+    names = plots.activation_figures_of(["relu", "sigmoid", "relu"])
+    assert names == ("histograms_relu.png", "histograms_sigmoid.png", "gradients.png")
+    assert report_order(["gradients.png", *names[:2]]) == list(names)
+    assert report_order(["diagnostics.png", "loss.png", "paths.png"]) == [
+        "paths.png",
+        "loss.png",
+        "diagnostics.png",
+    ]

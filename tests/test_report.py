@@ -35,18 +35,22 @@ def one_with(items: list[str], *parts: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_summary_table_shows_status_final_loss_accuracy_and_wall_time(tmp_path: Path) -> None:
+def test_the_variants_table_gives_mean_and_std_over_seeds_and_counts_what_did_not_complete(
+    tmp_path: Path,
+) -> None:
     folder = tmp_path / "nan"
     ids = [
-        dataset_run(folder, "sgd", 10.0, 0, [0.5, 0.6], final_loss=0.5, diverged_step=150, wall_s=2.5),
-        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.875], final_loss=0.25, wall_s=3.25),
+        dataset_run(folder, "sgd", 10.0, 0, [0.5, 0.6], final_loss=0.5, diverged_step=150),
+        dataset_run(folder, "sgd", 10.0, 1, [0.5, 0.6], final_loss=0.5, diverged_step=120),
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.875], final_loss=0.25),
+        dataset_run(folder, "sgd", 0.1, 1, [0.5, 0.625], final_loss=0.75),
     ]
-    finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
-    lines = report.summary_table(folder).splitlines()
-    assert lines[0].split() == ["run_id", "status", "final_loss", "final_test_acc", "wall_s"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
-    assert rows[ids[1]] == ["completed", "0.25", "0.8750", "3.25"]
-    assert rows[ids[0]][:3] == ["diverged", "at", "150"]
+    finish_experiment(folder, "dataset", ["optimizer.lr", "train.seed"], ids)
+    header, *rows = report.variants_table(folder).splitlines()
+    assert header.split() == ["optimizer.lr", "seeds", "final_loss", "final_test_acc", "runs"]
+    cells = {row.split()[0]: row.split()[1:] for row in rows}
+    assert cells["0.1"] == ["2", "0.5", "±", "0.25", "0.7500", "±", "0.1250", "2", "completed"]
+    assert cells["10"][:3] == ["2", "—", "—"] and cells["10"][-2:] == ["2", "diverged"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -239,10 +243,31 @@ def test_report_has_the_variant_table_and_links_only_figures_that_exist(tmp_path
     (folder / "loss.png").write_bytes(b"")
     text = report.write_report(folder).read_text()
     assert text.startswith("# sweep\n\nA synthetic experiment.\n")
-    assert "| sgd lr=0.1 | 2 | 0.11 ± 0.01 | 0.9775 ± 0.0025 | 1.00 ± 0.00 | 2 completed |" in text
+    assert "| sgd lr=0.1 | 2 | 0.1100 ± 0.0100 | 0.9775 ± 0.0025 | 1.00 ± 0.00 | 2 completed |" in text
     assert "![loss](loss.png)" in text
     assert "test_accuracy.png" not in text
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_every_number_of_a_report_column_has_the_same_format() -> None:
+    from optbench.report.tables import mean_std_cells, number_cells, percent_cells
+
+    losses = [0.1402, 2.393, 38960.27, math.nan]  # from a learning-rate sweep where one rate blew up
+    assert number_cells(losses) == ["0.140", "2.393", "38960.270", "—"]
+    assert number_cells([1e-12, 0.5, 3.0]) == ["1.00e-12", "5.00e-01", "3.00e+00"]  # too many decimals
+    assert number_cells([2.0, 3e5]) == ["2.00e+00", "3.00e+05"]  # too large for fixed point
+    assert mean_std_cells([(0.1579, 3.1e-05), (2.393, 0.03)], [2, 2]) == ["0.158 ± 0.000", "2.393 ± 0.030"]
+    assert percent_cells([0.643, 1e-5, 0.0, math.nan]) == ["64.3%", "<0.1%", "0.0%", "—"]
+
+
+def test_report_says_what_the_final_training_loss_is_where_it_shows_it(tmp_path: Path) -> None:
+    from optbench.train import FINAL_LOSS_WINDOW
+
+    text = report.write_report(lr_sweep_experiment(tmp_path)).read_text()
+    definition = f"Final training loss: the mean minibatch loss over a run's last {FINAL_LOSS_WINDOW} steps"
+    variants = text.index("## Variants")
+    assert text.index(definition) > variants and text.index(definition) < text.index("| variant |")
+    assert text.count(definition) == 1 and "| final training loss |" in text
 
 
 def test_write_report_replaces_the_file_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -323,8 +348,8 @@ def test_zero_init_loss_is_timed_against_the_he_variant_at_step_100_and_at_its_e
 def test_zero_init_section_lists_every_layer_and_appears_only_for_such_a_study(tmp_path: Path) -> None:
     text = report.write_report(zero_init_experiment(tmp_path)).read_text()
     assert "## Zero-init study" in text
-    assert "| sgd init=zeros output_init=he | 2 | 4 | 1 | 4 | 0 | 0.3 |" in text
-    assert "| sgd init=zeros | 3 (output) | 10 | 1 | 1 | 0 | 0 |" in text
+    assert "| sgd init=zeros output_init=he | 2 | 4 | 1 | 4 | 0.00 | 3.00e-01 |" in text
+    assert "| sgd init=zeros | 3 (output) | 10 | 1 | 1 | 0.00 | 0.00e+00 |" in text
     sweep = report.write_report(lr_sweep_experiment(tmp_path)).read_text()
     assert "Zero-init" not in sweep and not [s for s in sentences(tmp_path / "sweep") if "distinct" in s]
 

@@ -8,21 +8,30 @@ The public face, imported from `optbench.config` (never from its modules):
   `differing_keys`,
   `parse_overrides`, `parse_yaml`;
 - the schema: `RunConfig` (with `TaskConfig`, `ModelConfig`, `OptimizerConfig`, `TrainConfig`),
-  `Experiment`, `ActivationsConfig`, `ActivationCase`, `Suite`, `Study` and `TuneSpec` (a tuning study);
+  `Experiment`, `ActivationsConfig`, `ActivationCase`, `Suite` and `LoadedSuite`, `Study` and `TuneSpec`
+  (a tuning study);
 - resolved configs as plain data: `to_dict`, `to_yaml`, `run_id`, `activations_to_yaml`;
-- the runs as text (what `--dry-run` prints): `runs_table`;
+- configs as text: `runs_table`, `cases_table`, `suite_table` (what `--dry-run` prints) and `show` (the
+  resolved YAML of `optbench config show`);
+- the kind of a config file and the command that runs it: `kind_of`, `command_for`;
+- every config key with its type, default and meaning: `experiment_keys`, `tune_keys`,
+  `activations_keys`, `completion_keys` (module `keys`);
+- the example configs shipped in the package: module `templates` (`names`, `describe`, `write`);
 - problem wording: `edit_distance`, `did_you_mean`.
 """
 
+from optbench.config import templates
 from optbench.config.activations import (
     ActivationCase,
     ActivationsConfig,
     activations_to_yaml,
     load_activations,
 )
-from optbench.config.display import runs_table
+from optbench.config.display import cases_table, runs_table, show, suite_table
 from optbench.config.expansion import differing_keys, expand, load_experiment
 from optbench.config.fields import did_you_mean, edit_distance
+from optbench.config.keys import activations_keys, completion_keys, experiment_keys, tune_keys
+from optbench.config.kinds import command_for, kind_of
 from optbench.config.overrides import parse_overrides
 from optbench.config.schema import (
     Experiment,
@@ -33,7 +42,7 @@ from optbench.config.schema import (
     TrainConfig,
 )
 from optbench.config.serialise import run_id, to_dict, to_yaml
-from optbench.config.suites import Suite, load_suite
+from optbench.config.suites import LoadedSuite, Suite, load_suite
 from optbench.config.tune import Study, TuneSpec, load_tune
 from optbench.config.validation import validate_run
 from optbench.config.yaml_text import parse_yaml
@@ -42,6 +51,7 @@ __all__ = [
     "ActivationCase",
     "ActivationsConfig",
     "Experiment",
+    "LoadedSuite",
     "ModelConfig",
     "OptimizerConfig",
     "RunConfig",
@@ -50,11 +60,17 @@ __all__ = [
     "TaskConfig",
     "TrainConfig",
     "TuneSpec",
+    "activations_keys",
     "activations_to_yaml",
+    "cases_table",
+    "command_for",
+    "completion_keys",
     "did_you_mean",
     "differing_keys",
     "edit_distance",
     "expand",
+    "experiment_keys",
+    "kind_of",
     "load_activations",
     "load_experiment",
     "load_suite",
@@ -63,7 +79,11 @@ __all__ = [
     "parse_yaml",
     "run_id",
     "runs_table",
+    "show",
+    "suite_table",
+    "templates",
     "to_dict",
     "to_yaml",
+    "tune_keys",
     "validate_run",
 ]

@@ -11,6 +11,7 @@ import yaml
 
 from optbench.config.expansion import Where, _Origin, _read_config
 from optbench.config.fields import _check_keys, _describe, _fields, _named, _Problems, _unknown
+from optbench.config.kinds import refuse_other_kind
 from optbench.config.overrides import COMMAND_LINE, _merge, _patch
 from optbench.config.serialise import _named_dict
 from optbench.data import DATASETS
@@ -63,9 +64,10 @@ ACTIVATIONS_KEYS = ("experiment", *(p.name for p in hyperparameters(ActivationsC
 def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsConfig:
     """Read and validate an activations config (with overrides); raise ConfigError listing every problem."""
     raw, pairs, found = _read_config(path, overrides)
+    refuse_other_kind(raw, path, overrides, "activations", "an activations config")
     source = str(path)
     lines = list(found)
-    origin = _Origin(source)
+    origin = _Origin(source, raw)
     for key, value in pairs:
         raw = _merge(raw, _patch([(key, value)]))
         origin.mark({key: value}, Where(f"{COMMAND_LINE}: {key}", inline=False))
@@ -117,4 +119,4 @@ def activations_to_yaml(cfg: ActivationsConfig) -> str:
     data: dict[str, Any] = {"experiment": cfg.experiment}
     data.update({p.name: getattr(cfg, p.name) for p in hyperparameters(ActivationsConfig)})
     data["cases"] = [{"init": _named_dict(c.init), "activation": c.activation} for c in cfg.cases]
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from optbench.config.fields import _dataclass_section, _describe, _Problems
+from optbench.config.kinds import refuse_other_kind
 from optbench.config.overrides import COMMAND_LINE, _merge, _normalise_named, _patch, parse_overrides
 from optbench.config.schema import Experiment, ReportConfig, RunConfig
 from optbench.config.serialise import to_dict
@@ -57,6 +58,7 @@ def _read_config(
 def load_experiment(path: Path, overrides: Sequence[str] = ()) -> Experiment:
     """Read, expand and validate a config file; raise ConfigError listing every problem."""
     raw, pairs, problems = _read_config(path, overrides)
+    refuse_other_kind(raw, path, overrides, "experiment", "an experiment")
     return expand(_normalise_named(raw, ""), str(path), pairs, problems)
 
 
@@ -143,7 +145,7 @@ def expand(
     collapsed: dict[str, list[str]] = {}  # run id -> the later entries that gave it again
     for index, entry in enumerate(entries):
         resolved = _merge(base, entry)
-        origin = _Origin(source)
+        origin = _Origin(source, raw)
         if runs_raw is not None:
             origin.mark(entry, Where(f"{runs_where}[{index}].", inline=True))
         for point in itertools.product(*grid.values()):
@@ -231,14 +233,20 @@ class Where:
 
 
 class _Origin:
-    """Maps dotted key paths of a resolved run to where their values were written."""
+    """Maps dotted key paths of a resolved run to where their values were written.
 
-    def __init__(self, source: str) -> None:
+    `file` is the config file's own mapping: a path it does not hold, created by a dotted key of the
+    command line or a grid axis (`optimzer.lr=0.1` creates `optimzer`), is reported where that key
+    was written, not in the file.
+    """
+
+    def __init__(self, source: str, file: Any = None) -> None:
         self.source = source
+        self.file = file if isinstance(file, dict) else {}
         self.where: dict[str, tuple[str, Where]] = {}
 
     def copy(self) -> _Origin:
-        other = _Origin(self.source)
+        other = _Origin(self.source, self.file)
         other.where = dict(self.where)
         return other
 
@@ -263,7 +271,22 @@ class _Origin:
                 if where.inline:
                     return where.prefix + path
                 return where.prefix if path == written_at else f"{where.prefix}: {path}"
+        if parts and not _holds(self.file, parts):
+            below = ".".join(parts) + "."
+            for key, (_, where) in self.where.items():
+                if key.startswith(below) and not where.inline:
+                    return where.prefix
         return f"{self.source}: {path}" if path else self.source
+
+
+def _holds(data: dict[str, Any], parts: Sequence[str]) -> bool:
+    """Whether nested `data` has the key path `parts`."""
+    node: Any = data
+    for key in parts:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
 
 
 def _dotted_paths(patches: Sequence[dict[str, Any]]) -> list[str]:

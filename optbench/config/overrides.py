@@ -68,6 +68,24 @@ def _patch(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
 
 OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 COMMAND_LINE = "command line"
+FREE_TEXT_KEYS = ("description", "data_dir")
+"""Keys whose values may hold a comma; in any other, `a,b` is Hydra's sweep syntax."""
+
+
+def _hydra_habit(key: str, text: str) -> str | None:
+    """What to write instead of Hydra's syntax (`+key=v`, `~key`, `key=a,b`), or None."""
+    if key.startswith(("+", "~")):
+        plain = key.lstrip("+~")
+        if key.startswith("~"):
+            return f"a key cannot be deleted from the command line: remove {plain} from the config file"
+        return f"no '+' is needed to add a key: {plain}={text}"
+    plain_text = text.strip()
+    if "," not in plain_text or plain_text[:1] in ("[", "{", "'", '"'):
+        return None
+    if key.rsplit(".", 1)[-1] in FREE_TEXT_KEYS:
+        return None
+    grid_key = key if key.startswith("grid.") else f"grid.{key}"
+    return f"to sweep, use {grid_key}=[{plain_text}]"
 
 
 def parse_overrides(items: Sequence[str]) -> tuple[list[tuple[str, Any]], list[str]]:
@@ -77,6 +95,10 @@ def parse_overrides(items: Sequence[str]) -> tuple[list[tuple[str, Any]], list[s
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
+        habit = _hydra_habit(key, text)
+        if habit is not None:
+            problems.append(f"{COMMAND_LINE}: {item!r}: {habit}")
+            continue
         if not sep:
             problems.append(f"{COMMAND_LINE}: {item!r}: expected KEY=VALUE, e.g. optimizer.lr=0.1")
             continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from optbench.config.serialise import run_id
-from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, Bounds, hyper
+from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Bounds, hyper, hyperparameters
 from optbench.init import INITIALIZERS, Initializer
 from optbench.optim import OPTIMIZERS, SCHEDULES, Optimizer, Schedule
 
@@ -49,6 +49,19 @@ class ModelConfig:
     init: Initializer = hyper(None, "weight initialiser: a name or {name: ..., std: ...}")
     output_init: Initializer | None = hyper(None, "initialiser of the last layer (null: as init)")
     dtype: str = hyper("float32", "float32 or float64")
+
+
+@dataclass(frozen=True)
+class OptimizerSection:
+    """The keys of the `optimizer:` section beside the optimizer's own hyperparameters."""
+
+    name: str = hyper("sgd", "optimizer (see `optbench list optimizers`); its hyperparameters are keys here")
+    schedule: Schedule | None = hyper(
+        None, "learning-rate schedule: a name or {name: ..., ...} (see `optbench list schedules`)"
+    )
+    clip_norm: float | None = hyper(
+        None, "clip the gradient's global norm to this (null: no clipping)", POSITIVE
+    )
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,23 @@ TOP_LEVEL_KEYS = (
     "report",
 )
 
+SECTIONS: dict[str, type] = {
+    "task": TaskConfig,
+    "model": ModelConfig,
+    "optimizer": OptimizerSection,
+    "train": TrainConfig,
+    "report": ReportConfig,
+}
+"""The sections of an experiment config, each a dataclass whose fields are declared with `hyper`."""
+
+
+def nested_keys() -> list[str]:
+    """Every dotted key inside the sections: their declared fields, then each optimizer hyperparameter."""
+    keys = [f"{section}.{p.name}" for section, cls in SECTIONS.items() for p in hyperparameters(cls)]
+    names = dict.fromkeys(p.name for cls in OPTIMIZERS.values() for p in hyperparameters(cls))
+    return keys + [f"optimizer.{name}" for name in names if f"optimizer.{name}" not in keys]
+
+
 NAMED_SECTIONS: dict[str, Mapping[str, type]] = {
     "optimizer": OPTIMIZERS,
     "optimizer.schedule": SCHEDULES,
@@ -166,4 +196,5 @@ NAMED_SECTIONS: dict[str, Mapping[str, type]] = {
 of the previous choice, so that {name: sgd} after a base of adam does not inherit adam's betas."""
 
 DEFAULT_INIT = "he"
-DEFAULT_OPTIMIZER = "sgd"
+DEFAULT_OPTIMIZER = OptimizerSection.name
+DEFAULT_SCHEDULE = "constant"

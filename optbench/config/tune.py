@@ -35,9 +35,10 @@ from typing import Any
 
 from optbench.config.expansion import Where, _Origin, _overridden, _read_config
 from optbench.config.fields import _check_keys, _convert, _describe, _Problems, _unknown, did_you_mean
+from optbench.config.kinds import refuse_other_kind
 from optbench.config.overrides import COMMAND_LINE, _merge, _normalise_named, _patch
 from optbench.config.schema import RunConfig
-from optbench.config.validation import validate_run
+from optbench.config.validation import check_top_level, validate_run
 from optbench.errors import ConfigError
 from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, HyperParam, hyper, hyperparameters
 from optbench.optim import OPTIMIZERS
@@ -205,9 +206,10 @@ def _run_raw(base: Mapping[str, Any], space: SearchSpace, seed: int) -> dict[str
 def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
     """Read and validate a tune config (with KEY=VALUE overrides); ConfigError lists every problem."""
     raw, pairs, found = _read_config(path, overrides)
+    refuse_other_kind(raw, path, overrides, "tune", "a tuning study")
     source = str(path)
     lines = list(found)
-    origin = _Origin(source)
+    origin = _Origin(source, raw)
     for key, value in pairs:
         raw = _merge(raw, _patch([(key, value)]))
         origin.mark({key: value}, Where(f"{COMMAND_LINE}: {key}", inline=False))
@@ -216,7 +218,7 @@ def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
     for key in ("runs", "grid"):
         if key in raw:
             problems.add(key, f"a tune config has no {key}: its trials are its runs (remove this section)")
-    _check_keys({k: v for k, v in raw.items() if k not in ("runs", "grid")}, TOP_LEVEL_KEYS, "", problems)
+    check_top_level({k: v for k, v in raw.items() if k not in ("runs", "grid")}, TOP_LEVEL_KEYS, problems)
     base = {k: v for k, v in raw.items() if k not in ("tune", "runs", "grid")}
     probe, run_problems = validate_run(base)
     for key_path, message in run_problems:
@@ -232,7 +234,7 @@ def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
         spec = _spec(section, kind, problems)
     lines += [f"{origin.locate(p)}: {m}" for p, m in problems.items]
     if lines:
-        raise ConfigError(lines)
+        raise ConfigError(list(dict.fromkeys(lines)))  # the base run checks the top level too
     assert spec is not None and probe is not None
     study = Study(
         name=str(raw.get("experiment")),

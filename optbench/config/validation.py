@@ -7,11 +7,11 @@ registries, task kinds, the batch size against the training set) and fill in def
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from optbench.config.fields import (
-    _check_keys,
     _convert,
     _dataclass_section,
     _describe,
@@ -23,19 +23,22 @@ from optbench.config.fields import (
 from optbench.config.schema import (
     DEFAULT_INIT,
     DEFAULT_OPTIMIZER,
+    DEFAULT_SCHEDULE,
     DTYPES,
     SAMPLINGS,
     TOP_LEVEL_KEYS,
     ModelConfig,
     OptimizerConfig,
+    OptimizerSection,
     RunConfig,
     TaskConfig,
     TrainConfig,
+    nested_keys,
 )
 from optbench.data import DATASETS, train_set_size
 from optbench.files import is_safe_name
 from optbench.functions import FUNCTIONS
-from optbench.hparams import POSITIVE, hyperparameters
+from optbench.hparams import hyperparameters
 from optbench.init import INITIALIZERS
 from optbench.nn import ACTIVATIONS
 from optbench.optim import OPTIMIZERS, SCHEDULES, Cosine
@@ -91,13 +94,27 @@ def _check_sizes(task: TaskConfig, batch_size: int | None, problems: _Problems) 
         )
 
 
+def check_top_level(raw: dict[str, Any], allowed: Sequence[str], problems: _Problems) -> None:
+    """Unknown top-level keys; one that is the name of a key inside a section gets that key as its
+    hint, so that `lr: 0.1` (or `lr=0.1` on the command line) suggests optimizer.lr."""
+    inside = [k for k in nested_keys() if k.split(".")[0] in allowed]
+    for key in map(str, raw):
+        if key in allowed:
+            continue
+        meant = [k for k in inside if k.rsplit(".", 1)[1] == key]
+        if meant:
+            problems.add(key, f"unknown key {key!r}; did you mean {' or '.join(map(repr, meant))}?")
+        else:
+            problems.add(key, _unknown(key, allowed, "key"))
+
+
 def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     """A resolved raw run dict as a RunConfig, or the (key path, message) problems that prevent it."""
     problems = _Problems()
     if not isinstance(raw, dict):
         problems.add("", f"the config must be a mapping of sections, got {_describe(raw)}")
         return None, problems.items
-    _check_keys(raw, TOP_LEVEL_KEYS, "", problems)
+    check_top_level(raw, TOP_LEVEL_KEYS, problems)
 
     experiment = raw.get("experiment")
     if not isinstance(experiment, str) or not is_safe_name(experiment):
@@ -202,7 +219,9 @@ def _validate_model(raw: dict[str, Any], problems: _Problems) -> ModelConfig | N
     return ModelConfig(**values, init=init, output_init=output_init)
 
 
-OPTIMIZER_SECTION_KEYS = ("schedule", "clip_norm")
+SECTION_PARAMS = {p.name: p for p in hyperparameters(OptimizerSection) if p.name != "name"}
+OPTIMIZER_SECTION_KEYS = tuple(SECTION_PARAMS)
+"""Keys of the optimizer section that are not the optimizer's hyperparameters (schedule, clip_norm)."""
 
 
 def _validate_optimizer(raw: dict[str, Any], problems: _Problems) -> OptimizerConfig | None:
@@ -216,8 +235,9 @@ def _validate_optimizer(raw: dict[str, Any], problems: _Problems) -> OptimizerCo
         schedule, _ = _named(extra["schedule"], "optimizer.schedule", SCHEDULES, "schedule", problems)
     clip_norm = None
     if extra.get("clip_norm") is not None:
-        clip_norm = _convert(extra["clip_norm"], float, "optimizer.clip_norm", POSITIVE, problems)
+        declared = SECTION_PARAMS["clip_norm"]
+        clip_norm = _convert(extra["clip_norm"], float, "optimizer.clip_norm", declared.bounds, problems)
     if len(problems.items) != before or opt is None:
         return None
     values = {p.name: getattr(opt, p.name) for p in hyperparameters(type(opt))}
-    return OptimizerConfig(opt.name, values, schedule or SCHEDULES["constant"](), clip_norm)
+    return OptimizerConfig(opt.name, values, schedule or SCHEDULES[DEFAULT_SCHEDULE](), clip_norm)

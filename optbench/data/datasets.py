@@ -194,6 +194,11 @@ class DataInfo:
     n_test: int | None
     problem: str | None
     """Why the data does not load (with the command that fixes it), None when it does."""
+    is_mnist: bool = True
+    """False for another dataset in MNIST layout (Fashion-MNIST, say): no file has MNIST's checksum,
+    but the four files load; the counts are its own, and `task.data_dir` can train on it."""
+    pixels: int | None = None
+    """Pixels per image, when the data loads."""
 
 
 def data_info(data_dir: Path | None = None) -> DataInfo:
@@ -202,6 +207,7 @@ def data_info(data_dir: Path | None = None) -> DataInfo:
     files = []
     for spec in MNIST_FILES:
         path = folder / spec.name
+        packed = folder / f"{spec.name}.gz"
         if path.is_file():
             size = path.stat().st_size
             try:
@@ -209,13 +215,38 @@ def data_info(data_dir: Path | None = None) -> DataInfo:
             except DataError:
                 ok = False
             files.append(FileStatus(spec.name, True, size, spec.size, ok))
+        elif packed.is_file():  # the cache holds MNIST raw: a compressed file is some other copy
+            files.append(FileStatus(packed.name, True, packed.stat().st_size, spec.size, False))
         else:
             files.append(FileStatus(spec.name, False, None, spec.size, None))
+    other = None
     try:
         dataset = load_mnist(data_dir)
     except DataError as exc:
-        return DataInfo(folder, tuple(files), None, None, str(exc))
-    return DataInfo(folder, tuple(files), len(dataset.train_labels), len(dataset.test_labels), None)
+        other = _other_dataset(folder, files)
+        if other is None:
+            return DataInfo(folder, tuple(files), None, None, str(exc))
+        dataset = other
+    return DataInfo(
+        folder,
+        tuple(files),
+        len(dataset.train_labels),
+        len(dataset.test_labels),
+        None,
+        is_mnist=other is None,
+        pixels=dataset.n_features,
+    )
+
+
+def _other_dataset(folder: Path, files: list[FileStatus]) -> Dataset | None:
+    """The folder's dataset when it is another one in MNIST layout: no file of it is one of MNIST's
+    (a folder where some are is MNIST with a damaged file) and the four load together."""
+    if any(f.checksum_ok for f in files) or not all(f.present for f in files):
+        return None
+    try:
+        return load_idx_folder(folder, folder.name)
+    except DataError:
+        return None
 
 
 @dataclass(frozen=True)

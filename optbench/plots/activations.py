@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from optbench.plots.axes import DPI, ZERO_NOTE, _draw_lines, _figure, _is_log, _legend
+from optbench.nn import ACTIVATIONS
+from optbench.plots.axes import ZERO_NOTE, _draw_lines, _figure, _is_log, _legend
 from optbench.plots.style import Style, shade
 from optbench.results import (
     ActivationCaseResult,
@@ -25,7 +26,7 @@ ACTIVATION_MARKERS = {"sigmoid": "o", "relu": "s", "tanh": "^"}
 """Point marker of each activation in gradients.png; others get a diamond."""
 
 HIST_PANEL = (2.3, 1.55)
-"""Width and height in inches of one histogram panel: 8 cases × 5 layers fit in about 13 × 14 inches."""
+"""Width and height in inches of one histogram panel: 3 cases × 5 layers fit in about 13 × 6 inches."""
 HIST_ALPHA = 0.85
 HIST_HEADROOM = 1.08
 """A row's value axis ends this factor above its highest bar."""
@@ -41,26 +42,40 @@ def _case_note(case: ActivationCaseResult, k: int) -> str:
     return " · ".join(parts)
 
 
-def _histograms_figure(result: ActivationsResult, styles: Sequence[Style]) -> Figure:
-    """Rows = cases, columns = layers: the histogram of each layer's outputs, as in the lecture.
+def _range_note(activation: str) -> str:
+    """What the horizontal axis of an activation's histograms spans, and what the notes mean."""
+    from optbench.measures import HISTOGRAM_QUANTILE, SATURATION_MARGIN
+
+    found = ACTIVATIONS.get(activation)
+    bounds = found.bounds if found is not None else None
+    if bounds is not None:
+        low, high = (f"{b:g}".replace("-", "−") for b in bounds)
+        return f"range ({low}, {high}); sat: outputs within {SATURATION_MARGIN:g} of a bound"
+    quantile = f"the case's {HISTOGRAM_QUANTILE:.1%} quantile of |output|"
+    if activation == "relu":
+        return f"range [0, {quantile}], leaving out exact zeros; zero: outputs exactly 0"
+    return f"range ± {quantile}"
+
+
+def _histograms_figure(
+    result: ActivationsResult, cases: Sequence[ActivationCaseResult], styles: Sequence[Style]
+) -> Figure:
+    """Rows = the cases of one activation, columns = layers: the histogram of each layer's outputs,
+    as in the lecture.
 
     Bars are the share of the layer's N × H outputs in each bin, on a value axis shared along a row.
     """
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-    from optbench.measures import HISTOGRAM_QUANTILE, SATURATION_MARGIN
-
-    cases = result.cases
     ncols = max(len(c.layers) for c in cases)
     width, height = HIST_PANEL
-    fig = Figure(figsize=(width * ncols + 1.4, height * len(cases) + 1.3), dpi=DPI, layout="constrained")
-    grid = fig.subplots(len(cases), ncols, squeeze=False, sharex="row", sharey="row")
+    size = (width * ncols + 1.4, height * len(cases) + 1.1)
+    fig, axes = _figure(size, len(cases), ncols, sharex="row", sharey="row")
     total = result.outputs_per_layer
     for r, (case, style) in enumerate(zip(cases, styles)):
         edges = np.linspace(case.hist_low, case.hist_high, case.counts.shape[1] + 1)
-        for k in range(ncols):
-            ax = grid[r, k]
+        row = axes[r * ncols : (r + 1) * ncols]
+        for k, ax in enumerate(row):
             if k >= len(case.layers):
                 ax.set_visible(False)
                 continue
@@ -73,16 +88,15 @@ def _histograms_figure(result: ActivationsResult, styles: Sequence[Style]) -> Fi
             ax.set_title(f"layer {case.layers[k]}\n{note}" if r == 0 else note, fontsize=9)
             ax.grid(axis="x", visible=False)
         top = float(case.counts.max()) / (total or 1)
-        grid[r, 0].set_ylim(0, top * HIST_HEADROOM if top > 0 else 1)
+        row[0].set_ylim(0, top * HIST_HEADROOM if top > 0 else 1)
         if total:
-            grid[r, 0].yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-        grid[r, 0].set_ylabel(case.label, color=shade(style.color, 1, 2), fontweight="bold", fontsize=10)
+            row[0].yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        row[0].set_ylabel(case.label, color=shade(style.color, 1, 2), fontweight="bold", fontsize=10)
+    activation = cases[0].activation
     share = f"share of the layer's {total:,} outputs" if total else "outputs"
     fig.suptitle(
-        f"{result.name}: histogram of each layer's outputs at initialisation (rows: cases)\n"
-        f"bars: {share} per bin; range (0, 1) for sigmoid, (−1, 1) for tanh, else [0, the case's "
-        f"{HISTOGRAM_QUANTILE:.1%} quantile of |output|]\nReLU bars leave out exact zeros; "
-        f"sat: outputs within {SATURATION_MARGIN:g} of a bound; zero: outputs exactly 0",
+        f"{result.name}: {activation}, each layer's outputs at initialisation (rows: cases)\n"
+        f"bars: {share} per bin; {_range_note(activation)}",
         fontsize=11,
     )
     return fig

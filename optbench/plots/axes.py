@@ -77,6 +77,8 @@ DIVERGED_MARKER: dict[str, Any] = {
 }
 LEGEND_WIDTH = 34
 """Characters per line of a label in a legend beside the plot; longer ones are wrapped."""
+PNG_COMPRESSION = 3
+"""zlib level of the PNGs: a quarter faster to write than the default 6, files about 8% larger."""
 
 
 @contextlib.contextmanager
@@ -88,11 +90,29 @@ def _style() -> Iterator[None]:
         yield
 
 
-def _figure(size: tuple[float, float], nrows: int = 1, ncols: int = 1) -> tuple[Figure, list[Axes]]:
+def import_drawing() -> None:
+    """Import what drawing a figure needs (matplotlib's figure and Agg canvas, the PNG writer).
+
+    `render` calls it before it forks, so that drawing processes share one import.
+    """
+    import matplotlib.figure  # noqa: F401
+    from matplotlib.backends import backend_agg  # noqa: F401
+    from PIL import Image  # noqa: F401
+
+    from optbench.plots import placement  # noqa: F401
+
+
+def _figure(
+    size: tuple[float, float], nrows: int = 1, ncols: int = 1, **shared: Any
+) -> tuple[Figure, list[Axes]]:
+    """A figure of a grid of panels, placed by `placement.MeasuredLayout` when it is saved; `shared`
+    goes to `Figure.subplots` (sharex, sharey)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    from optbench.plots.placement import MeasuredLayout
+
+    fig = Figure(figsize=size, dpi=DPI, layout=MeasuredLayout())
+    axes = fig.subplots(nrows, ncols, squeeze=False, **shared)
     return fig, list(axes.ravel())
 
 
@@ -100,12 +120,26 @@ def save_png(fig: Figure, path: Path) -> Path:
     """Render `fig` to `path` atomically (`optbench.files.atomic_file`): an interrupt leaves the old file.
 
     Log value axes first get their final ticks (`_label_log_axis`), once every line is drawn and
-    shared axes have their final limits.
+    shared axes have their final limits; then the figure's layout engine, if it has one, places the
+    panels, once, and the Agg canvas draws the figure, once. The PNG is written as RGB (the figures
+    are opaque: an alpha channel would only make the file larger and slower to write), at
+    PNG_COMPRESSION.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
     for ax in fig.axes:
         _label_log_axis(ax)
+    canvas = FigureCanvasAgg(fig)
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+        fig.set_layout_engine("none")  # placed: drawing must not place it again
+    canvas.draw()  # type: ignore[no-untyped-call]
+    pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    rgba = Image.frombuffer("RGBA", canvas.get_width_height(), pixels, "raw", "RGBA", 0, 1)
     with atomic_file(path) as f:
-        fig.savefig(f, format="png", dpi=DPI)
+        rgba.convert("RGB").save(f, format="png", compress_level=PNG_COMPRESSION)
     return path
 
 
@@ -207,14 +241,20 @@ def _legend_label(variant: Variant) -> str:
 
 
 def _legend(fig: Figure, ax: Axes, outside: bool) -> None:
+    """The legend of `ax`'s lines: inside it, or beside the panels (`_figure_legend`)."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
     if outside:  # long labels wrapped, so that the legend leaves the plot its width
         labels = ["\n".join(textwrap.wrap(label, LEGEND_WIDTH)) or label for label in labels]
-        fig.legend(handles, labels, loc="outside right upper")
+        _figure_legend(fig, handles, labels)
     else:
         ax.legend(handles, labels, loc="best")
+
+
+def _figure_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str], **kwargs: Any) -> None:
+    """A legend at the top right of the figure, beside its panels (`placement` makes room for it)."""
+    fig.legend(handles, labels, loc="upper left", borderaxespad=0.0, **kwargs)
 
 
 def _mark_divergence(ax: Axes, steps: FloatArray, values: FloatArray, color: str) -> None:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optbench.plots.axes import (
-    DPI,
     PANEL,
     ZERO_NOTE,
     _draw_lines,
     _figure,
+    _figure_legend,
     _is_log,
     _legend,
     _legend_label,
@@ -80,11 +80,13 @@ def _layer_name(layer: int, layers: Sequence[int]) -> str:
     return f"layer {layer}" + (" (output)" if layer == layers[-1] else "")
 
 
-def _layer_colors(layers: Sequence[int]) -> list[Any]:
-    """Viridis from dark (the layer next to the inputs) to light (the output layer)."""
+def _layer_colors(layers: Sequence[int]) -> list[str]:
+    """Viridis from dark (the layer next to the inputs) to light (the output layer), as hex strings
+    (matplotlib converts a colour given as text once and remembers it; an array, at every use)."""
     from matplotlib import colormaps
+    from matplotlib.colors import to_hex
 
-    return list(colormaps["viridis"](np.linspace(0.0, 0.9, max(len(layers), 1))))
+    return [to_hex(c) for c in colormaps["viridis"](np.linspace(0.0, 0.9, max(len(layers), 1)))]
 
 
 def _run_diagnostics_figure(run: RunResult) -> Figure:
@@ -115,7 +117,7 @@ def _run_diagnostics_figure(run: RunResult) -> Figure:
     if legend_ax is not None:
         legend_ax.legend(handles, labels, loc="center", title=title)
     else:
-        fig.legend(handles, labels, loc="outside right upper", title=title)
+        _figure_legend(fig, handles, labels, title=title)
     fig.suptitle(f"diagnostics on a fixed probe batch: {_run_title(run)}")
     return fig
 
@@ -128,15 +130,15 @@ def _diagnostics_grid_figure(
     A column shares its value axis, so a gradient that vanishes in one variant and not in another is
     seen at a glance; norms are on log axes, where an exact zero is marked ▼ on the bottom edge.
     """
-    from matplotlib.figure import Figure
-
     rows = [(v, st, runs) for v, st in zip(variants, styles) if (runs := v.diagnosed)]
     panels = list(DIAGNOSTIC_PANELS)
     if any(_distinct_differs(r, r.layers) for _, _, runs in rows for r in runs):
         panels.append(DISTINCT_PANEL)
     size = (PANEL * 0.8 * len(panels) + 2.2, PANEL * 0.6 * len(rows) + 1.2)
-    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-    grid = fig.subplots(len(rows), len(panels), squeeze=False, sharex=True, sharey="col")
+    # Shared within a column only: matplotlib places each axis label against the tick labels of every
+    # axes sharing it, so sharing x across the whole grid would cost panels² measurements.
+    fig, axes = _figure(size, len(rows), len(panels), sharex="col", sharey="col")
+    grid = np.array(axes, dtype=object).reshape(len(rows), len(panels))
     curves: dict[tuple[int, int], list[tuple[FloatArray, FloatArray, dict[str, Any]]]] = {}
     all_layers: list[int] = []
     for r, (_, _, runs) in enumerate(rows):
@@ -171,11 +173,8 @@ def _diagnostics_grid_figure(
         grid[r, 0].set_ylabel(f"{label}{seeds}", color=style.color, fontweight="bold")
     longest = max(range(len(rows)), key=lambda r: len(curves[r, 0]))
     handles, labels = grid[longest, 0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="outside right upper",
-        title="layer (inputs → output)" + (f"\n{ZERO_NOTE}" if zeros else ""),
+    _figure_legend(
+        fig, handles, labels, title="layer (inputs → output)" + (f"\n{ZERO_NOTE}" if zeros else "")
     )
     fig.suptitle(f"{exp.name}: diagnostics per layer on a fixed probe batch (rows: variants)")
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,18 @@ LOG_LEVEL_RANGE = 1e-7
 """Log-spaced contour levels span at most this ratio below the largest gap f − f* in the view box."""
 CONTOUR_DARKEST = 0.4
 """The highest contour band is this far along matplotlib's Greys (0 white, 1 black): paths stay visible."""
+COLORBAR_BOX = (1.03, 0.05, 0.035, 0.9)
+"""Where a contour plot's colour bar goes, as (x, y, width, height) in fractions of its panel."""
+
+
+@functools.cache
+def _surface(objective: Objective) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(X, Y, f(X, Y)) of a function over its view box, CONTOUR_GRID points a side: computed once per
+    process, however many panels show it."""
+    xs = np.linspace(*objective.xlim, CONTOUR_GRID)
+    ys = np.linspace(*objective.ylim, CONTOUR_GRID)
+    X, Y = np.meshgrid(xs, ys)
+    return X, Y, objective.value(X, Y)
 
 
 def _draw_contour(fig: Figure, ax: Axes, objective: Objective, colorbar: bool = True) -> None:
@@ -58,10 +71,7 @@ def _draw_contour(fig: Figure, ax: Axes, objective: Objective, colorbar: bool = 
     from matplotlib.colors import ListedColormap, LogNorm, PowerNorm
     from matplotlib.ticker import LogLocator, MaxNLocator
 
-    xs = np.linspace(*objective.xlim, CONTOUR_GRID)
-    ys = np.linspace(*objective.ylim, CONTOUR_GRID)
-    X, Y = np.meshgrid(xs, ys)
-    Z = objective.value(X, Y)
+    X, Y, Z = _surface(objective)
     cmap = ListedColormap(colormaps["Greys"](np.linspace(0.0, CONTOUR_DARKEST, 256)))
     ticks: Any
     if objective.log_levels and objective.min_value is not None:
@@ -79,7 +89,9 @@ def _draw_contour(fig: Figure, ax: Axes, objective: Objective, colorbar: bool = 
     filled = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, norm=norm)
     ax.contour(X, Y, Z, levels=levels, colors="0.5", linewidths=0.4, norm=norm)
     if colorbar:
-        fig.colorbar(filled, ax=ax, label=label, shrink=0.9, ticks=ticks)
+        cax = ax.inset_axes(COLORBAR_BOX)
+        fig.colorbar(filled, cax=cax, label=label, ticks=ticks)
+        cax.grid(False)
     ax.set_xlim(*objective.xlim)
     ax.set_ylim(*objective.ylim)
     ax.set_xlabel("x")

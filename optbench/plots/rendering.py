@@ -1,11 +1,16 @@
-"""Which figures a folder gets (figure jobs), and drawing them, in this process or in forked ones."""
+"""Which figures a folder gets (figure jobs), and drawing them, in this process or in forked ones.
+
+A folder's figures are drawn only when what they are drawn from has changed (`fingerprints`): the
+jobs of a folder whose figures are current are none, found without reading the folder's results.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from optbench.errors import EXIT_INTERRUPTED, OptbenchError
 from optbench.functions import FUNCTIONS
@@ -15,22 +20,22 @@ from optbench.layout import (
     DIAGNOSTICS_PNG,
     EVAL_LOSS_PNG,
     EXPECTED_MAX_PNG,
-    EXPERIMENT_FIGURES,
     FINAL_CURVES_PNG,
     GRADIENTS_PNG,
-    HISTOGRAMS_PNG,
     LOSS_PNG,
     LR_SENSITIVITY_PNG,
     PATH_PNG,
     PATHS_PANELS_PNG,
     PATHS_PNG,
-    TUNE_FIGURES,
     TUNE_SCORES_PNG,
+    histograms_png,
+    report_order,
 )
 from optbench.plain import value_at
 from optbench.plots.activations import _gradients_figure, _histograms_figure
-from optbench.plots.axes import _style, save_png
+from optbench.plots.axes import _style, import_drawing, save_png
 from optbench.plots.diagnostics import _diagnostics_comparison_figure, _run_diagnostics_figure
+from optbench.plots.fingerprints import inputs_digest, read_fingerprints
 from optbench.plots.functions import (
     _function_loss_figure,
     _function_title,
@@ -49,6 +54,7 @@ from optbench.plots.training import (
 )
 from optbench.plots.tuning import expected_max_figure, final_curves_figure, tune_scores_figure
 from optbench.results import (
+    ActivationsResult,
     Variant,
     is_activations_folder,
     is_tune_folder,
@@ -66,40 +72,50 @@ if TYPE_CHECKING:
 MAX_PANELS = 24
 """paths_panels.png is drawn for at most this many variants; beyond, panels are too small to read."""
 
-FigureJob = tuple[Path, Callable[[], "Figure"]]
-"""Where a figure goes and how to draw it."""
+
+class FigureJob(NamedTuple):
+    """Where a figure goes, how to draw it, and the digest of what it is drawn from (`fingerprints`;
+    empty: not recorded)."""
+
+    path: Path
+    build: Callable[[], Figure]
+    inputs: str = ""
 
 
 def run_figures(run_folder: Path) -> list[Path]:
     """The figures of one run folder (what `optbench train` shows); returns the PNGs written.
 
     Function task: path.png and loss.png. Dataset task: curves.png, and diagnostics.png when the run
-    logged diagnostics. A run without metrics gets no figures.
+    logged diagnostics. A run without metrics gets no figures. They are always drawn: a run folder
+    is written anew by every `optbench train`.
     """
     run = read_run(run_folder)
     if not run.has_metrics or not run.config:
         return []
-    written = []
-    with _style():
-        if run.kind == "function":
-            objective = FUNCTIONS.get(str(value_at(run.config, "task.function")))
-            if objective is None:
-                return []
-            written.append(save_png(_path_figure(run, objective), run_folder / PATH_PNG))
-            variant = Variant(variant_label(run.config, (), show_lr=True), (run,))
-            fig = _function_loss_figure(
-                f"{_function_title(objective)}", [variant], [Style(optimizer_color(run.optimizer))]
+    jobs: list[FigureJob] = []
+    if run.kind == "function":
+        objective = FUNCTIONS.get(str(value_at(run.config, "task.function")))
+        if objective is None:
+            return []
+        variant = Variant(variant_label(run.config, (), show_lr=True), (run,))
+        style = Style(optimizer_color(run.optimizer))
+        jobs.append(FigureJob(run_folder / PATH_PNG, lambda: _path_figure(run, objective)))
+        jobs.append(
+            FigureJob(
+                run_folder / LOSS_PNG,
+                lambda: _function_loss_figure(_function_title(objective), [variant], [style]),
             )
-            written.append(save_png(fig, run_folder / LOSS_PNG))
-        else:
-            written.append(save_png(_curves_figure(run), run_folder / CURVES_PNG))
-            if run.layers:
-                written.append(save_png(_run_diagnostics_figure(run), run_folder / DIAGNOSTICS_PNG))
-    return written
+        )
+    else:
+        jobs.append(FigureJob(run_folder / CURVES_PNG, lambda: _curves_figure(run)))
+        if run.layers:
+            jobs.append(FigureJob(run_folder / DIAGNOSTICS_PNG, lambda: _run_diagnostics_figure(run)))
+    return render(jobs)
 
 
-def experiment_figures(exp_folder: Path, processes: int = 1) -> list[Path]:
-    """The combined figures of an experiment folder, from its files; returns the PNGs written.
+def experiment_figures(exp_folder: Path, processes: int = 1, force: bool = False) -> list[Path]:
+    """The combined figures of an experiment folder, from its files; returns every figure it has,
+    drawn now or already current, in the report's order.
 
     Only finished runs (completed or diverged) are drawn; an experiment with none gets no figures.
     Function tasks: paths.png, paths_panels.png (up to MAX_PANELS variants), loss.png. Dataset
@@ -108,15 +124,37 @@ def experiment_figures(exp_folder: Path, processes: int = 1) -> list[Path]:
     diagnostics.
     An `optbench activations` folder gets its own figures (`activation_figures`), and a tune folder
     its own (`_tune_jobs`).
-    With `processes` > 1 the figures are drawn by that many processes at once.
+    A figure whose inputs and PNG have not changed since it was drawn is not drawn again, unless
+    `force`. With `processes` > 1 the figures are drawn by that many processes at once.
     """
-    written = render(figure_jobs(exp_folder), processes)
-    order = [exp_folder / name for name in (*EXPERIMENT_FIGURES, *TUNE_FIGURES)]
-    return sorted(written, key=lambda path: order.index(path) if path in order else len(order))
+    render(figure_jobs(exp_folder, force), processes)
+    return _current_figures(exp_folder)
 
 
-def figure_jobs(exp_folder: Path) -> list[FigureJob]:
-    """The figures `experiment_figures` draws for a folder, not yet drawn, heaviest first."""
+def _current_figures(folder: Path) -> list[Path]:
+    """The figures figures.json records for a folder, in the report's order."""
+    return [folder / name for name in report_order(read_fingerprints(folder).figures)]
+
+
+def figure_jobs(exp_folder: Path, force: bool = False) -> list[FigureJob]:
+    """The figures of a folder that need drawing (all of them with `force`), heaviest first.
+
+    None when every figure is current: drawn from the folder's present inputs by the present code,
+    its PNG unchanged since (`fingerprints`); that is found without reading the folder's results.
+    """
+    inputs = inputs_digest(exp_folder)
+    record = read_fingerprints(exp_folder)
+    if not force and record.all_fresh(inputs):
+        return []
+    return [
+        FigureJob(path, build, inputs)
+        for path, build, _ in _all_jobs(exp_folder)
+        if force or not record.fresh(path.name, inputs)
+    ]
+
+
+def _all_jobs(exp_folder: Path) -> list[FigureJob]:
+    """Every figure an experiment, activations or tune folder gets, heaviest first."""
     if is_activations_folder(exp_folder):
         return _activation_jobs(exp_folder)
     if is_tune_folder(exp_folder):
@@ -131,42 +169,60 @@ def figure_jobs(exp_folder: Path) -> list[FigureJob]:
         objectives = {o.name: o for o in (_objective_of(v) for v in variants) if o is not None}
         if len(objectives) == 1:
             (objective,) = objectives.values()
-            jobs.append((exp_folder / PATHS_PNG, lambda: _paths_figure(exp, variants, styles, objective)))
+            jobs.append(
+                FigureJob(exp_folder / PATHS_PNG, lambda: _paths_figure(exp, variants, styles, objective))
+            )
         if len(variants) <= MAX_PANELS:
-            jobs.append((exp_folder / PATHS_PANELS_PNG, lambda: _paths_panels_figure(exp, variants, styles)))
+            jobs.append(
+                FigureJob(exp_folder / PATHS_PANELS_PNG, lambda: _paths_panels_figure(exp, variants, styles))
+            )
         title = (
             f"{exp.name}: "
             + ("f(x_t) − f*" if all(o.min_value is not None for o in objectives.values()) else "f(x_t)")
             + " per step"
         )
-        jobs.append((exp_folder / LOSS_PNG, lambda: _function_loss_figure(title, variants, styles)))
+        jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: _function_loss_figure(title, variants, styles)))
         return jobs
     if any(v.diagnosed for v in variants):
         jobs.append(
-            (exp_folder / DIAGNOSTICS_PNG, lambda: _diagnostics_comparison_figure(exp, variants, styles))
+            FigureJob(
+                exp_folder / DIAGNOSTICS_PNG, lambda: _diagnostics_comparison_figure(exp, variants, styles)
+            )
         )
-    jobs.append((exp_folder / LOSS_PNG, lambda: _training_loss_figure(exp, variants, styles)))
-    jobs.append((exp_folder / ACCURACY_PNG, lambda: _heldout_figure(exp, variants, styles, "acc")))
-    jobs.append((exp_folder / EVAL_LOSS_PNG, lambda: _heldout_figure(exp, variants, styles, "loss")))
+    jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: _training_loss_figure(exp, variants, styles)))
+    jobs.append(FigureJob(exp_folder / ACCURACY_PNG, lambda: _heldout_figure(exp, variants, styles, "acc")))
+    jobs.append(FigureJob(exp_folder / EVAL_LOSS_PNG, lambda: _heldout_figure(exp, variants, styles, "loss")))
     if "optimizer.lr" in exp.varied and any(len(m) > 1 for _, m in _lr_groups(exp, variants)):
-        jobs.append((exp_folder / LR_SENSITIVITY_PNG, lambda: _lr_sensitivity_figure(exp, variants)))
+        jobs.append(FigureJob(exp_folder / LR_SENSITIVITY_PNG, lambda: _lr_sensitivity_figure(exp, variants)))
     return jobs
 
 
-def activation_figures(folder: Path) -> list[Path]:
-    """histograms.png and gradients.png of an `optbench activations` folder; returns the PNGs written."""
-    return render(_activation_jobs(folder))
+def activation_figures(folder: Path, force: bool = False) -> list[Path]:
+    """The figures of an `optbench activations` folder: histograms_<activation>.png per activation and
+    gradients.png; returns every one, drawn now or already current (`experiment_figures`)."""
+    return experiment_figures(folder, force=force)
 
 
 def _activation_jobs(folder: Path) -> list[FigureJob]:
+    """One figure of histograms per activation (its cases' rows, in config order), then gradients.png."""
     result = read_activations(folder)
     if not result.cases:
         return []
     styles = activation_case_styles(result.cases)
-    return [
-        (folder / HISTOGRAMS_PNG, lambda: _histograms_figure(result, styles)),
-        (folder / GRADIENTS_PNG, lambda: _gradients_figure(result, styles)),
-    ]
+    activations = dict.fromkeys(c.activation for c in result.cases)
+    jobs = [_histograms_job(folder, result, styles, activation) for activation in activations]
+    jobs.append(FigureJob(folder / GRADIENTS_PNG, lambda: _gradients_figure(result, styles)))
+    return jobs
+
+
+def _histograms_job(
+    folder: Path, result: ActivationsResult, styles: Sequence[Style], activation: str
+) -> FigureJob:
+    picked = [i for i, case in enumerate(result.cases) if case.activation == activation]
+    cases, case_styles = [result.cases[i] for i in picked], [styles[i] for i in picked]
+    return FigureJob(
+        folder / histograms_png(activation), lambda: _histograms_figure(result, cases, case_styles)
+    )
 
 
 def _tune_jobs(folder: Path) -> list[FigureJob]:
@@ -179,58 +235,75 @@ def _tune_jobs(folder: Path) -> list[FigureJob]:
     tune = read_tune(folder)
     jobs: list[FigureJob] = []
     if tune.trials:
-        jobs.append((folder / TUNE_SCORES_PNG, lambda: tune_scores_figure(tune)))
+        jobs.append(FigureJob(folder / TUNE_SCORES_PNG, lambda: tune_scores_figure(tune)))
     if any(tune.random_scores(o)[0] for o in tune.optimizers):
-        jobs.append((folder / EXPECTED_MAX_PNG, lambda: expected_max_figure(tune)))
+        jobs.append(FigureJob(folder / EXPECTED_MAX_PNG, lambda: expected_max_figure(tune)))
     if any(tune.chosen(o) is not None for o in tune.optimizers):
-        jobs.append((folder / FINAL_CURVES_PNG, lambda: final_curves_figure(tune)))
+        jobs.append(FigureJob(folder / FINAL_CURVES_PNG, lambda: final_curves_figure(tune)))
     return jobs
 
 
-def _draw(jobs: Sequence[FigureJob]) -> list[Path]:
+def _draw(jobs: Sequence[FigureJob], next_job: Callable[[], int]) -> None:
+    """Draw jobs[next_job()] until next_job() runs past the end."""
     with _style():
-        return [save_png(build(), path) for path, build in jobs]
+        while (i := next_job()) < len(jobs):
+            save_png(jobs[i].build(), jobs[i].path)
 
 
-def _draw_in_child(jobs: Sequence[FigureJob], errors: Any) -> None:
-    """A forked drawing process: its figures, then an exit without traceback.
+def _draw_in_child(jobs: Sequence[FigureJob], next_job: Callable[[], int], errors: Any) -> None:
+    """A forked drawing process: the jobs it takes, then an exit without traceback.
 
     What went wrong goes back to the parent through `errors`, which reports it once; an interrupt is
     the parent's to report.
     """
     try:
-        _draw(jobs)
+        _draw(jobs, next_job)
     except KeyboardInterrupt:
         os._exit(EXIT_INTERRUPTED)
     except Exception as exc:
         errors.put(f"{type(exc).__name__}: {exc}")
         os._exit(1)
+    os._exit(0)
 
 
-def render(jobs: Sequence[FigureJob], processes: int = 1) -> list[Path]:
-    """Draw and save every figure; with processes > 1, forked processes share the work.
+def render(jobs: Sequence[tuple[Path, Callable[[], Figure]] | FigureJob], processes: int = 1) -> list[Path]:
+    """Draw and save every figure; with processes > 1, forked processes share the work. Returns the
+    PNGs written, and records in each folder's figures.json what they were drawn from.
 
-    The jobs come first-listed-heaviest; they are dealt round-robin, this process drawing its share
-    while the others draw theirs. Forking gives each process the data already read and matplotlib
-    already imported, so a process costs only its drawing.
+    The jobs come heaviest first; each process takes the next job not yet taken whenever it is free,
+    so the heaviest start first and the light ones fill in around them. Forking gives each process
+    the data already read and matplotlib already imported, so a process costs only its drawing.
     """
     import multiprocessing as mp
 
-    processes = min(processes, len(jobs))
+    todo = [FigureJob(*job) for job in jobs]
+    processes = min(processes, len(todo))
+    if not todo:
+        return []
     if processes <= 1 or "fork" not in mp.get_all_start_methods():
-        return _draw(jobs)
-    import matplotlib.figure  # noqa: F401  (imported once here, before the fork, not in every child)
-
+        taken = itertools.count()
+        _draw(todo, lambda: next(taken))
+        _record(todo)
+        return [job.path for job in todo]
+    import_drawing()  # once here, before the fork, not in every child
     context = mp.get_context("fork")
+    counter = context.Value("i", 0)
+
+    def next_job() -> int:
+        with counter.get_lock():
+            i = int(counter.value)
+            counter.value = i + 1
+        return i
+
     errors = context.SimpleQueue()
     children = [
-        context.Process(target=_draw_in_child, args=(jobs[i::processes], errors), daemon=True)
-        for i in range(1, processes)
+        context.Process(target=_draw_in_child, args=(todo, next_job, errors), daemon=True)
+        for _ in range(1, processes)
     ]
     for child in children:
         child.start()
     try:
-        _draw(jobs[0::processes])
+        _draw(todo, next_job)
     finally:
         for child in children:
             child.join()
@@ -240,4 +313,13 @@ def render(jobs: Sequence[FigureJob], processes: int = 1) -> list[Path]:
     if failed:
         reason = errors.get() if not errors.empty() else f"exit code {failed[0]}"
         raise OptbenchError(f"drawing figures failed: {reason}")
-    return [path for path, _ in jobs]
+    _record(todo)
+    return [job.path for job in todo]
+
+
+def _record(jobs: Sequence[FigureJob]) -> None:
+    """Write into each folder's figures.json what its figures just drawn were drawn from."""
+    recorded = [job for job in jobs if job.inputs]
+    for folder, members in itertools.groupby(recorded, key=lambda job: job.path.parent):
+        drawn = [(job.path.name, job.inputs) for job in members]
+        read_fingerprints(folder).recorded(drawn).save()

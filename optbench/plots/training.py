@@ -41,6 +41,7 @@ from optbench.stats import (
     mean_std,
     smooth,
 )
+from optbench.train import FINAL_LOSS_WINDOW
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -307,7 +308,7 @@ def _lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) -
     ax_acc.set_title(f"final {name} accuracy" + (" (dashed: test)" if validation else ""))
     _auto_log(ax_loss, drawn_loss)
     ax_loss.set_ylabel("final training loss")
-    ax_loss.set_title("final training loss (mean of the last steps)")
+    ax_loss.set_title(f"final training loss\n(mean over the last {FINAL_LOSS_WINDOW} minibatches)")
     seeds = " (mean ± 1 std over seeds)" if any(len(v.finished) > 1 for v in variants) else ""
     fig.suptitle(f"{exp.name}: learning-rate sensitivity{seeds}")
     _legend(fig, ax_acc, outside=True)

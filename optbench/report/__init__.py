@@ -11,7 +11,7 @@ Modules: `tables` (terminal and Markdown tables), `variants` (numbers per varian
 studies), `tuning` (a tuning study: tune.csv, trials.csv, expected_max.csv, its sentences and
 sections, the performance profile of several), `markdown` (report.md and index.md).
 
-Public face: `write_report`, `write_index`, `summary_table`, `findings`,
+Public face: `write_report`, `write_index`, `variants_table`, `findings`,
 `activation_findings`, `zero_init_findings`, `tune_findings`, `write_tune_tables`, `Finding`, and the
 named thresholds `CHANCE_TOLERANCE`, `NEAR_MINIMUM`, `REFERENCE_STEP`, `SATURATED_SHARE`,
 `COLLAPSE_STD`, `SHRINK_RATIO`, `GRADIENT_RATIO`, and `PROFILE_TAUS` (the τ of index.md's profile table).
@@ -29,7 +29,7 @@ from optbench.report.activations import (
 from optbench.report.findings import NEAR_MINIMUM, findings
 from optbench.report.markdown import write_index, write_report
 from optbench.report.sentences import Finding
-from optbench.report.tables import summary_table
+from optbench.report.tables import variants_table
 from optbench.report.tuning import PROFILE_TAUS, tune_findings, write_tune_tables
 from optbench.report.variants import CHANCE_TOLERANCE
 from optbench.report.zero_init import REFERENCE_STEP, zero_init_findings
@@ -46,8 +46,8 @@ __all__: list[str] = [
     "Finding",
     "activation_findings",
     "findings",
-    "summary_table",
     "tune_findings",
+    "variants_table",
     "write_index",
     "write_report",
     "write_tune_tables",

@@ -15,7 +15,7 @@ from optbench.data import DATASETS
 from optbench.measures import SATURATION_MARGIN
 from optbench.nn import ACTIVATIONS
 from optbench.report.sentences import Finding, _layer_list
-from optbench.report.tables import _md_table
+from optbench.report.tables import _md_table, number_cells, percent_cells
 from optbench.results import (
     ActivationCaseResult,
     ActivationsResult,
@@ -221,25 +221,15 @@ def _input_line(result: ActivationsResult) -> str:
     )
 
 
-def _table_percent(fraction: float) -> str:
-    """64.3%, 0.001%, 0%; a dash where there is no value (saturation of an unbounded activation)."""
-    return f"{fraction * 100:.3g}%" if math.isfinite(fraction) else "—"
-
-
 def _case_table(case: ActivationCaseResult) -> str:
     header = ["layer", "mean", "std", "saturated", "zero", "‖∂L/∂W‖", "std of ∂L/∂a"]
-    rows = []
-    for k, layer in enumerate(case.layers):
-        saturated = float(case["saturated_frac"][k])
-        rows.append(
-            [
-                str(layer),
-                f"{case['mean'][k]:.4g}",
-                f"{case['std'][k]:.4g}",
-                _table_percent(saturated),
-                _table_percent(float(case["zero_frac"][k])),
-                f"{case['grad_norm'][k]:.4g}",
-                f"{case['delta_std'][k]:.4g}",
-            ]
-        )
-    return _md_table(header, rows, [True] * len(header))
+    columns = [
+        [str(layer) for layer in case.layers],
+        number_cells([float(v) for v in case["mean"]]),
+        number_cells([float(v) for v in case["std"]]),
+        percent_cells([float(v) for v in case["saturated_frac"]]),
+        percent_cells([float(v) for v in case["zero_frac"]]),
+        number_cells([float(v) for v in case["grad_norm"]]),
+        number_cells([float(v) for v in case["delta_std"]]),
+    ]
+    return _md_table(header, [list(row) for row in zip(*columns)], [True] * len(header))

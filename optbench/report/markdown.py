@@ -14,12 +14,12 @@ from pathlib import Path
 
 from optbench.files import atomic_write_text
 from optbench.layout import (
-    ACTIVATION_FIGURES,
     EXPERIMENT_FIGURES,
     INDEX_FILE,
     PERFORMANCE_PROFILE_PNG,
     REPORT_FILE,
     TUNE_FIGURES,
+    activation_figures_of,
 )
 from optbench.measures import DISTINCT_TOLERANCE, SATURATION_MARGIN
 from optbench.plain import value_at
@@ -46,6 +46,12 @@ from optbench.text import (
     format_value,
     plural,
 )
+from optbench.train import FINAL_LOSS_WINDOW
+
+FINAL_LOSS_DEFINITION = (
+    f"Final training loss: the mean minibatch loss over a run's last {FINAL_LOSS_WINDOW} steps (over all "
+    "its steps when it ran fewer)."
+)
 
 
 def _heading(name: str, description: str, setup: str, sentences: Sequence[Finding]) -> list[str]:
@@ -60,14 +66,13 @@ def _heading(name: str, description: str, setup: str, sentences: Sequence[Findin
     return parts
 
 
-def figures_present(exp_folder: Path) -> list[str]:
-    """The experiment's figure files that exist, in the report's order."""
-    names: Sequence[str]
-    if is_activations_folder(exp_folder):
-        names = ACTIVATION_FIGURES
-    else:
-        names = TUNE_FIGURES if is_tune_folder(exp_folder) else EXPERIMENT_FIGURES
-    return [name for name in names if (exp_folder / name).is_file()]
+def figures_present(folder: Path, names: Sequence[str]) -> list[str]:
+    """Those of the figure files `names` that exist in the folder, in the report's order."""
+    return [name for name in names if (folder / name).is_file()]
+
+
+def _activation_figures(result: ActivationsResult) -> tuple[str, ...]:
+    return activation_figures_of([case.activation for case in result.cases])
 
 
 def _task_line(exp: ExperimentResult) -> str:
@@ -95,12 +100,15 @@ def report_text(exp: ExperimentResult) -> str:
     settings = settings_section(exp)
     if settings:
         parts.append(settings)
+    defined = exp.kind != "dataset"  # "final training loss" is said what it is where first shown
     if stats:
         note = (
             " Mean ± std over seeds; final values over completed runs."
             if any(len(s.variant.finished) > 1 for s in stats)
             else ""
         )
+        note += f" {FINAL_LOSS_DEFINITION}" if not defined else ""
+        defined = True
         parts.append(f"## Variants\n\nRuns that differ only in their seed form one variant.{note}\n")
         parts.append(_variants_table(exp, stats))
     zero_init = [v for v in exp.finished_variants if any(map(is_zero_init_run, v.diagnosed))]
@@ -110,18 +118,18 @@ def report_text(exp: ExperimentResult) -> str:
             f"(up to a relative tolerance of {DISTINCT_TOLERANCE:g}); measured on the first seed.\n"
         )
         parts.append(_zero_init_table(zero_init))
-    figures = figures_present(exp.folder)
+    figures = figures_present(exp.folder, EXPERIMENT_FIGURES)
     if figures:
         parts.append("## Figures\n")
         parts.append("\n".join(f"![{Path(name).stem}]({name})\n" for name in figures))
-    parts.append("## Runs\n")
+    parts.append("## Runs\n" + ("" if defined else f"\n{FINAL_LOSS_DEFINITION}\n"))
     parts.append(_runs_md(exp))
     return "\n".join(parts)
 
 
 def activation_report_text(result: ActivationsResult) -> str:
     parts = _heading(result.name, result.description, _input_line(result), activation_findings(result))
-    figures = figures_present(result.folder)
+    figures = figures_present(result.folder, _activation_figures(result))
     if figures:
         parts.append("## Figures\n")
         parts.append("\n".join(f"![{Path(name).stem}]({name})\n" for name in figures))
@@ -140,7 +148,7 @@ def activation_report_text(result: ActivationsResult) -> str:
 def tune_report_text(tune: TuneResult) -> str:
     exp = tune.experiment
     parts = _heading(exp.name, exp.description, _task_line(exp), [])
-    parts += tune_sections(tune, figures_present(tune.folder))
+    parts += tune_sections(tune, figures_present(tune.folder, TUNE_FIGURES))
     return "\n".join(parts)
 
 
@@ -177,24 +185,28 @@ def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
     tunes: list[TuneResult] = []
     for folder in exp_folders:
         info: ActivationsResult | ExperimentResult
+        names: Sequence[str]
         if is_activations_folder(folder):
             info = read_activations(folder)
             sentences = activation_findings(info)
+            names = _activation_figures(info)
         elif is_tune_folder(folder):
             tune = read_tune(folder)
             tunes.append(tune)
             info = tune.experiment
             sentences = tune_findings(tune)
+            names = TUNE_FIGURES
         else:
             info = read_experiment(folder)
             sentences = findings(info)
+            names = EXPERIMENT_FIGURES
         parts.append(f"## [{info.name}]({_link(folder / REPORT_FILE, out_root)})\n")
         if info.description:
             parts.append(info.description.strip() + "\n")
         lines = [f"- {f.text}\n" for f in sentences if f.headline]
         if lines:
             parts.append("".join(lines))
-        figures = figures_present(folder)
+        figures = figures_present(folder, names)
         if figures:
             links = " · ".join(f"[{Path(name).stem}]({_link(folder / name, out_root)})" for name in figures)
             parts.append(f"Figures: {links}\n")

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from optbench.errors import OptbenchError
-from optbench.layout import SUMMARY_FILE
-from optbench.report.variants import VariantStats, _fmt, _pm, _status_counts, nearest_minimum, selection_basis
+from optbench.plain import value_at
+from optbench.report.variants import (
+    VariantStats,
+    _fmt,
+    _pm,
+    _status_counts,
+    nearest_minimum,
+    selection_basis,
+    variant_stats,
+)
 from optbench.results import (
+    SEED_KEYS,
     ActivationsResult,
     ExperimentResult,
     is_activations_folder,
     read_activations,
-    read_rows,
+    read_experiment,
 )
+from optbench.results.variants import NAMED_SECTIONS
 from optbench.stats import (
     mean_std,
 )
 from optbench.text import (
+    format_value,
     text_table,
 )
 
@@ -28,39 +38,54 @@ from optbench.text import (
 # --------------------------------------------------------------------------------------------------
 
 
-def _cell(text: str, fmt: str) -> str:
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return format(value, fmt) if math.isfinite(value) else text
+def _column_keys(varied: Sequence[str]) -> list[str]:
+    """The varied keys as table columns: seeds left out, a named section (model.init) shown whole."""
+    columns: list[str] = []
+    for key in varied:
+        if key in SEED_KEYS:
+            continue
+        section = next((s for s in NAMED_SECTIONS if key == s or key.startswith(s + ".")), key)
+        if section not in columns:
+            columns.append(section)
+    return columns
 
 
-def summary_table(exp_folder: Path) -> str:
-    """A compact table of summary.csv: run id, status, final loss, final test accuracy, wall time.
+def _spread(stats: tuple[float, float], n: int) -> str:
+    """A loss as 'mean ± std' over seeds, the std to two significant digits: `2.3 ± 0.035`."""
+    mean, std = stats
+    if not math.isfinite(mean):
+        return "—"
+    return f"{mean:.4g} ± {std:.2g}" if n > 1 else f"{mean:.4g}"
+
+
+def variants_table(exp_folder: Path) -> str:
+    """One row per variant in config order (what `compare` prints at the end): the varied values,
+    the number of seeds, and the final loss and held-out accuracies as mean ± std over the seeds.
 
     For an `optbench activations` folder: each case's std and gradient norm in its first and last layer.
     """
     if is_activations_folder(exp_folder):
         return activation_summary_table(read_activations(exp_folder))
-    try:
-        rows = read_rows(exp_folder / SUMMARY_FILE)
-    except OSError:
-        raise OptbenchError(
-            f"{exp_folder}: no readable {SUMMARY_FILE}; not an optbench experiment folder"
-        ) from None
-    accuracies = [c for c in ("final_val_acc", "final_test_acc") if any(r.get(c) for r in rows)]
-    header = ["run_id", "status", "final_loss", *accuracies, "wall_s"]
-    body = []
-    for row in rows:
-        status = row.get("status", "")
-        if status == "diverged" and row.get("diverged_step"):
-            status = f"diverged at {row['diverged_step']}"
-        cells = [row.get("run_id", ""), status, _cell(row.get("final_loss", ""), ".6g")]
-        cells += [_cell(row.get(c, ""), ".4f") for c in accuracies]
-        cells.append(_cell(row.get("wall_s", ""), ".3g"))
-        body.append(cells)
-    return text_table(header, body)
+    exp = read_experiment(exp_folder)
+    stats = [variant_stats(v) for v in exp.variants]
+    keys = _column_keys(exp.varied)
+    accuracies = [
+        (name, attr)
+        for name, attr in (("final_val_acc", "final_val_acc"), ("final_test_acc", "final_test_acc"))
+        if any(math.isfinite(getattr(s, attr)[0]) for s in stats)
+    ]
+    unfinished = any(set(s.statuses) - {"completed"} for s in stats)
+    header = [*(keys or ["variant"]), "seeds", "final_loss", *(name for name, _ in accuracies)]
+    header += ["runs"] if unfinished else []
+    rows = []
+    for s in stats:
+        values = [value_at(s.variant.config, k) for k in keys]
+        cells = [format_value(v) if v is not None else "" for v in values] if keys else [s.label]
+        cells += [str(len(s.variant.runs)), _spread(s.final_loss, len(s.completed))]
+        cells += [_pm(getattr(s, attr), len(s.completed), ".4f") for _, attr in accuracies]
+        cells += [_status_counts(s.statuses)] if unfinished else []
+        rows.append(cells)
+    return text_table(header, rows)
 
 
 def activation_summary_table(result: ActivationsResult) -> str:
@@ -84,6 +109,58 @@ def activation_summary_table(result: ActivationsResult) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+SIGNIFICANT = 3
+"""Significant digits of the smallest nonzero number of a report column: the column's other numbers get
+as many decimals, so that a column's numbers line up and compare at a glance."""
+MAX_DECIMALS = 6
+"""A column whose smallest number needs more decimals than this, ..."""
+LARGEST_FIXED = 1e5
+"""... or that holds a number this large, is written in scientific notation, SIGNIFICANT digits each."""
+PERCENT_DECIMALS = 1
+"""Decimals of a column of percentages; a share that is not 0 but rounds to 0 is written <0.1%."""
+
+
+def column_format(values: Iterable[float]) -> str:
+    """The one format of a column of numbers (for `format`): fixed-point with the decimals its smallest
+    nonzero magnitude needs for SIGNIFICANT digits, or scientific (see MAX_DECIMALS, LARGEST_FIXED)."""
+    magnitudes = [abs(v) for v in values if math.isfinite(v) and v != 0]
+    if not magnitudes:
+        return ".0f"
+    decimals = max(0, SIGNIFICANT - 1 - math.floor(math.log10(min(magnitudes))))
+    if decimals > MAX_DECIMALS or max(magnitudes) >= LARGEST_FIXED:
+        return f".{SIGNIFICANT - 1}e"
+    return f".{decimals}f"
+
+
+def number_cells(values: Sequence[float], fmt: str | None = None) -> list[str]:
+    """A column of numbers in one format (`column_format` unless given); — where there is none."""
+    fmt = fmt or column_format(values)
+    return [_fmt(v, fmt) for v in values]
+
+
+def mean_std_cells(
+    stats: Sequence[tuple[float, float]], counts: Sequence[int], fmt: str | None = None
+) -> list[str]:
+    """A column of `mean ± std` (the mean alone for one seed), mean and std in the column's one format."""
+    fmt = fmt or column_format([mean for mean, _ in stats])
+    return [_pm(stat, n, fmt) for stat, n in zip(stats, counts)]
+
+
+def percent_cells(fractions: Sequence[float]) -> list[str]:
+    """A column of shares as percentages with PERCENT_DECIMALS decimals; — where there is none."""
+    smallest = 0.5 * 10.0**-PERCENT_DECIMALS
+    cells = []
+    for fraction in fractions:
+        percent = fraction * 100
+        if not math.isfinite(percent):
+            cells.append("—")
+        elif 0 < abs(percent) < smallest:
+            cells.append(f"<{smallest * 2:.{PERCENT_DECIMALS}f}%")
+        else:
+            cells.append(f"{percent:.{PERCENT_DECIMALS}f}%")
+    return cells
+
+
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
     def escape(cell: str) -> str:
         return cell.replace("|", "\\|")
@@ -97,6 +174,8 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Seque
 
 
 def _variants_table(exp: ExperimentResult, stats: Sequence[VariantStats]) -> str:
+    completed = [len(s.completed) for s in stats]
+    finished = [len(s.variant.finished) for s in stats]
     if exp.kind == "dataset":
         val = selection_basis(stats).validation
         header = [
@@ -108,34 +187,28 @@ def _variants_table(exp: ExperimentResult, stats: Sequence[VariantStats]) -> str
             "wall time (s)",
             "runs",
         ]
-        rows = [
-            [
-                s.label,
-                str(len(s.variant.finished)),
-                _pm(s.final_loss, len(s.completed)),
-                *([_pm(s.final_val_acc, len(s.completed), ".4f")] if val else []),
-                _pm(s.final_test_acc, len(s.completed), ".4f"),
-                _pm(s.wall_s, len(s.variant.finished), ".2f"),
-                _status_counts(s.statuses),
-            ]
-            for s in stats
+        columns = [
+            [s.label for s in stats],
+            [str(n) for n in finished],
+            mean_std_cells([s.final_loss for s in stats], completed),
+            *([mean_std_cells([s.final_val_acc for s in stats], completed, ".4f")] if val else []),
+            mean_std_cells([s.final_test_acc for s in stats], completed, ".4f"),
+            mean_std_cells([s.wall_s for s in stats], finished, ".2f"),
+            [_status_counts(s.statuses) for s in stats],
         ]
-        return _md_table(header, rows, [False, True, True, *([True] if val else []), True, True, False])
+        right = [False, True, True, *([True] if val else []), True, True, False]
+        return _md_table(header, [list(row) for row in zip(*columns)], right)
     header = ["variant", "seeds", "final f", "distance to nearest minimum", "wall time (s)", "runs"]
-    rows = []
-    for s in stats:
-        distances = [m[0] for r in s.completed if (m := nearest_minimum(r)) is not None]
-        rows.append(
-            [
-                s.label,
-                str(len(s.variant.finished)),
-                _pm(s.final_loss, len(s.completed)),
-                _pm(mean_std(distances), len(distances), ".3g"),
-                _pm(s.wall_s, len(s.variant.finished), ".3f"),
-                _status_counts(s.statuses),
-            ]
-        )
-    return _md_table(header, rows, [False, True, True, True, True, False])
+    distances = [[m[0] for r in s.completed if (m := nearest_minimum(r)) is not None] for s in stats]
+    columns = [
+        [s.label for s in stats],
+        [str(n) for n in finished],
+        mean_std_cells([s.final_loss for s in stats], completed),
+        mean_std_cells([mean_std(d) for d in distances], [len(d) for d in distances]),
+        mean_std_cells([s.wall_s for s in stats], finished, ".3f"),
+        [_status_counts(s.statuses) for s in stats],
+    ]
+    return _md_table(header, [list(row) for row in zip(*columns)], [False, True, True, True, True, False])
 
 
 def _runs_md(exp: ExperimentResult) -> str:
@@ -143,13 +216,16 @@ def _runs_md(exp: ExperimentResult) -> str:
     val = dataset and any(math.isfinite(r.final_val_acc) for r in exp.runs)
     accuracies = [("final validation accuracy", "final_val_acc")] if val else []
     accuracies += [("final test accuracy", "final_test_acc")] if dataset else []
-    header = ["run", "seed", "status", "final loss", *(name for name, _ in accuracies), "wall time (s)"]
-    rows = []
-    for r in exp.runs:
-        status = r.state + (f" at step {r.diverged_step}" if r.diverged_step is not None else "")
-        wall = r.status.get("wall_s")
-        row = [f"`{r.run_id}`", str(r.seed) if r.config else "", status, _fmt(r.final_loss, ".6g")]
-        row += [_fmt(getattr(r, attr), ".4f") for _, attr in accuracies]
-        row.append(f"{wall:.3g}" if isinstance(wall, (int, float)) else "")
-        rows.append(row)
-    return _md_table(header, rows, [False, True, False, True, *(True for _ in accuracies), True])
+    loss = "final training loss" if dataset else "final f"
+    header = ["run", "seed", "status", loss, *(name for name, _ in accuracies), "wall time (s)"]
+    walls = [r.status.get("wall_s") for r in exp.runs]
+    columns = [
+        [f"`{r.run_id}`" for r in exp.runs],
+        [str(r.seed) if r.config else "" for r in exp.runs],
+        [r.state + (f" at step {r.diverged_step}" if r.diverged_step is not None else "") for r in exp.runs],
+        number_cells([r.final_loss for r in exp.runs]),
+        *(number_cells([getattr(r, attr) for r in exp.runs], ".4f") for _, attr in accuracies),
+        [format(w, ".2f" if dataset else ".3f") if isinstance(w, (int, float)) else "" for w in walls],
+    ]
+    right = [False, True, False, True, *(True for _ in accuracies), True]
+    return _md_table(header, [list(row) for row in zip(*columns)], right)

@@ -38,7 +38,7 @@ from optbench.plain import value_at
 from optbench.report.findings import _unfinished_finding
 from optbench.report.sentences import Finding
 from optbench.report.settings import settings_section
-from optbench.report.tables import _md_table
+from optbench.report.tables import _md_table, column_format, mean_std_cells, number_cells
 from optbench.results import (
     ExperimentResult,
     PerformanceProfile,
@@ -712,6 +712,36 @@ def _without_optimizer(exp: ExperimentResult) -> ExperimentResult:
     return dataclasses.replace(exp, runs=runs)
 
 
+def _score_cells(tune: TuneResult, scores: Sequence[float]) -> list[str]:
+    """A column of scores in one format: accuracies in percent, a loss or f as `number_cells`."""
+    if tune.metric == "val_acc":
+        return [score_text(tune, v) for v in scores]
+    return number_cells(scores)
+
+
+def _change_cells(tune: TuneResult) -> list[str]:
+    """The change column of the tuned-optimizer table: `+2.30 points`, or a loss's change in one format
+    with the factor it fell by (the factors in one format of their own)."""
+    if tune.metric == "val_acc":
+        return [change_text(tune, o) for o in tune.optimizers]
+    gains = [-improvement(tune, o) for o in tune.optimizers]
+    factors = [_factor(tune, o) for o in tune.optimizers]
+    gain_format = "+" + column_format(gains)
+    factor_cells = number_cells([f if f is not None else math.nan for f in factors])
+    return [
+        "—"
+        if not math.isfinite(gain)
+        else format(gain, gain_format) + (f" (÷{cell})" if f is not None else "")
+        for gain, f, cell in zip(gains, factors, factor_cells)
+    ]
+
+
+def _final_cells(stats: Sequence[tuple[float, float]], seeds: Sequence[int], percent: bool) -> list[str]:
+    if percent:
+        return [_pm_text(stat, n, percent=True) for stat, n in zip(stats, seeds)]
+    return mean_std_cells(stats, seeds)
+
+
 def _tune_table(tune: TuneResult) -> str:
     percent = tune.metric == "val_acc"
     if tune.kind == "function":
@@ -727,50 +757,61 @@ def _tune_table(tune: TuneResult) -> str:
             "final seeds: validation",
             "final seeds: test accuracy",
         ]
-    rows = []
-    for optimizer in tune.optimizers:
-        trials = tune.trials_of(optimizer)
-        chosen, default = tune.chosen(optimizer), tune.default(optimizer)
-        row = [
-            optimizer,
-            f"{sum(t.finite for t in trials)} of {len(trials)}",
-            score_text(tune, default.score) if default is not None else "—",
-            f"{score_text(tune, chosen.score)} ({chosen.number})" if chosen is not None else "none",
-            change_text(tune, optimizer),
-            _values_text(chosen) if chosen is not None else "—",
-        ]
-        if tune.kind != "function":
-            seeds, val, test = final_numbers(tune, optimizer)
-            row += [
-                _pm_text(val, seeds, percent) + (f" ({seeds})" if seeds else ""),
-                _pm_text(test, seeds, percent=True),
-            ]
-        rows.append(row)
+    optimizers = tune.optimizers
+    defaults = [tune.default(o) for o in optimizers]
+    chosen = [tune.chosen(o) for o in optimizers]
+    best = _score_cells(tune, [c.score if c is not None else math.nan for c in chosen])
+    columns = [
+        list(optimizers),
+        [f"{sum(t.finite for t in tune.trials_of(o))} of {len(tune.trials_of(o))}" for o in optimizers],
+        _score_cells(tune, [d.score if d is not None else math.nan for d in defaults]),
+        [f"{cell} ({c.number})" if c is not None else "none" for cell, c in zip(best, chosen)],
+        _change_cells(tune),
+        [_values_text(c) if c is not None else "—" for c in chosen],
+    ]
+    if tune.kind != "function":
+        finals = [final_numbers(tune, o) for o in optimizers]
+        seeds = [n for n, _, _ in finals]
+        validation = _final_cells([val for _, val, _ in finals], seeds, percent)
+        columns.append([cell + (f" ({n})" if n else "") for cell, n in zip(validation, seeds)])
+        columns.append(_final_cells([test for _, _, test in finals], seeds, percent=True))
     right = [False, True, True, True, True, False, *([True, True] if tune.kind != "function" else [])]
-    return _md_table(header, rows, right)
+    return _md_table(header, [list(row) for row in zip(*columns)], right)
+
+
+def _param_cells(values: Sequence[Any]) -> list[str]:
+    """A column of one hyperparameter's values: numbers in one format, other values as written."""
+    if values and all(isinstance(v, float) or v is None for v in values):
+        cells = number_cells([math.nan if v is None else v for v in values])
+        return ["" if v is None else cell for v, cell in zip(values, cells)]
+    return ["" if v is None else _value(v) for v in values]
 
 
 def _trials_table(tune: TuneResult) -> str:
     keys = tune.keys
     header = ["optimizer", "trial", "role", "seeds", "score", "status", *keys]
-    rows = []
+    listed = []
     for optimizer in tune.optimizers:
         chosen = tune.chosen(optimizer)
         final = tune.final(optimizer)
         for trial in [*tune.trials_of(optimizer), *([final] if final is not None else [])]:
-            star = " ★" if chosen is not None and trial is chosen else ""
-            states = Counter(r.state for r in trial.runs)
-            rows.append(
-                [
-                    optimizer,
-                    f"{trial.number}{star}",
-                    trial.role,
-                    " ".join(str(s) for s in trial.seeds),
-                    score_text(tune, trial.score),
-                    ", ".join(f"{n} {s}" if len(trial.runs) > 1 else s for s, n in states.items()),
-                    *(_value(trial.params[k]) if k in trial.params else "" for k in keys),
-                ]
+            listed.append((optimizer, trial, chosen is not None and trial is chosen))
+    columns = [
+        [optimizer for optimizer, _, _ in listed],
+        [f"{trial.number}{' ★' if star else ''}" for _, trial, star in listed],
+        [trial.role for _, trial, _ in listed],
+        [" ".join(str(s) for s in trial.seeds) for _, trial, _ in listed],
+        _score_cells(tune, [trial.score for _, trial, _ in listed]),
+        [
+            ", ".join(
+                f"{n} {s}" if len(trial.runs) > 1 else s
+                for s, n in Counter(r.state for r in trial.runs).items()
             )
+            for _, trial, _ in listed
+        ],
+        *(_param_cells([trial.params.get(k) for _, trial, _ in listed]) for k in keys),
+    ]
+    rows = [list(row) for row in zip(*columns)]
     return _md_table(header, rows, [False, True, False, False, True, False, *([True] * len(keys))])
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from optbench.plain import comparison_key
 from optbench.report.sentences import Finding, _layer_list
-from optbench.report.tables import _md_table
+from optbench.report.tables import _md_table, number_cells
 from optbench.report.variants import CHANCE_TOLERANCE, _fmt, variant_stats
 from optbench.results import (
     VARIANT_IGNORES,
@@ -237,7 +237,8 @@ def zero_init_findings(variants: Sequence[Variant]) -> list[Finding]:
 def _zero_init_table(variants: Sequence[Variant]) -> str:
     """Per zero-init variant and layer: width, distinct units and ‖W‖ at step 0 and at the end (first seed
     that started with identical units)."""
-    rows = []
+    rows: list[list[str]] = []
+    norms: list[tuple[float, float]] = []
     for variant in variants:
         runs = [r for r in variant.diagnosed if is_zero_init_run(r)]
         if not runs:
@@ -257,10 +258,10 @@ def _zero_init_table(variants: Sequence[Variant]) -> str:
                     str(widths.get(layer, "")),
                     f"{distinct[0]:g}",
                     f"{distinct[-1]:g}",
-                    f"{norm[0]:.3g}",
-                    f"{norm[-1]:.3g}",
                 ]
             )
+            norms.append((float(norm[0]), float(norm[-1])))
+    first, last = number_cells([n[0] for n in norms]), number_cells([n[1] for n in norms])
     header = [
         "variant",
         "layer",
@@ -270,4 +271,5 @@ def _zero_init_table(variants: Sequence[Variant]) -> str:
         "‖W‖ at step 0",
         "‖W‖ at the end",
     ]
+    rows = [[*row, a, b] for row, a, b in zip(rows, first, last)]
     return _md_table(header, rows, [False, True, True, True, True, True, True])
