@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -894,6 +895,30 @@ def test_a_log_axis_has_a_labelled_tick_at_or_above_its_highest_line(
     labelled = [v for v, text in ticks if text and bottom * (1 - 1e-9) <= v <= upper * (1 + 1e-9)]
     assert any(high <= v <= top * (1 + 1e-9) for v in labelled)
     assert any(low * (1 - 1e-9) <= v <= high for v in labelled)  # and one among the lines
+
+
+@pytest.mark.parametrize(("low", "high", "height"), [(0.12, 1.9, 1.3), (0.12, 1.9, 6.0), (3.0, 14.0, 1.0)])
+def test_the_labels_of_a_short_log_axis_never_touch(low: float, high: float, height: float) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.0, height + 1.0), dpi=100)
+    ax = fig.subplots()
+    fig.subplots_adjust(bottom=0.5 / (height + 1.0), top=(height + 0.5) / (height + 1.0))
+    ax.plot([0, 1], [low, high])
+    ax.set_yscale("log")
+    plots.axes._label_log_axis(ax)
+    fig.canvas.draw()
+    axis = ax.yaxis
+    bottom, upper = ax.get_ylim()
+    ticks = [(v, axis.get_major_formatter()(v)) for v in axis.get_majorticklocs()]
+    ticks += [(v, axis.get_minor_formatter()(v)) for v in axis.get_minorticklocs()]
+    shown = sorted(v for v, text in ticks if text and bottom * (1 - 1e-9) <= v <= upper * (1 + 1e-9))
+    pixels = [ax.transData.transform((0, v))[1] for v in shown]
+    size = axis.get_ticklabels(which="both")[0].get_fontsize()
+    gaps = [b - a for a, b in itertools.pairwise(pixels)]
+    assert len(shown) >= 3 and min(gaps) >= size * fig.dpi / 72  # a label's height apart, at least
+    if height > 5:
+        assert len(shown) >= 10  # a tall panel labels every multiple
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ marked ▼ on the bottom edge instead of disappearing (`_draw_lines`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
@@ -171,8 +172,9 @@ def _label_log_axis(ax: Axes) -> None:
 
     Over at most four decades the axis is widened to the nearest 1, 2 or 5 times a power of ten and
     those values are labelled, so that lines near the top or the bottom (a weight norm near 14 on an
-    axis from 0.05) have a labelled tick beside them; over more, the powers of ten are labelled, the
-    multiples 2 and 5 marked, and the axis ends on powers of ten.
+    axis from 0.05) have a labelled tick beside them; on a short axis, more multiples are labelled as
+    long as their labels do not touch (`_label_subs`). Over more than four decades, the powers of ten
+    are labelled, the multiples 2 and 5 marked, and the axis ends on powers of ten.
     """
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -188,10 +190,39 @@ def _label_log_axis(ax: Axes) -> None:
         ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # unlabelled marks at 2 and 5
         ax.yaxis.set_minor_formatter(NullFormatter())
         return
-    ax.set_ylim(_nice(low, up=False), _nice(high, up=True))
-    short = high < MINOR_LABEL_RATIO * low
-    ax.yaxis.set_minor_locator(LogLocator(subs=None if short else (2.0, 5.0)))
+    bottom, top = _nice(low, up=False), _nice(high, up=True)
+    ax.set_ylim(bottom, top)
+    ax.yaxis.set_minor_locator(LogLocator(subs=_label_subs(ax, math.log10(top / bottom))))
     ax.yaxis.set_minor_formatter(plain)
+
+
+LABEL_SUBS: tuple[tuple[float, ...], ...] = (
+    (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0),
+    (2.0, 3.0, 5.0),
+    (2.0, 5.0),
+)
+"""The multiples of a power of ten a short log axis may label, densest first: the last is always
+labelled, so that the nice limits (1, 2 or 5 times a power of ten) carry a label."""
+LABEL_GAP = 1.3
+"""Labels of a log axis stand at least this many times their font size apart."""
+
+
+def _label_subs(ax: Axes, decades: float) -> tuple[float, ...]:
+    """The densest LABEL_SUBS whose neighbouring labels keep LABEL_GAP apart on this panel's height."""
+    import matplotlib
+
+    fig = ax.get_figure()
+    assert fig is not None
+    height_pt = ax.get_position().height * fig.get_figheight() * 72
+    size = matplotlib.font_manager.FontProperties(
+        size=matplotlib.rcParams["ytick.labelsize"]
+    ).get_size_in_points()
+    for subs in LABEL_SUBS:
+        marks = (1.0, *subs, 10.0)
+        closest = min(math.log10(b / a) for a, b in itertools.pairwise(marks))  # in decades
+        if closest / decades * height_pt >= LABEL_GAP * size:
+            return subs
+    return LABEL_SUBS[-1]
 
 
 MINOR_TICKS_MAX_RATIO = 1e4
