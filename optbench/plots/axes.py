@@ -213,7 +213,7 @@ def _label_subs(ax: Axes, decades: float) -> tuple[float, ...]:
 
     fig = ax.get_figure()
     assert fig is not None
-    height_pt = ax.get_position().height * fig.get_figheight() * 72
+    height_pt = ax.bbox.height * 72 / fig.dpi
     size = matplotlib.font_manager.FontProperties(
         size=matplotlib.rcParams["ytick.labelsize"]
     ).get_size_in_points()
