@@ -3,6 +3,9 @@ describing them (figure captions, report sentences) share, so that a reader neve
 experiment that produced the numbers.
 """
 
+FINAL_LOSS_WINDOW = 100
+"""final_loss of a dataset run: the mean training loss over this many last steps (fewer if shorter)."""
+
 SATURATION_MARGIN = 0.01
 """An output within this distance of a bound of sigmoid (0, 1) or tanh (−1, 1) counts as saturated."""
 

@@ -34,6 +34,7 @@ from optbench.diagnostics import DIAGNOSTIC_COLUMNS
 from optbench.errors import OptbenchError
 from optbench.evaluation import Evaluations
 from optbench.functions import FUNCTIONS
+from optbench.measures import FINAL_LOSS_WINDOW
 from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import Optimizer
 
@@ -51,9 +52,6 @@ DATASET_COLUMNS = (
 )
 """Evaluation columns are filled at evaluation steps and the last step; validation columns stay
 empty when no images are held out (task.validation: 0)."""
-
-FINAL_LOSS_WINDOW = 100
-"""final_loss of a dataset run: the mean training loss over this many last steps (fewer if shorter)."""
 
 Row = Sequence[Any]
 Writer = Callable[[Row], None]

@@ -1052,3 +1052,17 @@ def test_report_order_puts_histograms_in_the_order_given_and_gradients_last() ->
         "loss.png",
         "diagnostics.png",
     ]
+
+
+def test_the_figures_and_the_report_read_only_from_disk_without_importing_what_runs_experiments() -> None:
+    code = (
+        "import sys\n"
+        "import optbench.plots, optbench.report, optbench.results\n"
+        "from optbench.plots import rendering\n"
+        "running = ('optbench.train', 'optbench.runner', 'optbench.executors', 'optbench.evaluation', "
+        "'optbench.data.sources')\n"
+        "print(sorted(m for m in running if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -261,7 +261,7 @@ def test_every_number_of_a_report_column_has_the_same_format() -> None:
 
 
 def test_report_says_what_the_final_training_loss_is_where_it_shows_it(tmp_path: Path) -> None:
-    from optbench.train import FINAL_LOSS_WINDOW
+    from optbench.measures import FINAL_LOSS_WINDOW
 
     text = report.write_report(lr_sweep_experiment(tmp_path)).read_text()
     definition = f"Final training loss: the mean minibatch loss over a run's last {FINAL_LOSS_WINDOW} steps"

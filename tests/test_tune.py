@@ -147,6 +147,19 @@ def test_overrides_of_the_tune_section_are_located_on_the_command_line(tmp_path:
     assert info.value.problems == ["command line: tune.budget: must be >= 1, got -1"]
 
 
+def test_a_study_records_the_files_values_beside_the_overrides_that_replaced_them(tmp_path: Path) -> None:
+    study = load_tune(write(tmp_path, STUDY), ["tune.budget=3", "train.steps=50"])
+    assert study.overridden == (("tune.budget", 6, 3), ("train.steps", 300, 50))
+
+
+def test_a_bad_base_run_of_a_function_study_is_one_problem_not_a_metric_error_too(tmp_path: Path) -> None:
+    with_metric = STUDY.replace("  sampler: random\n", "  sampler: random\n  metric: loss\n")
+    assert problems(tmp_path, with_metric, "train.batch_size=8") == [
+        "command line: train.batch_size: only dataset tasks draw minibatches "
+        "(rosenbrock is a function task); remove this setting"
+    ]
+
+
 # -- trials ------------------------------------------------------------------------------------------
 
 

@@ -203,12 +203,20 @@ def _run_raw(base: Mapping[str, Any], space: SearchSpace, seed: int) -> dict[str
     return merged
 
 
+def _written_kind(base: Mapping[str, Any]) -> str:
+    """The kind of task the file names, when its base run has problems (so that the metric is
+    checked against the right task, not reported a second time)."""
+    task = base.get("task")
+    return "function" if isinstance(task, dict) and "function" in task else "dataset"
+
+
 def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
     """Read and validate a tune config (with KEY=VALUE overrides); ConfigError lists every problem."""
     raw, pairs, found = _read_config(path, overrides)
     refuse_other_kind(raw, path, overrides, "tune", "a tuning study")
     source = str(path)
     lines = list(found)
+    overridden = _overridden(raw, pairs)  # the file's values, before the command line's replace them
     origin = _Origin(source, raw)
     for key, value in pairs:
         raw = _merge(raw, _patch([(key, value)]))
@@ -223,7 +231,7 @@ def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
     probe, run_problems = validate_run(base)
     for key_path, message in run_problems:
         problems.add(key_path, message)
-    kind = probe.task.kind if probe is not None else "dataset"
+    kind = probe.task.kind if probe is not None else _written_kind(base)
     section = raw.get("tune")
     spec = None
     if not isinstance(section, dict):
@@ -244,7 +252,7 @@ def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
         spec=spec,
         kind=kind,
         seed=probe.train.seed,
-        overridden=_overridden(raw, pairs),
+        overridden=overridden,
     )
     _check_trial_zero(study, origin, source)
     return study

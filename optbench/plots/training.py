@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from optbench.measures import FINAL_LOSS_WINDOW
 from optbench.plain import value_at
 from optbench.plots.axes import (
     BAND_ALPHA,
@@ -41,7 +42,6 @@ from optbench.stats import (
     mean_std,
     smooth,
 )
-from optbench.train import FINAL_LOSS_WINDOW
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -21,7 +21,7 @@ from optbench.layout import (
     TUNE_FIGURES,
     activation_figures_of,
 )
-from optbench.measures import DISTINCT_TOLERANCE, SATURATION_MARGIN
+from optbench.measures import DISTINCT_TOLERANCE, FINAL_LOSS_WINDOW, SATURATION_MARGIN
 from optbench.plain import value_at
 from optbench.report.activations import _case_table, _input_line, activation_findings
 from optbench.report.findings import findings
@@ -46,7 +46,6 @@ from optbench.text import (
     format_value,
     plural,
 )
-from optbench.train import FINAL_LOSS_WINDOW
 
 FINAL_LOSS_DEFINITION = (
     f"Final training loss: the mean minibatch loss over a run's last {FINAL_LOSS_WINDOW} steps (over all "
