@@ -108,7 +108,8 @@ def keys() -> str:
     return "\n".join(
         [
             _keys_block(
-                "experiment configs (train, compare; a tuning study's base), also as KEY=VALUE",
+                "experiment configs (train, compare; a tuning study's base takes task, model, optimizer "
+                "and train), also as KEY=VALUE",
                 experiment_keys(),
             ),
             _keys_block("tuning studies (tune) add", tune_keys()),

@@ -246,7 +246,7 @@ def train(
         from optbench import plots
 
         _say(quiet, DRAWING)
-        figures = plots.run_figures(run_folder)
+        figures = plots.run_figures(run_folder, processes=_workers(None))
     click.echo(status_line(run_id, status))
     click.echo(f"results: {run_folder}")
     for figure in figures:

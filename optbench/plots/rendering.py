@@ -82,8 +82,9 @@ class FigureJob(NamedTuple):
     inputs: str = ""
 
 
-def run_figures(run_folder: Path) -> list[Path]:
-    """The figures of one run folder (what `optbench train` shows); returns the PNGs written.
+def run_figures(run_folder: Path, processes: int = 1) -> list[Path]:
+    """The figures of one run folder (what `optbench train` shows), drawn by up to `processes`
+    processes at once; returns the PNGs written.
 
     Function task: path.png and loss.png. Dataset task: curves.png, and diagnostics.png when the run
     logged diagnostics. A run without metrics gets no figures. They are always drawn: a run folder
@@ -110,7 +111,7 @@ def run_figures(run_folder: Path) -> list[Path]:
         jobs.append(FigureJob(run_folder / CURVES_PNG, lambda: _curves_figure(run)))
         if run.layers:
             jobs.append(FigureJob(run_folder / DIAGNOSTICS_PNG, lambda: _run_diagnostics_figure(run)))
-    return render(jobs)
+    return render(jobs, processes)
 
 
 def experiment_figures(exp_folder: Path, processes: int = 1, force: bool = False) -> list[Path]:
