@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,7 +235,8 @@ grid:
 """
 
 
-def start_compare(tmp_path: Path, config: Path, jobs: int) -> subprocess.Popen[str]:
+def start_compare(tmp_path: Path, config: Path, jobs: int, **popen: Any) -> subprocess.Popen[str]:
+    """`optbench compare` in a session of its own (so that a test can signal its whole group)."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -252,6 +254,7 @@ def start_compare(tmp_path: Path, config: Path, jobs: int) -> subprocess.Popen[s
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        **popen,
     )
 
 
@@ -539,24 +542,8 @@ train: {steps: 300, eval_every: 2}
 def test_sigint_ignored_at_start_is_respected_by_the_command_and_its_workers(tmp_path: Path) -> None:
     """Under nohup or in a script's background job, SIGINT to the group must change nothing."""
     config = write(tmp_path, LONG_SWEEP.replace("150000", "30000").replace("[0, 1, 2, 3, 4, 5]", "[0, 1, 2]"))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "optbench",
-            "compare",
-            str(config),
-            "--out",
-            str(tmp_path / "out"),
-            "-j",
-            "2",
-            "-q",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    process = start_compare(
+        tmp_path, config, 2, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)
     )
     wait_for_running(tmp_path / "out" / "long")
     os.killpg(process.pid, signal.SIGINT)
