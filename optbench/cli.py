@@ -228,25 +228,27 @@ def train(
         if of_all:
             click.echo(f"would train {of_all}")
         return
+    from optbench.plots import Drawer
     from optbench.runner import run_experiment
 
-    result = run_experiment(exp.first_only(), out, jobs=1, force=force, progress=not quiet)
-    ((run_id, status),) = result.statuses.items()
-    run_folder = result.folder / RUNS_DIR / run_id
-    if result.interrupted:
-        click.echo(f"interrupted: {run_folder}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    if status.get("status") == "failed":
-        _echo_failures(result.statuses)
-        sys.exit(1)
-    if result.skipped:
-        click.echo(f"note: {run_id} already finished; not trained again (--force trains it anew)", err=True)
-        figures = [run_folder / name for name in RUN_FIGURES if (run_folder / name).is_file()]
-    else:
-        from optbench import plots
-
-        _say(quiet, DRAWING)
-        figures = plots.run_figures(run_folder, processes=_workers(None))
+    with Drawer() as drawer:
+        result = run_experiment(exp.first_only(), out, jobs=1, force=force, progress=not quiet)
+        ((run_id, status),) = result.statuses.items()
+        run_folder = result.folder / RUNS_DIR / run_id
+        if result.interrupted:
+            click.echo(f"interrupted: {run_folder}", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        if status.get("status") == "failed":
+            _echo_failures(result.statuses)
+            sys.exit(1)
+        if result.skipped:
+            click.echo(
+                f"note: {run_id} already finished; not trained again (--force trains it anew)", err=True
+            )
+            figures = [run_folder / name for name in RUN_FIGURES if (run_folder / name).is_file()]
+        else:
+            _say(quiet, DRAWING)
+            figures = drawer.run_figures(run_folder, processes=_workers(None))
     click.echo(status_line(run_id, status))
     click.echo(f"results: {run_folder}")
     for figure in figures:
@@ -296,16 +298,18 @@ def compare(
     if dry_run:
         click.echo(runs_table(exp), nl=False)
         return
-    from optbench import plots, report
+    from optbench import report
+    from optbench.plots import Drawer
     from optbench.runner import run_experiment
 
     workers = _workers(jobs)
-    result = run_experiment(exp, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
-    report_path = None
-    if not result.interrupted:
-        _say(quiet, DRAWING)
-        plots.experiment_figures(result.folder, processes=workers)
-        report_path = report.write_report(result.folder)
+    with Drawer() as drawer:
+        result = run_experiment(exp, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
+        report_path = None
+        if not result.interrupted:
+            _say(quiet, DRAWING)
+            drawer.experiment_figures(result.folder, processes=workers)
+            report_path = report.write_report(result.folder)
     click.echo(report.variants_table(result.folder), nl=False)
     _echo_failures(result.statuses)
     if result.skipped:
@@ -335,13 +339,14 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path, dry_run: bo
     if dry_run:
         click.echo(cases_table(cfg), nl=False)
         return
+    from optbench import report
+    from optbench.plots import Drawer
     from optbench.runner import run_activations
 
-    folder = run_activations(cfg, out)
-    from optbench import plots, report
-
-    _say(quiet, DRAWING)
-    figures = plots.activation_figures(folder)
+    with Drawer() as drawer:
+        folder = run_activations(cfg, out)
+        _say(quiet, DRAWING)
+        figures = drawer.experiment_figures(folder, processes=1)
     path = report.write_report(folder)
     for figure in figures:
         click.echo(f"figure: {figure}")
@@ -385,34 +390,37 @@ def suite(
     if dry_run:
         click.echo(suite_table(loaded), nl=False)
         return
+    from optbench import report
+    from optbench.plots import Drawer
     from optbench.runner import run_activations, run_experiments
     from optbench.tune import run_tune
 
     workers = _workers(jobs)
-    experiments = loaded.experiments
-    # The sweep first: it connects to the cluster (or checks the data) before anything is written.
-    results = (
-        run_experiments(experiments, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
-        if experiments
-        else []
-    )
-    folders = [run_activations(cfg, out) for cfg in loaded.activations]
-    interrupted = any(r.interrupted for r in results)
-    tuned = []
-    for study in loaded.studies if not interrupted else []:
-        outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
-        tuned.append(outcome)
-        if outcome.interrupted:
-            interrupted = True
-            break
-    from optbench import plots, report
-
-    finished = [r.folder for r in results if not r.interrupted] + [
-        t.folder for t in tuned if not t.interrupted
-    ]
-    drawn = folders + finished
-    _say(quiet, DRAWING)
-    plots.render([job for folder in drawn for job in plots.figure_jobs(folder)], workers)
+    with Drawer() as drawer:
+        experiments = loaded.experiments
+        # The sweep first: it connects to the cluster (or checks the data) before anything is written.
+        results = (
+            run_experiments(
+                experiments, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler
+            )
+            if experiments
+            else []
+        )
+        folders = [run_activations(cfg, out) for cfg in loaded.activations]
+        interrupted = any(r.interrupted for r in results)
+        tuned = []
+        for study in loaded.studies if not interrupted else []:
+            outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
+            tuned.append(outcome)
+            if outcome.interrupted:
+                interrupted = True
+                break
+        finished = [r.folder for r in results if not r.interrupted] + [
+            t.folder for t in tuned if not t.interrupted
+        ]
+        drawn = folders + finished
+        _say(quiet, DRAWING)
+        drawer.folders_figures(drawn, workers)
     for folder in drawn:
         report.write_report(folder)
     for result in results:
@@ -472,15 +480,18 @@ def tune(
             later = f"trials 1 to {study.spec.budget - 1}"
             click.echo(f"{later} of each optimizer are proposed by tpe as the results come in")
         return
-    from optbench import plots, report
+    from optbench import report
+    from optbench.plots import Drawer
     from optbench.tune import run_tune
 
     workers = _workers(jobs)
     scheduler = _scheduler(scheduler_address, scheduler_file)
-    outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
+    with Drawer() as drawer:
+        outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
+        if not outcome.interrupted:
+            _say(quiet, DRAWING)
+            drawer.experiment_figures(outcome.folder, processes=workers)
     if not outcome.interrupted:
-        _say(quiet, DRAWING)
-        plots.experiment_figures(outcome.folder, processes=workers)
         click.echo(f"report: {report.write_report(outcome.folder)}")
     for sweep in outcome.sweeps:
         _echo_failures(sweep.statuses)

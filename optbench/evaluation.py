@@ -1,7 +1,8 @@
 """What a dataset run measures besides its training loss: validation and test figures, diagnostics.
 
 An `Evaluations` object receives the training loop's rows in order and writes them in order. A row
-of an evaluation step waits for its evaluation; so do the rows after it, until the evaluation is done.
+of an evaluation step waits for its evaluation; so do the rows after it, until the evaluation is done,
+and so does an action that must come after them (`then`: a checkpoint's hand-over).
 
 In line (the default), an evaluation runs at once on the training network. Beside the training
 (`beside=True`, for a run that has a core to itself, as `--jobs 1` gives it), it runs in a second
@@ -100,8 +101,8 @@ class Evaluations:
         self._steps: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[Measured | Exception] = queue.SimpleQueue()
         self._in_flight = False
-        self._held: deque[list[Any]] = deque()
-        """Rows waiting for the evaluation in flight; the first is its own."""
+        self._held: deque[list[Any] | Callable[[], None]] = deque()
+        """Rows and actions waiting for the evaluation in flight; the first is its own row."""
         self.last: tuple[float | None, ...] = NO_EVALUATION
         self._thread: threading.Thread | None = None
         if beside:
@@ -126,6 +127,13 @@ class Evaluations:
         else:
             self._held.append(values)
 
+    def then(self, action: Callable[[], None]) -> None:
+        """Call `action` once every row so far is written: now, or when the evaluation in flight is done."""
+        if self._in_flight:
+            self._held.append(action)
+        else:
+            action()
+
     def evaluation(self, values: list[Any]) -> None:
         """Evaluate the network as it is after the update of this row, then write the row."""
         step = values[0]
@@ -140,15 +148,21 @@ class Evaluations:
         self._steps.put(step)
 
     def finish(self) -> None:
-        """Wait for the evaluation in flight, if any, and write every row held back."""
+        """Wait for the evaluation in flight, if any, and write every row (and do every action) held back."""
         if self._in_flight:
             result = self._results.get()
             self._in_flight = False
             if isinstance(result, Exception):
                 raise result
-            self._finished(self._held.popleft(), *result)
+            own = self._held.popleft()
+            assert isinstance(own, list)
+            self._finished(own, *result)
         while self._held:
-            self._write(self._held.popleft())
+            held = self._held.popleft()
+            if isinstance(held, list):
+                self._write(held)
+            else:
+                held()
 
     def close(self) -> None:
         """End the evaluation thread, once the evaluation in flight (if any) is done: tens of milliseconds."""

@@ -166,9 +166,9 @@ def _checkpoint(
     opt: Optimizer,
     sampler: BatchSampler,
     recent: deque[float],
-    last_eval: tuple[float | None, ...],
     elapsed: float,
 ) -> Checkpoint:
+    """The run's state after `step`, all but its last evaluation (`_hand_over` adds that)."""
     state = opt.state_dict()
     sampled = sampler.state()
     arrays: Checkpoint = {
@@ -179,11 +179,17 @@ def _checkpoint(
         "sampler_order": sampled["order"],
         "sampler": checkpoints.text({k: v for k, v in sampled.items() if k != "order"}),
         "recent": np.array(recent, dtype=np.float64),
-        "last_eval": np.array([math.nan if v is None else v for v in last_eval], dtype=np.float64),
         "elapsed": np.array(elapsed),
     }
     arrays.update({f"state.{name}": buffer for name, buffer in state["state"].items()})
     return arrays
+
+
+def _hand_over(save: Save, step: int, checkpoint: Checkpoint, evaluations: Evaluations) -> None:
+    """Give `save` the checkpoint taken after `step`, completed by that step's evaluation."""
+    last = evaluations.last
+    checkpoint["last_eval"] = np.array([math.nan if v is None else v for v in last], dtype=np.float64)
+    save(step, checkpoint)
 
 
 def _restore(
@@ -279,8 +285,10 @@ def _train(
         else:
             evaluations.row(row)
         if save is not None and every and step % every == 0 and step < train.steps:
-            evaluations.finish()  # a checkpoint comes after every row up to its step
-            save(step, _checkpoint(step, net, opt, sampler, recent, evaluations.last, elapsed))
+            # Taken now; handed over after every row up to its step, its evaluation included, so
+            # that training goes on while an evaluation beside it finishes.
+            checkpoint = _checkpoint(step, net, opt, sampler, recent, elapsed)
+            evaluations.then(functools.partial(_hand_over, save, step, checkpoint, evaluations))
     evaluations.finish()
     last = evaluations.last
     return Outcome(

@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -625,6 +626,80 @@ def test_figures_drawn_by_two_processes_are_the_bytes_one_process_draws(tmp_path
     plots.experiment_figures(folder, processes=2)
     assert {p.name: p.read_bytes() for p in folder.glob("*.png")} == one
     assert len(one) == 5
+
+
+def drawing_processes() -> list[Any]:
+    import multiprocessing
+
+    return [p for p in multiprocessing.active_children() if p.name == "optbench-drawer"]
+
+
+def test_the_drawing_process_draws_the_bytes_this_process_draws_and_ends_with_its_command(
+    tmp_path: Path,
+) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    here = plots.experiment_figures(folder, processes=1)
+    one = {p.name: p.read_bytes() for p in folder.glob("*.png")}
+    for path in folder.glob("*.png"):
+        path.unlink()
+    with plots.Drawer() as drawer:
+        assert drawing_processes()
+        drawn = drawer.experiment_figures(folder, processes=2)
+        assert drawer.experiment_figures(folder, processes=2) == drawn  # current now: not handed over
+    assert drawn == here
+    assert {p.name: p.read_bytes() for p in folder.glob("*.png")} == one
+    assert not drawing_processes()
+
+
+def test_a_drawing_process_never_asked_to_draw_is_stopped_cleanly() -> None:
+    with plots.Drawer() as drawer:
+        (process,) = drawing_processes()
+        del drawer
+    assert process.exitcode == 0  # SIGTERM became SystemExit: not the signal's default, -15
+
+
+def test_the_drawing_process_reports_what_it_cannot_draw_as_this_process_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    (folder / "experiment.yaml").unlink()
+    with pytest.raises(OptbenchError) as here:
+        plots.experiment_figures(folder)
+    with plots.Drawer() as drawer, pytest.raises(OptbenchError) as there:
+        drawer.experiment_figures(folder, processes=1)
+    assert str(there.value) == str(here.value)
+
+    def broken(*args: Any) -> Any:
+        raise ValueError("cannot draw")
+
+    monkeypatch.setattr(plots.rendering, "_training_loss_figure", broken)  # before the fork: inherited
+    with plots.Drawer() as drawer, pytest.raises(OptbenchError, match="ValueError: cannot draw"):
+        drawer.folders_figures([lr_sweep_experiment(tmp_path / "again")], processes=2)
+    assert not drawing_processes()
+
+
+def test_the_drawing_process_ends_when_its_command_is_killed(tmp_path: Path) -> None:
+    script = (
+        "import os, signal, sys\n"
+        "from optbench.plots import Drawer\n"
+        "drawer = Drawer()\n"
+        "import multiprocessing\n"
+        "print(multiprocessing.active_children()[0].pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status")
+        try:
+            if "\nState:\tZ" in status.read_text():
+                return
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the drawing process outlived its command by 30 s")
 
 
 def test_a_figure_that_fails_in_a_drawing_process_is_reported(tmp_path: Path) -> None:

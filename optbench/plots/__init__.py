@@ -12,7 +12,9 @@ Public face:
   shared among forked processes; a `FigureJob` is where a figure goes, how to draw it and what it is
   drawn from; `force=True` draws figures that are current too; a tune folder's figures come through
   the same calls, and `draw_performance_profile` draws the profile of several tuning studies (beside
-  a suite's index.md); `import_drawing` imports what drawing needs ahead of time;
+  a suite's index.md); `import_drawing` imports what drawing needs ahead of time, and a `Drawer`
+  (`drawer`) is a process forked as a command starts that imports it while the runs train, then
+  draws what the command hands it;
 - the colour policy every figure follows (see `style`): `OPTIMIZER_COLORS`, `INIT_COLORS`,
   `FALLBACK_COLORS`, `optimizer_color`, `init_color`, `shade`, `Style`, `variant_styles`,
   `activation_case_styles`;
@@ -22,11 +24,13 @@ Inside: `style` (colours and line styles), `axes` (what every figure shares), `p
 gaps measured once per figure), `functions` (2-D function tasks), `training` (training curves and
 comparisons), `diagnostics` (per-layer diagnostics), `activations` (the activation-distribution
 experiment), `tuning` (tuning studies and their performance profile), `fingerprints` (what each
-figure was drawn from), `rendering` (which figures a folder gets, and drawing them).
+figure was drawn from), `rendering` (which figures a folder gets, and drawing them), `drawer` (the
+drawing process a command starts ahead of its runs).
 """
 
 from optbench.layout import activation_figures_of
 from optbench.plots.axes import import_drawing
+from optbench.plots.drawer import Drawer
 from optbench.plots.rendering import (
     FigureJob,
     activation_figures,
@@ -52,6 +56,7 @@ __all__ = [
     "FALLBACK_COLORS",
     "INIT_COLORS",
     "OPTIMIZER_COLORS",
+    "Drawer",
     "FigureJob",
     "Style",
     "activation_case_styles",

@@ -154,6 +154,12 @@ def figure_jobs(exp_folder: Path, force: bool = False) -> list[FigureJob]:
     ]
 
 
+def figures_current(folder: Path) -> bool:
+    """Whether every figure of a folder is current (`figure_jobs` would find none to draw)."""
+    record = read_fingerprints(folder)
+    return bool(record.figures) and record.all_fresh(inputs_digest(folder))
+
+
 def _all_jobs(exp_folder: Path) -> list[FigureJob]:
     """Every figure an experiment, activations or tune folder gets, heaviest first."""
     if is_activations_folder(exp_folder):
