@@ -996,6 +996,27 @@ def test_the_labels_of_a_short_log_axis_never_touch(low: float, high: float, hei
         assert len(shown) >= 10  # a tall panel labels every multiple
 
 
+@pytest.mark.parametrize("last", [1, 3, 7, 10, 45, 2000, 12345])
+def test_a_step_axis_ticks_whole_steps_and_long_runs_where_matplotlib_would(last: int) -> None:
+    from matplotlib.figure import Figure
+
+    def ticks(step_axis: bool) -> list[float]:
+        fig = Figure(figsize=(4.0, 3.0), dpi=100)
+        ax = fig.subplots()
+        ax.plot([0, last], [0.0, 1.0])
+        if step_axis:
+            plots.axes._step_axis(ax)
+        low, high = ax.get_xlim()
+        return [float(t) for t in ax.xaxis.get_majorticklocs() if low <= t <= high]
+
+    steps = ticks(step_axis=True)
+    assert len(steps) >= 2 and all(t == round(t) for t in steps), steps
+    if last == 1:
+        assert steps == [0.0, 1.0]
+    if last >= 100:
+        assert steps == ticks(step_axis=False)  # where matplotlib's own ticks are whole steps already
+
+
 # --------------------------------------------------------------------------------------------------
 # Figures only when what they are drawn from changes
 # --------------------------------------------------------------------------------------------------

@@ -117,6 +117,18 @@ def _figure(
     return fig, list(axes.ravel())
 
 
+STEP_TICKS = (1.0, 2.0, 2.5, 5.0, 10.0)
+"""The multiples a step axis may tick at (matplotlib's default), 2.5 only where it makes whole steps."""
+
+
+def _step_axis(ax: Axes) -> None:
+    """An x axis of training steps: labelled `step`, ticked at whole steps only (a 1-step run: 0 and 1)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=STEP_TICKS, integer=True))
+
+
 def save_png(fig: Figure, path: Path) -> Path:
     """Render `fig` to `path` atomically (`optbench.files.atomic_file`): an interrupt leaves the old file.
 

@@ -20,6 +20,7 @@ from optbench.plots.axes import (
     _legend_label,
     _markers,
     _run_title,
+    _step_axis,
 )
 from optbench.plots.style import Style
 from optbench.results import (
@@ -108,7 +109,7 @@ def _run_diagnostics_figure(run: RunResult) -> Figure:
         if panel.scale == "fraction":
             ax.set_ylim(-0.02, 1.02)
         ax.set_title(panel.title)
-        ax.set_xlabel("step")
+        _step_axis(ax)
     legend_ax = axes[len(panels)] if len(panels) < len(axes) else None
     for ax in axes[len(panels) :]:
         ax.set_axis_off()
@@ -166,7 +167,7 @@ def _diagnostics_grid_figure(
             if r == 0:
                 ax.set_title(panel.title)
             if r == len(rows) - 1:
-                ax.set_xlabel("step")
+                _step_axis(ax)
     for r, (variant, style, runs) in enumerate(rows):
         seeds = f"\n(mean of {len(runs)} seeds)" if len(runs) > 1 else ""
         label = "\n".join(textwrap.wrap(variant.label, ROW_LABEL_WIDTH))
@@ -234,7 +235,7 @@ def _diagnostics_overview_figure(
     zeros = False
     for ax, lines in grads.items():
         zeros |= _draw_lines(ax, lines, log)
-        ax.set_xlabel("step")
+        _step_axis(ax)
         ax.set_ylabel("‖∂L/∂W‖")
     for ax, title in ((ax_inactive, "inactive fraction (dead ReLU / saturated)"), (ax_std, "activation std")):
         ax.set_xlabel("hidden layer")

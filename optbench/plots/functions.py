@@ -20,6 +20,7 @@ from optbench.plots.axes import (
     _legend_label,
     _log_y,
     _markers,
+    _step_axis,
 )
 from optbench.plots.style import Style, optimizer_color
 from optbench.results import (
@@ -244,7 +245,7 @@ def _function_loss_figure(title: str, variants: Sequence[Variant], styles: Seque
         ax.set_ylabel("f(x_t) − f*")
     else:
         ax.set_ylabel("f(x_t)")
-    ax.set_xlabel("step")
+    _step_axis(ax)
     ax.set_title(title)
     _legend(fig, ax, outside=True)
     return fig

@@ -26,6 +26,7 @@ from optbench.plots.axes import (
     _mark_divergence,
     _markers,
     _run_title,
+    _step_axis,
 )
 from optbench.plots.style import Style, optimizer_color, variant_styles
 from optbench.results import (
@@ -91,7 +92,7 @@ def _curves_figure(run: RunResult) -> Figure:
     if run.state == "diverged":
         _mark_divergence(ax_loss, steps, smoothed, color)
     _auto_log(ax_loss, drawn)
-    ax_loss.set_xlabel("step")
+    _step_axis(ax_loss)
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_title("loss" + (" (diverged)" if run.state == "diverged" else ""))
     ax_loss.legend(loc="best")
@@ -107,7 +108,7 @@ def _draw_accuracy_axis(ax: Axes, label: str, target: float = TARGET_ACCURACY) -
 
     ax.axhline(target, color="0.3", linestyle=":", linewidth=1.2, label=f"target {target:.0%}")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    ax.set_xlabel("step")
+    _step_axis(ax)
     ax.set_ylabel(label)
 
 
@@ -173,7 +174,7 @@ def _training_loss_figure(
     for variant, style in zip(variants, styles):
         drawn += _draw_seed_curves(ax, variant, style, "train_loss", smoothed=True)
     _auto_log(ax, drawn)
-    ax.set_xlabel("step")
+    _step_axis(ax)
     ax.set_ylabel("training loss (cross-entropy)")
     notes = [f"smoothed: EMA β = {SMOOTHING:g}"]
     if any(len(v.finished) == 1 for v in variants):
@@ -198,7 +199,7 @@ def _heldout_figure(
         if metric == "acc":
             _draw_accuracy_axis(ax, f"{name} accuracy", exp.target_accuracy)
         else:
-            ax.set_xlabel("step")
+            _step_axis(ax)
             ax.set_ylabel(f"{name} loss (cross-entropy)")
         role = " (choices are made here)" if prefix == "val" else (" (held out)" if len(sets) > 1 else "")
         ax.set_title(f"{name}{role}")

@@ -26,6 +26,7 @@ from optbench.plots.axes import (
     _auto_log,
     _label_log_axis,
     _markers,
+    _step_axis,
     _style,
     save_png,
 )
@@ -491,7 +492,7 @@ def final_curves_figure(tune: TuneResult) -> Figure:
         )
         drawn += _draw_seed_curves(ax, variant, Style(optimizer_color(optimizer)), column, smoothed=False)
     _value_axis(ax, tune, drawn)
-    ax.set_xlabel("step")
+    _step_axis(ax)
     ax.set_ylabel(SCORE_NAMES[tune.metric])
     _legend_right(fig, ax, margins)
     return fig
