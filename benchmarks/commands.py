@@ -319,7 +319,8 @@ MEMORY_PROBE = (
     "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
 )
-"""Runs a command as its only child, then prints the child's peak resident set (kB on Linux)."""
+"""Runs a command as its only child, then prints the peak resident set (kB on Linux) of the largest
+process of the command's tree: the command, or its drawing process."""
 
 
 def memory_measurement() -> Measurement:
@@ -334,7 +335,7 @@ def memory_measurement() -> Measurement:
         peak_mb,
         "MB",
         f"< {MEMORY_TARGET_MB:g}",
-        "optbench train configs/mnist_sgd.yaml: 2000 steps, then its figures",
+        "optbench train configs/mnist_sgd.yaml: 2000 steps, then its figures; its largest process",
         load,
     )
     progress([row])
