@@ -678,6 +678,35 @@ def test_the_drawing_process_reports_what_it_cannot_draw_as_this_process_would(
     assert not drawing_processes()
 
 
+def test_a_stop_that_interrupts_the_wait_for_a_drawing_stops_the_drawing_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    def endless(*args: Any) -> Any:
+        time.sleep(600)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    folder = lr_sweep_experiment(tmp_path)
+    monkeypatch.setattr(plots.rendering, "_training_loss_figure", endless)  # before the fork: inherited
+    previous = signal.signal(signal.SIGALRM, stop)  # a stop signal that reaches this process alone
+    try:
+        drawer = plots.Drawer()
+        (process,) = drawing_processes()
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        with pytest.raises(KeyboardInterrupt):
+            drawer.experiment_figures(folder, processes=1)
+        started = time.monotonic()
+        drawer.close()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 5  # the drawing was stopped, not waited for or killed
+    assert process.exitcode == 130
+
+
 def test_the_drawing_process_ends_when_its_command_is_killed(tmp_path: Path) -> None:
     script = (
         "import os, signal, sys\n"

@@ -86,7 +86,8 @@ def _serve(requests: Any, replies: Any, command_ends: Sequence[Any]) -> None:
         except Exception as exc:
             answer = {"error": _reason(exc)}
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        replies.send_bytes(json.dumps(answer).encode("utf-8"))
+        with contextlib.suppress(OSError):  # the command is gone: the next read finds the pipe closed
+            replies.send_bytes(json.dumps(answer).encode("utf-8"))
 
 
 class Drawer:
@@ -95,6 +96,8 @@ class Drawer:
     def __init__(self) -> None:
         self._process: Any = None
         self._asked = False
+        self._drawing = False
+        """Asked and not yet answered: true after a stop interrupted the wait for the answer."""
         if "fork" not in mp.get_all_start_methods():
             return
         context = mp.get_context("fork")
@@ -138,10 +141,11 @@ class Drawer:
         return self._ask({"kind": "folders", "folders": [str(f) for f in stale], "processes": processes})
 
     def _ask(self, request: dict[str, Any]) -> list[Path]:
-        self._asked = True
+        self._asked = self._drawing = True
         try:
             self._requests.send_bytes(json.dumps(request).encode("utf-8"))
             answer = json.loads(self._replies.recv_bytes())
+            self._drawing = False
         except (EOFError, BrokenPipeError):
             self._process.join(STOP_TIMEOUT_S)
             if self._process.exitcode == EXIT_INTERRUPTED:
@@ -154,12 +158,15 @@ class Drawer:
         return [Path(path) for path in answer["figures"]]
 
     def close(self) -> None:
-        """End the drawing process: it sees the pipe close and exits; one never asked to draw may
-        still be importing, and is stopped with SIGTERM."""
+        """End the drawing process: it sees the pipe close and exits. One never asked to draw may
+        still be importing, and is stopped with SIGTERM; one whose drawing a stop signal interrupted
+        here gets SIGINT, as a Ctrl-C would give it."""
         if self._process is None:
             return
         if not self._asked:
             self._process.terminate()
+        elif self._drawing and self._process.is_alive():
+            os.kill(self._process.pid, signal.SIGINT)
         self._requests.close()
         self._replies.close()
         self._process.join(STOP_TIMEOUT_S)
