@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from optbench.errors import EXIT_INTERRUPTED, OptbenchError
-from optbench.plots.rendering import _current_figures, figure_jobs, figures_current, render, run_figures
+from optbench.plots.rendering import current_figures, figure_jobs, figures_are_current, render, run_figures
 
 STOP_TIMEOUT_S = 10.0
 """How long a drawing process may take to end once the command is done with it, before it is killed."""
@@ -128,12 +128,12 @@ class Drawer:
     def experiment_figures(self, folder: Path, processes: int) -> list[Path]:
         """`plots.experiment_figures`, drawn by the drawing process."""
         self.folders_figures([folder], processes)
-        return _current_figures(folder)
+        return current_figures(folder)
 
     def folders_figures(self, folders: Sequence[Path], processes: int) -> list[Path]:
         """The figures of several folders that need drawing (`figure_jobs`), shared among `processes`;
         returns those drawn. Folders whose figures are all current are not handed over."""
-        stale = [folder for folder in folders if not figures_current(folder)]
+        stale = [folder for folder in folders if not figures_are_current(folder)]
         if not stale:
             return []
         if self._process is None:

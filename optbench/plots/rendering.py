@@ -129,10 +129,10 @@ def experiment_figures(exp_folder: Path, processes: int = 1, force: bool = False
     `force`. With `processes` > 1 the figures are drawn by that many processes at once.
     """
     render(figure_jobs(exp_folder, force), processes)
-    return _current_figures(exp_folder)
+    return current_figures(exp_folder)
 
 
-def _current_figures(folder: Path) -> list[Path]:
+def current_figures(folder: Path) -> list[Path]:
     """The figures figures.json records for a folder, in the report's order."""
     return [folder / name for name in report_order(read_fingerprints(folder).figures)]
 
@@ -154,7 +154,7 @@ def figure_jobs(exp_folder: Path, force: bool = False) -> list[FigureJob]:
     ]
 
 
-def figures_current(folder: Path) -> bool:
+def figures_are_current(folder: Path) -> bool:
     """Whether every figure of a folder is current (`figure_jobs` would find none to draw)."""
     record = read_fingerprints(folder)
     return bool(record.figures) and record.all_fresh(inputs_digest(folder))
