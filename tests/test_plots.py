@@ -651,6 +651,21 @@ def test_the_drawing_process_draws_the_bytes_this_process_draws_and_ends_with_it
     assert not drawing_processes()
 
 
+def test_without_fork_the_figures_are_drawn_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = lr_sweep_experiment(tmp_path)
+    here = plots.experiment_figures(folder, processes=1)
+    one = {p.name: p.read_bytes() for p in folder.glob("*.png")}
+    for path in folder.glob("*.png"):
+        path.unlink()
+    monkeypatch.setattr(plots.drawer.mp, "get_all_start_methods", lambda: ["spawn"])
+    with plots.Drawer() as drawer:
+        assert not drawing_processes()
+        assert drawer.experiment_figures(folder, processes=2) == here
+    assert {p.name: p.read_bytes() for p in folder.glob("*.png")} == one
+
+
 def test_a_drawing_process_never_asked_to_draw_is_stopped_cleanly() -> None:
     with plots.Drawer() as drawer:
         (process,) = drawing_processes()

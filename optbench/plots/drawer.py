@@ -121,8 +121,6 @@ class Drawer:
 
     def run_figures(self, run_folder: Path, processes: int) -> list[Path]:
         """`plots.run_figures`, drawn by the drawing process."""
-        if self._process is None:
-            return run_figures(run_folder, processes)
         return self._ask({"kind": "run", "folder": str(run_folder), "processes": processes})
 
     def experiment_figures(self, folder: Path, processes: int) -> list[Path]:
@@ -136,11 +134,12 @@ class Drawer:
         stale = [folder for folder in folders if not figures_are_current(folder)]
         if not stale:
             return []
-        if self._process is None:
-            return render([job for folder in stale for job in figure_jobs(folder)], processes)
         return self._ask({"kind": "folders", "folders": [str(f) for f in stale], "processes": processes})
 
     def _ask(self, request: dict[str, Any]) -> list[Path]:
+        """Have the drawing process draw what `request` asks, or draw it here if there is none."""
+        if self._process is None:
+            return _draw(request)
         self._asked = self._drawing = True
         try:
             self._requests.send_bytes(json.dumps(request).encode("utf-8"))
