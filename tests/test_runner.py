@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from optbench.config import load_experiment
 from optbench.errors import DataError, LockedError, UsageError
+from optbench.executors.local import WORKER_NAME, _start_method
 from optbench.files import FolderLock
 from optbench.layout import RUNS_DIR, STATUS_FILE, read_status
 from optbench.runner import run_experiment
@@ -120,13 +122,25 @@ grid:
     exp = load_experiment(write(tmp_path, text))
     run_experiment(exp, tmp_path / "one", jobs=1, progress=False)
     run_experiment(exp, tmp_path / "two", jobs=2, progress=False)
+    release = threading.Event()
+    waiting = threading.Thread(target=release.wait)
+    waiting.start()  # a fork would copy this process without it: the pool spawns its workers instead
+    try:
+        assert _start_method() == "spawn"
+        run_experiment(exp, tmp_path / "spawned", jobs=2, progress=False)
+    finally:
+        release.set()
+        waiting.join()
     for run in exp.runs:
         a = tmp_path / "one" / "det" / RUNS_DIR / run.run_id
-        b = tmp_path / "two" / "det" / RUNS_DIR / run.run_id
-        # elapsed_s is the last column of metrics.csv: the only one allowed to differ.
-        assert strip_timing((a / "metrics.csv").read_text()) == strip_timing((b / "metrics.csv").read_text())
-        assert (a / "diagnostics.csv").read_bytes() == (b / "diagnostics.csv").read_bytes()
-        assert (a / "config.yaml").read_bytes() == (b / "config.yaml").read_bytes()
+        for other in ("two", "spawned"):
+            b = tmp_path / other / "det" / RUNS_DIR / run.run_id
+            # elapsed_s is the last column of metrics.csv: the only one allowed to differ.
+            assert strip_timing((a / "metrics.csv").read_text()) == strip_timing(
+                (b / "metrics.csv").read_text()
+            )
+            assert (a / "diagnostics.csv").read_bytes() == (b / "diagnostics.csv").read_bytes()
+            assert (a / "config.yaml").read_bytes() == (b / "config.yaml").read_bytes()
 
 
 def test_function_runs_are_byte_identical_across_job_counts(tmp_path: Path) -> None:
@@ -454,9 +468,9 @@ def test_a_folder_left_half_built_by_a_killed_process_is_cleaned_and_rerun(tmp_p
 
 
 def workers_of(pid: int) -> list[int]:
-    """The worker processes of a command (its other child, multiprocessing's resource tracker, aside)."""
+    """The worker processes of a command (its drawing process aside), by the name they give themselves."""
     children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return [c for c in children if Path(f"/proc/{c}/comm").read_text().strip() == WORKER_NAME]
 
 
 @pytest.mark.slow
@@ -475,6 +489,24 @@ def test_a_worker_killed_from_outside_fails_its_run_and_a_new_worker_finishes_th
     statuses = [read_status(f) for f in run_folders(tmp_path / "out", "long")]
     states = sorted(s["status"] for s in statuses if s is not None)
     assert len(states) == 6 and states.count("failed") == 1 and states.count("completed") == 5
+
+
+@pytest.mark.slow
+def test_workers_are_forked_holding_no_file_of_the_command_but_their_pipe(tmp_path: Path) -> None:
+    """A worker keeps neither the folder lock, nor the drawer's pipe, nor another worker's pipe."""
+    process = start_compare(tmp_path, write(tmp_path, LONG_SWEEP), 2)
+    try:
+        wait_for_running(tmp_path / "out" / "long")
+        workers = workers_of(process.pid)
+        assert len(workers) == 2
+        for worker in workers:
+            assert b"spawn_main" not in Path(f"/proc/{worker}/cmdline").read_bytes(), "spawned, not forked"
+            fds = {int(fd): os.readlink(f"/proc/{worker}/fd/{fd}") for fd in os.listdir(f"/proc/{worker}/fd")}
+            pipes = [target for fd, target in fds.items() if fd > 2]
+            assert len(pipes) == 1 and pipes[0].startswith("socket:"), fds
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=60)
 
 
 def strict_json(path: Path) -> dict[str, object]:

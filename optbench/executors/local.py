@@ -5,6 +5,11 @@ never leaves the command waiting on a full pipe, however large the sweep. Worker
 back as JSON (several rows per message, at least every `FLUSH_S` seconds while a run trains), so
 the command's process unpickles nothing.
 
+Workers are forked from the command's process where that is safe (Linux, and no other thread
+running in it): they start with NumPy and optbench imported and the data already verified, and close
+every file they inherit but their pipe, so that a folder lock or another process's pipe stays the
+command's alone. Elsewhere they are spawned, and import what they need themselves.
+
 Workers ignore SIGINT: a Ctrl-C reaches the whole process group, and the command's process alone
 decides what it means. To stop, it terminates the workers with SIGTERM, whose default action ends
 them at once; they write no files, so there is nothing for them to clean up. A worker that finds its
@@ -16,10 +21,14 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing as mp
+import os
 import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from optbench.executors import Handler
@@ -33,9 +42,29 @@ STOP_TIMEOUT_S = 5.0
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
+WORKER_NAME = "optbench-worker"
+"""The name a worker gives itself on Linux, where `ps` and `top` show it."""
 
-def _worker(conn: Connection) -> None:
+
+def _start_method() -> str:
+    """Fork on Linux from a process that runs no other thread (a fork copies only the calling thread,
+    and with it any lock another thread held); spawn elsewhere (macOS's system libraries are not safe
+    to use in a forked child)."""
+    return "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
+
+
+def _close_inherited(keep: int) -> None:
+    """Close every descriptor a forked worker inherited but the standard streams and `keep`."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+
+
+def _worker(conn: Connection, forked: bool) -> None:
     """A worker process: execute the runs its pipe sends until the pipe says stop or closes."""
+    if forked:
+        _close_inherited(conn.fileno())
+    with contextlib.suppress(OSError):  # Linux only
+        Path("/proc/self/comm").write_text(WORKER_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since start: see LocalPool._start
@@ -74,7 +103,6 @@ class LocalPool:
     """`workers` processes started at once; a worker that dies is replaced, its run failed."""
 
     def __init__(self, workers: int) -> None:
-        self._context = mp.get_context("spawn")
         self._slots = [self._start() for _ in range(workers)]
 
     @property
@@ -87,8 +115,10 @@ class LocalPool:
         The child inherits the blocked mask, so a Ctrl-C while it still imports waits for it instead of
         printing a traceback from the middle of an import (and is then ignored, as in every worker).
         """
-        ours, theirs = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_worker, args=(theirs,), daemon=True)
+        forked = _start_method() == "fork"
+        context = mp.get_context("fork") if forked else mp.get_context("spawn")
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(target=_worker, args=(theirs, forked), daemon=True)
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             process.start()
