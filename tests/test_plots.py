@@ -1044,10 +1044,10 @@ def test_the_labels_of_a_short_log_axis_never_touch(low: float, high: float, hei
 def test_a_step_axis_ticks_whole_steps_and_long_runs_where_matplotlib_would(last: int) -> None:
     from matplotlib.figure import Figure
 
-    def ticks(step_axis: bool) -> list[float]:
+    def ticks(step_axis: bool, first: int = 0) -> list[float]:
         fig = Figure(figsize=(4.0, 3.0), dpi=100)
         ax = fig.subplots()
-        ax.plot([0, last], [0.0, 1.0])
+        ax.plot([first, last], [0.0, 1.0], marker="o")
         if step_axis:
             plots.axes._step_axis(ax)
         low, high = ax.get_xlim()
@@ -1057,6 +1057,10 @@ def test_a_step_axis_ticks_whole_steps_and_long_runs_where_matplotlib_would(last
     assert len(steps) >= 2 and all(t == round(t) for t in steps), steps
     if last == 1:
         assert steps == [0.0, 1.0]
+    alone = ticks(step_axis=True, first=last)  # a single evaluation: no fraction of a step either
+    assert alone and all(t == round(t) for t in alone), alone
+    if last == 1:
+        assert alone == [1.0]
     if last >= 100:
         assert steps == ticks(step_axis=False)  # where matplotlib's own ticks are whole steps already
 

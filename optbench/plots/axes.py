@@ -122,11 +122,12 @@ STEP_TICKS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 
 def _step_axis(ax: Axes) -> None:
-    """An x axis of training steps: labelled `step`, ticked at whole steps only (a 1-step run: 0 and 1)."""
+    """An x axis of training steps: labelled `step`, ticked at whole steps only (a 1-step run: 0 and 1;
+    a lone point at step 1: 1)."""
     from matplotlib.ticker import MaxNLocator
 
     ax.set_xlabel("step")
-    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=STEP_TICKS, integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=STEP_TICKS, integer=True, min_n_ticks=1))
 
 
 def save_png(fig: Figure, path: Path) -> Path:
