@@ -17,7 +17,7 @@ import pytest
 
 from optbench.config import load_experiment
 from optbench.errors import DataError, LockedError, UsageError
-from optbench.executors.local import WORKER_NAME, _start_method
+from optbench.executors.local import WORKER_NAME, LocalPool, _start_method
 from optbench.files import FolderLock
 from optbench.layout import RUNS_DIR, STATUS_FILE, read_status
 from optbench.runner import run_experiment
@@ -493,20 +493,46 @@ def test_a_worker_killed_from_outside_fails_its_run_and_a_new_worker_finishes_th
 
 @pytest.mark.slow
 def test_workers_are_forked_holding_no_file_of_the_command_but_their_pipe(tmp_path: Path) -> None:
-    """A worker keeps neither the folder lock, nor the drawer's pipe, nor another worker's pipe."""
+    """A worker keeps neither the folder lock, nor the drawer's pipes, nor another worker's pipe: its
+    own pipe, and the two through which multiprocessing watches it, are all it holds (with its
+    standard streams, and the /dev/null multiprocessing gives it as its input)."""
+
+    def held(pid: int) -> dict[int, str]:
+        return {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+
     process = start_compare(tmp_path, write(tmp_path, LONG_SWEEP), 2)
     try:
         wait_for_running(tmp_path / "out" / "long")
         workers = workers_of(process.pid)
         assert len(workers) == 2
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        (drawer,) = [int(c) for c in children if int(c) not in workers]
+        drawer_pipes = {target for target in held(drawer).values() if target.startswith("pipe:")}
         for worker in workers:
             assert b"spawn_main" not in Path(f"/proc/{worker}/cmdline").read_bytes(), "spawned, not forked"
-            fds = {int(fd): os.readlink(f"/proc/{worker}/fd/{fd}") for fd in os.listdir(f"/proc/{worker}/fd")}
-            pipes = [target for fd, target in fds.items() if fd > 2]
-            assert len(pipes) == 1 and pipes[0].startswith("socket:"), fds
+            beyond = [target for fd, target in held(worker).items() if fd > 2]
+            sockets = [target for target in beyond if target.startswith("socket:")]
+            pipes = [target for target in beyond if target.startswith("pipe:")]
+            files = [target for target in beyond if target.startswith("/") and target != os.devnull]
+            assert len(sockets) == 1 and len(pipes) == 2 and not files, beyond
+            assert not drawer_pipes & set(pipes), "a worker holds the drawer's pipe"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.communicate(timeout=60)
+
+
+def test_a_live_worker_looks_alive_and_a_stopped_one_exits_on_its_own() -> None:
+    """A worker's sentinel (what the pool waits on, with its pipe) is quiet while it lives, and a
+    worker told to stop exits by itself, with status 0, before the pool would kill it."""
+    from multiprocessing.connection import wait
+
+    pool = LocalPool(2)
+    processes = [slot.process for slot in pool._slots]
+    try:
+        assert wait([p.sentinel for p in processes], timeout=0.5) == []
+    finally:
+        pool.shutdown(cancel=False)
+    assert [p.exitcode for p in processes] == [0, 0]
 
 
 def strict_json(path: Path) -> dict[str, object]:

@@ -7,8 +7,8 @@ the command's process unpickles nothing.
 
 Workers are forked from the command's process where that is safe (Linux, and no other thread
 running in it): they start with NumPy and optbench imported and the data already verified, and close
-every file they inherit but their pipe, so that a folder lock or another process's pipe stays the
-command's alone. Elsewhere they are spawned, and import what they need themselves.
+every file the command had open but their pipe, so that a folder lock or another process's pipe
+stays the command's alone. Elsewhere they are spawned, and import what they need themselves.
 
 Workers ignore SIGINT: a Ctrl-C reaches the whole process group, and the command's process alone
 decides what it means. To stop, it terminates the workers with SIGTERM, whose default action ends
@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -53,16 +54,31 @@ def _start_method() -> str:
     return "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
 
 
-def _close_inherited(keep: int) -> None:
-    """Close every descriptor a forked worker inherited but the standard streams and `keep`."""
-    os.closerange(3, keep)
-    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+def _open_descriptors() -> list[int]:
+    """The descriptors open in this process (Linux), the one that listed them aside."""
+    listed = [int(name) for name in os.listdir("/proc/self/fd")]
+    return [fd for fd in listed if _is_open(fd)]
 
 
-def _worker(conn: Connection, forked: bool) -> None:
-    """A worker process: execute the runs its pipe sends until the pipe says stop or closes."""
-    if forked:
-        _close_inherited(conn.fileno())
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _worker(conn: Connection, inherited: Sequence[int]) -> None:
+    """A worker process: execute the runs its pipe sends until the pipe says stop or closes.
+
+    A forked worker first closes what it `inherited` from the command (the files open as it was
+    forked) but the standard streams and its pipe. Those multiprocessing opens to watch the worker's
+    life, created after, stay open: closing them would make the worker look dead from the start.
+    """
+    for fd in inherited:
+        if fd > 2 and fd != conn.fileno():
+            with contextlib.suppress(OSError):
+                os.close(fd)
     with contextlib.suppress(OSError):  # Linux only
         Path("/proc/self/comm").write_text(WORKER_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -118,7 +134,8 @@ class LocalPool:
         forked = _start_method() == "fork"
         context = mp.get_context("fork") if forked else mp.get_context("spawn")
         ours, theirs = context.Pipe(duplex=True)
-        process = context.Process(target=_worker, args=(theirs, forked), daemon=True)
+        inherited = _open_descriptors() if forked else []
+        process = context.Process(target=_worker, args=(theirs, inherited), daemon=True)
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             process.start()
