@@ -949,17 +949,54 @@ def test_a_png_is_replaced_atomically_and_an_interrupted_save_leaves_the_old_fil
     run_folder = folder / "runs" / function_run(folder, "sgd", 0.95, [(-7, 2), (-6, -1.8)])
     plots.run_figures(run_folder)
     before = (run_folder / "loss.png").read_bytes()
-    from PIL import Image
 
-    def interrupted(self: Any, fp: Any, **kwargs: Any) -> None:
-        fp.write(PNG_SIGNATURE)  # half a file, then Ctrl-C
+    def interrupted(out: Any, rgba: Any) -> None:
+        out.write(PNG_SIGNATURE)  # half a file, then Ctrl-C
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Image.Image, "save", interrupted)
+    monkeypatch.setattr(plots.png, "write_png", interrupted)
     with pytest.raises(KeyboardInterrupt):
         plots.run_figures(run_folder)
     assert (run_folder / "loss.png").read_bytes() == before
     assert not [p for p in run_folder.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (5, 7), (300, 451)])
+def test_a_png_holds_exactly_the_pixels_it_was_given(tmp_path: Path, height: int, width: int) -> None:
+    """Read back by Pillow (which checks every chunk's CRC): the same RGB, the alpha dropped."""
+    import io
+
+    from PIL import Image
+
+    rgba = np.random.default_rng(height).integers(0, 256, (height, width, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    out = io.BytesIO()
+    plots.png.write_png(out, rgba)
+    with Image.open(io.BytesIO(out.getvalue())) as image:
+        image.verify()
+    with Image.open(io.BytesIO(out.getvalue())) as image:
+        assert image.format == "PNG" and image.mode == "RGB" and image.size == (width, height)
+        assert np.array_equal(np.asarray(image), rgba[..., :3])
+
+
+def test_a_saved_figure_holds_the_pixels_the_canvas_drew(tmp_path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(3.0, 2.0), dpi=100)
+        ax = fig.subplots()
+        ax.plot([0, 1, 2], [1.0, 3.0, 2.0], marker="o")
+        ax.set_title("a title")
+        return fig
+
+    plots.axes.save_png(figure(), tmp_path / "f.png")
+    canvas = FigureCanvasAgg(figure())
+    canvas.draw()
+    drawn = np.asarray(canvas.buffer_rgba())
+    with Image.open(tmp_path / "f.png") as image:
+        assert np.array_equal(np.asarray(image), drawn[..., :3])
 
 
 def test_the_command_line_starts_without_importing_matplotlib() -> None:
