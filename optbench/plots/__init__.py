@@ -21,11 +21,11 @@ Public face:
 - `activation_figures_of`, the figure names of an activations folder (from `optbench.layout`).
 
 Inside: `style` (colours and line styles), `axes` (what every figure shares), `placement` (margins and
-gaps measured once per figure), `functions` (2-D function tasks), `training` (training curves and
-comparisons), `diagnostics` (per-layer diagnostics), `activations` (the activation-distribution
-experiment), `tuning` (tuning studies and their performance profile), `fingerprints` (what each
-figure was drawn from), `rendering` (which figures a folder gets, and drawing them), `drawer` (the
-drawing process a command starts ahead of its runs).
+gaps measured once per figure), `png` (the PNG writer), `functions` (2-D function tasks),
+`training` (training curves and comparisons), `diagnostics` (per-layer diagnostics), `activations`
+(the activation-distribution experiment), `tuning` (tuning studies and their performance profile),
+`fingerprints` (what each figure was drawn from), `rendering` (which figures a folder gets, and
+drawing them), `drawer` (the drawing process a command starts ahead of its runs).
 """
 
 from optbench.layout import activation_figures_of
