@@ -634,14 +634,21 @@ def drawing_processes() -> list[Any]:
     return [p for p in multiprocessing.active_children() if p.name == "optbench-drawer"]
 
 
-def test_the_drawing_process_draws_the_bytes_this_process_draws_and_ends_with_its_command(
-    tmp_path: Path,
-) -> None:
+def drawn_here_then_removed(tmp_path: Path) -> tuple[Path, list[Path], dict[str, bytes]]:
+    """An experiment folder whose figures this process drew, then deleted: the folder, the figures
+    drawn and their bytes."""
     folder = lr_sweep_experiment(tmp_path)
     here = plots.experiment_figures(folder, processes=1)
     one = {p.name: p.read_bytes() for p in folder.glob("*.png")}
     for path in folder.glob("*.png"):
         path.unlink()
+    return folder, here, one
+
+
+def test_the_drawing_process_draws_the_bytes_this_process_draws_and_ends_with_its_command(
+    tmp_path: Path,
+) -> None:
+    folder, here, one = drawn_here_then_removed(tmp_path)
     with plots.Drawer() as drawer:
         assert drawing_processes()
         drawn = drawer.experiment_figures(folder, processes=2)
@@ -654,11 +661,7 @@ def test_the_drawing_process_draws_the_bytes_this_process_draws_and_ends_with_it
 def test_without_fork_the_figures_are_drawn_in_this_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = lr_sweep_experiment(tmp_path)
-    here = plots.experiment_figures(folder, processes=1)
-    one = {p.name: p.read_bytes() for p in folder.glob("*.png")}
-    for path in folder.glob("*.png"):
-        path.unlink()
+    folder, here, one = drawn_here_then_removed(tmp_path)
     monkeypatch.setattr(plots.drawer.mp, "get_all_start_methods", lambda: ["spawn"])
     with plots.Drawer() as drawer:
         assert not drawing_processes()
