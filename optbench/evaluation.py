@@ -11,17 +11,13 @@ train` no longer waits for its evaluations. The numbers are the same bit for bit
 single-threaded matrix products (one BLAS thread per process, see optbench/__init__.py), and the
 replica computes exactly what the training network would. Only the timing differs.
 
-A stop signal raises in the training thread at any point of its Python code, so that thread holds no
-lock the evaluation thread shares: the two talk through two `queue.SimpleQueue`s, whose put never
-waits and whose get raises a KeyboardInterrupt cleanly. The evaluation thread blocks the stop signals
-(they reach the training thread alone) and is a daemon, so that nothing at the interpreter's exit
-waits for it.
+The evaluation thread is a helper as `optbench.signals` describes them: the stop signals reach the
+training thread alone, and the two threads talk through two `queue.SimpleQueue`s.
 """
 
 from __future__ import annotations
 
 import queue
-import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -33,6 +29,7 @@ from numpy.typing import NDArray
 from optbench.data import EVAL_CHUNK, ChunkReader, Dataset, Split, iter_chunks
 from optbench.diagnostics import layer_diagnostics
 from optbench.nn import MLP
+from optbench.signals import start_helper
 
 Row = Sequence[Any]
 Writer = Callable[[Row], None]
@@ -45,8 +42,6 @@ EVAL_CELLS = slice(3, 7)
 """Where val_loss, val_acc, test_loss, test_acc sit in a row of DATASET_COLUMNS."""
 
 NO_EVALUATION: tuple[float | None, ...] = (None, None, None, None)
-
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 Measured = tuple[tuple[float | None, ...], list[Row]]
 
@@ -106,12 +101,7 @@ class Evaluations:
         self.last: tuple[float | None, ...] = NO_EVALUATION
         self._thread: threading.Thread | None = None
         if beside:
-            self._thread = threading.Thread(target=self._serve, name="optbench-eval", daemon=True)
-            previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-            try:
-                self._thread.start()  # it keeps the mask it starts with: the stop signals blocked
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            self._thread = start_helper(self._serve, "optbench-eval")
 
     def diagnose(self, step: int) -> None:
         """Write the diagnostics of the network as it is now (before the first update: step 0)."""

@@ -70,10 +70,9 @@ from optbench.layout import (
     is_finished,
     read_status,
 )
+from optbench.signals import STOP_SIGNALS, stop_signals_blocked
 from optbench.summary import Summary
 from optbench.text import shorten, status_line
-
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 WAIT_S = 0.5
 """How long the sweep waits for an event before it looks again (it wakes at once when one comes)."""
@@ -97,16 +96,6 @@ def experiment_dir(out: Path, experiment: str) -> Path:
     except OSError as exc:
         raise OptbenchError(f"{folder}: cannot create the results folder: {exc.strerror or exc}") from None
     return folder
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block is done: what it writes is never left half-done."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -196,7 +185,8 @@ class RunWriter:
         if self._write_error is not None:
             return
         try:
-            with _signals_held():  # a stop between creating the file and its first lines would leave it empty
+            # A stop between creating the file and its first lines would leave it empty.
+            with stop_signals_blocked():
                 log = self._logs.get(name)
                 if log is None:
                     log = self._logs[name] = LineLog(self.folder / name, append=self.resumed_from is not None)
@@ -433,7 +423,7 @@ def _run_sweep(
         except (KeyboardInterrupt, Interrupted):
             interrupted = True
         finally:
-            with _signals_held():
+            with stop_signals_blocked():
                 if executor is not None:
                     executor.shutdown(cancel=interrupted or bool(sweep.in_flight))
                 sweep.interrupt_in_flight()
@@ -470,7 +460,7 @@ class _Sweep:
                 run_folder = pending.popleft()
                 index, run = self.owner[run_folder]
                 config_text = to_yaml(run)
-                with _signals_held():
+                with stop_signals_blocked():
                     writer = RunWriter(run_folder, run, self.commands[index], resume=not self.force)
                     checkpoint = writer.create(config_text)
                     self.in_flight[str(run_folder)] = writer
@@ -492,7 +482,7 @@ class _Sweep:
         if event[0] == "checkpoint":
             writer.checkpoint(int(event[1]), str(event[2]))
             return
-        with _signals_held():
+        with stop_signals_blocked():
             status = writer.finish(event[1])
             del self.in_flight[key]
             if self.step_bar is not None:
@@ -523,7 +513,7 @@ class _NoBar:
 
 def _tqdm() -> Any:
     """tqdm's bar, without its monitor thread: a thread that can receive SIGINT would run the stop
-    handler in the middle of a block that holds the stop signals (`_signals_held`)."""
+    handler in the middle of a block that holds the stop signals (`stop_signals_blocked`)."""
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0

@@ -36,7 +36,6 @@ import json
 import logging
 import math
 import queue
-import signal
 import socket
 import threading
 import time
@@ -53,6 +52,7 @@ from distributed.comm.registry import get_backend
 from optbench.errors import DataError, OptbenchError
 from optbench.executors import Handler, Scheduler
 from optbench.executors.task import Event, describe_error, perform
+from optbench.signals import start_helper
 
 CAPACITY_REFRESH_S = 2.0
 """How often the cluster's worker threads are counted again: workers may join or leave mid-sweep."""
@@ -64,8 +64,6 @@ finds the next one waiting at the scheduler, instead of idling for a round trip 
 
 CLOSE_TIMEOUT_S = 5.0
 """How long closing the client may take (it tells the scheduler to forget this sweep's tasks)."""
-
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 class _Ended(NamedTuple):
@@ -274,11 +272,7 @@ def _start_with_stop_signals_blocked(start: Callable[[], Client], timeout: float
         except BaseException as exc:
             outcome.put((None, exc))
 
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        threading.Thread(target=target, name="optbench-dask-connect", daemon=True).start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    start_helper(target, "optbench-dask-connect")
     client, error = outcome.get(timeout=timeout)
     if error is not None:
         raise error

@@ -34,14 +34,13 @@ from typing import Any
 
 from optbench.executors import Handler
 from optbench.executors.task import Event, perform
+from optbench.signals import STOP_SIGNALS, stop_signals_blocked
 
 FLUSH_S = 0.2
 """A worker sends the rows of a run in progress at least this often, so the files stay current."""
 
 STOP_TIMEOUT_S = 5.0
 """How long a stopping worker may take before it is killed."""
-
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 WORKER_NAME = "optbench-worker"
 """The name a worker gives itself on Linux, where `ps` and `top` show it."""
@@ -136,11 +135,8 @@ class LocalPool:
         ours, theirs = context.Pipe(duplex=True)
         inherited = _open_descriptors() if forked else []
         process = context.Process(target=_worker, args=(theirs, inherited), daemon=True)
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        try:
+        with stop_signals_blocked():
             process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         theirs.close()
         return _Slot(process, ours)
 
