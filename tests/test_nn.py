@@ -169,6 +169,43 @@ def test_float32_network_computes_in_float32() -> None:
     assert net.forward(x.astype(np.float32)).dtype == np.float32
 
 
+def test_inputs_of_another_dtype_are_converted_to_the_networks_first() -> None:
+    net = make_net(dtype=np.float32)
+    x, y = batch()  # float64
+    loss = net.loss_and_grad(x, y)
+    grads = net.grads.copy()
+    assert net.loss_and_grad(x.astype(np.float32), y) == loss
+    assert net.grads.tobytes() == grads.tobytes()
+    assert net.forward(x).tobytes() == net.forward(x.astype(np.float32)).tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_np_dot_makes_the_products_of_np_matmul_bit_for_bit(dtype: type) -> None:
+    # The network calls np.dot for its lower overhead; np.matmul is what its products were first
+    # written with. Every product of a step of the lecture's MLP, transposed views included.
+    rng = np.random.default_rng(0)
+    sizes, batch_size = (784, 100, 100, 100, 100, 10), 128
+
+    def filled(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) * 0.1).astype(dtype)
+
+    x = rng.random((batch_size, 784)).astype(dtype)
+    products = []
+    for n_in, n_out in itertools.pairwise(sizes):
+        h, w, delta = (
+            (x if n_in == 784 else filled(batch_size, n_in)),
+            filled(n_in, n_out),
+            filled(batch_size, n_out),
+        )
+        products += [(h, w), (h.T, delta), (np.ones(batch_size, dtype), delta), (delta, w.T)]
+    products.append((filled(100, 10).T, filled(batch_size, 100).T))  # the class-major logits
+    for a, b in products:
+        expected = np.matmul(a, b)
+        out = np.empty_like(expected)
+        np.dot(a, b, out=out)
+        assert out.tobytes() == expected.tobytes()
+
+
 def test_float32_and_float64_nets_start_from_the_same_draws() -> None:
     a = make_net(dtype=np.float32, seed=5)
     b = make_net(dtype=np.float64, seed=5)
