@@ -7,6 +7,8 @@ float32 and float64:
   backward, update);
 - the time of that step's matrix products alone (the same products on the same shapes and dtype,
   into preallocated buffers), and the efficiency = products-only time ÷ full step time;
+- the same efficiency for the step of a lone run (`optbench train`, or `--jobs 1` on a machine of
+  more than one core), whose sampler draws its batches ahead in a helper thread;
 - a textbook NumPy step (a dict of arrays, a fancy-indexed batch, everything allocated, a second
   forward pass for the logged loss), and our speed-up over it.
 
@@ -187,9 +189,11 @@ def _time_block(fn: Callable[[], Any], n: int) -> float:
 
 @dataclass(frozen=True)
 class StepTimes:
-    """Seconds per call, one entry per round, of the three things timed in alternation."""
+    """Seconds per call, one entry per round, of the four things timed in alternation."""
 
     step: list[float]
+    step_ahead: list[float]
+    """The step of a lone run, its batches drawn ahead."""
     products: list[float]
     textbook: list[float]
     flops: int
@@ -200,28 +204,42 @@ class StepTimes:
         """Median of products-only time ÷ step time, the two measured in the same round."""
         return statistics.median(p / s for p, s in zip(self.products, self.step))
 
+    @property
+    def efficiency_ahead(self) -> float:
+        """The same for the step of a lone run."""
+        return statistics.median(p / s for p, s in zip(self.products, self.step_ahead))
+
 
 def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) -> StepTimes:
-    """Rounds of: a block of training steps, a block of its products alone, a block of textbook steps."""
+    """Rounds of: a block of training steps, the same of a lone run, a block of its products alone, a
+    block of textbook steps."""
     rng_init, rng_data = train.seeded_generators(0)
     net = MLP(LECTURE_SIZES, ACTIVATIONS["relu"], build_initializer("he"), rng_init, dtype=dtype)
     lr = STEP_OPTIMIZERS[optimizer]
     textbook = TextbookStep(net, data, optimizer, lr, np.random.default_rng(1))
-    sampler = BatchSampler(data.train_images, data.train_labels, BATCH, rng_data, dtype=net.dtype)
+    samplers = [
+        BatchSampler(data.train_images, data.train_labels, BATCH, rng, dtype=net.dtype, ahead=ahead)
+        for rng, ahead in ((rng_data, False), (np.random.default_rng(3), True))
+    ]
     opt = build_optimizer(optimizer, {"lr": lr})
     products = Products(LECTURE_SIZES, BATCH, net.dtype, np.random.default_rng(2))
 
     def step() -> None:
-        train.train_step(net, sampler, opt)
+        train.train_step(net, samplers[0], opt)
 
-    for fn in (step, products.run, textbook.step):
+    def step_ahead() -> None:
+        train.train_step(net, samplers[1], opt)
+
+    for fn in (step, step_ahead, products.run, textbook.step):
         _time_block(fn, settings.warmup)
-    times = StepTimes([], [], [], products.flops)
+    times = StepTimes([], [], [], [], products.flops)
     for _ in range(settings.rounds):
         times.step.append(_time_block(step, settings.block))
+        times.step_ahead.append(_time_block(step_ahead, settings.block))
         times.products.append(_time_block(products.run, settings.block))
         # A third as many: the textbook step is slower, and only its median is needed.
         times.textbook.append(_time_block(textbook.step, max(settings.block // 3, 1)))
+    samplers[1].close()
     return times
 
 
@@ -254,6 +272,15 @@ def _step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
                     load,
                 ),
                 Measurement(
+                    f"efficiency_ahead_{tag}",
+                    times.efficiency_ahead,
+                    "ratio",
+                    f">= {target}" if target else "",
+                    f"a lone run's step, its batches drawn ahead by a helper thread: "
+                    f"{statistics.median(times.step_ahead) * 1e6:.0f} us",
+                    load,
+                ),
+                Measurement(
                     f"speedup_vs_textbook_{tag}",
                     textbook / step,
                     "x",
@@ -261,5 +288,5 @@ def _step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
                     load=load,
                 ),
             ]
-            progress(rows[-3:])
+            progress(rows[-4:])
     return rows

@@ -7,6 +7,7 @@ step are a legitimate result.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -226,7 +227,8 @@ def run_dataset(
     With `save`, a checkpoint is handed to it every train.checkpoint_every steps; with `resume`,
     the run continues after the checkpoint's step (whose rows the caller already has) and every
     later row is the one an uninterrupted run writes, timing aside. With `beside`, evaluations run
-    in a second thread while training goes on (`optbench.evaluation`): the same numbers, sooner.
+    in a second thread while training goes on (`optbench.evaluation`), and batches are drawn ahead
+    in a third (`BatchSampler`): the same numbers, sooner.
     elapsed_s is the wall time since training started when the row's update was done.
     """
     assert run.task.dataset is not None and run.model is not None
@@ -235,6 +237,7 @@ def run_dataset(
     train = run.train
     rng_init, rng_data = seeded_generators(*train.seeds)
     net = build_model(run, data.n_features, data.n_classes, rng_init)
+    opt = run.optimizer.build()
     sampler = BatchSampler(
         data.train_images,
         data.train_labels,
@@ -243,13 +246,12 @@ def run_dataset(
         dtype=net.dtype,
         replacement=train.sampling == "replacement",
         rows=held_out.train_rows if run.task.validation else None,
+        ahead=beside,
     )
-    opt = run.optimizer.build()
-    evaluations = Evaluations(net, data, held_out, write, write_diagnostics, beside)
-    try:
-        return _train(run, net, sampler, opt, evaluations, save, resume)
-    finally:
-        evaluations.close()
+    with contextlib.closing(sampler):
+        evaluations = Evaluations(net, data, held_out, write, write_diagnostics, beside)
+        with contextlib.closing(evaluations):
+            return _train(run, net, sampler, opt, evaluations, save, resume)
 
 
 def _train(
@@ -310,7 +312,7 @@ def run(
     beside: bool = False,
 ) -> Outcome:
     """Execute one resolved run of either kind (a dataset run checkpoints and resumes; with `beside`,
-    it evaluates in a second thread, for a run that has a spare core)."""
+    for a run that has a spare core, it evaluates and draws its batches in helper threads)."""
     # Overflow on the way to NaN is how a diverging run ends; it is reported as status, not warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         if run.task.kind == "function":

@@ -9,6 +9,8 @@ import os
 import struct
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -592,6 +594,83 @@ def test_every_batch_reuses_the_same_buffers(replacement: bool) -> None:
     for _ in range(12):  # crosses epoch boundaries
         x, y = sampler.next()
         assert x is x0 and y is y0
+
+
+def drawn(sampler: BatchSampler, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [tuple(a.copy() for a in sampler.next()) for _ in range(count)]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_drawing_ahead_gives_the_same_batches_bit_for_bit(replacement: bool, dtype: type) -> None:
+    # 250 rows of a split, batches of 16: 15 per epoch, so each epoch ends on a request that the
+    # epoch cuts short, and the next epoch's first batch is drawn by the caller.
+    images, labels = sampler_data(n=256 * 2)
+    rows = np.random.default_rng(2).permutation(len(images))[:250]
+    samplers = [
+        BatchSampler(images, labels, 16, np.random.default_rng(9), dtype, replacement, rows, ahead=ahead)
+        for ahead in (False, True)
+    ]
+    plain, ahead = (drawn(s, 40) for s in samplers)  # over two epochs and a half
+    samplers[1].close()
+    for (x, y), (x_ahead, y_ahead) in zip(plain, ahead, strict=True):
+        assert x.tobytes() == x_ahead.tobytes() and np.array_equal(y, y_ahead)
+    assert samplers[0].state()["pos"] == samplers[1].state()["pos"]
+    assert samplers[0].epoch == samplers[1].epoch
+
+
+def test_a_batch_drawn_ahead_stays_as_returned_until_the_next_call() -> None:
+    images, labels = sampler_data(n=200)
+    sampler = BatchSampler(images, labels, 10, np.random.default_rng(0), ahead=True)
+    expected = drawn(BatchSampler(images, labels, 10, np.random.default_rng(0)), 12)
+    for x_expected, _ in expected:
+        x, _ = sampler.next()
+        time.sleep(0.002)  # the helper draws the batches after this one meanwhile
+        assert np.array_equal(x, x_expected)
+    sampler.close()
+
+
+def test_a_sampler_drawing_ahead_continues_from_a_saved_state_as_if_never_stopped() -> None:
+    images, labels = sampler_data(n=100)
+    reference = drawn(BatchSampler(images, labels, 8, np.random.default_rng(4)), 30)
+    first = BatchSampler(images, labels, 8, np.random.default_rng(4), ahead=True)
+    before = drawn(first, 13)  # mid-request: batches are in flight or waiting
+    state = first.state()
+    first.close()
+    second = BatchSampler(images, labels, 8, np.random.default_rng(99), ahead=True)
+    drawn(second, 5)  # its own batches drawn ahead, dropped by restore
+    second.restore(state)
+    after = drawn(second, 17)
+    second.close()
+    for (x, y), (x_ref, y_ref) in zip(before + after, reference, strict=True):
+        assert np.array_equal(x, x_ref) and np.array_equal(y, y_ref)
+
+
+def test_closing_a_sampler_ends_its_helper_thread() -> None:
+    images, labels = sampler_data(n=50)
+    threads = threading.active_count()
+    sampler = BatchSampler(images, labels, 5, np.random.default_rng(0), ahead=True)
+    assert threading.active_count() == threads + 1
+    sampler.next()
+    sampler.close()
+    sampler.close()
+    assert threading.active_count() == threads
+    assert indices(sampler.next()[0])  # still draws, in the caller's thread
+
+
+def test_an_error_drawing_ahead_is_raised_to_the_caller() -> None:
+    class Failing(BatchSampler):
+        def _fill(self, slot: int, idx: np.ndarray) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                raise MemoryError("no room for the batch")
+            super()._fill(slot, idx)
+
+    images, labels = sampler_data(n=50)
+    sampler = Failing(images, labels, 5, np.random.default_rng(0), ahead=True)
+    sampler.next()  # the first of an epoch: drawn by the caller, and the next ones asked for
+    with pytest.raises(MemoryError, match="no room"):
+        sampler.next()
+    sampler.close()
 
 
 def test_replacement_mode_draws_independent_indices_from_integers() -> None:

@@ -1,21 +1,30 @@
 """Minibatches and evaluation chunks: uint8 images become floats a batch or a chunk at a time.
 
 Each sampler or reader allocates its float buffer once and converts into it on every call, so the
-images stay uint8 in memory (47 MB for the MNIST training set).
+images stay uint8 in memory (47 MB for the MNIST training set). A sampler of a run with a spare
+core draws its batches ahead, a few at a time in a helper thread, while the run trains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import queue
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from optbench.errors import DataError
+from optbench.signals import start_helper
 
 PIXEL_MAX = 255
 """Images are scaled to [0, 1] by dividing by this, exactly (not by multiplying by its inverse)."""
+
+AHEAD_BATCHES = 4
+"""How many batches a sampler that draws ahead asks its helper thread for at a time: each request
+costs the training thread a few microseconds of waking the helper and sharing the interpreter with
+it, so it is made once every few steps rather than at every one."""
 
 EVAL_CHUNK = 2000
 """Default rows per evaluation chunk: big enough for efficient matrix products, small in memory."""
@@ -31,8 +40,8 @@ def _check_float(dtype: DTypeLike) -> np.dtype[Any]:
 class BatchSampler:
     """Draws minibatches of (images/255, labels) into buffers allocated once.
 
-    `next()` returns the same two arrays every call, overwritten with the new batch: a caller that
-    wants to keep a batch must copy it. x is (batch_size, n_features) in `dtype`, y is intp labels.
+    `next()` returns arrays that a later call overwrites: a caller that wants to keep a batch must
+    copy it. x is (batch_size, n_features) in `dtype`, y is intp labels.
 
     `rows` (default: every row) are the examples it draws from, the training part of a split; the
     images stay where they are. Without replacement (the default), each epoch is a fresh random order
@@ -41,6 +50,12 @@ class BatchSampler:
     batch is full and no example appears twice in an epoch. With `replacement=True` each batch is
     batch_size independent uniform draws, as the book's `np.random.choice(n, batch_size)`; then
     `Generator.integers`, which has no `out=`, returns a fresh index array per call.
+
+    With `ahead=True` (for a run with a spare core), a helper thread draws the next AHEAD_BATCHES
+    batches into buffers of their own while the caller trains on this one: the calls after find
+    them ready. The batches are the same bit for bit; only batches whose rows are known without the
+    generator are drawn ahead (not the first of an epoch, nor any with replacement). `close()` ends
+    the thread.
     """
 
     def __init__(
@@ -52,6 +67,7 @@ class BatchSampler:
         dtype: DTypeLike = np.float32,
         replacement: bool = False,
         rows: NDArray[np.intp] | None = None,
+        ahead: bool = False,
     ) -> None:
         if images_u8.dtype != np.uint8 or images_u8.ndim != 2:
             raise ValueError(f"images must be a 2-D uint8 array, got {images_u8.ndim}-D {images_u8.dtype}")
@@ -71,8 +87,16 @@ class BatchSampler:
         self._order = np.arange(n, dtype=np.intp) if self._rows is None else self._rows.copy()
         self._pos = n  # the first call starts an epoch
         self._x_u8 = np.empty((batch_size, images_u8.shape[1]), dtype=np.uint8)
-        self._x = np.empty((batch_size, images_u8.shape[1]), dtype=self.dtype)
-        self._y = np.empty(batch_size, dtype=np.intp)
+        slots = 1 + AHEAD_BATCHES if ahead else 1
+        self._x = [np.empty((batch_size, images_u8.shape[1]), dtype=self.dtype) for _ in range(slots)]
+        self._y = [np.empty(batch_size, dtype=np.intp) for _ in range(slots)]
+        self._slot = 0
+        """The slot of the last batch returned: the one slot the helper never writes into."""
+        self._helper = _Gatherer(self._fill) if ahead else None
+        self._ahead: deque[int] = deque()
+        """The slots of the batches at _pos, _pos + batch_size, ..., drawn ahead in one request."""
+        self._in_flight = False
+        """Whether the helper may still be drawing them."""
 
     @property
     def epoch(self) -> float:
@@ -81,23 +105,66 @@ class BatchSampler:
 
     def next(self) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
         """The next minibatch (x, y), in the sampler's reused buffers."""
+        if self._ahead:
+            self._wait_ahead()
+            slot = self._ahead.popleft()
+            self._pos += self.batch_size
+        else:
+            slot = (self._slot + 1) % len(self._x)
+            self._fill(slot, self._indices())
+        self._slot = slot
+        self.batches_drawn += 1
+        if self._helper is not None and not self._ahead and not self.replacement:
+            self._draw_ahead()
+        return self._x[slot], self._y[slot]
+
+    def _draw_ahead(self) -> None:
+        """Ask the helper for the batches after this one, as many as fit before the epoch's end."""
+        assert self._helper is not None
+        size = self.batch_size
+        count = min(AHEAD_BATCHES, (len(self._order) - self._pos) // size)
+        if count == 0:
+            return
+        slots = [(self._slot + k) % len(self._x) for k in range(1, count + 1)]
+        starts = range(self._pos, self._pos + count * size, size)
+        self._helper.gather([(slot, self._order[s : s + size]) for slot, s in zip(slots, starts)])
+        self._ahead.extend(slots)
+        self._in_flight = True
+
+    def _indices(self) -> NDArray[np.intp]:
+        """The rows of the next batch, drawn from the generator where they need it."""
         if self.replacement:
             idx = self.rng.integers(0, len(self._order), size=self.batch_size)
-            if self._rows is not None:
-                idx = self._rows[idx]
-        else:
-            if self._pos + self.batch_size > len(self._order):
-                self.rng.shuffle(self._order)
-                self._pos = 0
-            idx = self._order[self._pos : self._pos + self.batch_size]
-            self._pos += self.batch_size
+            return idx if self._rows is None else self._rows[idx]
+        if self._pos + self.batch_size > len(self._order):
+            self.rng.shuffle(self._order)
+            self._pos = 0
+        idx = self._order[self._pos : self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return idx
+
+    def _fill(self, slot: int, idx: NDArray[np.intp]) -> None:
+        """Gather rows `idx` into the buffers of `slot`, as floats scaled to [0, 1]."""
         # mode="clip" skips the bounds check that would make np.take buffer its output; the indices
         # are in range by construction.
         np.take(self.images, idx, axis=0, out=self._x_u8, mode="clip")
-        np.take(self.labels, idx, out=self._y, mode="clip")
-        np.divide(self._x_u8, PIXEL_MAX, out=self._x, dtype=self.dtype)
-        self.batches_drawn += 1
-        return self._x, self._y
+        np.take(self.labels, idx, out=self._y[slot], mode="clip")
+        np.divide(self._x_u8, PIXEL_MAX, out=self._x[slot], dtype=self.dtype)
+
+    def _wait_ahead(self) -> None:
+        """Wait for the batches being drawn ahead, if the helper may still be drawing them."""
+        if self._in_flight:
+            assert self._helper is not None
+            self._in_flight = False
+            self._helper.wait()
+
+    def close(self) -> None:
+        """End the helper thread of a sampler that draws ahead, once the batches in flight are drawn."""
+        self._wait_ahead()
+        self._ahead.clear()
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None
 
     def state(self) -> dict[str, Any]:
         """Where the sampler is: its order, position, count and generator, to continue bit for bit."""
@@ -110,6 +177,8 @@ class BatchSampler:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Continue from `state` (of `state()`, for the same rows and batch size)."""
+        self._wait_ahead()  # the batches drawn ahead are the old position's
+        self._ahead.clear()
         order = np.asarray(state["order"], dtype=np.intp)
         if order.shape != self._order.shape:
             raise ValueError(f"a sampler of {len(order)} rows cannot continue one of {len(self._order)}")
@@ -124,6 +193,42 @@ class BatchSampler:
             f"BatchSampler({len(self._order)} examples, batch {self.batch_size}, {self.dtype}, {mode}, "
             f"epoch {self.epoch:.2f})"
         )
+
+
+Request = list[tuple[int, NDArray[np.intp]]]
+"""Batches to draw: the slot each goes to, and its rows."""
+
+
+class _Gatherer:
+    """A helper thread that fills batch slots, a request at a time (see optbench.signals)."""
+
+    def __init__(self, fill: Callable[[int, NDArray[np.intp]], None]) -> None:
+        self._fill = fill
+        self._requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Exception | None] = queue.SimpleQueue()
+        self._thread = start_helper(self._serve, "optbench-batches")
+
+    def gather(self, request: Request) -> None:
+        self._requests.put(request)
+
+    def wait(self) -> None:
+        """Wait for the batches asked for last; raise what drawing them raised."""
+        error = self._done.get()
+        if error is not None:
+            raise error
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        while (request := self._requests.get()) is not None:
+            try:
+                for slot, idx in request:
+                    self._fill(slot, idx)
+                self._done.put(None)
+            except Exception as exc:  # raised again in the training thread, by wait()
+                self._done.put(exc)
 
 
 class ChunkReader:
