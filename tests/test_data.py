@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -671,6 +672,31 @@ def test_an_error_drawing_ahead_is_raised_to_the_caller() -> None:
     with pytest.raises(MemoryError, match="no room"):
         sampler.next()
     sampler.close()
+    assert indices(sampler.next()[0])  # the batches it failed to draw are dropped, not returned
+
+
+def test_a_stop_while_waiting_leaves_the_batches_drawn_ahead_in_flight() -> None:
+    release = threading.Event()
+
+    class Slow(BatchSampler):
+        def _fill(self, slot: int, idx: np.ndarray) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                release.wait(5)
+            super()._fill(slot, idx)
+
+    images, labels = sampler_data(n=60)
+    sampler = Slow(images, labels, 6, np.random.default_rng(1), ahead=True)
+    expected = drawn(BatchSampler(images, labels, 6, np.random.default_rng(1)), 4)
+    first = drawn(sampler, 1)
+    interrupt = threading.Timer(0.05, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    interrupt.start()
+    with pytest.raises(KeyboardInterrupt):
+        sampler.next()  # waits for the helper, held back by `release`
+    release.set()
+    rest = drawn(sampler, 3)  # the same batches, once the helper has drawn them
+    sampler.close()
+    for (x, _), (x_expected, _) in zip(first + rest, expected, strict=True):
+        assert np.array_equal(x, x_expected)
 
 
 def test_replacement_mode_draws_independent_indices_from_integers() -> None:

@@ -152,11 +152,18 @@ class BatchSampler:
         np.divide(self._x_u8, PIXEL_MAX, out=self._x[slot], dtype=self.dtype)
 
     def _wait_ahead(self) -> None:
-        """Wait for the batches being drawn ahead, if the helper may still be drawing them."""
+        """Wait for the batches being drawn ahead, if the helper may still be drawing them.
+
+        A stop signal raises while waiting and leaves them in flight (the next wait waits again); an
+        error of the helper's drops them and is raised here.
+        """
         if self._in_flight:
             assert self._helper is not None
+            error = self._helper.wait()
             self._in_flight = False
-            self._helper.wait()
+            if error is not None:
+                self._ahead.clear()
+                raise error
 
     def close(self) -> None:
         """End the helper thread of a sampler that draws ahead, once the batches in flight are drawn."""
@@ -211,11 +218,9 @@ class _Gatherer:
     def gather(self, request: Request) -> None:
         self._requests.put(request)
 
-    def wait(self) -> None:
-        """Wait for the batches asked for last; raise what drawing them raised."""
-        error = self._done.get()
-        if error is not None:
-            raise error
+    def wait(self) -> Exception | None:
+        """Wait for the batches asked for last; return what drawing them raised, if anything."""
+        return self._done.get()
 
     def close(self) -> None:
         self._requests.put(None)
