@@ -8,7 +8,8 @@ float32 and float64:
 - the time of that step's matrix products alone (the same products on the same shapes and dtype,
   into preallocated buffers), and the efficiency = products-only time ÷ full step time;
 - the same efficiency for the step of a lone run (`optbench train`, or `--jobs 1` on a machine of
-  more than one core), whose sampler draws its batches ahead in a helper thread;
+  more than one core) between its evaluations, when its helper thread draws the batches ahead and
+  computes the weight gradients of the upper layers;
 - a textbook NumPy step (a dict of arrays, a fancy-indexed batch, everything allocated, a second
   forward pass for the logged loss), and our speed-up over it.
 
@@ -36,6 +37,7 @@ from optbench.data import BatchSampler, Dataset
 from optbench.init import build_initializer
 from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import build_optimizer
+from optbench.signals import Helper
 
 Array = NDArray[Any]
 
@@ -193,7 +195,7 @@ class StepTimes:
 
     step: list[float]
     step_ahead: list[float]
-    """The step of a lone run, its batches drawn ahead."""
+    """The step of a lone run, with its helper thread."""
     products: list[float]
     textbook: list[float]
     flops: int
@@ -217,18 +219,21 @@ def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) ->
     net = MLP(LECTURE_SIZES, ACTIVATIONS["relu"], build_initializer("he"), rng_init, dtype=dtype)
     lr = STEP_OPTIMIZERS[optimizer]
     textbook = TextbookStep(net, data, optimizer, lr, np.random.default_rng(1))
+    helper = Helper("bench-helper")
     samplers = [
-        BatchSampler(data.train_images, data.train_labels, BATCH, rng, dtype=net.dtype, ahead=ahead)
-        for rng, ahead in ((rng_data, False), (np.random.default_rng(3), True))
+        BatchSampler(data.train_images, data.train_labels, BATCH, rng, dtype=net.dtype, helper=given)
+        for rng, given in ((rng_data, None), (np.random.default_rng(3), helper))
     ]
-    opt = build_optimizer(optimizer, {"lr": lr})
+    opt, opt_lone = (build_optimizer(optimizer, {"lr": lr}) for _ in range(2))
+    lone = net.replica()
+    lone.helper = helper
     products = Products(LECTURE_SIZES, BATCH, net.dtype, np.random.default_rng(2))
 
     def step() -> None:
         train.train_step(net, samplers[0], opt)
 
     def step_ahead() -> None:
-        train.train_step(net, samplers[1], opt)
+        train.train_step(lone, samplers[1], opt_lone)
 
     for fn in (step, step_ahead, products.run, textbook.step):
         _time_block(fn, settings.warmup)
@@ -239,7 +244,7 @@ def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) ->
         times.products.append(_time_block(products.run, settings.block))
         # A third as many: the textbook step is slower, and only its median is needed.
         times.textbook.append(_time_block(textbook.step, max(settings.block // 3, 1)))
-    samplers[1].close()
+    helper.close()
     return times
 
 
@@ -276,8 +281,8 @@ def _step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
                     times.efficiency_ahead,
                     "ratio",
                     f">= {target}" if target else "",
-                    f"a lone run's step, its batches drawn ahead by a helper thread: "
-                    f"{statistics.median(times.step_ahead) * 1e6:.0f} us",
+                    f"a lone run's step, its helper thread drawing batches and the upper layers' "
+                    f"weight gradients: {statistics.median(times.step_ahead) * 1e6:.0f} us",
                     load,
                 ),
                 Measurement(

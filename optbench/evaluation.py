@@ -103,6 +103,11 @@ class Evaluations:
         if beside:
             self._thread = start_helper(self._serve, "optbench-eval")
 
+    @property
+    def busy(self) -> bool:
+        """Whether an evaluation is running beside the training, on the spare core."""
+        return self._in_flight and self._results.empty()
+
     def diagnose(self, step: int) -> None:
         """Write the diagnostics of the network as it is now (before the first update: step 0)."""
         if self._probe is not None and self._write_diagnostics is not None:

@@ -23,6 +23,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from optbench.init import Initializer
 from optbench.registry import Registry
+from optbench.signals import Helper
 
 Array = NDArray[Any]
 
@@ -239,6 +240,10 @@ class MLP:
         self.sizes = tuple(int(n) for n in sizes)
         self.activation = activation
         self.dtype = np.dtype(dtype)
+        self.helper: Helper | None = None
+        """A thread for the weight gradients of every layer but the first, computed while it is
+        active and this thread computes the signal to the layer below (set by a run with a spare
+        core)."""
         self.layers: list[Layer] = []
         offset = 0
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
@@ -273,6 +278,7 @@ class MLP:
         of its own: it can evaluate in another thread while this one trains."""
         twin = copy.copy(self)
         twin._bind(self.params.copy())
+        twin.helper = None
         return twin
 
     @staticmethod
@@ -370,20 +376,31 @@ class MLP:
         ws.logits_t /= batch
         delta = ws.logits_t.T
         self.activation.derivative(ws.all_outputs, ws.all_slopes)
+        helper = self.helper if self.helper is not None and self.helper.active else None
         for i in range(len(self.layers) - 1, -1, -1):
             h_in = x if i == 0 else ws.outputs[i - 1]
-            np.dot(h_in.T, delta, out=self.weight_grads[i])
-            bias_grad = self.bias_grads[i]
-            if bias_grad is not None:
-                # The sum over the batch as a product with ones: BLAS's gemv is 3× faster than np.sum.
-                np.dot(ws.ones, delta, out=bias_grad)
+            if helper is not None and i > 0:
+                # Its own product, in its own thread: the same bits (one BLAS thread each), sooner.
+                helper.submit(functools.partial(self._layer_grads, i, h_in, delta, ws.ones))
+            else:
+                self._layer_grads(i, h_in, delta, ws.ones)
             if i > 0:
                 below = ws.deltas[i - 1]
                 np.dot(delta, self.weights[i].T, out=below)
                 below *= ws.slopes[i - 1]
                 delta = below
         self._backward = ws
+        if helper is not None and (error := helper.wait()) is not None:
+            raise error
         return loss
+
+    def _layer_grads(self, i: int, h_in: Array, delta: Array, ones: Array) -> None:
+        """The gradient of layer i's weights and bias from its input and its dL/dz."""
+        np.dot(h_in.T, delta, out=self.weight_grads[i])
+        bias_grad = self.bias_grads[i]
+        if bias_grad is not None:
+            # The sum over the batch as a product with ones: BLAS's gemv is 3× faster than np.sum.
+            np.dot(ones, delta, out=bias_grad)
 
     def evaluate(self, x: Array, labels: NDArray[np.intp]) -> tuple[float, int]:
         """The summed cross-entropy over the rows of x and how many are classified correctly."""

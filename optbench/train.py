@@ -12,7 +12,7 @@ import functools
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from optbench.functions import FUNCTIONS
 from optbench.measures import FINAL_LOSS_WINDOW
 from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import Optimizer
+from optbench.signals import Helper
 
 FUNCTION_COLUMNS = ("step", "x", "y", "loss", "lr")
 DATASET_COLUMNS = (
@@ -227,8 +228,9 @@ def run_dataset(
     With `save`, a checkpoint is handed to it every train.checkpoint_every steps; with `resume`,
     the run continues after the checkpoint's step (whose rows the caller already has) and every
     later row is the one an uninterrupted run writes, timing aside. With `beside`, evaluations run
-    in a second thread while training goes on (`optbench.evaluation`), and batches are drawn ahead
-    in a third (`BatchSampler`): the same numbers, sooner.
+    in a second thread while training goes on (`optbench.evaluation`); between them, a third draws
+    batches ahead (`BatchSampler`) and computes the upper layers' weight gradients (`MLP.helper`):
+    the same numbers, sooner.
     elapsed_s is the wall time since training started when the row's update was done.
     """
     assert run.task.dataset is not None and run.model is not None
@@ -238,20 +240,34 @@ def run_dataset(
     rng_init, rng_data = seeded_generators(*train.seeds)
     net = build_model(run, data.n_features, data.n_classes, rng_init)
     opt = run.optimizer.build()
-    sampler = BatchSampler(
-        data.train_images,
-        data.train_labels,
-        train.batch_size,
-        rng_data,
-        dtype=net.dtype,
-        replacement=train.sampling == "replacement",
-        rows=held_out.train_rows if run.task.validation else None,
-        ahead=beside,
-    )
-    with contextlib.closing(sampler):
+    with _helper(beside) as helper:
+        net.helper = helper
+        sampler = BatchSampler(
+            data.train_images,
+            data.train_labels,
+            train.batch_size,
+            rng_data,
+            dtype=net.dtype,
+            replacement=train.sampling == "replacement",
+            rows=held_out.train_rows if run.task.validation else None,
+            helper=helper,
+        )
         evaluations = Evaluations(net, data, held_out, write, write_diagnostics, beside)
         with contextlib.closing(evaluations):
-            return _train(run, net, sampler, opt, evaluations, save, resume)
+            return _train(run, net, sampler, opt, evaluations, save, resume, helper)
+
+
+@contextlib.contextmanager
+def _helper(beside: bool) -> Iterator[Helper | None]:
+    """A helper thread for a run with a spare core (None otherwise), closed when the run ends."""
+    if not beside:
+        yield None
+        return
+    helper = Helper("optbench-helper")
+    try:
+        yield helper
+    finally:
+        helper.close()
 
 
 def _train(
@@ -262,6 +278,7 @@ def _train(
     evaluations: Evaluations,
     save: Save | None,
     resume: Checkpoint | None,
+    helper: Helper | None,
 ) -> Outcome:
     train = run.train
     recent: deque[float] = deque(maxlen=FINAL_LOSS_WINDOW)
@@ -274,6 +291,8 @@ def _train(
     every = train.checkpoint_every
     started = time.perf_counter() - offset
     for step in range(first, train.steps + 1):
+        if helper is not None:
+            helper.active = not evaluations.busy  # the spare core goes to one helper at a time
         loss = train_step(net, sampler, opt)
         elapsed = round(time.perf_counter() - started, 3)
         if not math.isfinite(loss):

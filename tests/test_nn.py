@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
+from typing import Any
 
 import numpy as np
 import pytest
 
 from optbench.init import INITIALIZERS, build_initializer
 from optbench.nn import ACTIVATIONS, MLP, softmax_cross_entropy
+from optbench.signals import Helper
 
 SIZES = (7, 6, 5, 4)
 
@@ -204,6 +207,46 @@ def test_np_dot_makes_the_products_of_np_matmul_bit_for_bit(dtype: type) -> None
         out = np.empty_like(expected)
         np.dot(a, b, out=out)
         assert out.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_helper_thread_gives_the_gradients_bit_for_bit(dtype: type, bias: bool) -> None:
+    x, y = batch(n=16)
+    helper = Helper("test-products")
+    try:
+        for activation in ACTIVATIONS:
+            alone, helped = (make_net(activation, dtype, bias=bias) for _ in range(2))
+            helped.helper = helper
+            for _ in range(3):  # the gradients of a step depend on no earlier step's
+                loss = alone.loss_and_grad(x.astype(dtype), y)
+                assert helped.loss_and_grad(x.astype(dtype), y) == loss
+                assert helped.grads.tobytes() == alone.grads.tobytes()
+                alone.params -= 0.1 * alone.grads
+                helped.params -= 0.1 * helped.grads
+            assert helped.replica().helper is None  # a replica evaluates in another thread, alone
+    finally:
+        helper.close()
+
+
+def test_an_error_in_the_helper_thread_is_raised_by_loss_and_grad() -> None:
+    class Failing(MLP):
+        def _layer_grads(self, i: int, *args: Any) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                raise FloatingPointError(f"layer {i}")
+            super()._layer_grads(i, *args)
+
+    net = Failing(SIZES, ACTIVATIONS["relu"], build_initializer("he"), np.random.default_rng(0))
+    net.helper = Helper("test-products")
+    try:
+        with pytest.raises(FloatingPointError, match="layer 2"):  # the first one given
+            net.loss_and_grad(*batch())
+        net.helper.close()
+        net.helper = None
+        assert math.isfinite(net.loss_and_grad(*batch()))  # nothing left in flight
+    finally:
+        if net.helper is not None:
+            net.helper.close()
 
 
 def test_float32_and_float64_nets_start_from_the_same_draws() -> None:

@@ -2,21 +2,21 @@
 
 Each sampler or reader allocates its float buffer once and converts into it on every call, so the
 images stay uint8 in memory (47 MB for the MNIST training set). A sampler of a run with a spare
-core draws its batches ahead, a few at a time in a helper thread, while the run trains.
+core draws its batches ahead, a few at a time in its helper thread, while the run trains.
 """
 
 from __future__ import annotations
 
-import queue
+import functools
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from optbench.errors import DataError
-from optbench.signals import start_helper
+from optbench.signals import Helper
 
 PIXEL_MAX = 255
 """Images are scaled to [0, 1] by dividing by this, exactly (not by multiplying by its inverse)."""
@@ -51,11 +51,11 @@ class BatchSampler:
     batch_size independent uniform draws, as the book's `np.random.choice(n, batch_size)`; then
     `Generator.integers`, which has no `out=`, returns a fresh index array per call.
 
-    With `ahead=True` (for a run with a spare core), a helper thread draws the next AHEAD_BATCHES
-    batches into buffers of their own while the caller trains on this one: the calls after find
-    them ready. The batches are the same bit for bit; only batches whose rows are known without the
-    generator are drawn ahead (not the first of an epoch, nor any with replacement). `close()` ends
-    the thread.
+    Given a `helper` (a run with a spare core), the sampler has it draw the next AHEAD_BATCHES
+    batches, while it is active, into buffers of their own while the caller trains on this one: the
+    calls after find them ready. The batches are the same bit for bit; only batches whose rows are
+    known without the generator are drawn ahead (not the first of an epoch, nor any with
+    replacement).
     """
 
     def __init__(
@@ -67,7 +67,7 @@ class BatchSampler:
         dtype: DTypeLike = np.float32,
         replacement: bool = False,
         rows: NDArray[np.intp] | None = None,
-        ahead: bool = False,
+        helper: Helper | None = None,
     ) -> None:
         if images_u8.dtype != np.uint8 or images_u8.ndim != 2:
             raise ValueError(f"images must be a 2-D uint8 array, got {images_u8.ndim}-D {images_u8.dtype}")
@@ -87,12 +87,12 @@ class BatchSampler:
         self._order = np.arange(n, dtype=np.intp) if self._rows is None else self._rows.copy()
         self._pos = n  # the first call starts an epoch
         self._x_u8 = np.empty((batch_size, images_u8.shape[1]), dtype=np.uint8)
-        slots = 1 + AHEAD_BATCHES if ahead else 1
+        slots = 1 + AHEAD_BATCHES if helper is not None else 1
         self._x = [np.empty((batch_size, images_u8.shape[1]), dtype=self.dtype) for _ in range(slots)]
         self._y = [np.empty(batch_size, dtype=np.intp) for _ in range(slots)]
         self._slot = 0
         """The slot of the last batch returned: the one slot the helper never writes into."""
-        self._helper = _Gatherer(self._fill) if ahead else None
+        self._helper = helper
         self._ahead: deque[int] = deque()
         """The slots of the batches at _pos, _pos + batch_size, ..., drawn ahead in one request."""
         self._in_flight = False
@@ -114,7 +114,7 @@ class BatchSampler:
             self._fill(slot, self._indices())
         self._slot = slot
         self.batches_drawn += 1
-        if self._helper is not None and not self._ahead and not self.replacement:
+        if self._helper is not None and self._helper.active and not self._ahead and not self.replacement:
             self._draw_ahead()
         return self._x[slot], self._y[slot]
 
@@ -127,7 +127,8 @@ class BatchSampler:
             return
         slots = [(self._slot + k) % len(self._x) for k in range(1, count + 1)]
         starts = range(self._pos, self._pos + count * size, size)
-        self._helper.gather([(slot, self._order[s : s + size]) for slot, s in zip(slots, starts)])
+        batches = [(slot, self._order[s : s + size]) for slot, s in zip(slots, starts)]
+        self._helper.submit(functools.partial(self._fill_all, batches))
         self._ahead.extend(slots)
         self._in_flight = True
 
@@ -151,6 +152,10 @@ class BatchSampler:
         np.take(self.labels, idx, out=self._y[slot], mode="clip")
         np.divide(self._x_u8, PIXEL_MAX, out=self._x[slot], dtype=self.dtype)
 
+    def _fill_all(self, batches: list[tuple[int, NDArray[np.intp]]]) -> None:
+        for slot, idx in batches:
+            self._fill(slot, idx)
+
     def _wait_ahead(self) -> None:
         """Wait for the batches being drawn ahead, if the helper may still be drawing them.
 
@@ -164,14 +169,6 @@ class BatchSampler:
             if error is not None:
                 self._ahead.clear()
                 raise error
-
-    def close(self) -> None:
-        """End the helper thread of a sampler that draws ahead, once the batches in flight are drawn."""
-        self._wait_ahead()
-        self._ahead.clear()
-        if self._helper is not None:
-            self._helper.close()
-            self._helper = None
 
     def state(self) -> dict[str, Any]:
         """Where the sampler is: its order, position, count and generator, to continue bit for bit."""
@@ -200,40 +197,6 @@ class BatchSampler:
             f"BatchSampler({len(self._order)} examples, batch {self.batch_size}, {self.dtype}, {mode}, "
             f"epoch {self.epoch:.2f})"
         )
-
-
-Request = list[tuple[int, NDArray[np.intp]]]
-"""Batches to draw: the slot each goes to, and its rows."""
-
-
-class _Gatherer:
-    """A helper thread that fills batch slots, a request at a time (see optbench.signals)."""
-
-    def __init__(self, fill: Callable[[int, NDArray[np.intp]], None]) -> None:
-        self._fill = fill
-        self._requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[Exception | None] = queue.SimpleQueue()
-        self._thread = start_helper(self._serve, "optbench-batches")
-
-    def gather(self, request: Request) -> None:
-        self._requests.put(request)
-
-    def wait(self) -> Exception | None:
-        """Wait for the batches asked for last; return what drawing them raised, if anything."""
-        return self._done.get()
-
-    def close(self) -> None:
-        self._requests.put(None)
-        self._thread.join()
-
-    def _serve(self) -> None:
-        while (request := self._requests.get()) is not None:
-            try:
-                for slot, idx in request:
-                    self._fill(slot, idx)
-                self._done.put(None)
-            except Exception as exc:  # raised again in the training thread, by wait()
-                self._done.put(exc)
 
 
 class ChunkReader:
