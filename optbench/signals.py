@@ -70,7 +70,8 @@ class Helper:
         return error
 
     def close(self) -> None:
-        """End the thread once the jobs given so far have run."""
+        """End the thread once the jobs given so far have run; it is inactive from then on."""
+        self.active = False
         self._jobs.put(None)
         self._thread.join()
 

@@ -227,6 +227,9 @@ def test_a_helper_thread_gives_the_gradients_bit_for_bit(dtype: type, bias: bool
             assert helped.replica().helper is None  # a replica evaluates in another thread, alone
     finally:
         helper.close()
+    # A closed helper is given nothing (a job given to it would never be done).
+    assert not helper.active
+    assert helped.loss_and_grad(x.astype(dtype), y) == alone.loss_and_grad(x.astype(dtype), y)
 
 
 def test_an_error_in_the_helper_thread_is_raised_by_loss_and_grad() -> None:
