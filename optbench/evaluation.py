@@ -11,14 +11,13 @@ train` no longer waits for its evaluations. The numbers are the same bit for bit
 single-threaded matrix products (one BLAS thread per process, see optbench/__init__.py), and the
 replica computes exactly what the training network would. Only the timing differs.
 
-The evaluation thread is a helper as `optbench.signals` describes them: the stop signals reach the
-training thread alone, and the two threads talk through two `queue.SimpleQueue`s.
+The evaluation thread is a `Helper` (`optbench.signals`): the stop signals reach the training
+thread alone.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,7 +28,7 @@ from numpy.typing import NDArray
 from optbench.data import EVAL_CHUNK, ChunkReader, Dataset, Split, iter_chunks
 from optbench.diagnostics import layer_diagnostics
 from optbench.nn import MLP
-from optbench.signals import start_helper
+from optbench.signals import Helper
 
 Row = Sequence[Any]
 Writer = Callable[[Row], None]
@@ -93,20 +92,18 @@ class Evaluations:
         if write_diagnostics is not None:
             self._probe = _probe_batch(data, held_out.train_rows, net.dtype)
         self._replica = net.replica() if beside else None
-        self._steps: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[Measured | Exception] = queue.SimpleQueue()
+        self._helper = Helper("optbench-eval") if beside else None
+        self._measured: Measured | None = None
+        """What the evaluation in flight measured, once it is done."""
         self._in_flight = False
         self._held: deque[list[Any] | Callable[[], None]] = deque()
         """Rows and actions waiting for the evaluation in flight; the first is its own row."""
         self.last: tuple[float | None, ...] = NO_EVALUATION
-        self._thread: threading.Thread | None = None
-        if beside:
-            self._thread = start_helper(self._serve, "optbench-eval")
 
     @property
     def busy(self) -> bool:
         """Whether an evaluation is running beside the training, on the spare core."""
-        return self._in_flight and self._results.empty()
+        return self._helper is not None and not self._helper.idle
 
     def diagnose(self, step: int) -> None:
         """Write the diagnostics of the network as it is now (before the first update: step 0)."""
@@ -115,7 +112,7 @@ class Evaluations:
                 self._write_diagnostics(diagnostics_row)
 
     def row(self, values: list[Any]) -> None:
-        if self._in_flight and not self._results.empty():
+        if self._in_flight and not self.busy:
             self.finish()
         if not self._in_flight:
             self._write(values)
@@ -132,26 +129,28 @@ class Evaluations:
     def evaluation(self, values: list[Any]) -> None:
         """Evaluate the network as it is after the update of this row, then write the row."""
         step = values[0]
-        if self._thread is None or self._replica is None:
+        if self._helper is None:
             figures, diagnostics = self._measure(self._net, step)
             self._finished(values, figures, diagnostics)
             return
         self.finish()
+        assert self._replica is not None
         np.copyto(self._replica.params, self._net.params)
         self._held.append(values)
         self._in_flight = True
-        self._steps.put(step)
+        self._helper.submit(functools.partial(self._measure_beside, step))
 
     def finish(self) -> None:
         """Wait for the evaluation in flight, if any, and write every row (and do every action) held back."""
         if self._in_flight:
-            result = self._results.get()
+            assert self._helper is not None
+            error = self._helper.wait()
             self._in_flight = False
-            if isinstance(result, Exception):
-                raise result
+            if error is not None:
+                raise error
             own = self._held.popleft()
-            assert isinstance(own, list)
-            self._finished(own, *result)
+            assert isinstance(own, list) and self._measured is not None
+            self._finished(own, *self._measured)
         while self._held:
             held = self._held.popleft()
             if isinstance(held, list):
@@ -161,20 +160,15 @@ class Evaluations:
 
     def close(self) -> None:
         """End the evaluation thread, once the evaluation in flight (if any) is done: tens of milliseconds."""
-        if self._thread is not None:
-            self._steps.put(None)
-            self._thread.join()
+        if self._helper is not None:
+            self._helper.close()
 
-    def _serve(self) -> None:
-        """The evaluation thread: measure the replica at each step it is sent until it is sent None."""
+    def _measure_beside(self, step: int) -> None:
+        """The evaluation thread's job: measure the replica after `step`."""
         assert self._replica is not None
         # NumPy's error state belongs to the thread: the training thread's does not reach this one.
         with np.errstate(over="ignore", invalid="ignore"):
-            while (step := self._steps.get()) is not None:
-                try:
-                    self._results.put(self._measure(self._replica, step))
-                except Exception as exc:  # raised again in the training thread, by finish()
-                    self._results.put(exc)
+            self._measured = self._measure(self._replica, step)
 
     def _finished(self, values: list[Any], figures: tuple[float | None, ...], diagnostics: list[Row]) -> None:
         self.last = figures

@@ -61,6 +61,11 @@ class Helper:
         self._pending += 1
         self._jobs.put(job)
 
+    @property
+    def idle(self) -> bool:
+        """Whether every job given so far has run (`wait()` would not wait)."""
+        return self._done.qsize() >= self._pending
+
     def wait(self) -> Exception | None:
         error = None
         while self._pending:

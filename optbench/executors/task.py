@@ -68,8 +68,9 @@ def perform(
     `prepare`, if given, receives the parsed config before it is validated (validation reads the
     dataset's size from its folder): a cluster worker makes the data present there. What it raises
     fails the run like any other error. `checkpoint` resumes the run from a checkpoint it emitted.
-    `beside`: the run has a spare core: it evaluates in a second thread (`optbench.evaluation`) and
-    draws its batches ahead in a third (`BatchSampler`).
+    `beside`: the run has a spare core: it evaluates in a second thread (`optbench.evaluation`) and,
+    between evaluations, has a third draw its batches and compute its upper layers' weight
+    gradients (`optbench.train.run_dataset`).
     """
     started = time.perf_counter()
     worker = {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions()}
