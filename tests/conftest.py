@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from collections.abc import Generator
 from typing import Any
@@ -11,6 +12,17 @@ import pytest
 
 import optbench  # noqa: F401  (imported first: it pins BLAS to one thread before NumPy loads)
 from optbench.data import Dataset, data_info, load_mnist
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the tests and the processes they start, even under a shell that ignores it.
+
+    A non-interactive shell starts a command sent to the background (`make test &`) with SIGINT
+    ignored, and an ignored signal stays ignored across exec: the tests of what a stop signal does
+    would then see none. A handler, unlike SIG_IGN, is reset to the default on exec.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
