@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import mmap
 import struct
 import zlib
 from pathlib import Path
@@ -45,8 +46,9 @@ _IDX_TYPES = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _parse_idx(data: bytes, path: Path) -> NDArray[np.uint8]:
-    """The array an IDX file holds: labels as (N,), images flattened to (N, rows·cols)."""
+def _parse_idx(data: bytes | mmap.mmap, path: Path) -> NDArray[np.uint8]:
+    """The array an IDX file holds, a read-only view of `data`: labels as (N,), images flattened to
+    (N, rows·cols)."""
 
     def fail(problem: str) -> DataError:
         return DataError(f"{path}: {problem}")
