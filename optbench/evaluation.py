@@ -9,7 +9,9 @@ In line (the default), an evaluation runs at once on the training network. Besid
 thread on a replica holding a copy of the parameters, while the next updates train: a lone `optbench
 train` no longer waits for its evaluations. The numbers are the same bit for bit: each thread runs
 single-threaded matrix products (one BLAS thread per process, see optbench/__init__.py), and the
-replica computes exactly what the training network would. Only the timing differs.
+replica computes exactly what the training network would. Only the timing differs. The last
+evaluation, which the training waits for, is shared: the training thread measures the test set on
+the training network while the evaluation thread measures the rest.
 
 The evaluation thread is a `Helper` (`optbench.signals`): the stop signals reach the training
 thread alone.
@@ -95,6 +97,8 @@ class Evaluations:
         self._helper = Helper("optbench-eval") if beside else None
         self._measured: Measured | None = None
         """What the evaluation in flight measured, once it is done."""
+        self._test_here: tuple[float, float] | None = None
+        """The test figures of the evaluation in flight, when the training thread measured them."""
         self._in_flight = False
         self._held: deque[list[Any] | Callable[[], None]] = deque()
         """Rows and actions waiting for the evaluation in flight; the first is its own row."""
@@ -126,8 +130,13 @@ class Evaluations:
         else:
             action()
 
-    def evaluation(self, values: list[Any]) -> None:
-        """Evaluate the network as it is after the update of this row, then write the row."""
+    def evaluation(self, values: list[Any], last: bool = False) -> None:
+        """Evaluate the network as it is after the update of this row, then write the row.
+
+        `last`: the training is over, and waits for this evaluation: beside it, the training thread
+        measures the test set itself, on the training network, while the evaluation thread measures
+        the rest on the replica.
+        """
         step = values[0]
         if self._helper is None:
             figures, diagnostics = self._measure(self._net, step)
@@ -138,7 +147,9 @@ class Evaluations:
         np.copyto(self._replica.params, self._net.params)
         self._held.append(values)
         self._in_flight = True
-        self._helper.submit(functools.partial(self._measure_beside, step))
+        self._helper.submit(functools.partial(self._measure_beside, step, not last))
+        if last:
+            self._test_here = evaluate(self._net, self._test)
 
     def finish(self) -> None:
         """Wait for the evaluation in flight, if any, and write every row (and do every action) held back."""
@@ -150,7 +161,11 @@ class Evaluations:
                 raise error
             own = self._held.popleft()
             assert isinstance(own, list) and self._measured is not None
-            self._finished(own, *self._measured)
+            figures, diagnostics = self._measured
+            if self._test_here is not None:
+                figures = (*figures[:2], *self._test_here)
+                self._test_here = None
+            self._finished(own, figures, diagnostics)
         while self._held:
             held = self._held.popleft()
             if isinstance(held, list):
@@ -163,12 +178,12 @@ class Evaluations:
         if self._helper is not None:
             self._helper.close()
 
-    def _measure_beside(self, step: int) -> None:
-        """The evaluation thread's job: measure the replica after `step`."""
+    def _measure_beside(self, step: int, test: bool) -> None:
+        """The evaluation thread's job: measure the replica after `step` (the test set only if `test`)."""
         assert self._replica is not None
         # NumPy's error state belongs to the thread: the training thread's does not reach this one.
         with np.errstate(over="ignore", invalid="ignore"):
-            self._measured = self._measure(self._replica, step)
+            self._measured = self._measure(self._replica, step, test)
 
     def _finished(self, values: list[Any], figures: tuple[float | None, ...], diagnostics: list[Row]) -> None:
         self.last = figures
@@ -178,9 +193,9 @@ class Evaluations:
             for diagnostics_row in diagnostics:
                 self._write_diagnostics(diagnostics_row)
 
-    def _measure(self, net: MLP, step: int) -> Measured:
+    def _measure(self, net: MLP, step: int, test: bool = True) -> Measured:
         val = evaluate(net, self._val) if self._val is not None else (None, None)
-        figures = (*val, *evaluate(net, self._test))
+        figures = (*val, *(evaluate(net, self._test) if test else (None, None)))
         return figures, self._diagnostics(net, step)
 
     def _diagnostics(self, net: MLP, step: int) -> list[Row]:

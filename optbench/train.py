@@ -301,7 +301,9 @@ def _train(
             return Outcome("diverged", step, None, diverged_step=step)
         recent.append(loss)
         row = [step, sampler.epoch, loss, None, None, None, None, opt.last_lr, elapsed]
-        if step % train.eval_every == 0 or step == train.steps:
+        if step == train.steps:
+            evaluations.evaluation(row, last=True)
+        elif step % train.eval_every == 0:
             evaluations.evaluation(row)
         else:
             evaluations.row(row)
