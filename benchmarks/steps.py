@@ -7,6 +7,8 @@ float32 and float64:
   backward, update);
 - the time of that step's matrix products alone (the same products on the same shapes and dtype,
   into preallocated buffers), and the efficiency = products-only time ÷ full step time;
+- the time of the optimizer's update alone, the part of the step that is not products and grows
+  with the optimizer (Adam's thirteen passes over the parameters against SGD's two);
 - the same efficiency for the step of a lone run (`optbench train`, or `--jobs 1` on a machine of
   more than one core) between its evaluations, when its helper thread draws the batches ahead and
   computes the weight gradients of the upper layers;
@@ -191,13 +193,15 @@ def _time_block(fn: Callable[[], Any], n: int) -> float:
 
 @dataclass(frozen=True)
 class StepTimes:
-    """Seconds per call, one entry per round, of the four things timed in alternation."""
+    """Seconds per call, one entry per round, of the things timed in alternation."""
 
     step: list[float]
     step_ahead: list[float]
     """The step of a lone run, with its helper thread."""
     products: list[float]
     textbook: list[float]
+    update: float
+    """The optimizer's update alone, median over the rounds."""
     flops: int
     """Of the products of one step."""
 
@@ -214,7 +218,7 @@ class StepTimes:
 
 def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) -> StepTimes:
     """Rounds of: a block of training steps, the same of a lone run, a block of its products alone, a
-    block of textbook steps."""
+    block of textbook steps, a block of the optimizer's updates alone."""
     rng_init, rng_data = train.seeded_generators(0)
     net = MLP(LECTURE_SIZES, ACTIVATIONS["relu"], build_initializer("he"), rng_init, dtype=dtype)
     lr = STEP_OPTIMIZERS[optimizer]
@@ -237,15 +241,36 @@ def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) ->
 
     for fn in (step, step_ahead, products.run, textbook.step):
         _time_block(fn, settings.warmup)
-    times = StepTimes([], [], [], [], products.flops)
+    # The update alone, on the gradient of the last step, restored before each call (an update may
+    # use the gradient's buffer as scratch): the restoring copy is timed alone and taken off.
+    opt_update = build_optimizer(optimizer, {"lr": lr})
+    params, gradient, grads = net.params.copy(), net.grads.copy(), net.grads.copy()
+
+    def copy() -> None:
+        np.copyto(grads, gradient)
+
+    def update() -> None:
+        np.copyto(grads, gradient)
+        opt_update.step(params, grads)
+
+    _time_block(update, settings.warmup)
+    rounds: dict[str, list[float]] = {"step": [], "ahead": [], "products": [], "textbook": [], "update": []}
     for _ in range(settings.rounds):
-        times.step.append(_time_block(step, settings.block))
-        times.step_ahead.append(_time_block(step_ahead, settings.block))
-        times.products.append(_time_block(products.run, settings.block))
+        rounds["step"].append(_time_block(step, settings.block))
+        rounds["ahead"].append(_time_block(step_ahead, settings.block))
+        rounds["products"].append(_time_block(products.run, settings.block))
         # A third as many: the textbook step is slower, and only its median is needed.
-        times.textbook.append(_time_block(textbook.step, max(settings.block // 3, 1)))
+        rounds["textbook"].append(_time_block(textbook.step, max(settings.block // 3, 1)))
+        rounds["update"].append(_time_block(update, settings.block) - _time_block(copy, settings.block))
     helper.close()
-    return times
+    return StepTimes(
+        rounds["step"],
+        rounds["ahead"],
+        rounds["products"],
+        rounds["textbook"],
+        statistics.median(rounds["update"]),
+        products.flops,
+    )
 
 
 def step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
@@ -273,7 +298,7 @@ def _step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
                     # The products' speed tells the state of the core: the clock of a core of a shared
                     # host drops within seconds of sustained load, slowing the products more than the rest.
                     f"products alone {products * 1e6:.0f} us ({times.flops / products / 1e9:.0f} GFLOP/s) / "
-                    f"step {step * 1e6:.0f} us; {rounds}",
+                    f"step {step * 1e6:.0f} us, of which the update {times.update * 1e6:.0f} us; {rounds}",
                     load,
                 ),
                 Measurement(
