@@ -483,6 +483,22 @@ def test_load_mnist_returns_the_uint8_arrays(tmp_path: Path, tiny: dict[str, byt
     assert "train 12×6" in repr(dataset)
 
 
+def test_loaded_mnist_is_read_only_and_outlives_a_fetch_that_replaces_its_files(
+    tmp_path: Path, tiny: dict[str, bytes]
+) -> None:
+    write_all(tmp_path, tiny)
+    dataset = load_mnist(tmp_path)
+    images = "train-images-idx3-ubyte"
+    expected = tiny_arrays()[images].reshape(12, 6)
+    with pytest.raises(ValueError, match="read-only"):
+        dataset.train_images[0, 0] = 1  # the verified bytes cannot be changed in place
+    # A fetch puts a file in place with one rename: the loaded arrays keep the bytes they were loaded from.
+    replacement = tmp_path / "replacement"
+    replacement.write_bytes(bytes(len(tiny[images])))
+    os.replace(replacement, tmp_path / images)
+    np.testing.assert_array_equal(dataset.train_images, expected)
+
+
 def test_loading_twice_hashes_each_file_once(
     tmp_path: Path, tiny: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
