@@ -153,11 +153,16 @@ def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupte
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("activation", "optimizer", "lr", "eval_every", "status"),
-    [("relu", "adam", 0.01, 10, "completed"), ("identity", "sgd", 10.0, 1, "diverged")],
+    ("activation", "optimizer", "lr", "eval_every", "validation", "status"),
+    [
+        ("relu", "adam", 0.01, 10, 1000, "completed"),
+        # The last step is no multiple of eval_every, and there is no validation set.
+        ("tanh", "sgd", 0.1, 25, 0, "completed"),
+        ("identity", "sgd", 10.0, 1, 1000, "diverged"),
+    ],
 )
 def test_evaluating_beside_the_training_writes_the_rows_of_evaluating_in_line(
-    activation: str, optimizer: str, lr: float, eval_every: int, status: str, mnist: Dataset
+    activation: str, optimizer: str, lr: float, eval_every: int, validation: int, status: str, mnist: Dataset
 ) -> None:
     import threading
 
@@ -166,7 +171,7 @@ def test_evaluating_beside_the_training_writes_the_rows_of_evaluating_in_line(
 
     raw = {
         "experiment": "x",
-        "task": {"dataset": "mnist", "validation": 1000},
+        "task": {"dataset": "mnist", "validation": validation},
         "model": {"hidden": [32, 16], "activation": activation},
         "optimizer": {"name": optimizer, "lr": lr},
         "train": {"steps": 60, "eval_every": eval_every, "batch_size": 32, "checkpoint_every": 20},
