@@ -97,8 +97,6 @@ class Evaluations:
         self._helper = Helper("optbench-eval") if beside else None
         self._measured: Measured | None = None
         """What the evaluation in flight measured, once it is done."""
-        self._test_here: tuple[float, float] | None = None
-        """The test figures of the evaluation in flight, when the training thread measured them."""
         self._in_flight = False
         self._held: deque[list[Any] | Callable[[], None]] = deque()
         """Rows and actions waiting for the evaluation in flight; the first is its own row."""
@@ -133,9 +131,9 @@ class Evaluations:
     def evaluation(self, values: list[Any], last: bool = False) -> None:
         """Evaluate the network as it is after the update of this row, then write the row.
 
-        `last`: the training is over, and waits for this evaluation: beside it, the training thread
-        measures the test set itself, on the training network, while the evaluation thread measures
-        the rest on the replica.
+        `last`: the training is over, and waits for this evaluation: the training thread measures the
+        test set itself, on the training network, while the evaluation thread measures the rest on
+        the replica; everything held back is written before it returns.
         """
         step = values[0]
         if self._helper is None:
@@ -149,10 +147,14 @@ class Evaluations:
         self._in_flight = True
         self._helper.submit(functools.partial(self._measure_beside, step, not last))
         if last:
-            self._test_here = evaluate(self._net, self._test)
+            self._finish(test=evaluate(self._net, self._test))
 
     def finish(self) -> None:
         """Wait for the evaluation in flight, if any, and write every row (and do every action) held back."""
+        self._finish()
+
+    def _finish(self, test: tuple[float, float] | None = None) -> None:
+        """`finish`, the evaluation in flight taking its test figures from `test` when given."""
         if self._in_flight:
             assert self._helper is not None
             error = self._helper.wait()
@@ -162,9 +164,8 @@ class Evaluations:
             own = self._held.popleft()
             assert isinstance(own, list) and self._measured is not None
             figures, diagnostics = self._measured
-            if self._test_here is not None:
-                figures = (*figures[:2], *self._test_here)
-                self._test_here = None
+            if test is not None:
+                figures = (*figures[:2], *test)
             self._finished(own, figures, diagnostics)
         while self._held:
             held = self._held.popleft()
