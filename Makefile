@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup data demo test test-quick lint bench clean
+.PHONY: setup data demo test test-quick test-torch lint bench clean
 
 BENCH_ARGS ?=
 
@@ -22,8 +22,15 @@ data: setup
 demo: setup data
 	$(BIN)/optbench suite configs/demo.yaml
 
+# The optional modules `make setup` installs: a test that needs one fails without it, rather than skip.
+REQUIRED := optuna,distributed
+
 test: setup data
-	$(BIN)/pytest
+	OPTBENCH_REQUIRE=$(REQUIRED) $(BIN)/pytest
+
+# The cross-checks against torch.optim, once torch is in the venv (see the README).
+test-torch: setup
+	OPTBENCH_REQUIRE=torch $(BIN)/pytest -m torch
 
 test-quick: setup
 	$(BIN)/pytest -m "not slow"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import socket
-from collections.abc import Generator
-from typing import Any
+from types import ModuleType
 
 import pytest
 
@@ -53,15 +53,14 @@ def npm_registry() -> None:
         pytest.skip("needs the npm registry, which cannot be reached from here")
 
 
-REQUIRE_TORCH = "OPTBENCH_REQUIRE_TORCH"
-"""Set to 1 (CI does) to make a torch cross-check that would be skipped for want of torch fail."""
+REQUIRE = "OPTBENCH_REQUIRE"
+"""Optional modules that must be there, comma-separated (`make test` names those `make setup` installs,
+CI's second step adds torch): a test that needs one of them fails, instead of skipping, without it."""
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    """With $OPTBENCH_REQUIRE_TORCH set, a skipped `torch` test is a failure: the cross-checks ran."""
-    outcome = yield
-    report = outcome.get_result()
-    if report.skipped and item.get_closest_marker("torch") and os.environ.get(REQUIRE_TORCH):
-        report.outcome = "failed"
-        report.longrepr = f"{item.nodeid}: skipped, but ${REQUIRE_TORCH} requires the torch cross-checks"
+def need(module: str) -> ModuleType:
+    """Import an optional module, or skip the test for want of it, unless $OPTBENCH_REQUIRE names it:
+    then its ImportError fails the test, so that a missing install step cannot pass as a skip."""
+    if module in os.environ.get(REQUIRE, "").split(","):
+        return importlib.import_module(module)
+    return pytest.importorskip(module)

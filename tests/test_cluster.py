@@ -16,11 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("distributed")
-
 from click.testing import CliRunner
-from distributed import Client
+from conftest import need
 from test_runner import assert_valid_csv, csv_rows, run_folders, strip_timing, wait_for_finished, write
 
 from optbench.cli import main
@@ -29,6 +26,8 @@ from optbench.errors import OptbenchError
 from optbench.executors import Scheduler
 from optbench.layout import RUNS_DIR, STATUS_FILE, SUMMARY_FILE, read_status
 from optbench.runner import run_experiment
+
+Client = need("distributed").Client
 
 START_TIMEOUT_S = 60.0
 """How long a scheduler and its workers may take to come up."""
@@ -285,7 +284,7 @@ tune:
 def test_a_tune_through_the_cluster_draws_the_same_trials_and_makes_the_same_choice(
     tmp_path: Path, shared_cluster: Cluster
 ) -> None:
-    pytest.importorskip("optuna")
+    need("optuna")
     from optbench.config import load_tune
     from optbench.results import read_tune
     from optbench.tune import run_tune

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import need
 
 from optbench.hparams import hyperparameters
 from optbench.optim import (
@@ -579,7 +580,7 @@ TORCH_MODES = ("native", "scalar-exact-sqrt")
 @pytest.fixture(scope="module")
 def torch_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, np.ndarray]]:
     """torch's results for every case, by kernel mode, from two child processes run at once."""
-    pytest.importorskip("torch")
+    need("torch")
     folder = tmp_path_factory.mktemp("torch")
     problem = Quadratic.make()
     np.savez(
@@ -680,7 +681,7 @@ TORCH_CLASS = {
 @pytest.mark.torch
 @pytest.mark.parametrize("name", sorted(TORCH_CLASS))
 def test_hyperparameters_have_torchs_names_and_defaults(name: str) -> None:
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     signature = inspect.signature(getattr(torch.optim, TORCH_CLASS[name]))
     theirs = {k: p.default for k, p in signature.parameters.items() if k not in TORCH_ONLY_SWITCHES}
     ours = {p.name: p.default for p in hyperparameters(OPTIMIZERS[name]) if p.name not in OUR_ONLY}
@@ -689,7 +690,7 @@ def test_hyperparameters_have_torchs_names_and_defaults(name: str) -> None:
 
 @pytest.mark.torch
 def test_clipping_matches_torch_clip_grad_norm() -> None:
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     g = np.random.default_rng(3).standard_normal(50)
     for max_norm in (0.5, 100.0):
         ours = g.copy()
