@@ -21,6 +21,7 @@ NumPy before optbench, so the limit is applied here with threadpoolctl.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import statistics
@@ -35,11 +36,12 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from optbench import train
-from optbench.data import BatchSampler, Dataset
+from optbench.data import BatchSampler, Dataset, split
+from optbench.engine import Engine, Session
+from optbench.evaluation import Evaluations
 from optbench.init import build_initializer
 from optbench.nn import ACTIVATIONS, MLP
-from optbench.optim import build_optimizer
-from optbench.signals import Helper
+from optbench.optim import OPTIMIZERS
 
 Array = NDArray[Any]
 
@@ -223,27 +225,49 @@ def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) ->
     net = MLP(LECTURE_SIZES, ACTIVATIONS["relu"], build_initializer("he"), rng_init, dtype=dtype)
     lr = STEP_OPTIMIZERS[optimizer]
     textbook = TextbookStep(net, data, optimizer, lr, np.random.default_rng(1))
-    helper = Helper("bench-helper")
-    samplers = [
-        BatchSampler(data.train_images, data.train_labels, BATCH, rng, dtype=net.dtype, helper=given)
-        for rng, given in ((rng_data, None), (np.random.default_rng(3), helper))
-    ]
-    opt, opt_lone = (build_optimizer(optimizer, {"lr": lr}) for _ in range(2))
+    evaluations = Evaluations(data, split(data, 0, 0), net.dtype, diagnostics=False)
     lone = net.replica()
-    lone.helper = helper
+    with contextlib.ExitStack() as stack:
+        inline, overlapped = (
+            stack.enter_context(
+                engine.session(
+                    model,
+                    BatchSampler(data.train_images, data.train_labels, BATCH, rng, dtype=net.dtype),
+                    evaluations,
+                    write=lambda row: None,
+                )
+            )
+            for engine, model, rng in (
+                (Engine.INLINE, net, rng_data),
+                (Engine.OVERLAPPED, lone, np.random.default_rng(3)),
+            )
+        )
+        return _time_steps(net, inline, overlapped, optimizer, lr, textbook, settings)
+
+
+def _time_steps(
+    net: MLP,
+    inline: Session,
+    overlapped: Session,
+    optimizer: str,
+    lr: float,
+    textbook: TextbookStep,
+    settings: Settings,
+) -> StepTimes:
+    opt, opt_lone = (OPTIMIZERS[optimizer](lr=lr) for _ in range(2))
     products = Products(LECTURE_SIZES, BATCH, net.dtype, np.random.default_rng(2))
 
     def step() -> None:
-        train.train_step(net, samplers[0], opt)
+        train.train_step(inline, opt)
 
     def step_ahead() -> None:
-        train.train_step(lone, samplers[1], opt_lone)
+        train.train_step(overlapped, opt_lone)
 
     for fn in (step, step_ahead, products.run, textbook.step):
         _time_block(fn, settings.warmup)
     # The update alone, on the gradient of the last step, restored before each call (an update may
     # use the gradient's buffer as scratch): the restoring copy is timed alone and taken off.
-    opt_update = build_optimizer(optimizer, {"lr": lr})
+    opt_update = OPTIMIZERS[optimizer](lr=lr)
     params, gradient, grads = net.params.copy(), net.grads.copy(), net.grads.copy()
 
     def copy() -> None:
@@ -262,7 +286,6 @@ def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) ->
         # A third as many: the textbook step is slower, and only its median is needed.
         rounds["textbook"].append(_time_block(textbook.step, max(settings.block // 3, 1)))
         rounds["update"].append(_time_block(update, settings.block) - _time_block(copy, settings.block))
-    helper.close()
     return StepTimes(
         rounds["step"],
         rounds["ahead"],

@@ -1,6 +1,6 @@
 """Per-layer statistics of a network: what vanishing gradients, dying units and symmetry look like.
 
-Read after a forward and backward pass (`MLP.loss_and_grad`) on some batch: the hidden layers'
+Read after a forward and backward pass (`Network.loss_and_grad`) on some batch: the hidden layers'
 outputs and the gradients then describe the network on that batch.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optbench.measures import DISTINCT_TOLERANCE, SATURATION_MARGIN
-from optbench.nn import MLP, Activation
+from optbench.nn import Activation, Network
 
 DIAGNOSTIC_COLUMNS = (
     "step",
@@ -28,7 +28,7 @@ DIAGNOSTIC_COLUMNS = (
 the batch (dead units); for sigmoid and tanh the fraction of outputs that are saturated."""
 
 
-def inactive_fraction(outputs: NDArray[Any], activation: Activation) -> float:
+def inactive_fraction(outputs: NDArray[Any], activation: Activation | type[Activation]) -> float:
     """Dead units (ReLU: zero on every example) or saturated outputs (sigmoid, tanh), as a fraction."""
     if activation.bounds is not None:
         low, high = activation.bounds
@@ -68,15 +68,17 @@ def distinct_units(weights: NDArray[Any], tolerance: float = DISTINCT_TOLERANCE)
     return len(reps)
 
 
-def layer_diagnostics(net: MLP, step: int) -> list[tuple[Any, ...]]:
-    """One row per layer (DIAGNOSTIC_COLUMNS); the last layer has no activation statistics."""
+def layer_diagnostics(net: Network, step: int) -> list[tuple[Any, ...]]:
+    """One row per affine layer (DIAGNOSTIC_COLUMNS), with the statistics of the activation after it;
+    the last layer has none."""
     rows: list[tuple[Any, ...]] = []
-    hidden = net.hidden_outputs
+    activations = net.activations
     for i, (w, gw) in enumerate(zip(net.weights, net.weight_grads)):
         act: tuple[float | None, ...] = (None, None, None)
-        if i < len(hidden):
-            h = hidden[i]
-            act = (float(h.mean()), float(h.std()), inactive_fraction(h, net.activation))
+        if i < len(activations):
+            h = activations[i].y
+            assert h is not None, "diagnostics before a forward pass"
+            act = (float(h.mean()), float(h.std()), inactive_fraction(h, activations[i]))
         rows.append(
             (
                 step,

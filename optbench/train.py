@@ -7,15 +7,13 @@ step are a legitimate result.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -32,31 +30,14 @@ from optbench.data import (
     split,
 )
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS
+from optbench.engine import Engine, Session
 from optbench.errors import OptbenchError
 from optbench.evaluation import Evaluations
 from optbench.functions import FUNCTIONS
 from optbench.measures import FINAL_LOSS_WINDOW
-from optbench.nn import ACTIVATIONS, MLP
+from optbench.metrics import DATASET_COLUMNS, FUNCTION_COLUMNS, Evaluation, MetricRow, Writer
+from optbench.nn import ACTIVATIONS, MLP, Network
 from optbench.optim import Optimizer
-from optbench.signals import Helper
-
-FUNCTION_COLUMNS = ("step", "x", "y", "loss", "lr")
-DATASET_COLUMNS = (
-    "step",
-    "epoch",
-    "train_loss",
-    "val_loss",
-    "val_acc",
-    "test_loss",
-    "test_acc",
-    "lr",
-    "elapsed_s",
-)
-"""Evaluation columns are filled at evaluation steps and the last step; validation columns stay
-empty when no images are held out (task.validation: 0)."""
-
-Row = Sequence[Any]
-Writer = Callable[[Row], None]
 
 
 @dataclass(frozen=True)
@@ -145,16 +126,16 @@ def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Ge
     )
 
 
-def train_step(net: MLP, sampler: BatchSampler, opt: Optimizer) -> float:
+def train_step(session: Session, opt: Optimizer) -> float:
     """One update: draw a batch, forward, loss, backward, then the optimizer's step.
 
     Returns the batch's loss, measured in the forward pass, before the update. A loss that is not
     finite is returned without updating: the run ends there, as diverged.
     """
-    x, y = sampler.next()
-    loss = net.loss_and_grad(x, y)
+    x, y = session.batch()
+    loss = session.loss_and_grad(x, y)
     if math.isfinite(loss):
-        opt.step(net.params, net.grads)
+        opt.step(session.net.params, session.net.grads)
     return loss
 
 
@@ -163,12 +144,7 @@ Save = Callable[[int, Checkpoint], None]
 
 
 def _checkpoint(
-    step: int,
-    net: MLP,
-    opt: Optimizer,
-    sampler: BatchSampler,
-    recent: deque[float],
-    elapsed: float,
+    step: int, net: Network, opt: Optimizer, sampler: BatchSampler, recent: deque[float], elapsed: float
 ) -> Checkpoint:
     """The run's state after `step`, all but its last evaluation (`_hand_over` adds that)."""
     state = opt.state_dict()
@@ -183,30 +159,36 @@ def _checkpoint(
         "recent": np.array(recent, dtype=np.float64),
         "elapsed": np.array(elapsed),
     }
+    if net.state.size:
+        arrays["model_state"] = net.state.copy()
     arrays.update({f"state.{name}": buffer for name, buffer in state["state"].items()})
     return arrays
 
 
-def _hand_over(save: Save, step: int, checkpoint: Checkpoint, evaluations: Evaluations) -> None:
+def _hand_over(save: Save, step: int, checkpoint: Checkpoint, session: Session) -> None:
     """Give `save` the checkpoint taken after `step`, completed by that step's evaluation."""
-    last = evaluations.last
-    checkpoint["last_eval"] = np.array([math.nan if v is None else v for v in last], dtype=np.float64)
+    values = session.last.values()
+    checkpoint["last_eval"] = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
     save(step, checkpoint)
 
 
 def _restore(
-    saved: Checkpoint, net: MLP, opt: Optimizer, sampler: BatchSampler
-) -> tuple[int, deque[float], tuple[float | None, ...], float]:
+    saved: Checkpoint, net: Network, opt: Optimizer, session: Session
+) -> tuple[int, deque[float], Evaluation, float]:
     """Put a checkpoint's state back; returns its step, recent losses, last evaluation and elapsed time."""
     if saved["params"].shape != net.params.shape or saved["params"].dtype != net.params.dtype:
         raise OptbenchError("the checkpoint is of another model: delete it to start the run again")
+    model_state = saved.get("model_state", np.zeros(0, net.dtype))
+    if model_state.shape != net.state.shape:
+        raise OptbenchError("the checkpoint is of another model: delete it to start the run again")
     np.copyto(net.params, saved["params"])
+    np.copyto(net.state, model_state)
     buffers = {k.removeprefix("state."): v for k, v in saved.items() if k.startswith("state.")}
     opt.load_state_dict({"name": str(saved["optimizer"]), "t": int(saved["optimizer_t"]), "state": buffers})
-    sampler.restore({"order": saved["sampler_order"], **checkpoints.from_text(saved["sampler"])})
+    session.restore({"order": saved["sampler_order"], **checkpoints.from_text(saved["sampler"])})
     recent: deque[float] = deque((float(v) for v in saved["recent"]), maxlen=FINAL_LOSS_WINDOW)
-    last_eval = tuple(None if math.isnan(v) else float(v) for v in saved["last_eval"])
-    return int(saved["step"]), recent, last_eval, float(saved["elapsed"])
+    last = Evaluation(*(None if math.isnan(v) else float(v) for v in saved["last_eval"]))
+    return int(saved["step"]), recent, last, float(saved["elapsed"])
 
 
 def run_dataset(
@@ -216,7 +198,7 @@ def run_dataset(
     dataset: Dataset | None = None,
     save: Save | None = None,
     resume: Checkpoint | None = None,
-    beside: bool = False,
+    engine: Engine = Engine.INLINE,
 ) -> Outcome:
     """Train the MLP with minibatches; one row per update.
 
@@ -227,10 +209,8 @@ def run_dataset(
 
     With `save`, a checkpoint is handed to it every train.checkpoint_every steps; with `resume`,
     the run continues after the checkpoint's step (whose rows the caller already has) and every
-    later row is the one an uninterrupted run writes, timing aside. With `beside`, evaluations run
-    in a second thread while training goes on (`optbench.evaluation`); between them, a third draws
-    batches ahead (`BatchSampler`) and computes the upper layers' weight gradients (`MLP.helper`):
-    the same numbers, sooner.
+    later row is the one an uninterrupted run writes, timing aside. `engine` lays the work out on
+    the cores (`optbench.engine`): the same numbers either way.
     elapsed_s is the wall time since training started when the row's update was done.
     """
     assert run.task.dataset is not None and run.model is not None
@@ -240,87 +220,67 @@ def run_dataset(
     rng_init, rng_data = seeded_generators(*train.seeds)
     net = build_model(run, data.n_features, data.n_classes, rng_init)
     opt = run.optimizer.build()
-    with _helper(beside) as helper:
-        net.helper = helper
-        sampler = BatchSampler(
-            data.train_images,
-            data.train_labels,
-            train.batch_size,
-            rng_data,
-            dtype=net.dtype,
-            replacement=train.sampling == "replacement",
-            rows=held_out.train_rows if run.task.validation else None,
-            helper=helper,
-        )
-        evaluations = Evaluations(net, data, held_out, write, write_diagnostics, beside)
-        with contextlib.closing(evaluations):
-            return _train(run, net, sampler, opt, evaluations, save, resume, helper)
-
-
-@contextlib.contextmanager
-def _helper(beside: bool) -> Iterator[Helper | None]:
-    """A helper thread for a run with a spare core (None otherwise), closed when the run ends."""
-    if not beside:
-        yield None
-        return
-    helper = Helper("optbench-helper")
-    try:
-        yield helper
-    finally:
-        helper.close()
+    sampler = BatchSampler(
+        data.train_images,
+        data.train_labels,
+        train.batch_size,
+        rng_data,
+        dtype=net.dtype,
+        replacement=train.sampling == "replacement",
+        rows=held_out.train_rows if run.task.validation else None,
+    )
+    evaluations = Evaluations(data, held_out, net.dtype, diagnostics=write_diagnostics is not None)
+    with engine.session(net, sampler, evaluations, write, write_diagnostics) as session:
+        return _train(run, net, opt, session, save, resume)
 
 
 def _train(
     run: RunConfig,
-    net: MLP,
-    sampler: BatchSampler,
+    net: Network,
     opt: Optimizer,
-    evaluations: Evaluations,
+    session: Session,
     save: Save | None,
     resume: Checkpoint | None,
-    helper: Helper | None,
 ) -> Outcome:
     train = run.train
     recent: deque[float] = deque(maxlen=FINAL_LOSS_WINDOW)
     first, offset = 1, 0.0
     if resume is not None:
-        done, recent, evaluations.last, offset = _restore(resume, net, opt, sampler)
+        done, recent, session.last, offset = _restore(resume, net, opt, session)
         first = done + 1
     else:
-        evaluations.diagnose(0)
+        session.diagnose(0)
     every = train.checkpoint_every
     started = time.perf_counter() - offset
     for step in range(first, train.steps + 1):
-        if helper is not None:
-            helper.active = not evaluations.busy  # the spare core goes to one helper at a time
-        loss = train_step(net, sampler, opt)
+        loss = train_step(session, opt)
         elapsed = round(time.perf_counter() - started, 3)
         if not math.isfinite(loss):
-            evaluations.finish()
-            evaluations.row([step, sampler.epoch, loss, None, None, None, None, None, elapsed])
+            session.finish()
+            session.record(MetricRow(step, session.sampler.epoch, loss, None, elapsed))
             return Outcome("diverged", step, None, diverged_step=step)
         recent.append(loss)
-        row = [step, sampler.epoch, loss, None, None, None, None, opt.last_lr, elapsed]
+        row = MetricRow(step, session.sampler.epoch, loss, opt.last_lr, elapsed)
         if step == train.steps:
-            evaluations.evaluation(row, last=True)
+            session.evaluate(row, last=True)
         elif step % train.eval_every == 0:
-            evaluations.evaluation(row)
+            session.evaluate(row)
         else:
-            evaluations.row(row)
+            session.record(row)
         if save is not None and every and step % every == 0 and step < train.steps:
             # Taken now; handed over after every row up to its step, its evaluation included, so
             # that training goes on while an evaluation beside it finishes.
-            checkpoint = _checkpoint(step, net, opt, sampler, recent, elapsed)
-            evaluations.then(functools.partial(_hand_over, save, step, checkpoint, evaluations))
-    evaluations.finish()
-    last = evaluations.last
+            checkpoint = _checkpoint(step, net, opt, session.sampler, recent, elapsed)
+            session.then(functools.partial(_hand_over, save, step, checkpoint, session))
+    session.finish()
+    last = session.last
     return Outcome(
         "completed",
         train.steps,
         sum(recent) / len(recent),
-        final_val_loss=last[0],
-        final_val_acc=last[1],
-        final_test_acc=last[3],
+        final_val_loss=last.val_loss,
+        final_val_acc=last.val_acc,
+        final_test_acc=last.test_acc,
     )
 
 
@@ -330,15 +290,15 @@ def run(
     write_diagnostics: Writer | None = None,
     save: Save | None = None,
     resume: Checkpoint | None = None,
-    beside: bool = False,
+    engine: Engine = Engine.INLINE,
 ) -> Outcome:
-    """Execute one resolved run of either kind (a dataset run checkpoints and resumes; with `beside`,
-    for a run that has a spare core, it evaluates and draws its batches in helper threads)."""
+    """Execute one resolved run of either kind (a dataset run checkpoints, resumes, and lays its work
+    out as `engine` says)."""
     # Overflow on the way to NaN is how a diverging run ends; it is reported as status, not warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         if run.task.kind == "function":
             return run_function(run, write)
-        return run_dataset(run, write, write_diagnostics, save=save, resume=resume, beside=beside)
+        return run_dataset(run, write, write_diagnostics, save=save, resume=resume, engine=engine)
 
 
 __all__ = ["DATASET_COLUMNS", "DIAGNOSTIC_COLUMNS", "FUNCTION_COLUMNS", "Outcome", "run"]

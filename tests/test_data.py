@@ -6,13 +6,10 @@ import gzip
 import hashlib
 import io
 import os
-import signal
 import struct
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +35,6 @@ from optbench.data import (
     sources,
 )
 from optbench.errors import DataError
-from optbench.signals import Helper
 
 # --------------------------------------------------------------------------------------------------
 # Synthetic IDX files
@@ -618,123 +614,19 @@ def drawn(sampler: BatchSampler, count: int) -> list[tuple[np.ndarray, np.ndarra
     return [tuple(a.copy() for a in sampler.next()) for _ in range(count)]  # type: ignore[misc]
 
 
-class CountingHelper(Helper):
-    """A helper that counts the jobs it is given."""
-
-    def __init__(self) -> None:
-        super().__init__("test-helper")
-        self.given = 0
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self.given += 1
-        super().submit(job)
-
-
-@pytest.fixture
-def helper() -> Iterator[CountingHelper]:
-    thread = CountingHelper()
-    yield thread
-    thread.close()
-
-
-@pytest.mark.parametrize("replacement", [False, True])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_drawing_ahead_gives_the_same_batches_bit_for_bit(
-    replacement: bool, dtype: type, helper: CountingHelper
-) -> None:
-    # 250 rows of a split, batches of 16: 15 per epoch, so each epoch ends on a request that the
-    # epoch cuts short, and the next epoch's first batch is drawn by the caller.
-    images, labels = sampler_data(n=256 * 2)
-    rows = np.random.default_rng(2).permutation(len(images))[:250]
-    samplers = [
-        BatchSampler(images, labels, 16, np.random.default_rng(9), dtype, replacement, rows, helper=given)
-        for given in (None, helper)
-    ]
-    plain, ahead = (drawn(s, 40) for s in samplers)  # over two epochs and a half
-    for (x, y), (x_ahead, y_ahead) in zip(plain, ahead, strict=True):
-        assert x.tobytes() == x_ahead.tobytes() and np.array_equal(y, y_ahead)
-    assert samplers[0].state()["pos"] == samplers[1].state()["pos"]
-    assert samplers[0].epoch == samplers[1].epoch
-    # Four requests an epoch (batches 2-5, 6-9, 10-13, 14-15), three in the ten of the third.
-    assert helper.given == (0 if replacement else 4 + 4 + 3)
-
-
-def test_a_batch_drawn_ahead_stays_as_returned_until_the_next_call(helper: CountingHelper) -> None:
-    images, labels = sampler_data(n=200)
-    sampler = BatchSampler(images, labels, 10, np.random.default_rng(0), helper=helper)
-    expected = drawn(BatchSampler(images, labels, 10, np.random.default_rng(0)), 12)
-    for x_expected, _ in expected:
-        x, _ = sampler.next()
-        time.sleep(0.002)  # the helper draws the batches after this one meanwhile
-        assert np.array_equal(x, x_expected)
-    assert helper.given == 3
-
-
-def test_a_sampler_drawing_ahead_continues_from_a_saved_state_as_if_never_stopped(
-    helper: CountingHelper,
-) -> None:
-    images, labels = sampler_data(n=100)
-    reference = drawn(BatchSampler(images, labels, 8, np.random.default_rng(4)), 30)
-    first = BatchSampler(images, labels, 8, np.random.default_rng(4), helper=helper)
-    before = drawn(first, 13)  # mid-request: batches are in flight or waiting
-    state = first.state()
-    second = BatchSampler(images, labels, 8, np.random.default_rng(99), helper=helper)
-    drawn(second, 5)  # its own batches drawn ahead, dropped by restore
-    second.restore(state)
-    after = drawn(second, 17)
-    for (x, y), (x_ref, y_ref) in zip(before + after, reference, strict=True):
-        assert np.array_equal(x, x_ref) and np.array_equal(y, y_ref)
-
-
-def test_while_its_helper_is_inactive_a_sampler_draws_its_batches_itself(helper: CountingHelper) -> None:
-    images, labels = sampler_data(n=50)
-    expected = drawn(BatchSampler(images, labels, 5, np.random.default_rng(0)), 10)
-    sampler = BatchSampler(images, labels, 5, np.random.default_rng(0), helper=helper)
-    got = drawn(sampler, 2)  # the first drawn by the caller, the next four asked for
-    helper.active = False
-    got += drawn(sampler, 8)  # the three asked for, then five drawn by the caller
-    assert helper.given == 1
-    for (x, _), (x_expected, _) in zip(got, expected, strict=True):
-        assert np.array_equal(x, x_expected)
-
-
-def test_an_error_drawing_ahead_is_raised_to_the_caller(helper: CountingHelper) -> None:
-    class Failing(BatchSampler):
-        def _fill(self, slot: int, idx: np.ndarray) -> None:
-            if threading.current_thread() is not threading.main_thread():
-                raise MemoryError("no room for the batch")
-            super()._fill(slot, idx)
-
-    images, labels = sampler_data(n=50)
-    sampler = Failing(images, labels, 5, np.random.default_rng(0), helper=helper)
-    sampler.next()  # the first of an epoch: drawn by the caller, and the next ones asked for
-    with pytest.raises(MemoryError, match="no room"):
-        sampler.next()
-    helper.active = False
-    assert indices(sampler.next()[0])  # the batches it failed to draw are dropped, not returned
-
-
-def test_a_stop_while_waiting_leaves_the_batches_drawn_ahead_in_flight(helper: CountingHelper) -> None:
-    release = threading.Event()
-
-    class Slow(BatchSampler):
-        def _fill(self, slot: int, idx: np.ndarray) -> None:
-            if threading.current_thread() is not threading.main_thread():
-                release.wait(5)
-            super()._fill(slot, idx)
-
-    images, labels = sampler_data(n=60)
-    sampler = Slow(images, labels, 6, np.random.default_rng(1), helper=helper)
-    expected = drawn(BatchSampler(images, labels, 6, np.random.default_rng(1)), 4)
-    first = drawn(sampler, 1)
-    interrupt = threading.Timer(0.05, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
-    interrupt.start()
-    with pytest.raises(KeyboardInterrupt):
-        sampler.next()  # waits for the helper, held back by `release`
-    release.set()
-    rest = drawn(sampler, 3)  # the same batches, once the helper has drawn them
-    for (x, _), (x_expected, _) in zip(first + rest, expected, strict=True):
-        assert np.array_equal(x, x_expected)
+def test_the_rows_ahead_are_the_next_batches_of_the_epoch_and_move_nothing() -> None:
+    images, labels = sampler_data(n=20)
+    sampler = BatchSampler(images, labels, 3, np.random.default_rng(0))
+    sampler.next()  # the first of an epoch of six batches (two examples wait)
+    state = sampler.state()
+    ahead = [rows.tolist() for rows in sampler.rows_ahead(10)]
+    assert len(ahead) == 5  # the rest of the epoch, no further: the next one needs the generator
+    assert repr(sampler.state()) == repr(state)
+    assert [indices(b[0]) for b in drawn(sampler, 5)] == ahead
+    assert sampler.rows_ahead(4) == []
+    with_replacement = BatchSampler(images, labels, 3, np.random.default_rng(0), replacement=True)
+    with_replacement.next()
+    assert with_replacement.rows_ahead(4) == []
 
 
 def test_replacement_mode_draws_independent_indices_from_integers() -> None:

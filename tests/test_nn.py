@@ -1,18 +1,18 @@
-"""The MLP against independent truth: finite differences, a plain reference forward pass, closed forms."""
+"""Layers and networks against independent truth: finite differences, a plain reference forward pass,
+closed forms."""
 
 from __future__ import annotations
 
 import itertools
 import math
-import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
 
 from optbench.init import INITIALIZERS, build_initializer
-from optbench.nn import ACTIVATIONS, MLP, softmax_cross_entropy
-from optbench.signals import Helper
+from optbench.nn import ACTIVATIONS, MLP, Affine, Layer, Network, ReLU, softmax_cross_entropy
 
 SIZES = (7, 6, 5, 4)
 
@@ -209,49 +209,6 @@ def test_np_dot_makes_the_products_of_np_matmul_bit_for_bit(dtype: type) -> None
         assert out.tobytes() == expected.tobytes()
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("bias", [True, False])
-def test_a_helper_thread_gives_the_gradients_bit_for_bit(dtype: type, bias: bool) -> None:
-    x, y = batch(n=16)
-    helper = Helper("test-products")
-    try:
-        for activation in ACTIVATIONS:
-            alone, helped = (make_net(activation, dtype, bias=bias) for _ in range(2))
-            helped.helper = helper
-            for _ in range(3):  # the gradients of a step depend on no earlier step's
-                loss = alone.loss_and_grad(x.astype(dtype), y)
-                assert helped.loss_and_grad(x.astype(dtype), y) == loss
-                assert helped.grads.tobytes() == alone.grads.tobytes()
-                alone.params -= 0.1 * alone.grads
-                helped.params -= 0.1 * helped.grads
-            assert helped.replica().helper is None  # a replica evaluates in another thread, alone
-    finally:
-        helper.close()
-    # A closed helper is given nothing (a job given to it would never be done).
-    assert not helper.active
-    assert helped.loss_and_grad(x.astype(dtype), y) == alone.loss_and_grad(x.astype(dtype), y)
-
-
-def test_an_error_in_the_helper_thread_is_raised_by_loss_and_grad() -> None:
-    class Failing(MLP):
-        def _layer_grads(self, i: int, *args: Any) -> None:
-            if threading.current_thread() is not threading.main_thread():
-                raise FloatingPointError(f"layer {i}")
-            super()._layer_grads(i, *args)
-
-    net = Failing(SIZES, ACTIVATIONS["relu"], build_initializer("he"), np.random.default_rng(0))
-    net.helper = Helper("test-products")
-    try:
-        with pytest.raises(FloatingPointError, match="layer 2"):  # the first one given
-            net.loss_and_grad(*batch())
-        net.helper.close()
-        net.helper = None
-        assert math.isfinite(net.loss_and_grad(*batch()))  # nothing left in flight
-    finally:
-        if net.helper is not None:
-            net.helper.close()
-
-
 def test_float32_and_float64_nets_start_from_the_same_draws() -> None:
     a = make_net(dtype=np.float32, seed=5)
     b = make_net(dtype=np.float64, seed=5)
@@ -335,3 +292,145 @@ def test_hidden_deltas_are_the_loss_gradient_with_respect_to_pre_activations(act
         for i, j in [(0, 0), (3, 2), (8, 4)]:
             numeric = (loss_with_shift(layer, i, j, 1e-6) - loss_with_shift(layer, i, j, -1e-6)) / 2e-6
             assert numeric == pytest.approx(delta[i, j], rel=1e-5, abs=1e-10)
+
+
+# --------------------------------------------------------------------------------------------------
+# Each layer on its own, and a network made of layers
+# --------------------------------------------------------------------------------------------------
+
+
+def numeric_gradient(f: Any, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar f() with respect to every entry of x, changed in place."""
+    grad = np.empty_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + h
+        up = f()
+        x[index] = saved - h
+        down = f()
+        x[index] = saved
+        grad[index] = (up - down) / (2 * h)
+    return grad
+
+
+def bound(layer: Layer, rng: np.random.Generator) -> Layer:
+    """The layer bound to buffers of its own, parameters drawn at random."""
+    params = {k: rng.standard_normal(s) for k, s in layer.param_shapes().items()}
+    grads = {k: np.zeros(s) for k, s in layer.param_shapes().items()}
+    layer.bind(params, grads, {})
+    return layer
+
+
+LAYERS = [
+    Affine(5, 3),
+    Affine(5, 3, bias=False),
+    Affine(5, 3, class_major=True),
+    *(ACTIVATIONS[name]() for name in sorted(ACTIVATIONS)),
+]
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=repr)
+def test_each_layer_backward_is_the_gradient_of_its_forward(layer: Layer) -> None:
+    # L = Σ forward(x) ⊙ R for a fixed R: ∂L/∂output = R, and backward must give ∂L/∂x and ∂L/∂params.
+    rng = np.random.default_rng(0)
+    bound(layer, rng)
+    x = rng.standard_normal((4, 5)) + 0.3  # away from ReLU's kink at 0
+    weight = rng.standard_normal(layer.forward(x.copy(), train=True).shape)
+
+    def loss() -> float:
+        return float(np.sum(layer.forward(x.copy(), train=True) * weight))
+
+    layer.forward(x.copy(), train=True)
+    dx = layer.backward(weight.copy())
+    assert dx is not None
+    np.testing.assert_allclose(dx, numeric_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    for name, value in layer.params.items():
+        layer.forward(x.copy(), train=True)
+        layer.backward(weight.copy())
+        np.testing.assert_allclose(layer.grads[name], numeric_gradient(loss, value), rtol=1e-6, atol=1e-8)
+
+
+def test_a_class_major_affine_layer_gives_the_outputs_of_a_plain_one() -> None:
+    rng = np.random.default_rng(1)
+    plain, major = Affine(6, 4), Affine(6, 4, class_major=True)
+    bound(plain, rng)
+    major.bind(plain.params, {k: np.zeros_like(v) for k, v in plain.params.items()}, {})
+    x = rng.standard_normal((9, 6))
+    out = major.forward(x, train=False)
+    assert out.shape == (9, 4) and out.T.flags.c_contiguous
+    np.testing.assert_allclose(out, plain.forward(x, train=False), rtol=1e-15)
+
+
+@dataclass(eq=False)
+class Scale(Layer):
+    """y = x ⊙ s, one learned factor per unit, and a count of the passes kept as state: a layer kind
+    written as the layers module says one is, to show a network takes it as it is."""
+
+    n: int
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"s": (self.n,)}
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"passes": (1,)}
+
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        self.x = x
+        if train:
+            self.state["passes"] += 1
+        return x * self.params["s"]
+
+    def backward_params(self, dout: np.ndarray) -> None:
+        self.grads["s"][...] = np.sum(dout * self.x, axis=0)
+
+    def backward_input(self, dout: np.ndarray) -> np.ndarray:
+        return dout * self.params["s"]
+
+
+def scaled_network(seed: int = 0) -> Network:
+    net = Network([Affine(7, 6), Scale(6), ReLU(), Affine(6, 4, class_major=True)], np.float64)
+    net.params[...] = np.random.default_rng(seed).standard_normal(net.params.size)
+    return net
+
+
+def test_a_new_layer_kind_is_one_class_and_the_network_backpropagates_through_it() -> None:
+    net = scaled_network()
+    x, y = batch()
+    net.loss_and_grad(x, y)
+    analytic = net.grads.copy()
+    numeric = numeric_gradient(
+        lambda: float(np.mean(softmax_cross_entropy(net.forward(x), y)[0])), net.params
+    )
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+    # Its parameters sit in the flat buffer in layer order, after the first affine layer's.
+    scale = net.layers[1]
+    assert np.shares_memory(scale.params["s"], net.params)
+    assert net.params.size == 7 * 6 + 6 + 6 + 6 * 4 + 4
+    assert net.state.size == 1 and np.shares_memory(scale.state["passes"], net.state)
+
+
+def test_state_counts_training_passes_only_and_a_replica_starts_from_a_copy() -> None:
+    net = scaled_network()
+    x, y = batch()
+    net.loss_and_grad(x, y)
+    net.evaluate(x, y)
+    assert net.state.tolist() == [1.0]
+    twin = net.replica()
+    assert twin.params.tobytes() == net.params.tobytes() and twin.state.tolist() == [1.0]
+    assert not np.shares_memory(twin.params, net.params) and not np.shares_memory(twin.state, net.state)
+    assert twin.evaluate(x, y) == net.evaluate(x, y)
+    net.loss_and_grad(x, y)
+    net.params += 0.5
+    assert twin.state.tolist() == [1.0]
+    twin.copy_from(net)
+    assert twin.params.tobytes() == net.params.tobytes() and twin.state.tolist() == [2.0]
+
+
+def test_a_replica_keeps_its_own_work_arrays() -> None:
+    net = make_net("relu")
+    x, _ = batch()
+    twin = net.replica()
+    logits = net.forward(x)
+    expected = logits.copy()
+    twin.forward(x + 1.0)
+    assert logits.tobytes() == expected.tobytes()

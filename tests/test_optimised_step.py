@@ -1,11 +1,11 @@
 """Speed never changes results: the optimised training step against a plain reference, step by step.
 
 Fifty float64 updates of the lecture's MLP through `train.train_step` (BatchSampler, the MLP with its
-preallocated buffers, the optimizer on the flat parameter buffer) must give the losses and the
-parameters that plain code gives: a forward and backward pass over a dict of arrays that allocates
-everything, and each optimizer's published update rule written out as formulas. For every registered
-optimizer, with its default hyperparameters. Nothing here is timed: `python benchmarks/bench.py`
-measures the speed.
+preallocated buffers, the optimizer on the flat parameter buffer), on either engine, must give the
+losses and the parameters that plain code gives: a forward and backward pass over a dict of arrays
+that allocates everything, and each optimizer's published update rule written out as formulas. For
+every registered optimizer, with its default hyperparameters. Nothing here is timed:
+`python benchmarks/bench.py` measures the speed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from optbench import train
-from optbench.data import BatchSampler
+from optbench.data import BatchSampler, Dataset, split
+from optbench.engine import Engine
+from optbench.evaluation import Evaluations
 from optbench.init import build_initializer
 from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import OPTIMIZERS, Optimizer, build_optimizer, hyper_values
@@ -245,7 +247,7 @@ RULES: dict[str, Rule] = {
 # --------------------------------------------------------------------------------------------------
 
 
-def optimised_run(opt: Optimizer, seed: int) -> tuple[MLP, Params, list[float]]:
+def optimised_run(opt: Optimizer, seed: int, engine: Engine) -> tuple[MLP, Params, list[float]]:
     """STEPS updates through train.train_step; the network, its starting parameters and the losses."""
     images, labels = synthetic_data()
     rng_init, rng_data = train.seeded_generators(seed)
@@ -255,7 +257,10 @@ def optimised_run(opt: Optimizer, seed: int) -> tuple[MLP, Params, list[float]]:
         assert b is not None
         start[f"W{i}"], start[f"b{i}"] = w.copy(), b.copy()
     sampler = BatchSampler(images, labels, BATCH, rng_data, dtype=np.float64)
-    losses = [train.train_step(net, sampler, opt) for _ in range(STEPS)]
+    data = Dataset("synthetic", images, labels, images, labels)
+    evaluations = Evaluations(data, split(data, 0, 0), net.dtype, diagnostics=False)
+    with engine.session(net, sampler, evaluations, write=lambda row: None) as session:
+        losses = [train.train_step(session, opt) for _ in range(STEPS)]
     return net, start, losses
 
 
@@ -273,10 +278,11 @@ def reference_run(name: str, hyper: dict[str, Any], start: Params, seed: int) ->
     return params, losses
 
 
+@pytest.mark.parametrize("engine", list(Engine))
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_fifty_optimised_steps_equal_the_plain_reference(name: str) -> None:
+def test_fifty_optimised_steps_equal_the_plain_reference(name: str, engine: Engine) -> None:
     opt = build_optimizer(name, {"lr": LEARNING_RATES[name]})
-    net, start, losses = optimised_run(opt, seed=3)
+    net, start, losses = optimised_run(opt, seed=3, engine=engine)
     expected, expected_losses = reference_run(name, hyper_values(opt), start, seed=3)
     np.testing.assert_allclose(losses, expected_losses, rtol=RTOL, atol=0)
     for i, (w, b) in enumerate(zip(net.weights, net.biases), start=1):

@@ -11,6 +11,7 @@ import pytest
 from optbench import train
 from optbench.config import load_experiment
 from optbench.data import Dataset, split_rows
+from optbench.engine import Engine
 from optbench.results import group_variants, read_experiment
 from optbench.runner import run_experiment
 
@@ -161,7 +162,7 @@ def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupte
         ("identity", "sgd", 10.0, 1, 1000, "diverged"),
     ],
 )
-def test_evaluating_beside_the_training_writes_the_rows_of_evaluating_in_line(
+def test_the_overlapped_engine_writes_the_rows_of_the_inline_one(
     activation: str, optimizer: str, lr: float, eval_every: int, validation: int, status: str, mnist: Dataset
 ) -> None:
     import threading
@@ -179,7 +180,7 @@ def test_evaluating_beside_the_training_writes_the_rows_of_evaluating_in_line(
     run, problems = validate_run(raw)
     assert run is not None, problems
 
-    def execute(beside: bool) -> tuple[list[Any], list[Any], list[Any], train.Outcome]:
+    def execute(engine: Engine) -> tuple[list[Any], list[Any], list[Any], train.Outcome]:
         rows: list[Any] = []
         diagnostics: list[Any] = []
         saved: list[Any] = []
@@ -189,13 +190,13 @@ def test_evaluating_beside_the_training_writes_the_rows_of_evaluating_in_line(
             kept = {k: v for k, v in unpack(pack(checkpoint)).items() if k != "elapsed"}
             saved.append((step, {k: v.tobytes() for k, v in kept.items()}))
 
-        outcome = train.run(run, rows.append, diagnostics.append, save, beside=beside)
+        outcome = train.run(run, rows.append, diagnostics.append, save, engine=engine)
         return [list(r[:-1]) for r in rows], diagnostics, saved, outcome
 
-    in_line = execute(beside=False)
-    beside = execute(beside=True)
+    in_line = execute(Engine.INLINE)
+    beside = execute(Engine.OVERLAPPED)
     assert in_line[3].status == status, in_line[3]
     assert [r[0] for r in beside[0]] == list(range(1, len(beside[0]) + 1))  # in step order
     # Rows (timing aside), diagnostics, checkpoints and outcome; as text, where NaN equals NaN.
     assert repr(beside) == repr(in_line)
-    assert not [t for t in threading.enumerate() if t.name.startswith("optbench-eval")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("optbench-")]

@@ -1,14 +1,11 @@
 """Minibatches and evaluation chunks: uint8 images become floats a batch or a chunk at a time.
 
 Each sampler or reader allocates its float buffer once and converts into it on every call, so the
-images stay uint8 in memory (47 MB for the MNIST training set). A sampler of a run with a spare
-core draws its batches ahead, a few at a time in its helper thread, while the run trains.
+images stay uint8 in memory (47 MB for the MNIST training set).
 """
 
 from __future__ import annotations
 
-import functools
-from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -16,15 +13,9 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from optbench.errors import DataError
-from optbench.signals import Helper
 
 PIXEL_MAX = 255
 """Images are scaled to [0, 1] by dividing by this, exactly (not by multiplying by its inverse)."""
-
-AHEAD_BATCHES = 4
-"""How many batches a sampler that draws ahead asks its helper thread for at a time: each request
-costs the training thread a few microseconds of waking the helper and sharing the interpreter with
-it, so it is made once every few steps rather than at every one."""
 
 EVAL_CHUNK = 2000
 """Default rows per evaluation chunk: big enough for efficient matrix products, small in memory."""
@@ -51,11 +42,9 @@ class BatchSampler:
     batch_size independent uniform draws, as the book's `np.random.choice(n, batch_size)`; then
     `Generator.integers`, which has no `out=`, returns a fresh index array per call.
 
-    Given a `helper` (a run with a spare core), the sampler has it draw the next AHEAD_BATCHES
-    batches, while it is active, into buffers of their own while the caller trains on this one: the
-    calls after find them ready. The batches are the same bit for bit; only batches whose rows are
-    known without the generator are drawn ahead (not the first of an epoch, nor any with
-    replacement).
+    `next()` is `next_rows()` (where the generator is drawn from) followed by `fill()`; `rows_ahead`
+    tells the rows of the batches after the next one that are known without the generator, which
+    lets the engine fill them beforehand on a spare core (`optbench.engine`).
     """
 
     def __init__(
@@ -67,7 +56,6 @@ class BatchSampler:
         dtype: DTypeLike = np.float32,
         replacement: bool = False,
         rows: NDArray[np.intp] | None = None,
-        helper: Helper | None = None,
     ) -> None:
         if images_u8.dtype != np.uint8 or images_u8.ndim != 2:
             raise ValueError(f"images must be a 2-D uint8 array, got {images_u8.ndim}-D {images_u8.dtype}")
@@ -87,16 +75,7 @@ class BatchSampler:
         self._order = np.arange(n, dtype=np.intp) if self._rows is None else self._rows.copy()
         self._pos = n  # the first call starts an epoch
         self._x_u8 = np.empty((batch_size, images_u8.shape[1]), dtype=np.uint8)
-        slots = 1 + AHEAD_BATCHES if helper is not None else 1
-        self._x = [np.empty((batch_size, images_u8.shape[1]), dtype=self.dtype) for _ in range(slots)]
-        self._y = [np.empty(batch_size, dtype=np.intp) for _ in range(slots)]
-        self._slot = 0
-        """The slot of the last batch returned: the one slot the helper never writes into."""
-        self._helper = helper
-        self._ahead: deque[int] = deque()
-        """The slots of the batches at _pos, _pos + batch_size, ..., drawn ahead in one request."""
-        self._in_flight = False
-        """Whether the helper may still be drawing them."""
+        self._x, self._y = self.new_buffers()
 
     @property
     def epoch(self) -> float:
@@ -105,35 +84,12 @@ class BatchSampler:
 
     def next(self) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
         """The next minibatch (x, y), in the sampler's reused buffers."""
-        if self._ahead:
-            self._wait_ahead()
-            slot = self._ahead.popleft()
-            self._pos += self.batch_size
-        else:
-            slot = (self._slot + 1) % len(self._x)
-            self._fill(slot, self._indices())
-        self._slot = slot
+        self.fill(self.next_rows(), self._x, self._y, self._x_u8)
+        return self._x, self._y
+
+    def next_rows(self) -> NDArray[np.intp]:
+        """The rows of the next batch, drawn from the generator where they need it; counts the batch."""
         self.batches_drawn += 1
-        if self._helper is not None and self._helper.active and not self._ahead and not self.replacement:
-            self._draw_ahead()
-        return self._x[slot], self._y[slot]
-
-    def _draw_ahead(self) -> None:
-        """Ask the helper for the batches after this one, as many as fit before the epoch's end."""
-        assert self._helper is not None
-        size = self.batch_size
-        count = min(AHEAD_BATCHES, (len(self._order) - self._pos) // size)
-        if count == 0:
-            return
-        slots = [(self._slot + k) % len(self._x) for k in range(1, count + 1)]
-        starts = range(self._pos, self._pos + count * size, size)
-        batches = [(slot, self._order[s : s + size]) for slot, s in zip(slots, starts)]
-        self._helper.submit(functools.partial(self._fill_all, batches))
-        self._ahead.extend(slots)
-        self._in_flight = True
-
-    def _indices(self) -> NDArray[np.intp]:
-        """The rows of the next batch, drawn from the generator where they need it."""
         if self.replacement:
             idx = self.rng.integers(0, len(self._order), size=self.batch_size)
             return idx if self._rows is None else self._rows[idx]
@@ -144,31 +100,31 @@ class BatchSampler:
         self._pos += self.batch_size
         return idx
 
-    def _fill(self, slot: int, idx: NDArray[np.intp]) -> None:
-        """Gather rows `idx` into the buffers of `slot`, as floats scaled to [0, 1]."""
+    def rows_ahead(self, count: int) -> list[NDArray[np.intp]]:
+        """The rows of up to `count` batches after the last one drawn that are known already: those
+        left in this epoch's order (none with replacement, where every batch draws anew)."""
+        if self.replacement:
+            return []
+        size = self.batch_size
+        count = min(count, (len(self._order) - self._pos) // size)
+        return [self._order[s : s + size] for s in range(self._pos, self._pos + count * size, size)]
+
+    def new_buffers(self) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
+        """A pair of arrays to fill a batch into."""
+        return (
+            np.empty((self.batch_size, self.images.shape[1]), dtype=self.dtype),
+            np.empty(self.batch_size, dtype=np.intp),
+        )
+
+    def fill(
+        self, rows: NDArray[np.intp], x: NDArray[Any], y: NDArray[np.intp], x_u8: NDArray[np.uint8]
+    ) -> None:
+        """Gather `rows` into x (as floats scaled to [0, 1]) and y; `x_u8` is scratch for the uint8 rows."""
         # mode="clip" skips the bounds check that would make np.take buffer its output; the indices
         # are in range by construction.
-        np.take(self.images, idx, axis=0, out=self._x_u8, mode="clip")
-        np.take(self.labels, idx, out=self._y[slot], mode="clip")
-        np.divide(self._x_u8, PIXEL_MAX, out=self._x[slot], dtype=self.dtype)
-
-    def _fill_all(self, batches: list[tuple[int, NDArray[np.intp]]]) -> None:
-        for slot, idx in batches:
-            self._fill(slot, idx)
-
-    def _wait_ahead(self) -> None:
-        """Wait for the batches being drawn ahead, if the helper may still be drawing them.
-
-        A stop signal raises while waiting and leaves them in flight (the next wait waits again); an
-        error of the helper's drops them and is raised here.
-        """
-        if self._in_flight:
-            assert self._helper is not None
-            error = self._helper.wait()
-            self._in_flight = False
-            if error is not None:
-                self._ahead.clear()
-                raise error
+        np.take(self.images, rows, axis=0, out=x_u8, mode="clip")
+        np.take(self.labels, rows, out=y, mode="clip")
+        np.divide(x_u8, PIXEL_MAX, out=x, dtype=self.dtype)
 
     def state(self) -> dict[str, Any]:
         """Where the sampler is: its order, position, count and generator, to continue bit for bit."""
@@ -181,8 +137,6 @@ class BatchSampler:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Continue from `state` (of `state()`, for the same rows and batch size)."""
-        self._wait_ahead()  # the batches drawn ahead are the old position's
-        self._ahead.clear()
         order = np.asarray(state["order"], dtype=np.intp)
         if order.shape != self._order.shape:
             raise ValueError(f"a sampler of {len(order)} rows cannot continue one of {len(self._order)}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from optbench.engine import Engine
 from optbench.errors import UsageError
 from optbench.executors.task import Event, perform
 
@@ -53,14 +54,14 @@ class InlineExecutor:
 
     `wait` executes the oldest submitted run to its end, delivering its events as they happen, so its
     rows reach the disk while it trains and Ctrl-C interrupts it where it is. With a second core, the
-    run evaluates on it while it trains (the same numbers, sooner).
+    run overlaps its work on it (`Engine.OVERLAPPED`: the same numbers, sooner).
     """
 
     capacity = 1
 
     def __init__(self) -> None:
         self._queue: deque[tuple[str, str, str | None]] = deque()
-        self._beside = _cores() > 1
+        self._engine = Engine.OVERLAPPED if _cores() > 1 else Engine.INLINE
 
     def submit(self, key: str, config_text: str, checkpoint: str | None = None) -> None:
         self._queue.append((key, config_text, checkpoint))
@@ -68,7 +69,7 @@ class InlineExecutor:
     def wait(self, handle: Handler, timeout: float) -> None:
         if self._queue:
             key, config_text, checkpoint = self._queue.popleft()
-            perform(config_text, lambda event: handle(key, event), checkpoint=checkpoint, beside=self._beside)
+            perform(config_text, lambda event: handle(key, event), checkpoint=checkpoint, engine=self._engine)
 
     def shutdown(self, cancel: bool) -> None:
         self._queue.clear()

@@ -34,9 +34,11 @@ import yaml
 from optbench import __version__, checkpoints, train
 from optbench.config import validate_run
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS
+from optbench.engine import Engine
 from optbench.errors import OptbenchError
 from optbench.files import csv_line
 from optbench.layout import DIAGNOSTICS_FILE, METRICS_FILE
+from optbench.metrics import Row
 
 Event = tuple[Any, ...]
 Emit = Callable[[Event], None]
@@ -61,16 +63,15 @@ def perform(
     emit: Emit,
     prepare: Callable[[Any], None] | None = None,
     checkpoint: str | None = None,
-    beside: bool = False,
+    engine: Engine = Engine.INLINE,
 ) -> None:
     """Execute the run that `config_text` (a config.yaml) describes, reporting everything to `emit`.
 
     `prepare`, if given, receives the parsed config before it is validated (validation reads the
     dataset's size from its folder): a cluster worker makes the data present there. What it raises
     fails the run like any other error. `checkpoint` resumes the run from a checkpoint it emitted.
-    `beside`: the run has a spare core: it evaluates in a second thread (`optbench.evaluation`) and,
-    between evaluations, has a third draw its batches and compute its upper layers' weight
-    gradients (`optbench.train.run_dataset`).
+    `engine` lays a dataset run's work out on the cores (`optbench.engine`; OVERLAPPED for a run
+    that has a core to spare).
     """
     started = time.perf_counter()
     worker = {"pid": os.getpid(), "host": socket.gethostname(), "versions": versions()}
@@ -94,16 +95,16 @@ def perform(
             if resume is None:
                 emit(("rows", DIAGNOSTICS_FILE, csv_line(DIAGNOSTIC_COLUMNS), None))
 
-            def write_diagnostics(row: train.Row) -> None:
+            def write_diagnostics(row: Row) -> None:
                 emit(("rows", DIAGNOSTICS_FILE, csv_line(row), row[0]))
 
-        def write_metrics(row: train.Row) -> None:
+        def write_metrics(row: Row) -> None:
             emit(("rows", METRICS_FILE, csv_line(row), row[0]))
 
         def save(step: int, state: checkpoints.Checkpoint) -> None:
             emit(("checkpoint", step, base64.b64encode(checkpoints.pack(state)).decode("ascii")))
 
-        outcome = train.run(run, write_metrics, write_diagnostics, save=save, resume=resume, beside=beside)
+        outcome = train.run(run, write_metrics, write_diagnostics, save=save, resume=resume, engine=engine)
     except Exception as exc:  # a failing run is a result of the sweep, reported in its status
         done(status="failed", error=describe_error(exc))
         return
