@@ -22,6 +22,7 @@ from click.shell_completion import CompletionItem
 
 from optbench import __version__
 from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
+from optbench.progress import DRAWING
 
 if TYPE_CHECKING:
     from optbench.config import Experiment
@@ -141,7 +142,6 @@ RESULTS_ARG = click.argument(
     default=Path("results"),
     required=False,
 )
-DRAWING = "drawing figures…"
 
 
 def _say(quiet: bool, message: str) -> None:
@@ -340,8 +340,8 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path, dry_run: bo
         click.echo(cases_table(cfg), nl=False)
         return
     from optbench import report
+    from optbench.activations_writer import run_activations
     from optbench.plots import Drawer
-    from optbench.runner import run_activations
 
     with Drawer() as drawer:
         folder = run_activations(cfg, out)
@@ -391,8 +391,9 @@ def suite(
         click.echo(suite_table(loaded), nl=False)
         return
     from optbench import report
+    from optbench.activations_writer import run_activations
     from optbench.plots import Drawer
-    from optbench.runner import run_activations, run_experiments
+    from optbench.runner import run_experiments
     from optbench.tune import run_tune
 
     workers = _workers(jobs)
