@@ -474,12 +474,9 @@ def tune(
         load_tune(config, overrides), command=shlex.join(["optbench", "tune", str(config), *overrides])
     )
     if dry_run:
-        from optbench.tune import planned_trials
+        from optbench.tune import trials_table
 
-        click.echo(_trials_table(planned_trials(study)), nl=False)
-        if study.spec.sampler == "tpe":
-            later = f"trials 1 to {study.spec.budget - 1}"
-            click.echo(f"{later} of each optimizer are proposed by tpe as the results come in")
+        click.echo(trials_table(study), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer
@@ -502,23 +499,6 @@ def tune(
         sys.exit(EXIT_INTERRUPTED)
     if outcome.any_failed:
         sys.exit(1)
-
-
-def _trials_table(trials: Sequence[Any]) -> str:
-    """The trials of a dry run: optimizer, trial number, seeds and the searched values."""
-    from optbench.text import format_value, plural, text_table
-
-    keys = list(dict.fromkeys(k for t in trials for k in t.params))
-    rows = [
-        [t.optimizer, str(t.number), " ".join(str(r.train.seed) for r in t.runs)]
-        + [format_value(t.params[k]) if k in t.params else "" for k in keys]
-        for t in trials
-    ]
-    runs = sum(len(t.runs) for t in trials)
-    return (
-        text_table(["optimizer", "trial", "seeds", *keys], rows)
-        + f"{plural(len(trials), 'trial')}, {plural(runs, 'run')}\n"
-    )
 
 
 @main.command("report", short_help="Redraw figures and reports from the CSV files.")
