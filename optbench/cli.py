@@ -7,7 +7,6 @@ them, so `optbench --help` starts fast.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import os
@@ -390,54 +389,24 @@ def suite(
     if dry_run:
         click.echo(suite_table(loaded), nl=False)
         return
-    from optbench import report
-    from optbench.activations_writer import run_activations
-    from optbench.plots import Drawer
-    from optbench.runner import run_experiments
-    from optbench.tune import run_tune
+    from optbench.suite import run_suite
 
-    workers = _workers(jobs)
-    with Drawer() as drawer:
-        experiments = loaded.experiments
-        # The sweep first: it connects to the cluster (or checks the data) before anything is written.
-        results = (
-            run_experiments(
-                experiments, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler
-            )
-            if experiments
-            else []
-        )
-        folders = [run_activations(cfg, out) for cfg in loaded.activations]
-        interrupted = any(r.interrupted for r in results)
-        tuned = []
-        for study in loaded.studies if not interrupted else []:
-            outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
-            tuned.append(outcome)
-            if outcome.interrupted:
-                interrupted = True
-                break
-        finished = [r.folder for r in results if not r.interrupted] + [
-            t.folder for t in tuned if not t.interrupted
-        ]
-        drawn = folders + finished
-        _say(quiet, DRAWING)
-        drawer.folders_figures(drawn, workers)
-    for folder in drawn:
-        report.write_report(folder)
-    for result in results:
+    outcome = run_suite(
+        loaded, out, _workers(jobs), force, not quiet, scheduler, functools.partial(_say, quiet)
+    )
+    for result in outcome.results:
         _echo_failures(result.statuses)
         done = sum(1 for s in result.statuses.values() if s.get("status") in ("completed", "diverged"))
         click.echo(f"{result.folder}: {done} of {len(result.statuses)} runs finished")
-    for outcome in tuned:
-        for sweep in outcome.sweeps:
+    for tuned in outcome.tuned:
+        for sweep in tuned.sweeps:
             _echo_failures(sweep.statuses)
-        click.echo(f"{outcome.folder}: tuned" + (" (interrupted)" if outcome.interrupted else ""))
-    if interrupted:
+        click.echo(f"{tuned.folder}: tuned" + (" (interrupted)" if tuned.interrupted else ""))
+    if outcome.interrupted:
         click.echo("interrupted: rerun the same command to finish the remaining runs", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    index = report.write_index(out, [*folders, *(r.folder for r in results), *(t.folder for t in tuned)])
-    click.echo(f"index: {index}")
-    if any(r.any_failed for r in results) or any(t.any_failed for t in tuned):
+    click.echo(f"index: {outcome.index}")
+    if any(sweep.any_failed for sweep in outcome.sweeps):
         sys.exit(1)
 
 
@@ -512,35 +481,19 @@ def report_command(results_dir: Path, jobs: int | None, quiet: bool) -> None:
     RESULTS_DIR (default: results) is one experiment's folder, or a results root holding several (then
     each is redrawn and the index rewritten). A folder a running command is writing into is refused.
     """
-    from optbench import plots, report
-    from optbench.files import FolderLock
-    from optbench.results import is_result_folder
+    from optbench import report
+    from optbench.redraw import redraw
 
-    processes = _workers(jobs)
-    single = is_result_folder(results_dir)
-    folders = (
-        [results_dir]
-        if single
-        else sorted(f for f in results_dir.iterdir() if f.is_dir() and is_result_folder(f))
-    )
-    if not folders:
-        raise OptbenchError(f"{results_dir}: holds no optbench experiment folder")
-    with contextlib.ExitStack() as held:
-        for folder in folders:
-            held.enter_context(FolderLock(folder, advice="run optbench report again once it has finished"))
-        _say(quiet, DRAWING)
-        if single:
-            figures = plots.experiment_figures(results_dir, processes=processes)
-            path = report.write_report(results_dir)
-            click.echo(report.variants_table(results_dir), nl=False)
-            for figure in figures:
-                click.echo(f"figure: {figure}")
-            click.echo(f"report: {path}")
-            return
-        plots.render([job for folder in folders for job in plots.figure_jobs(folder)], processes)
-        for folder in folders:
-            click.echo(f"report: {report.write_report(folder)}")
-        click.echo(f"index: {report.write_index(results_dir, folders)}")
+    done = redraw(results_dir, _workers(jobs), functools.partial(_say, quiet))
+    if done.index is None:
+        click.echo(report.variants_table(results_dir), nl=False)
+        for figure in done.figures:
+            click.echo(f"figure: {figure}")
+        click.echo(f"report: {done.reports[0]}")
+        return
+    for path in done.reports:
+        click.echo(f"report: {path}")
+    click.echo(f"index: {done.index}")
 
 
 @main.command("runs", short_help="List the experiments under a results folder.")
