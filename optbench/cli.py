@@ -1,19 +1,22 @@
 """The `optbench` command: parse the shell's words, call one experiment, say where the results went.
 
-No mathematics here. Errors a user can fix are one line each on stderr with the exit status of their
-kind (2: usage or config, 1: run time); heavy modules are imported inside the commands that need
-them, so `optbench --help` starts fast.
+No mathematics here, and nothing run in here: the commands call `optbench.runner` (the runs of
+train and compare), `optbench.activations_writer`, `optbench.tune`, `optbench.suite` (a whole
+suite) and `optbench.redraw` (report). The commands that run experiments share their options
+(`_running`) and their end (`_finish`: the failed runs, then the exit status). Errors a user can
+fix are one line each on stderr with the exit status of their kind (2: usage or config, 1: run
+time, 130: interrupted); heavy modules are imported inside the commands that need them, so
+`optbench --help` starts fast.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,10 +25,12 @@ from click.shell_completion import CompletionItem
 
 from optbench import __version__
 from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
+from optbench.progress import DRAWING
 
 if TYPE_CHECKING:
     from optbench.config import Experiment
     from optbench.executors import Scheduler
+    from optbench.runner import SweepResult
 
 TRACEBACK_ENV = "OPTBENCH_TRACEBACK"
 """Set to 1 to let unexpected exceptions show their traceback (for bug reports)."""
@@ -102,22 +107,30 @@ OUT_OPT = click.option(
     help="Results root; each experiment writes into OUT/<experiment>/.",
 )
 QUIET_OPT = click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
-JOBS_OPT = click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Runs executed at once, in worker processes.  [default: the number of cores]",
-)
-FIGURE_JOBS_OPT = click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Figures drawn at once, in worker processes.  [default: the number of cores]",
-)
-FORCE_OPT = click.option("--force", is_flag=True, help="Rerun runs that already finished.")
-DRY_RUN_OPT = click.option("--dry-run", is_flag=True, help="Print the resolved runs and write nothing.")
+
+
+def _jobs_option(what: str) -> Callable[[F], F]:
+    """-j/--jobs: how many of `what` (e.g. "Runs executed") at once."""
+    return click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=None,
+        help=f"{what} at once, in worker processes.  [default: the number of cores]",
+    )
+
+
+def _results_arg(name: str) -> Callable[[F], F]:
+    """The optional argument `name`: a results folder (default: results)."""
+    return click.argument(
+        name,
+        metavar=f"[{name.upper()}]",
+        type=click.Path(path_type=Path, exists=True, file_okay=False),
+        default=Path("results"),
+        required=False,
+    )
+
+
 SCHEDULER_ENV = "OPTBENCH_SCHEDULER"
 """The address of a Dask scheduler to run on when neither --scheduler nor --scheduler-file is given."""
 SCHEDULER_OPT = click.option(
@@ -134,14 +147,6 @@ SCHEDULER_FILE_OPT = click.option(
     default=None,
     help="Like --scheduler, the address read from the file `dask scheduler --scheduler-file` wrote.",
 )
-RESULTS_ARG = click.argument(
-    "results_dir",
-    metavar="[RESULTS_DIR]",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    default=Path("results"),
-    required=False,
-)
-DRAWING = "drawing figures…"
 
 
 def _say(quiet: bool, message: str) -> None:
@@ -154,17 +159,60 @@ def _workers(jobs: int | None) -> int:
     return jobs or os.cpu_count() or 1
 
 
-def _scheduler(address: str | None, file: Path | None) -> Scheduler | None:
-    """The Dask scheduler --scheduler, --scheduler-file or $OPTBENCH_SCHEDULER names; None: run locally."""
-    from optbench.errors import UsageError
-    from optbench.executors import Scheduler
+@dataclasses.dataclass(frozen=True)
+class _RunOptions:
+    """The options a command that runs experiments shares (`_running`); those it lacks keep their defaults."""
 
-    if address and file:
-        raise UsageError("give --scheduler or --scheduler-file, not both")
-    if file is not None:
-        return Scheduler(file=file)
-    address = address or os.environ.get(SCHEDULER_ENV)
-    return Scheduler(address=address) if address else None
+    out: Path
+    dry_run: bool
+    quiet: bool
+    force: bool = False
+    jobs: int | None = None
+    scheduler_address: str | None = None
+    scheduler_file: Path | None = None
+
+    @property
+    def workers(self) -> int:
+        return _workers(self.jobs)
+
+    def scheduler(self) -> Scheduler | None:
+        """The Dask scheduler --scheduler, --scheduler-file or $OPTBENCH_SCHEDULER names; None: run here."""
+        from optbench.errors import UsageError
+        from optbench.executors import Scheduler
+
+        if self.scheduler_address and self.scheduler_file:
+            raise UsageError("give --scheduler or --scheduler-file, not both")
+        if self.scheduler_file is not None:
+            return Scheduler(file=self.scheduler_file)
+        address = self.scheduler_address or os.environ.get(SCHEDULER_ENV)
+        return Scheduler(address=address) if address else None
+
+
+def _running(prints: str, *, force: bool = True, sweep: bool = False) -> Callable[[F], F]:
+    """The options of a command that runs experiments, handed to it as one `_RunOptions`, `opts`:
+    --out, --force (unless `force` is false), --dry-run (which prints `prints`), -q, and for a sweep
+    (`sweep`) --jobs, --scheduler and --scheduler-file."""
+    options = [
+        OUT_OPT,
+        *([_jobs_option("Runs executed")] if sweep else []),
+        *([click.option("--force", is_flag=True, help="Rerun runs that already finished.")] if force else []),
+        click.option("--dry-run", is_flag=True, help=f"Print {prints} and write nothing."),
+        QUIET_OPT,
+        *([SCHEDULER_OPT, SCHEDULER_FILE_OPT] if sweep else []),
+    ]
+    names = {field.name for field in dataclasses.fields(_RunOptions)}
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in names & kwargs.keys()}
+            return command(*args, opts=_RunOptions(**given), **kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 @click.group(
@@ -201,17 +249,33 @@ def _load(command: str, config: Path, overrides: Sequence[str]) -> Experiment:
     return dataclasses.replace(exp, command=shlex.join(["optbench", command, str(config), *overrides]))
 
 
+def _finish(
+    sweeps: Iterable[SweepResult],
+    interrupted: bool,
+    resume: str = "rerun the same command to finish the remaining runs",
+) -> None:
+    """The end of a command that ran experiments: a line on stderr for each run that failed, with its
+    reason; then, if a stop cut it short, `interrupted: <resume>` and exit status 130, else exit
+    status 1 if a run failed."""
+    failed = False
+    for sweep in sweeps:
+        for run_id, status in sorted(sweep.statuses.items()):
+            if status.get("status") == "failed":
+                click.echo(f"error: run {run_id} failed: {status.get('error')}", err=True)
+                failed = True
+    if interrupted:
+        click.echo(f"interrupted: {resume}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if failed:
+        sys.exit(1)
+
+
 @main.command(short_help="Train one run of a config (its first).")
 @CONFIG_ARG
 @OVERRIDES_ARG
-@OUT_OPT
-@FORCE_OPT
-@click.option("--dry-run", is_flag=True, help="Print the resolved run and write nothing.")
-@QUIET_OPT
+@_running("the resolved run")
 @_reports_errors
-def train(
-    config: Path, overrides: tuple[str, ...], out: Path, force: bool, dry_run: bool, quiet: bool
-) -> None:
+def train(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
     """Train one run: the config's base run, or its first run if it has runs or a grid.
 
     A run that already finished is not trained again (--force trains it anew); an interrupted one
@@ -223,7 +287,7 @@ def train(
 
     exp = _load("train", config, overrides)
     of_all = f"1 of {len(exp.runs)} runs; compare runs them all" if len(exp.runs) > 1 else ""
-    if dry_run:
+    if opts.dry_run:
         click.echo(runs_table(dataclasses.replace(exp, runs=exp.runs[:1])), nl=False)
         if of_all:
             click.echo(f"would train {of_all}")
@@ -232,22 +296,17 @@ def train(
     from optbench.runner import run_experiment
 
     with Drawer() as drawer:
-        result = run_experiment(exp.first_only(), out, jobs=1, force=force, progress=not quiet)
+        result = run_experiment(exp.first_only(), opts.out, jobs=1, force=opts.force, progress=not opts.quiet)
         ((run_id, status),) = result.statuses.items()
         run_folder = result.folder / RUNS_DIR / run_id
-        if result.interrupted:
-            click.echo(f"interrupted: {run_folder}", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        if status.get("status") == "failed":
-            _echo_failures(result.statuses)
-            sys.exit(1)
+        _finish([result], result.interrupted, resume=str(run_folder))
         if result.skipped:
             click.echo(
                 f"note: {run_id} already finished; not trained again (--force trains it anew)", err=True
             )
             figures = [run_folder / name for name in RUN_FIGURES if (run_folder / name).is_file()]
         else:
-            _say(quiet, DRAWING)
+            _say(opts.quiet, DRAWING)
             figures = drawer.run_figures(run_folder, processes=_workers(None))
     click.echo(status_line(run_id, status))
     click.echo(f"results: {run_folder}")
@@ -257,35 +316,12 @@ def train(
         click.echo(f"trained {of_all}")
 
 
-def _echo_failures(statuses: dict[str, dict[str, Any]]) -> None:
-    """One line on stderr for each run that failed, with its reason."""
-    for run_id, status in sorted(statuses.items()):
-        if status.get("status") == "failed":
-            click.echo(f"error: run {run_id} failed: {status.get('error')}", err=True)
-
-
 @main.command(short_help="Run every run of a config, then figures and a report.")
 @CONFIG_ARG
 @OVERRIDES_ARG
-@OUT_OPT
-@JOBS_OPT
-@FORCE_OPT
-@DRY_RUN_OPT
-@QUIET_OPT
-@SCHEDULER_OPT
-@SCHEDULER_FILE_OPT
+@_running("the resolved runs", sweep=True)
 @_reports_errors
-def compare(
-    config: Path,
-    overrides: tuple[str, ...],
-    out: Path,
-    jobs: int | None,
-    force: bool,
-    dry_run: bool,
-    quiet: bool,
-    scheduler_address: str | None,
-    scheduler_file: Path | None,
-) -> None:
+def compare(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
     """Run every run of the config (runs x grid), then draw combined figures and write a report.
 
     Runs that already finished are skipped (--force reruns them), interrupted ones resume. At the end,
@@ -293,59 +329,53 @@ def compare(
     """
     from optbench.config import runs_table
 
-    scheduler = _scheduler(scheduler_address, scheduler_file)
+    scheduler = opts.scheduler()
     exp = _load("compare", config, overrides)
-    if dry_run:
+    if opts.dry_run:
         click.echo(runs_table(exp), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer
     from optbench.runner import run_experiment
 
-    workers = _workers(jobs)
     with Drawer() as drawer:
-        result = run_experiment(exp, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
+        result = run_experiment(
+            exp, opts.out, jobs=opts.workers, force=opts.force, progress=not opts.quiet, scheduler=scheduler
+        )
         report_path = None
         if not result.interrupted:
-            _say(quiet, DRAWING)
-            drawer.experiment_figures(result.folder, processes=workers)
+            _say(opts.quiet, DRAWING)
+            drawer.experiment_figures(result.folder, processes=opts.workers)
             report_path = report.write_report(result.folder)
     click.echo(report.variants_table(result.folder), nl=False)
-    _echo_failures(result.statuses)
     if result.skipped:
         click.echo(f"{result.skipped} run(s) already finished, skipped (--force reruns them)")
     if report_path is not None:
         click.echo(f"report:  {report_path}")
     click.echo(f"results: {result.folder}")
-    if result.interrupted:
-        click.echo("interrupted: rerun the same command to finish the remaining runs", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    if result.any_failed:
-        sys.exit(1)
+    _finish([result], result.interrupted)
 
 
 @main.command(short_help="Histograms of each layer's outputs at initialisation.")
 @CONFIG_ARG
 @OVERRIDES_ARG
-@OUT_OPT
-@click.option("--dry-run", is_flag=True, help="Print the resolved cases and write nothing.")
-@QUIET_OPT
+@_running("the resolved cases", force=False)
 @_reports_errors
-def activations(config: Path, overrides: tuple[str, ...], out: Path, dry_run: bool, quiet: bool) -> None:
+def activations(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
     """Histograms of every layer's outputs at initialisation, and their gradients, for each case."""
     from optbench.config import cases_table, load_activations
 
     cfg = load_activations(config, overrides)
-    if dry_run:
+    if opts.dry_run:
         click.echo(cases_table(cfg), nl=False)
         return
     from optbench import report
+    from optbench.activations_writer import run_activations
     from optbench.plots import Drawer
-    from optbench.runner import run_activations
 
     with Drawer() as drawer:
-        folder = run_activations(cfg, out)
-        _say(quiet, DRAWING)
+        folder = run_activations(cfg, opts.out)
+        _say(opts.quiet, DRAWING)
         figures = drawer.experiment_figures(folder, processes=1)
     path = report.write_report(folder)
     for figure in figures:
@@ -356,25 +386,9 @@ def activations(config: Path, overrides: tuple[str, ...], out: Path, dry_run: bo
 @main.command(short_help="Run every experiment a suite file lists.")
 @click.argument("suite_file", metavar="SUITE", type=click.Path(path_type=Path))
 @OVERRIDES_ARG
-@OUT_OPT
-@JOBS_OPT
-@FORCE_OPT
-@click.option("--dry-run", is_flag=True, help="Print the experiments and their runs, and write nothing.")
-@QUIET_OPT
-@SCHEDULER_OPT
-@SCHEDULER_FILE_OPT
+@_running("the experiments and their runs", sweep=True)
 @_reports_errors
-def suite(
-    suite_file: Path,
-    overrides: tuple[str, ...],
-    out: Path,
-    jobs: int | None,
-    force: bool,
-    dry_run: bool,
-    quiet: bool,
-    scheduler_address: str | None,
-    scheduler_file: Path | None,
-) -> None:
+def suite(suite_file: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
     """Run every experiment a suite file lists, then all figures, reports and an index.
 
     Its compare experiments run as one sweep, then its tuning studies one after the other. KEY=VALUE
@@ -383,85 +397,33 @@ def suite(
     """
     from optbench.config import load_suite, suite_table
 
-    scheduler = _scheduler(scheduler_address, scheduler_file)
+    scheduler = opts.scheduler()
     loaded = load_suite(suite_file, overrides).load(
         shlex.join(["optbench", "suite", str(suite_file), *overrides])
     )
-    if dry_run:
+    if opts.dry_run:
         click.echo(suite_table(loaded), nl=False)
         return
-    from optbench import report
-    from optbench.plots import Drawer
-    from optbench.runner import run_activations, run_experiments
-    from optbench.tune import run_tune
+    from optbench.suite import run_suite
 
-    workers = _workers(jobs)
-    with Drawer() as drawer:
-        experiments = loaded.experiments
-        # The sweep first: it connects to the cluster (or checks the data) before anything is written.
-        results = (
-            run_experiments(
-                experiments, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler
-            )
-            if experiments
-            else []
-        )
-        folders = [run_activations(cfg, out) for cfg in loaded.activations]
-        interrupted = any(r.interrupted for r in results)
-        tuned = []
-        for study in loaded.studies if not interrupted else []:
-            outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
-            tuned.append(outcome)
-            if outcome.interrupted:
-                interrupted = True
-                break
-        finished = [r.folder for r in results if not r.interrupted] + [
-            t.folder for t in tuned if not t.interrupted
-        ]
-        drawn = folders + finished
-        _say(quiet, DRAWING)
-        drawer.folders_figures(drawn, workers)
-    for folder in drawn:
-        report.write_report(folder)
-    for result in results:
-        _echo_failures(result.statuses)
+    say = functools.partial(_say, opts.quiet)
+    outcome = run_suite(loaded, opts.out, opts.workers, opts.force, not opts.quiet, scheduler, say)
+    for result in outcome.results:
         done = sum(1 for s in result.statuses.values() if s.get("status") in ("completed", "diverged"))
         click.echo(f"{result.folder}: {done} of {len(result.statuses)} runs finished")
-    for outcome in tuned:
-        for sweep in outcome.sweeps:
-            _echo_failures(sweep.statuses)
-        click.echo(f"{outcome.folder}: tuned" + (" (interrupted)" if outcome.interrupted else ""))
-    if interrupted:
-        click.echo("interrupted: rerun the same command to finish the remaining runs", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    index = report.write_index(out, [*folders, *(r.folder for r in results), *(t.folder for t in tuned)])
-    click.echo(f"index: {index}")
-    if any(r.any_failed for r in results) or any(t.any_failed for t in tuned):
-        sys.exit(1)
+    for tuned in outcome.tuned:
+        click.echo(f"{tuned.folder}: tuned" + (" (interrupted)" if tuned.interrupted else ""))
+    if outcome.index is not None:
+        click.echo(f"index: {outcome.index}")
+    _finish(outcome.sweeps, outcome.interrupted)
 
 
 @main.command(short_help="Tune optimizers under a budget, chosen on validation.")
 @CONFIG_ARG
 @OVERRIDES_ARG
-@OUT_OPT
-@JOBS_OPT
-@FORCE_OPT
-@click.option("--dry-run", is_flag=True, help="Print the trials that would run and write nothing.")
-@QUIET_OPT
-@SCHEDULER_OPT
-@SCHEDULER_FILE_OPT
+@_running("the trials that would run", sweep=True)
 @_reports_errors
-def tune(
-    config: Path,
-    overrides: tuple[str, ...],
-    out: Path,
-    jobs: int | None,
-    force: bool,
-    dry_run: bool,
-    quiet: bool,
-    scheduler_address: str | None,
-    scheduler_file: Path | None,
-) -> None:
+def tune(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
     """Tune every optimizer under a declared budget, choose on validation, rerun the chosen settings.
 
     The config's `tune:` section names the optimizers, their search spaces, the budget and the sampler
@@ -472,57 +434,32 @@ def tune(
     study = dataclasses.replace(
         load_tune(config, overrides), command=shlex.join(["optbench", "tune", str(config), *overrides])
     )
-    if dry_run:
-        from optbench.tune import planned_trials
+    if opts.dry_run:
+        from optbench.tune import trials_table
 
-        click.echo(_trials_table(planned_trials(study)), nl=False)
-        if study.spec.sampler == "tpe":
-            later = f"trials 1 to {study.spec.budget - 1}"
-            click.echo(f"{later} of each optimizer are proposed by tpe as the results come in")
+        click.echo(trials_table(study), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer
     from optbench.tune import run_tune
 
-    workers = _workers(jobs)
-    scheduler = _scheduler(scheduler_address, scheduler_file)
+    scheduler = opts.scheduler()
     with Drawer() as drawer:
-        outcome = run_tune(study, out, jobs=workers, force=force, progress=not quiet, scheduler=scheduler)
+        outcome = run_tune(
+            study, opts.out, jobs=opts.workers, force=opts.force, progress=not opts.quiet, scheduler=scheduler
+        )
         if not outcome.interrupted:
-            _say(quiet, DRAWING)
-            drawer.experiment_figures(outcome.folder, processes=workers)
+            _say(opts.quiet, DRAWING)
+            drawer.experiment_figures(outcome.folder, processes=opts.workers)
     if not outcome.interrupted:
         click.echo(f"report: {report.write_report(outcome.folder)}")
-    for sweep in outcome.sweeps:
-        _echo_failures(sweep.statuses)
     click.echo(f"results: {outcome.folder}")
-    if outcome.interrupted:
-        click.echo("interrupted: rerun the same command to finish the study", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    if outcome.any_failed:
-        sys.exit(1)
-
-
-def _trials_table(trials: Sequence[Any]) -> str:
-    """The trials of a dry run: optimizer, trial number, seeds and the searched values."""
-    from optbench.text import format_value, plural, text_table
-
-    keys = list(dict.fromkeys(k for t in trials for k in t.params))
-    rows = [
-        [t.optimizer, str(t.number), " ".join(str(r.train.seed) for r in t.runs)]
-        + [format_value(t.params[k]) if k in t.params else "" for k in keys]
-        for t in trials
-    ]
-    runs = sum(len(t.runs) for t in trials)
-    return (
-        text_table(["optimizer", "trial", "seeds", *keys], rows)
-        + f"{plural(len(trials), 'trial')}, {plural(runs, 'run')}\n"
-    )
+    _finish(outcome.sweeps, outcome.interrupted, resume="rerun the same command to finish the study")
 
 
 @main.command("report", short_help="Redraw figures and reports from the CSV files.")
-@RESULTS_ARG
-@FIGURE_JOBS_OPT
+@_results_arg("results_dir")
+@_jobs_option("Figures drawn")
 @QUIET_OPT
 @_reports_errors
 def report_command(results_dir: Path, jobs: int | None, quiet: bool) -> None:
@@ -531,45 +468,23 @@ def report_command(results_dir: Path, jobs: int | None, quiet: bool) -> None:
     RESULTS_DIR (default: results) is one experiment's folder, or a results root holding several (then
     each is redrawn and the index rewritten). A folder a running command is writing into is refused.
     """
-    from optbench import plots, report
-    from optbench.files import FolderLock
-    from optbench.results import is_result_folder
+    from optbench import report
+    from optbench.redraw import redraw
 
-    processes = _workers(jobs)
-    single = is_result_folder(results_dir)
-    folders = (
-        [results_dir]
-        if single
-        else sorted(f for f in results_dir.iterdir() if f.is_dir() and is_result_folder(f))
-    )
-    if not folders:
-        raise OptbenchError(f"{results_dir}: holds no optbench experiment folder")
-    with contextlib.ExitStack() as held:
-        for folder in folders:
-            held.enter_context(FolderLock(folder, advice="run optbench report again once it has finished"))
-        _say(quiet, DRAWING)
-        if single:
-            figures = plots.experiment_figures(results_dir, processes=processes)
-            path = report.write_report(results_dir)
-            click.echo(report.variants_table(results_dir), nl=False)
-            for figure in figures:
-                click.echo(f"figure: {figure}")
-            click.echo(f"report: {path}")
-            return
-        plots.render([job for folder in folders for job in plots.figure_jobs(folder)], processes)
-        for folder in folders:
-            click.echo(f"report: {report.write_report(folder)}")
-        click.echo(f"index: {report.write_index(results_dir, folders)}")
+    done = redraw(results_dir, _workers(jobs), functools.partial(_say, quiet))
+    if done.index is None:
+        click.echo(report.variants_table(results_dir), nl=False)
+        for figure in done.figures:
+            click.echo(f"figure: {figure}")
+        click.echo(f"report: {done.reports[0]}")
+        return
+    for path in done.reports:
+        click.echo(f"report: {path}")
+    click.echo(f"index: {done.index}")
 
 
 @main.command("runs", short_help="List the experiments under a results folder.")
-@click.argument(
-    "results",
-    metavar="[RESULTS]",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    default=Path("results"),
-    required=False,
-)
+@_results_arg("results")
 @_reports_errors
 def runs_command(results: Path) -> None:
     """List the experiments under RESULTS (default: results): their kind, their runs by status, when

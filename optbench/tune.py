@@ -41,6 +41,7 @@ from optbench.results import (
 )
 from optbench.results.files import _read_yaml
 from optbench.runner import SweepResult, run_experiment
+from optbench.text import format_value, plural, text_table
 
 if TYPE_CHECKING:
     import optuna
@@ -280,6 +281,20 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return a.keys() == b.keys() and all(_plain(a[k]) == _plain(b[k]) for k in a)
 
 
-def dry_run_trials(study: Study) -> list[Trial]:
-    """The trials a study would run (random and qmc: all of them; tpe: trial 0 of each optimizer)."""
-    return planned_trials(study)
+def trials_table(study: Study) -> str:
+    """The trials a study would run, as `tune --dry-run` prints them: optimizer, trial number, seeds
+    and the searched values, then their count; for tpe, which trials it proposes as results come in."""
+    trials = planned_trials(study)
+    keys = list(dict.fromkeys(k for t in trials for k in t.params))
+    rows = [
+        [t.optimizer, str(t.number), " ".join(str(r.train.seed) for r in t.runs)]
+        + [format_value(t.params[k]) if k in t.params else "" for k in keys]
+        for t in trials
+    ]
+    runs = sum(len(t.runs) for t in trials)
+    text = text_table(["optimizer", "trial", "seeds", *keys], rows)
+    text += f"{plural(len(trials), 'trial')}, {plural(runs, 'run')}\n"
+    if study.spec.sampler == "tpe":
+        later = f"trials 1 to {study.spec.budget - 1}"
+        text += f"{later} of each optimizer are proposed by tpe as the results come in\n"
+    return text

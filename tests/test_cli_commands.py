@@ -453,33 +453,6 @@ def test_compare_prints_one_row_per_variant_in_config_order_and_the_report(tmp_p
     assert f"report:  {tmp_path / 'r' / 'book' / 'report.md'}" in out
 
 
-@pytest.mark.parametrize("columns", [60, 100])
-def test_the_progress_bar_keeps_its_width_on_a_narrow_terminal(
-    monkeypatch: pytest.MonkeyPatch, columns: int
-) -> None:
-    import io
-
-    from optbench import runner
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-        def fileno(self) -> int:
-            return 2
-
-    monkeypatch.setenv("COLUMNS", str(columns))
-    monkeypatch.setattr(os, "get_terminal_size", lambda fd=None: os.terminal_size((columns, 24)))
-    stream = Terminal()
-    bar = runner._progress_bar(10, 0, "a-long-experiment-name-of-a-sweep", True, stream)
-    bar.update(1)
-    bar.finished("adam-lr0.001-he-relu-s0-i1d2-1f3a9c0d" * 2, {"status": "completed"})
-    bar.close()
-    last = stream.getvalue().split("\r")[-1].strip()
-    assert len(last) < columns and re.search(r"\|.{10,}\|", last), last
-    assert "adam-lr0.001-he" in last if columns >= 100 else True
-
-
 # --------------------------------------------------------------------------------------------------
 # Results you can find and take elsewhere
 # --------------------------------------------------------------------------------------------------

@@ -412,9 +412,9 @@ def test_a_stop_signal_ends_a_sweep_of_a_thousand_runs_within_seconds(
 
 def signal_while_writing(monkeypatch: pytest.MonkeyPatch, signum: int, name: str) -> None:
     """Send `signum` to this process just as the runner writes the file `name` of a run folder."""
-    import optbench.runner
+    import optbench.runfolder
 
-    real = optbench.runner.atomic_write_text
+    real = optbench.runfolder.atomic_write_text
     sent = []
 
     def write_then_signal(path: Path, text: str) -> None:
@@ -423,7 +423,7 @@ def signal_while_writing(monkeypatch: pytest.MonkeyPatch, signum: int, name: str
             os.kill(os.getpid(), signum)
         real(path, text)
 
-    monkeypatch.setattr(optbench.runner, "atomic_write_text", write_then_signal)
+    monkeypatch.setattr(optbench.runfolder, "atomic_write_text", write_then_signal)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -618,17 +618,17 @@ def test_sigint_ignored_at_start_is_respected_by_the_command_and_its_workers(tmp
 def test_an_interrupted_run_records_how_many_steps_it_did(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import optbench.runner
+    import optbench.runfolder
 
     exp = load_experiment(write(tmp_path, SWEEP.replace("steps: 200", "steps: 100000")))
-    real = optbench.runner.RunWriter.rows
+    real = optbench.runfolder.RunWriter.rows
 
-    def rows_then_stop(self: optbench.runner.RunWriter, name: str, text: str, step: int | None) -> None:
+    def rows_then_stop(self: optbench.runfolder.RunWriter, name: str, text: str, step: int | None) -> None:
         real(self, name, text, step)
         if step == 500:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(optbench.runner.RunWriter, "rows", rows_then_stop)
+    monkeypatch.setattr(optbench.runfolder.RunWriter, "rows", rows_then_stop)
     result = run_experiment(exp, tmp_path / "out", jobs=1, progress=False)
     assert result.interrupted
     (status,) = [s for s in result.statuses.values() if s["status"] == "interrupted"]
@@ -654,19 +654,19 @@ class SignalsItself:
 def test_a_stop_signal_that_lands_in_a_finalizer_still_stops_the_sweep(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
 ) -> None:
-    import optbench.runner
+    import optbench.runfolder
 
     exp = load_experiment(write(tmp_path, SWEEP))
-    real = optbench.runner.RunWriter.rows
+    real = optbench.runfolder.RunWriter.rows
 
     def rows_then_signal_in_a_finalizer(
-        self: optbench.runner.RunWriter, name: str, text: str, step: int | None
+        self: optbench.runfolder.RunWriter, name: str, text: str, step: int | None
     ) -> None:
         real(self, name, text, step)
         if step == 100:
             SignalsItself(signum)  # dropped at once: its __del__ runs here
 
-    monkeypatch.setattr(optbench.runner.RunWriter, "rows", rows_then_signal_in_a_finalizer)
+    monkeypatch.setattr(optbench.runfolder.RunWriter, "rows", rows_then_signal_in_a_finalizer)
     result = run_experiment(exp, tmp_path / "out", jobs=1, progress=False)
     assert result.interrupted
     assert sum(s["status"] == "completed" for s in result.statuses.values()) < len(exp.runs)

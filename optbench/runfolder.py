@@ -1,0 +1,200 @@
+"""Run folders: the experiment folder that holds them, and one run's files written as it goes.
+
+Layout (the results contract, `optbench.layout`):
+
+    <out>/<experiment>/runs/<run_id>/{config.yaml, metrics.csv, diagnostics.csv, status.json,
+                                      checkpoint.npz}
+
+From the moment a run folder exists it holds a status.json that tells the truth: a new folder is
+built under a temporary name with its config.yaml and status.json and renamed into place (the
+sweep holds the stop signals meanwhile, and marks a run it stops `interrupted`). A run that resumes
+from its checkpoint has its logs cut back to the checkpoint's step first; the staging folders of a
+process that was killed are removed by the next one to lock the experiment.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from optbench import checkpoints
+from optbench.config import RunConfig
+from optbench.errors import OptbenchError, UsageError
+from optbench.executors.task import describe_error, versions
+from optbench.files import LineLog, atomic_write_bytes, atomic_write_json, atomic_write_text, fsync_dir
+from optbench.layout import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    DIAGNOSTICS_FILE,
+    FINISHED,
+    METRICS_FILE,
+    STATUS_FILE,
+)
+from optbench.signals import stop_signals_blocked
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def experiment_dir(out: Path, experiment: str) -> Path:
+    """The experiment's folder, created; --out must be a folder (or not exist yet)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder")
+    folder = out / experiment
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OptbenchError(f"{folder}: cannot create the results folder: {exc.strerror or exc}") from None
+    return folder
+
+
+def remove_stale_staging(runs_dir: Path) -> None:
+    """Remove the run folders a killed process was still building (call it holding the experiment's lock,
+    which says no one else is)."""
+    for staging in runs_dir.glob(".*.tmp-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+class RunWriter:
+    """The files of one run in flight, written from the events its executor delivers."""
+
+    def __init__(self, folder: Path, run: RunConfig, command: str = "", resume: bool = True) -> None:
+        """`resume`: a run whose folder holds a checkpoint continues from it (--force starts over)."""
+        self.folder = folder
+        self.resume = resume
+        self.keep_checkpoint = run.train.keep_checkpoint
+        self.status: dict[str, Any] = {
+            "run_id": run.run_id,
+            "status": "running",
+            "command": command,
+            "seed": run.train.seed,
+            "started": _now(),
+            "ended": None,
+            "wall_s": None,
+            "pid": os.getpid(),
+            "versions": versions(),
+        }
+        self.steps_done = 0
+        self.resumed_from: int | None = None
+        self._logs: dict[str, LineLog] = {}
+        self._write_error: str | None = None
+
+    def create(self, config_text: str) -> str | None:
+        """A new folder appears whole (config.yaml and status.json); an old one gets its status first.
+
+        Call it with the stop signals held, and register the writer before they are released: a stop
+        then either finds no folder or a folder whose run it marks interrupted. Returns the checkpoint
+        (base64 text) the run resumes from, its logs cut back to the checkpoint's step; None when it
+        starts afresh.
+        """
+        if self.folder.is_dir():
+            found = self._checkpoint() if self.resume else None
+            if found is not None:
+                self.resumed_from = self.steps_done = found[0]
+                self.status["resumed_from"] = found[0]
+            atomic_write_json(self.folder / STATUS_FILE, self.status)
+            atomic_write_text(self.folder / CONFIG_FILE, config_text)
+            if found is not None:
+                for name in (METRICS_FILE, DIAGNOSTICS_FILE):
+                    _cut_back(self.folder / name, found[0])
+                return base64.b64encode(found[1]).decode("ascii")
+            for name in (METRICS_FILE, DIAGNOSTICS_FILE, CHECKPOINT_FILE):
+                (self.folder / name).unlink(missing_ok=True)
+            return None
+        staging = self.folder.with_name(f".{self.folder.name}.tmp-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            atomic_write_text(staging / CONFIG_FILE, config_text)
+            atomic_write_json(staging / STATUS_FILE, self.status)
+            os.rename(staging, self.folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fsync_dir(self.folder.parent)
+        return None
+
+    def _checkpoint(self) -> tuple[int, bytes] | None:
+        """The folder's checkpoint and its step, when its metrics reach that step; else None."""
+        try:
+            data = (self.folder / CHECKPOINT_FILE).read_bytes()
+            step = checkpoints.step_of(data)
+        except (OSError, OptbenchError):
+            return None
+        return (step, data) if _last_step(self.folder / METRICS_FILE) >= step else None
+
+    def checkpoint(self, step: int, text: str) -> None:
+        """Keep the run's newest checkpoint (atomically: a stop leaves the previous one whole)."""
+        if self._write_error is not None:
+            return
+        try:
+            atomic_write_bytes(self.folder / CHECKPOINT_FILE, base64.b64decode(text))
+        except OSError as exc:
+            self._write_error = describe_error(exc)
+
+    def rows(self, name: str, text: str, step: int | None) -> None:
+        """Append whole CSV lines; a failed write fails the run (the file keeps its whole rows)."""
+        if self._write_error is not None:
+            return
+        try:
+            # A stop between creating the file and its first lines would leave it empty.
+            with stop_signals_blocked():
+                log = self._logs.get(name)
+                if log is None:
+                    log = self._logs[name] = LineLog(self.folder / name, append=self.resumed_from is not None)
+                log.append(text)
+        except OSError as exc:
+            self._write_error = describe_error(exc)
+        if step is not None and name == METRICS_FILE:
+            self.steps_done = int(step)
+
+    def finish(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Write the final status the executor reported (or the write error that failed the run)."""
+        self._close()
+        if self._write_error is not None:
+            fields = {**fields, "status": "failed", "error": self._write_error, "final_loss": None}
+        self.status.update(fields, ended=_now())
+        atomic_write_json(self.folder / STATUS_FILE, self.status)
+        if self.status.get("status") in FINISHED and not self.keep_checkpoint:
+            (self.folder / CHECKPOINT_FILE).unlink(missing_ok=True)
+        return self.status
+
+    def interrupt(self) -> dict[str, Any]:
+        """Mark the run `interrupted`, with the steps it did, and return its status."""
+        self._close()
+        self.status.update(status="interrupted", steps_done=self.steps_done, ended=_now())
+        atomic_write_json(self.folder / STATUS_FILE, self.status)
+        return self.status
+
+    def _close(self) -> None:
+        for log in self._logs.values():
+            log.close()
+        self._logs.clear()
+
+
+def _last_step(path: Path) -> int:
+    """The step of the last row of a log (-1 if it has none)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return -1
+    for line in reversed(lines[1:]):
+        with contextlib.suppress(ValueError):
+            return int(line.split(",", 1)[0])
+    return -1
+
+
+def _cut_back(path: Path, step: int) -> None:
+    """Keep a log's header and its rows up to `step` (a resumed run writes the rows after it)."""
+    try:
+        header, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except (OSError, ValueError):
+        return
+    kept = [row for row in rows if int(row.split(",", 1)[0]) <= step]
+    atomic_write_text(path, header + "".join(kept))
