@@ -284,15 +284,12 @@ class OverlappedSession(Session):
         if not self._spare:
             return net.loss_and_grad(x, y)
         loss = net.forward_loss(x, y)
-        dout: NDArray[Any] | None = net.loss.backward()
-        for k in range(len(net.layers) - 1, -1, -1):
-            layer = net.layers[k]
-            assert dout is not None
-            if k > 0 and layer.params:
+        dout = net.loss.backward()
+        for layer in reversed(net.layers[1:]):
+            if layer.params:
                 self._helper.submit(functools.partial(layer.backward_params, dout))
-                dout = layer.backward_input(dout)
-            else:
-                dout = layer.backward(dout, input_grad=k > 0)
+            dout = layer.backward_input(dout)
+        net.layers[0].backward_params(dout)
         if (error := self._helper.wait()) is not None:
             self._batches.drop()
             raise error

@@ -68,11 +68,10 @@ class Layer(ABC):
     def forward(self, x: Array, train: bool) -> Array:
         """The output for the batch x; `train` tells a training pass from an evaluation."""
 
-    def backward(self, dout: Array, input_grad: bool = True) -> Array | None:
-        """From ∂L/∂output, write the parameters' gradients and return ∂L/∂input (None when not
-        `input_grad`: the first layer's input is the data)."""
+    def backward(self, dout: Array) -> Array:
+        """From ∂L/∂output, write the parameters' gradients and return ∂L/∂input."""
         self.backward_params(dout)
-        return self.backward_input(dout) if input_grad else None
+        return self.backward_input(dout)
 
     def backward_params(self, dout: Array) -> None:  # noqa: B027 (a layer without parameters writes none)
         """Write the gradients of this layer's parameters from ∂L/∂output (none by default)."""
@@ -199,9 +198,12 @@ class Activation(Layer):
         return x
 
     def backward_input(self, dout: Array) -> Array:
-        assert self.y is not None, "backward before forward"
-        slope = _buffer(self._slopes, len(self.y), self.y.shape, self.y.dtype)
-        self.derivative(self.y, slope)
+        y = self.y
+        assert y is not None, "backward before forward"
+        slope = self._slopes.get(len(y))
+        if slope is None:
+            slope = self._slopes[len(y)] = np.empty_like(y)
+        self.derivative(y, slope)
         dout *= slope
         self.dz = dout
         return dout

@@ -97,11 +97,14 @@ class Network:
         return float(losses.sum()) / len(x)
 
     def backward(self) -> None:
-        """Fill `grads` with the gradient of the loss of the last `forward_loss`."""
-        dout: Array | None = self.loss.backward()
-        for k in range(len(self.layers) - 1, -1, -1):
-            assert dout is not None
-            dout = self.layers[k].backward(dout, input_grad=k > 0)
+        """Fill `grads` with the gradient of the loss of the last `forward_loss`.
+
+        The first layer's input is the data: only its parameters' gradients are needed.
+        """
+        dout = self.loss.backward()
+        for layer in reversed(self.layers[1:]):
+            dout = layer.backward(dout)
+        self.layers[0].backward_params(dout)
 
     def loss_and_grad(self, x: Array, labels: NDArray[np.intp]) -> float:
         """Mean cross-entropy of the batch; fills `grads` with its gradient."""
