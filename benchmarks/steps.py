@@ -16,7 +16,7 @@ float32 and float64:
   forward pass for the logged loss), and our speed-up over it.
 
 Everything runs with one BLAS thread, as every run does (optbench/__init__.py): this process imports
-NumPy before optbench, so the limit is applied here with threadpoolctl.
+NumPy before optbench, so the limit is applied here as a run applies it (`optbench.threads`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 from common import Measurement, Settings, load_average, progress
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
 
 from optbench import train
 from optbench.data import BatchSampler, Dataset, split
@@ -42,6 +41,7 @@ from optbench.evaluation import Evaluations
 from optbench.init import build_initializer
 from optbench.nn import ACTIVATIONS, MLP
 from optbench.optim import OPTIMIZERS
+from optbench.threads import one_blas_thread
 
 Array = NDArray[Any]
 
@@ -297,7 +297,7 @@ def _time_steps(
 
 
 def step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _step_measurements(data, settings)
 
 

@@ -9,10 +9,10 @@ writer of the results folder. No shared filesystem is assumed. The rows of a run
 it ends (the local pool sends them while it trains); the progress bar and summary.csv follow each run
 as it comes back.
 
-On a worker, a task pins BLAS to one thread (with threadpoolctl: a worker imported NumPy before
-optbench could set the environment), so that products sum in the same order as on a local worker,
-and makes sure the data a dataset run needs is in the worker's own data folder, fetched and verified
-on first use as `optbench data fetch` does.
+On a worker, a task runs on one BLAS thread like every run (`optbench.threads`: a worker imported
+NumPy before optbench could set the environment), so that products sum in the same order as on a
+local worker, and makes sure the data a dataset run needs is in the worker's own data folder,
+fetched and verified on first use as `optbench data fetch` does.
 
 Faults:
 
@@ -31,7 +31,6 @@ or with Dask's TLS settings. optbench unpickles nothing itself: results come bac
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import math
@@ -291,7 +290,6 @@ def run_on_worker(config_text: str, checkpoint: str | None = None) -> str:
     Its checkpoints are left out: the events reach the command only when the run is over, when a
     checkpoint has nothing left to save.
     """
-    _pin_blas()
     events: list[Event] = []
 
     def keep(event: Event) -> None:
@@ -300,14 +298,6 @@ def run_on_worker(config_text: str, checkpoint: str | None = None) -> str:
 
     perform(config_text, keep, prepare=_prepare_data, checkpoint=checkpoint)
     return json.dumps(events)
-
-
-@functools.cache
-def _pin_blas() -> None:
-    """One BLAS thread in this worker process, as in a local worker, for the rest of its life."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")
 
 
 _fetching = threading.Lock()

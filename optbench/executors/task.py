@@ -9,7 +9,8 @@ or a network unchanged, and the process that runs the command writes the files f
                                  its `.npz` bytes (`optbench.checkpoints`); every row up to STEP
                                  was emitted before it
     ("done", FIELDS)             the run is over; FIELDS go into status.json: status, steps_done,
-                                 final_loss, final_test_acc, diverged_step or error, wall_s, versions
+                                 final_loss, final_test_acc, diverged_step or error, wall_s, versions,
+                                 blas_threads (the BLAS threads it ran on: 1, `optbench.threads`)
 
 A run given a checkpoint (base64 text, as emitted) continues after its step and emits the rows after
 it only, no header: the runner keeps the rows up to that step.
@@ -39,6 +40,7 @@ from optbench.errors import OptbenchError
 from optbench.files import csv_line
 from optbench.layout import DIAGNOSTICS_FILE, METRICS_FILE
 from optbench.metrics import Row
+from optbench.threads import one_blas_thread
 
 Event = tuple[Any, ...]
 Emit = Callable[[Event], None]
@@ -104,11 +106,15 @@ def perform(
         def save(step: int, state: checkpoints.Checkpoint) -> None:
             emit(("checkpoint", step, base64.b64encode(checkpoints.pack(state)).decode("ascii")))
 
-        outcome = train.run(run, write_metrics, write_diagnostics, save=save, resume=resume, engine=engine)
+        with one_blas_thread() as blas_threads:
+            outcome = train.run(
+                run, write_metrics, write_diagnostics, save=save, resume=resume, engine=engine
+            )
     except Exception as exc:  # a failing run is a result of the sweep, reported in its status
         done(status="failed", error=describe_error(exc))
         return
     done(
+        blas_threads=blas_threads,
         status=outcome.status,
         steps_done=outcome.steps_done,
         final_loss=outcome.final_loss,
