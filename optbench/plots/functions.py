@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optbench.functions import FUNCTIONS, Objective
+from optbench.functions import Objective
 from optbench.plain import value_at
 from optbench.plots.axes import (
     DIVERGED_MARKER,
@@ -205,7 +205,7 @@ def _end_legend_handle(ax: Axes) -> None:
 def _gap(run: RunResult) -> tuple[FloatArray, FloatArray, bool]:
     """(steps, f − f* or f, whether it is a gap) of a function run, non-finite rows left out."""
     steps, loss = run.curve("loss")
-    objective = FUNCTIONS.get(str(value_at(run.config, "task.function")))
+    objective = run.objective
     if objective is not None and objective.min_value is not None:
         return steps, loss - objective.min_value, True
     return steps, loss, False
@@ -249,10 +249,6 @@ def _function_loss_figure(title: str, variants: Sequence[Variant], styles: Seque
     ax.set_title(title)
     _legend(fig, ax, outside=True)
     return fig
-
-
-def _objective_of(variant: Variant) -> Objective | None:
-    return FUNCTIONS.get(str(value_at(variant.config, "task.function")))
 
 
 def _start_of(run: RunResult) -> tuple[float, float]:
@@ -302,7 +298,7 @@ def _paths_panels_figure(
     nrows = math.ceil(len(variants) / ncols)
     fig, axes = _figure((PANEL * ncols + 0.5, PANEL * 0.8 * nrows + 0.6), nrows, ncols)
     for ax, variant, style in zip(axes, variants, styles):
-        objective = _objective_of(variant)
+        objective = variant.objective
         if objective is None:
             continue
         _draw_contour(fig, ax, objective, colorbar=False)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from optbench.errors import EXIT_INTERRUPTED, OptbenchError
-from optbench.functions import FUNCTIONS
 from optbench.layout import (
     ACCURACY_PNG,
     CURVES_PNG,
@@ -31,7 +30,6 @@ from optbench.layout import (
     histograms_png,
     report_order,
 )
-from optbench.plain import value_at
 from optbench.plots.activations import _gradients_figure, _histograms_figure
 from optbench.plots.axes import _style, import_drawing, save_png
 from optbench.plots.diagnostics import _diagnostics_comparison_figure, _run_diagnostics_figure
@@ -39,7 +37,6 @@ from optbench.plots.fingerprints import inputs_digest, read_fingerprints
 from optbench.plots.functions import (
     _function_loss_figure,
     _function_title,
-    _objective_of,
     _path_figure,
     _paths_figure,
     _paths_panels_figure,
@@ -95,7 +92,7 @@ def run_figures(run_folder: Path, processes: int = 1) -> list[Path]:
         return []
     jobs: list[FigureJob] = []
     if run.kind == "function":
-        objective = FUNCTIONS.get(str(value_at(run.config, "task.function")))
+        objective = run.objective
         if objective is None:
             return []
         variant = Variant(variant_label(run.config, (), show_lr=True), (run,))
@@ -173,7 +170,7 @@ def _all_jobs(exp_folder: Path) -> list[FigureJob]:
     styles = variant_styles(variants)
     jobs: list[FigureJob] = []
     if exp.kind == "function":
-        objectives = {o.name: o for o in (_objective_of(v) for v in variants) if o is not None}
+        objectives = {o.name: o for o in (v.objective for v in variants) if o is not None}
         if len(objectives) == 1:
             (objective,) = objectives.values()
             jobs.append(

@@ -16,7 +16,6 @@ from optbench.report.sentences import Finding
 from optbench.report.variants import (
     CHANCE_TOLERANCE,
     VariantStats,
-    _objective,
     _status_counts,
     final_point,
     nearest_minimum,
@@ -231,7 +230,7 @@ def _unfinished_finding(exp: ExperimentResult) -> Finding | None:
 def _function_findings(stats: Sequence[VariantStats]) -> list[Finding]:
     out = []
     near = []
-    objectives = {o.name: o for s in stats for r in s.completed if (o := _objective(r)) is not None}
+    objectives = {o.name: o for s in stats for r in s.completed if (o := r.objective) is not None}
     for s in stats:
         if not s.completed:
             continue

@@ -29,7 +29,7 @@ from optbench.report.sentences import Finding
 from optbench.report.settings import settings_section
 from optbench.report.tables import _runs_md, _variants_table
 from optbench.report.tuning import profile_section, tune_findings, tune_sections, write_tune_tables
-from optbench.report.variants import _objective, _status_counts, variant_stats
+from optbench.report.variants import _status_counts, variant_stats
 from optbench.report.zero_init import _zero_init_table, is_zero_init_run
 from optbench.results import (
     ActivationsResult,
@@ -81,7 +81,7 @@ def _task_line(exp: ExperimentResult) -> str:
     if first is None:
         return f"{runs}."
     if exp.kind == "function":
-        objective = _objective(first)
+        objective = first.objective
         task = f"function `{objective.name}`, f(x, y) = {objective.formula}" if objective else "a function"
     else:
         task = f"dataset `{value_at(first.config, 'task.dataset')}`"

@@ -23,8 +23,8 @@ from optbench.results import (
     is_activations_folder,
     read_activations,
     read_experiment,
+    shown_key,
 )
-from optbench.results.variants import NAMED_SECTIONS
 from optbench.stats import (
     mean_std,
 )
@@ -44,7 +44,7 @@ def _column_keys(varied: Sequence[str]) -> list[str]:
     for key in varied:
         if key in SEED_KEYS:
             continue
-        section = next((s for s in NAMED_SECTIONS if key == s or key.startswith(s + ".")), key)
+        section = shown_key(key)
         if section not in columns:
             columns.append(section)
     return columns

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optbench.functions import FUNCTIONS, Objective
-from optbench.plain import value_at
 from optbench.results import (
     RunResult,
     Variant,
@@ -114,10 +112,6 @@ def _status_counts(counts: Counter[str]) -> str:
     return ", ".join(f"{counts[s]} {s}" for s in order)
 
 
-def _objective(run: RunResult) -> Objective | None:
-    return FUNCTIONS.get(str(value_at(run.config, "task.function")))
-
-
 def final_point(run: RunResult) -> tuple[float, float] | None:
     """The last finite iterate (x, y) of a function run."""
     if run.metrics is None or "x" not in run.metrics:
@@ -129,7 +123,7 @@ def final_point(run: RunResult) -> tuple[float, float] | None:
 
 def nearest_minimum(run: RunResult) -> tuple[float, tuple[float, float]] | None:
     """(distance, minimum) from a function run's last iterate to the nearest known global minimum."""
-    objective, point = _objective(run), final_point(run)
+    objective, point = run.objective, final_point(run)
     if objective is None or point is None or not objective.minima:
         return None
     return min((math.dist(point, m), m) for m in objective.minima)

@@ -27,7 +27,7 @@ from optbench.results.activations import (
     read_activations,
 )
 from optbench.results.experiments import ExperimentResult, read_experiment
-from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows
+from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows, read_yaml
 from optbench.results.runs import SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
 from optbench.results.tuning import (
     COLUMNS,
@@ -41,7 +41,7 @@ from optbench.results.tuning import (
     run_score,
     task_ratios,
 )
-from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, variant_label
+from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, shown_key, variant_label
 
 __all__ = [
     "COLUMNS",
@@ -72,7 +72,9 @@ __all__ = [
     "read_rows",
     "read_run",
     "read_tune",
+    "read_yaml",
     "run_score",
+    "shown_key",
     "task_ratios",
     "variant_label",
 ]
