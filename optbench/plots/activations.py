@@ -10,13 +10,8 @@ import numpy as np
 from optbench.nn import ACTIVATIONS
 from optbench.plots.axes import ZERO_NOTE, _draw_lines, _figure, _is_log, _legend
 from optbench.plots.style import Style, shade
-from optbench.results import (
-    ActivationCaseResult,
-    ActivationsResult,
-)
-from optbench.text import (
-    format_percent,
-)
+from optbench.results import ActivationCaseResult, ActivationsResult
+from optbench.text import format_percent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

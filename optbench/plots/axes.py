@@ -18,15 +18,9 @@ import numpy as np
 
 from optbench.files import atomic_file
 from optbench.plain import value_at
-from optbench.results import (
-    RunResult,
-    Variant,
-    last_finite,
-)
+from optbench.results import RunResult, Variant, last_finite
 from optbench.stats import FloatArray
-from optbench.text import (
-    format_value,
-)
+from optbench.text import format_value
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

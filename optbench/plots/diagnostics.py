@@ -23,16 +23,8 @@ from optbench.plots.axes import (
     _step_axis,
 )
 from optbench.plots.style import Style
-from optbench.results import (
-    ExperimentResult,
-    RunResult,
-    Variant,
-    layer_widths,
-)
-from optbench.stats import (
-    FloatArray,
-    aggregate,
-)
+from optbench.results import ExperimentResult, RunResult, Variant, layer_widths
+from optbench.stats import FloatArray, aggregate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

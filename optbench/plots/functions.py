@@ -23,12 +23,7 @@ from optbench.plots.axes import (
     _step_axis,
 )
 from optbench.plots.style import Style, optimizer_color
-from optbench.results import (
-    ExperimentResult,
-    RunResult,
-    Variant,
-    variant_label,
-)
+from optbench.results import ExperimentResult, RunResult, Variant, variant_label
 from optbench.stats import FloatArray
 
 if TYPE_CHECKING:

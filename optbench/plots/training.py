@@ -29,20 +29,8 @@ from optbench.plots.axes import (
     _step_axis,
 )
 from optbench.plots.style import Style, optimizer_color, variant_styles
-from optbench.results import (
-    ExperimentResult,
-    RunResult,
-    Variant,
-    variant_label,
-)
-from optbench.stats import (
-    SMOOTHING,
-    TARGET_ACCURACY,
-    FloatArray,
-    aggregate,
-    mean_std,
-    smooth,
-)
+from optbench.results import ExperimentResult, RunResult, Variant, variant_label
+from optbench.stats import SMOOTHING, TARGET_ACCURACY, FloatArray, aggregate, mean_std, smooth
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

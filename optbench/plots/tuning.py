@@ -33,14 +33,7 @@ from optbench.plots.axes import (
 from optbench.plots.functions import _function_loss_figure
 from optbench.plots.style import Style, optimizer_color
 from optbench.plots.training import CHOSEN_MARKER, _draw_seed_curves
-from optbench.results import (
-    COLUMNS,
-    SCORE_NAMES,
-    PerformanceProfile,
-    TrialResult,
-    TuneResult,
-    Variant,
-)
+from optbench.results import COLUMNS, SCORE_NAMES, PerformanceProfile, TrialResult, TuneResult, Variant
 from optbench.stats import FloatArray
 from optbench.text import format_value
 

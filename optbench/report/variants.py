@@ -14,31 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optbench.results import (
-    RunResult,
-    Variant,
-    last_finite,
-)
-from optbench.stats import (
-    mean_std,
-)
+from optbench.results import RunResult, Variant, last_finite
+from optbench.stats import mean_std
 
 CHANCE_TOLERANCE = 0.05
 """A final training loss within this of ln(classes), the loss of a uniform guess, is chance level."""
 
 STATUS_ORDER = ("completed", "diverged", "failed", "interrupted", "running", "pending")
-
-
-def _fmt(value: float, fmt: str = ".4g") -> str:
-    return format(value, fmt) if math.isfinite(value) else "—"
-
-
-def _pm(stats: tuple[float, float], n: int, fmt: str = ".4g") -> str:
-    """'mean ± std' over several seeds, the value alone for one."""
-    mean, std = stats
-    if not math.isfinite(mean):
-        return "—"
-    return f"{mean:{fmt}} ± {std:{fmt}}" if n > 1 else f"{mean:{fmt}}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +89,8 @@ def selection_basis(stats: Sequence[VariantStats]) -> Basis:
     return VALIDATION if held_out else TEST
 
 
-def _status_counts(counts: Counter[str]) -> str:
+def status_counts(counts: Counter[str]) -> str:
+    """Runs by status, in STATUS_ORDER (others after, by name): `3 completed, 1 diverged`."""
     order = [s for s in STATUS_ORDER if counts[s]] + sorted(s for s in counts if s not in STATUS_ORDER)
     return ", ".join(f"{counts[s]} {s}" for s in order)
 
