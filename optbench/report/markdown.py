@@ -93,7 +93,7 @@ def _task_line(exp: ExperimentResult) -> str:
     return f"{source}task: {task}; varied: {varied}; {runs}."
 
 
-def report_text(exp: ExperimentResult) -> str:
+def _report_text(exp: ExperimentResult) -> str:
     stats = [variant_stats(v) for v in exp.finished_variants]
     parts = _heading(exp.name, exp.description, _task_line(exp), findings(exp))
     settings = settings_section(exp)
@@ -126,7 +126,7 @@ def report_text(exp: ExperimentResult) -> str:
     return "\n".join(parts)
 
 
-def activation_report_text(result: ActivationsResult) -> str:
+def _activation_report_text(result: ActivationsResult) -> str:
     parts = _heading(result.name, result.description, input_line(result), activation_findings(result))
     figures = figures_present(result.folder, _activation_figures(result))
     if figures:
@@ -144,7 +144,7 @@ def activation_report_text(result: ActivationsResult) -> str:
     return "\n".join(parts)
 
 
-def tune_report_text(tune: TuneResult) -> str:
+def _tune_report_text(tune: TuneResult) -> str:
     exp = tune.experiment
     parts = _heading(exp.name, exp.description, _task_line(exp), [])
     parts += tune_sections(tune, figures_present(tune.folder, TUNE_FIGURES))
@@ -158,13 +158,13 @@ def write_report(exp_folder: Path) -> Path:
     tuning study gets its own, and its tune.csv, trials.csv and expected_max.csv are rewritten.
     """
     if is_activations_folder(exp_folder):
-        text = activation_report_text(read_activations(exp_folder))
+        text = _activation_report_text(read_activations(exp_folder))
     elif is_tune_folder(exp_folder):
         tune = read_tune(exp_folder)
         write_tune_tables(tune)
-        text = tune_report_text(tune)
+        text = _tune_report_text(tune)
     else:
-        text = report_text(read_experiment(exp_folder))
+        text = _report_text(read_experiment(exp_folder))
     path = exp_folder / REPORT_FILE
     atomic_write_text(path, text)
     return path

@@ -42,6 +42,7 @@ class VariantStats:
 
 
 def variant_stats(variant: Variant) -> VariantStats:
+    """A variant's numbers: final values over its completed runs, wall time over its finished ones."""
     completed = tuple(r for r in variant.finished if r.state == "completed")
     walls = [
         float(r.status["wall_s"])
