@@ -1,4 +1,5 @@
-"""Tables: plain text for the terminal (`compare`, `optbench report`) and Markdown for report.md."""
+"""Tables: plain text for the terminal (`compare`, `optbench report`) and Markdown for report.md, with
+the formats of their cells (a number, mean ± std, a share), which sentences use too."""
 
 from __future__ import annotations
 

@@ -7,16 +7,18 @@ float64 arrays with an empty cell read as NaN.
 Runs that differ only in their seeds form one *variant*; figures and tables show variants, with the
 mean and standard deviation over their seeds.
 
-Modules: `files` (CSV and YAML, dataset facts), `runs` (`RunResult`), `variants` (grouping and
-labels), `experiments` (`ExperimentResult`), `activations` (an `optbench activations` folder),
-`tuning` (a tune folder: trials scored from their runs).
+Modules: `files` (reading CSV and YAML, dataset facts), `runs` (`RunResult`), `variants` (grouping,
+labels, and the whole sections labels and tables show), `experiments` (`ExperimentResult`),
+`activations` (an `optbench activations` folder), `tuning` (a tune folder: trials scored from their
+runs, and the performance profile of several).
 
 Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `Variant`,
-`group_variants`, `variant_label`, `VARIANT_IGNORES`, `read_experiment`, `ExperimentResult`,
-`read_activations`, `ActivationsResult`, `ActivationCaseResult`, `is_result_folder`,
-`is_activations_folder`, `read_csv`, `read_rows`, `Columns`, `classes_of`, `layer_widths`,
-`read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`, `run_score`, `performance_profile`,
-`PerformanceProfile`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics).
+`group_variants`, `variant_label`, `shown_key`, `VARIANT_IGNORES`, `read_experiment`,
+`ExperimentResult`, `read_activations`, `ActivationsResult`, `ActivationCaseResult`,
+`is_result_folder`, `is_activations_folder`, `read_csv`, `read_rows`, `read_yaml`, `Columns`,
+`classes_of`, `layer_widths`, `read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`,
+`run_score`, `performance_profile`, `PerformanceProfile`, `task_ratios`, `COLUMNS` and `SCORE_NAMES`
+(a tune's metrics).
 """
 
 from optbench.results.activations import (
