@@ -25,18 +25,20 @@ from optbench.errors import UsageError
 from optbench.files import atomic_file, csv_cell
 from optbench.layout import CONFIG_FILE, EXPERIMENT_FILE, METRICS_FILE, RUNS_DIR, read_status
 from optbench.plain import leaves
-from optbench.results import is_activations_folder
+from optbench.results import is_activations_folder, read_yaml
 
 FIXED_COLUMNS = ("experiment", "run_id", "status")
 
 
 @dataclass(frozen=True)
 class _Run:
-    experiment: str
-    run_id: str
-    status: str
-    config: dict[str, str]
+    """One run folder, and the cells that begin each of its rows."""
+
     folder: Path
+    fixed: tuple[str, str, str]
+    """The cells of FIXED_COLUMNS: its experiment, its run id, its status (`pending` without status.json)."""
+    config: dict[str, str]
+    """Its resolved config's values as cells, by dotted key (the experiment's name left out)."""
 
 
 @dataclass(frozen=True)
@@ -82,15 +84,12 @@ def _runs(folder: Path) -> list[_Run]:
     runs = []
     for run_id in map(str, info.get("runs") or []):
         run_folder = folder / RUNS_DIR / run_id
-        try:
-            config = yaml.safe_load((run_folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            config = None
+        config = read_yaml(run_folder / CONFIG_FILE)
         values = leaves(config) if isinstance(config, dict) else {}
         values.pop("experiment", None)
         status = read_status(run_folder)
         state = str(status.get("status")) if status is not None else "pending"
-        runs.append(_Run(name, run_id, state, {k: _cell(v) for k, v in values.items()}, run_folder))
+        runs.append(_Run(run_folder, (name, run_id, state), {k: _cell(v) for k, v in values.items()}))
     return runs
 
 
@@ -124,7 +123,7 @@ def export(folders: Sequence[Path], dest: Path | None) -> Exported:
         for run in runs:
             lines = _metric_rows(run.folder)
             names = next(lines, [])
-            fixed = [run.experiment, run.run_id, run.status, *(run.config.get(k, "") for k in config_columns)]
+            fixed = [*run.fixed, *(run.config.get(k, "") for k in config_columns)]
             written = 0
             for line in lines:
                 if len(line) != len(names):

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from optbench.files import FolderLock
 from optbench.layout import (
     CONFIG_FILE,
@@ -24,7 +22,7 @@ from optbench.layout import (
     SUMMARY_FILE,
     read_status,
 )
-from optbench.results import is_activations_folder, is_result_folder
+from optbench.results import is_activations_folder, is_result_folder, read_yaml
 from optbench.text import plural, summary_sentence, text_table
 
 ABANDONED = "abandoned"
@@ -52,13 +50,6 @@ class ExperimentEntry:
         return f"ExperimentEntry({self.folder.name!r}, {self.kind}, {self.runs} runs)"
 
 
-def _read_yaml(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-
-
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
@@ -70,7 +61,7 @@ def read_entry(folder: Path) -> ExperimentEntry:
     """The state of one experiment folder (of compare, train, tune or activations)."""
     writer = FolderLock.holder(folder)
     if is_activations_folder(folder):
-        info = _read_yaml(folder / CONFIG_FILE)
+        info = read_yaml(folder / CONFIG_FILE)
         info = info if isinstance(info, dict) else {}
         cases = info.get("cases")
         n = len(cases) if isinstance(cases, list) else 0
@@ -78,7 +69,7 @@ def read_entry(folder: Path) -> ExperimentEntry:
         return ExperimentEntry(
             folder, "activations", n, Counter(), _mtime(folder / CONFIG_FILE), description, writer
         )
-    info = _read_yaml(folder / EXPERIMENT_FILE)
+    info = read_yaml(folder / EXPERIMENT_FILE)
     info = info if isinstance(info, dict) else {}
     run_ids = [str(r) for r in info.get("runs") or []]
     statuses: Counter[str] = Counter()

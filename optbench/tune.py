@@ -35,11 +35,7 @@ from optbench.config import Experiment, RunConfig
 from optbench.config.tune import Dimension, SearchSpace, Study
 from optbench.errors import ConfigError, OptbenchError, UsageError
 from optbench.layout import EXPERIMENT_FILE
-from optbench.results import (
-    TuneResult,
-    read_tune,
-)
-from optbench.results.files import _read_yaml
+from optbench.results import TuneResult, read_tune, read_yaml
 from optbench.runner import SweepResult, run_experiment
 from optbench.text import format_value, plural, text_table
 
@@ -267,7 +263,7 @@ def _run_tpe(study: Study, out: Path, sweep: Any) -> list[Trial]:
 
 def _recorded_params(folder: Path) -> dict[tuple[str, int], Mapping[str, Any]]:
     """The params of the trials a previous run of the study recorded, by (optimizer, number)."""
-    info = _read_yaml(folder / EXPERIMENT_FILE)
+    info = read_yaml(folder / EXPERIMENT_FILE)
     tune = info.get("tune") if isinstance(info, dict) else None
     entries = tune.get("trials") if isinstance(tune, dict) else None
     return {

@@ -690,7 +690,7 @@ def test_the_drawing_process_reports_what_it_cannot_draw_as_this_process_would(
     def broken(*args: Any) -> Any:
         raise ValueError("cannot draw")
 
-    monkeypatch.setattr(plots.rendering, "_training_loss_figure", broken)  # before the fork: inherited
+    monkeypatch.setattr(plots.rendering, "training_loss_figure", broken)  # before the fork: inherited
     with plots.Drawer() as drawer, pytest.raises(OptbenchError, match="ValueError: cannot draw"):
         drawer.folders_figures([lr_sweep_experiment(tmp_path / "again")], processes=2)
     assert not drawing_processes()
@@ -708,7 +708,7 @@ def test_a_stop_that_interrupts_the_wait_for_a_drawing_stops_the_drawing_too(
         raise KeyboardInterrupt
 
     folder = lr_sweep_experiment(tmp_path)
-    monkeypatch.setattr(plots.rendering, "_training_loss_figure", endless)  # before the fork: inherited
+    monkeypatch.setattr(plots.rendering, "training_loss_figure", endless)  # before the fork: inherited
     previous = signal.signal(signal.SIGALRM, stop)  # a stop signal that reaches this process alone
     try:
         drawer = plots.Drawer()
@@ -1044,7 +1044,7 @@ def test_a_log_axis_has_a_labelled_tick_at_or_above_its_highest_line(
     ax = fig.subplots()
     ax.plot([0, 1], [low, high])
     ax.set_yscale("log")
-    plots.axes._label_log_axis(ax)
+    plots.axes.label_log_axis(ax)
     fig.canvas.draw()
     assert ax.get_ylim()[1] == pytest.approx(top)
     axis = ax.yaxis
@@ -1065,7 +1065,7 @@ def test_the_labels_of_a_short_log_axis_never_touch(low: float, high: float, hei
     fig.subplots_adjust(bottom=0.5 / (height + 1.0), top=(height + 0.5) / (height + 1.0))
     ax.plot([0, 1], [low, high])
     ax.set_yscale("log")
-    plots.axes._label_log_axis(ax)
+    plots.axes.label_log_axis(ax)
     fig.canvas.draw()
     axis = ax.yaxis
     bottom, upper = ax.get_ylim()
@@ -1089,7 +1089,7 @@ def test_a_step_axis_ticks_whole_steps_and_long_runs_where_matplotlib_would(last
         ax = fig.subplots()
         ax.plot([first, last], [0.0, 1.0], marker="o")
         if step_axis:
-            plots.axes._step_axis(ax)
+            plots.axes.step_axis(ax)
         low, high = ax.get_xlim()
         return [float(t) for t in ax.xaxis.get_majorticklocs() if low <= t <= high]
 

@@ -20,7 +20,9 @@ from click.testing import CliRunner
 from optbench import plots, report
 from optbench.cli import main
 from optbench.config import load_tune
-from optbench.report.tuning import PROFILE_TAUS, gain_words, leaders, tune_findings
+from optbench.report import PROFILE_TAUS, tune_findings
+from optbench.report.tune_numbers import leaders
+from optbench.report.tune_words import gain_words
 from optbench.results import (
     ExperimentResult,
     PerformanceProfile,

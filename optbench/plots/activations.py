@@ -8,15 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from optbench.nn import ACTIVATIONS
-from optbench.plots.axes import ZERO_NOTE, _draw_lines, _figure, _is_log, _legend
+from optbench.plots.axes import ZERO_NOTE, add_legend, draw_lines, new_figure, wants_log
 from optbench.plots.style import Style, shade
-from optbench.results import (
-    ActivationCaseResult,
-    ActivationsResult,
-)
-from optbench.text import (
-    format_percent,
-)
+from optbench.results import ActivationCaseResult, ActivationsResult
+from optbench.text import format_percent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -57,7 +52,7 @@ def _range_note(activation: str) -> str:
     return f"range ± {quantile}"
 
 
-def _histograms_figure(
+def histograms_figure(
     result: ActivationsResult, cases: Sequence[ActivationCaseResult], styles: Sequence[Style]
 ) -> Figure:
     """Rows = the cases of one activation, columns = layers: the histogram of each layer's outputs,
@@ -70,7 +65,7 @@ def _histograms_figure(
     ncols = max(len(c.layers) for c in cases)
     width, height = HIST_PANEL
     size = (width * ncols + 1.4, height * len(cases) + 1.1)
-    fig, axes = _figure(size, len(cases), ncols, sharex="row", sharey="row")
+    fig, axes = new_figure(size, len(cases), ncols, sharex="row", sharey="row")
     total = result.outputs_per_layer
     for r, (case, style) in enumerate(zip(cases, styles)):
         edges = np.linspace(case.hist_low, case.hist_high, case.counts.shape[1] + 1)
@@ -102,11 +97,11 @@ def _histograms_figure(
     return fig
 
 
-def _gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Figure:
+def gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Figure:
     """Per layer, on one backward pass: ‖∂L/∂W‖, the std of ∂L/∂a and the std of the outputs (log axes)."""
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = _figure((16.0, 5.4), 1, 3)
+    fig, axes = new_figure((16.0, 5.4), 1, 3)
     panels = (
         ("grad_norm", "weight gradient ‖∂L/∂W‖"),
         ("delta_std", "std of ∂L/∂a (pre-activation gradient)"),
@@ -124,7 +119,7 @@ def _gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Fig
                 "label": case.label if ax is axes[0] else None,
             }
             lines.append((case.layers.astype(np.float64), case[column], kwargs))
-        zeros |= _draw_lines(ax, lines, _is_log([v for _, v, _ in lines], "log"))
+        zeros |= draw_lines(ax, lines, wants_log([v for _, v, _ in lines], "log"))
         ax.set_title(title)
         ax.set_xlabel("hidden layer (input → output)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -134,5 +129,5 @@ def _gradients_figure(result: ActivationsResult, styles: Sequence[Style]) -> Fig
         f"{result.name}: one backward pass at initialisation, cross-entropy of a linear "
         f"{readout}read-out{zero_note}"
     )
-    _legend(fig, axes[0], outside=True)
+    add_legend(fig, axes[0], outside=True)
     return fig

@@ -1,7 +1,7 @@
 """What every figure shares: sizes and rc style, creating and saving a figure, log axes, legends, marks.
 
 Norms are drawn on log axes, where exact zeros (all-zero weights, a gradient that is exactly 0) are
-marked ▼ on the bottom edge instead of disappearing (`_draw_lines`).
+marked ▼ on the bottom edge instead of disappearing (`draw_lines`).
 """
 
 from __future__ import annotations
@@ -18,15 +18,9 @@ import numpy as np
 
 from optbench.files import atomic_file
 from optbench.plain import value_at
-from optbench.results import (
-    RunResult,
-    Variant,
-    last_finite,
-)
+from optbench.results import RunResult, Variant, last_finite
 from optbench.stats import FloatArray
-from optbench.text import (
-    format_value,
-)
+from optbench.text import format_value
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,7 +75,8 @@ LEGEND_WIDTH = 34
 
 
 @contextlib.contextmanager
-def _style() -> Iterator[None]:
+def rc_style() -> Iterator[None]:
+    """matplotlib's rc settings as STYLE for the figures drawn inside the block."""
     import matplotlib
 
     rc: Any = STYLE  # matplotlib types the keys as a Literal of every rcParam name
@@ -117,7 +112,7 @@ def import_drawing() -> None:
         _frozen = True
 
 
-def _figure(
+def new_figure(
     size: tuple[float, float], nrows: int = 1, ncols: int = 1, **shared: Any
 ) -> tuple[Figure, list[Axes]]:
     """A figure of a grid of panels, placed by `placement.MeasuredLayout` when it is saved; `shared`
@@ -135,7 +130,7 @@ STEP_TICKS = (1.0, 2.0, 2.5, 5.0, 10.0)
 """The multiples a step axis may tick at (matplotlib's default), 2.5 only where it makes whole steps."""
 
 
-def _step_axis(ax: Axes) -> None:
+def step_axis(ax: Axes) -> None:
     """An x axis of training steps: labelled `step`, ticked at whole steps only (a 1-step run: 0 and 1;
     a lone point at step 1: 1)."""
     from matplotlib.ticker import MaxNLocator
@@ -147,7 +142,7 @@ def _step_axis(ax: Axes) -> None:
 def save_png(fig: Figure, path: Path) -> Path:
     """Render `fig` to `path` atomically (`optbench.files.atomic_file`): an interrupt leaves the old file.
 
-    Log value axes first get their final ticks (`_label_log_axis`), once every line is drawn and
+    Log value axes first get their final ticks (`label_log_axis`), once every line is drawn and
     shared axes have their final limits; then the figure's layout engine, if it has one, places the
     panels, once, and the Agg canvas draws the figure, once; `png.write_png` writes its pixels.
     """
@@ -156,7 +151,7 @@ def save_png(fig: Figure, path: Path) -> Path:
     from optbench.plots.png import write_png
 
     for ax in fig.axes:
-        _label_log_axis(ax)
+        label_log_axis(ax)
     canvas = FigureCanvasAgg(fig)
     engine = fig.get_layout_engine()
     if engine is not None:
@@ -191,7 +186,7 @@ def _data_range(ax: Axes) -> tuple[float, float]:
     return min(lows), max(highs)
 
 
-def _label_log_axis(ax: Axes) -> None:
+def label_log_axis(ax: Axes) -> None:
     """Give a log value axis labelled ticks where its lines are, whatever its span.
 
     Over at most four decades the axis is widened to the nearest 1, 2 or 5 times a power of ten and
@@ -253,7 +248,7 @@ MINOR_TICKS_MAX_RATIO = 1e4
 """A log axis spanning more than this ratio (four decades) shows major ticks only."""
 
 
-def _log_y(ax: Axes) -> None:
+def log_y(ax: Axes) -> None:
     """A log value axis (call it after drawing) with ticks labelled as plain numbers: 0.4, 1, 1e-05.
 
     Over a span shorter than MINOR_LABEL_RATIO the ticks between powers of ten are labelled too, so
@@ -271,21 +266,23 @@ def _log_y(ax: Axes) -> None:
         ax.yaxis.set_minor_locator(NullLocator())
 
 
-def _auto_log(ax: Axes, values: Sequence[FloatArray]) -> None:
+def auto_log(ax: Axes, values: Sequence[FloatArray]) -> None:
     """Log scale on the value axis when the values drawn are positive and span LOG_SCALE_RATIO or more."""
     data = (
         np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values]) if values else np.empty(0)
     )
     data = data[np.isfinite(data)]
     if data.size and data.min() > 0 and data.max() >= LOG_SCALE_RATIO * data.min():
-        _log_y(ax)
+        log_y(ax)
 
 
-def _markers(n: int) -> dict[str, Any]:
+def point_markers(n: int) -> dict[str, Any]:
+    """Plot keywords that mark each point of a curve of n points; none beyond MANY_POINTS."""
     return {"marker": "o", "markersize": 4} if n <= MANY_POINTS else {}
 
 
-def _legend_label(variant: Variant) -> str:
+def legend_label(variant: Variant) -> str:
+    """A variant's label with its seeds and divergences: `adam lr=0.001 (3 seeds, 1 diverged)`."""
     n, d = len(variant.finished), len(variant.diverged)
     if d and d == n:
         return f"{variant.label} (diverged)"
@@ -295,24 +292,24 @@ def _legend_label(variant: Variant) -> str:
     return f"{variant.label} ({', '.join(notes)})" if notes else variant.label
 
 
-def _legend(fig: Figure, ax: Axes, outside: bool) -> None:
-    """The legend of `ax`'s lines: inside it, or beside the panels (`_figure_legend`)."""
+def add_legend(fig: Figure, ax: Axes, outside: bool) -> None:
+    """The legend of `ax`'s lines: inside it, or beside the panels (`figure_legend`)."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
     if outside:  # long labels wrapped, so that the legend leaves the plot its width
         labels = ["\n".join(textwrap.wrap(label, LEGEND_WIDTH)) or label for label in labels]
-        _figure_legend(fig, handles, labels)
+        figure_legend(fig, handles, labels)
     else:
         ax.legend(handles, labels, loc="best")
 
 
-def _figure_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str], **kwargs: Any) -> None:
+def figure_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str], **kwargs: Any) -> None:
     """A legend at the top right of the figure, beside its panels (`placement` makes room for it)."""
     fig.legend(handles, labels, loc="upper left", borderaxespad=0.0, **kwargs)
 
 
-def _mark_divergence(ax: Axes, steps: FloatArray, values: FloatArray, color: str) -> None:
+def mark_divergence(ax: Axes, steps: FloatArray, values: FloatArray, color: str) -> None:
     """An × at the last finite point of a curve that stopped because its run diverged."""
     i = last_finite(steps, values)
     if i is not None:
@@ -324,7 +321,7 @@ ZERO_MARKER: dict[str, Any] = {"marker": "v", "markersize": 7, "linestyle": "non
 ZERO_NOTE = "▼ on the bottom edge: exactly 0"
 
 
-def _is_log(values: Sequence[FloatArray], scale: str) -> bool:
+def wants_log(values: Sequence[FloatArray], scale: str) -> bool:
     """Whether a panel of this scale, showing these values, gets a log axis."""
     data = np.concatenate([np.ravel(v) for v in values]) if values else np.empty(0)
     positive = data[np.isfinite(data) & (data > 0)]
@@ -333,7 +330,7 @@ def _is_log(values: Sequence[FloatArray], scale: str) -> bool:
     return scale == "log" or positive.max() >= LOG_SCALE_RATIO * positive.min()
 
 
-def _draw_lines(ax: Axes, lines: Sequence[tuple[FloatArray, FloatArray, dict[str, Any]]], log: bool) -> bool:
+def draw_lines(ax: Axes, lines: Sequence[tuple[FloatArray, FloatArray, dict[str, Any]]], log: bool) -> bool:
     """Draw (x, y, plot keywords) lines; on a log axis exact zeros become ▼ on the bottom edge.
 
     Returns whether some zero was marked (the caller then says what ▼ means).
@@ -342,7 +339,7 @@ def _draw_lines(ax: Axes, lines: Sequence[tuple[FloatArray, FloatArray, dict[str
         ax.plot(x, np.where(y > 0, y, np.nan) if log else y, **kwargs)
     if not log:
         return False
-    _log_y(ax)
+    log_y(ax)
     marked = False
     for x, y, kwargs in lines:
         at = x[y == 0]
@@ -358,7 +355,8 @@ def _draw_lines(ax: Axes, lines: Sequence[tuple[FloatArray, FloatArray, dict[str
     return marked
 
 
-def _run_title(run: RunResult) -> str:
+def run_title(run: RunResult) -> str:
+    """One run's setting as a title: `adam, lr = 0.001, init he, relu, seed 0`."""
     parts = [f"{run.optimizer}, lr = {run.lr:g}"]
     init = value_at(run.config, "model.init")
     if isinstance(init, Mapping):

@@ -12,27 +12,19 @@ import numpy as np
 from optbench.plots.axes import (
     PANEL,
     ZERO_NOTE,
-    _draw_lines,
-    _figure,
-    _figure_legend,
-    _is_log,
-    _legend,
-    _legend_label,
-    _markers,
-    _run_title,
-    _step_axis,
+    add_legend,
+    draw_lines,
+    figure_legend,
+    legend_label,
+    new_figure,
+    point_markers,
+    run_title,
+    step_axis,
+    wants_log,
 )
 from optbench.plots.style import Style
-from optbench.results import (
-    ExperimentResult,
-    RunResult,
-    Variant,
-    layer_widths,
-)
-from optbench.stats import (
-    FloatArray,
-    aggregate,
-)
+from optbench.results import ExperimentResult, RunResult, Variant, layer_widths
+from optbench.stats import FloatArray, aggregate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -90,26 +82,26 @@ def _layer_colors(layers: Sequence[int]) -> list[str]:
     return [to_hex(c) for c in colormaps["viridis"](np.linspace(0.0, 0.9, max(len(layers), 1)))]
 
 
-def _run_diagnostics_figure(run: RunResult) -> Figure:
+def run_diagnostics_figure(run: RunResult) -> Figure:
     """Every diagnostic per layer over training, one line per layer, norms on log axes."""
     layers = run.layers
     panels = list(DIAGNOSTIC_PANELS)
     if _distinct_differs(run, layers):
         panels.append(DISTINCT_PANEL)
-    fig, axes = _figure((PANEL * 3 + 0.5, PANEL * 2 * 0.85 + 0.6), 2, 3)
+    fig, axes = new_figure((PANEL * 3 + 0.5, PANEL * 2 * 0.85 + 0.6), 2, 3)
     zeros = False
     for ax, panel in zip(axes, panels):
         lines = []
         for color, layer in zip(_layer_colors(layers), layers):
             steps, values = run.layer_curve(layer, panel.column)
             if steps.size:
-                kwargs = {"color": color, "label": _layer_name(layer, layers), **_markers(steps.size)}
+                kwargs = {"color": color, "label": _layer_name(layer, layers), **point_markers(steps.size)}
                 lines.append((steps, values, kwargs))
-        zeros |= _draw_lines(ax, lines, _is_log([v for _, v, _ in lines], panel.scale))
+        zeros |= draw_lines(ax, lines, wants_log([v for _, v, _ in lines], panel.scale))
         if panel.scale == "fraction":
             ax.set_ylim(-0.02, 1.02)
         ax.set_title(panel.title)
-        _step_axis(ax)
+        step_axis(ax)
     legend_ax = axes[len(panels)] if len(panels) < len(axes) else None
     for ax in axes[len(panels) :]:
         ax.set_axis_off()
@@ -118,8 +110,8 @@ def _run_diagnostics_figure(run: RunResult) -> Figure:
     if legend_ax is not None:
         legend_ax.legend(handles, labels, loc="center", title=title)
     else:
-        _figure_legend(fig, handles, labels, title=title)
-    fig.suptitle(f"diagnostics on a fixed probe batch: {_run_title(run)}")
+        figure_legend(fig, handles, labels, title=title)
+    fig.suptitle(f"diagnostics on a fixed probe batch: {run_title(run)}")
     return fig
 
 
@@ -138,7 +130,7 @@ def _diagnostics_grid_figure(
     size = (PANEL * 0.8 * len(panels) + 2.2, PANEL * 0.6 * len(rows) + 1.2)
     # Shared within a column only: matplotlib places each axis label against the tick labels of every
     # axes sharing it, so sharing x across the whole grid would cost panels² measurements.
-    fig, axes = _figure(size, len(rows), len(panels), sharex="col", sharey="col")
+    fig, axes = new_figure(size, len(rows), len(panels), sharex="col", sharey="col")
     grid = np.array(axes, dtype=object).reshape(len(rows), len(panels))
     curves: dict[tuple[int, int], list[tuple[FloatArray, FloatArray, dict[str, Any]]]] = {}
     all_layers: list[int] = []
@@ -153,30 +145,28 @@ def _diagnostics_grid_figure(
                     kwargs = {
                         "color": color,
                         "label": _layer_name(layer, layers),
-                        **_markers(stats.steps.size),
+                        **point_markers(stats.steps.size),
                     }
                     curves[r, c].append((stats.steps, stats.mean, kwargs))
     zeros = False
     for c, panel in enumerate(panels):
-        log = _is_log([v for r in range(len(rows)) for _, v, _ in curves[r, c]], panel.scale)
+        log = wants_log([v for r in range(len(rows)) for _, v, _ in curves[r, c]], panel.scale)
         for r in range(len(rows)):
             ax = grid[r, c]
-            zeros |= _draw_lines(ax, curves[r, c], log)
+            zeros |= draw_lines(ax, curves[r, c], log)
             if panel.scale == "fraction":
                 ax.set_ylim(-0.02, 1.02)
             if r == 0:
                 ax.set_title(panel.title)
             if r == len(rows) - 1:
-                _step_axis(ax)
+                step_axis(ax)
     for r, (variant, style, runs) in enumerate(rows):
         seeds = f"\n(mean of {len(runs)} seeds)" if len(runs) > 1 else ""
         label = "\n".join(textwrap.wrap(variant.label, ROW_LABEL_WIDTH))
         grid[r, 0].set_ylabel(f"{label}{seeds}", color=style.color, fontweight="bold")
     longest = max(range(len(rows)), key=lambda r: len(curves[r, 0]))
     handles, labels = grid[longest, 0].get_legend_handles_labels()
-    _figure_legend(
-        fig, handles, labels, title="layer (inputs → output)" + (f"\n{ZERO_NOTE}" if zeros else "")
-    )
+    figure_legend(fig, handles, labels, title="layer (inputs → output)" + (f"\n{ZERO_NOTE}" if zeros else ""))
     fig.suptitle(f"{exp.name}: diagnostics per layer on a fixed probe batch (rows: variants)")
     return fig
 
@@ -203,7 +193,7 @@ def _diagnostics_overview_figure(
     """
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = _figure((12.5, 8.5), 2, 2)
+    fig, axes = new_figure((12.5, 8.5), 2, 2)
     ax_first, ax_last, ax_inactive, ax_std = axes
     grads: dict[Any, list[tuple[FloatArray, FloatArray, dict[str, Any]]]] = {ax_first: [], ax_last: []}
     for variant, style in zip(variants, styles):
@@ -215,9 +205,9 @@ def _diagnostics_overview_figure(
         kwargs: dict[str, Any] = {"color": style.color, "linestyle": style.linestyle}
         for ax, layer in ((ax_first, hidden[0]), (ax_last, hidden[-1])):
             stats = aggregate([r.layer_curve(layer, "grad_norm") for r in runs])
-            label = _legend_label(variant) if ax is ax_first else None
+            label = legend_label(variant) if ax is ax_first else None
             grads[ax].append(
-                (stats.steps, stats.mean, {**kwargs, "label": label, **_markers(stats.steps.size)})
+                (stats.steps, stats.mean, {**kwargs, "label": label, **point_markers(stats.steps.size)})
             )
             ax.set_title(f"gradient norm, hidden layer {layer}")
         for ax, column in ((ax_inactive, "inactive_frac"), (ax_std, "act_std")):
@@ -231,11 +221,11 @@ def _diagnostics_overview_figure(
                     marker="o",
                     linestyle="-" if final else "--",
                 )
-    log = _is_log([v for lines in grads.values() for _, v, _ in lines], "log")
+    log = wants_log([v for lines in grads.values() for _, v, _ in lines], "log")
     zeros = False
     for ax, lines in grads.items():
-        zeros |= _draw_lines(ax, lines, log)
-        _step_axis(ax)
+        zeros |= draw_lines(ax, lines, log)
+        step_axis(ax)
         ax.set_ylabel("‖∂L/∂W‖")
     for ax, title in ((ax_inactive, "inactive fraction (dead ReLU / saturated)"), (ax_std, "activation std")):
         ax.set_xlabel("hidden layer")
@@ -247,11 +237,11 @@ def _diagnostics_overview_figure(
     seeds = " (mean over seeds)" if any(len(v.finished) > 1 for v in variants) else ""
     zero_note = f"; {ZERO_NOTE}" if zeros else ""
     fig.suptitle(f"{exp.name}: diagnostics on a fixed probe batch{seeds}{zero_note}")
-    _legend(fig, ax_first, outside=True)
+    add_legend(fig, ax_first, outside=True)
     return fig
 
 
-def _diagnostics_comparison_figure(
+def diagnostics_comparison_figure(
     exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style]
 ) -> Figure:
     """One row per variant (up to MAX_DIAGNOSTIC_ROWS variants), else the compact overview."""

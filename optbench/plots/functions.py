@@ -9,26 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optbench.functions import FUNCTIONS, Objective
+from optbench.functions import Objective
 from optbench.plain import value_at
 from optbench.plots.axes import (
     DIVERGED_MARKER,
     PANEL,
     SINGLE,
-    _figure,
-    _legend,
-    _legend_label,
-    _log_y,
-    _markers,
-    _step_axis,
+    add_legend,
+    legend_label,
+    log_y,
+    new_figure,
+    point_markers,
+    step_axis,
 )
 from optbench.plots.style import Style, optimizer_color
-from optbench.results import (
-    ExperimentResult,
-    RunResult,
-    Variant,
-    variant_label,
-)
+from optbench.results import ExperimentResult, RunResult, Variant, variant_label
 from optbench.stats import FloatArray
 
 if TYPE_CHECKING:
@@ -174,7 +169,7 @@ def _draw_path(
         return
     wide, narrow = PATH_WIDTHS
     width = narrow if count == 1 else wide - (wide - narrow) * order / (count - 1)
-    markers = _markers(x.size)
+    markers = point_markers(x.size)
     if markers:
         markers.update(
             marker=PATH_MARKERS[order % len(PATH_MARKERS)], markersize=3.5 + width, markerfacecolor="none"
@@ -205,26 +200,26 @@ def _end_legend_handle(ax: Axes) -> None:
 def _gap(run: RunResult) -> tuple[FloatArray, FloatArray, bool]:
     """(steps, f − f* or f, whether it is a gap) of a function run, non-finite rows left out."""
     steps, loss = run.curve("loss")
-    objective = FUNCTIONS.get(str(value_at(run.config, "task.function")))
+    objective = run.objective
     if objective is not None and objective.min_value is not None:
         return steps, loss - objective.min_value, True
     return steps, loss, False
 
 
-def _function_loss_figure(title: str, variants: Sequence[Variant], styles: Sequence[Style]) -> Figure:
+def function_loss_figure(title: str, variants: Sequence[Variant], styles: Sequence[Style]) -> Figure:
     """f(x_t) − f* against step, log axis (f itself, linear, when f* is unknown).
 
     When some runs diverge and others do not, the axis stops DIVERGED_HEADROOM times above the
     highest value of the others, and a diverged run's × sits on the top edge if its point is higher.
     """
-    fig, (ax,) = _figure(SINGLE)
+    fig, (ax,) = new_figure(SINGLE)
     curves = []
     for variant, style in zip(variants, styles):
         for i, run in enumerate(variant.finished):
             steps, values, is_gap = _gap(run)
             if is_gap:  # f = f* exactly has no place on a log axis
                 steps, values = steps[values > 0], values[values > 0]
-            curves.append((run, steps, values, is_gap, style, _legend_label(variant) if i == 0 else None))
+            curves.append((run, steps, values, is_gap, style, legend_label(variant) if i == 0 else None))
     log = bool(curves) and all(is_gap for _, _, _, is_gap, _, _ in curves)
     calm = [v for run, _, v, _, _, _ in curves if run.state != "diverged" and v.size]
     top = None
@@ -232,7 +227,7 @@ def _function_loss_figure(title: str, variants: Sequence[Variant], styles: Seque
         top = max(float(v.max()) for v in calm) * DIVERGED_HEADROOM
     for run, steps, values, _, style, label in curves:
         kwargs: dict[str, Any] = {"color": style.color, "linestyle": style.linestyle}
-        ax.plot(steps, values, label=label, **kwargs, **_markers(steps.size))
+        ax.plot(steps, values, label=label, **kwargs, **point_markers(steps.size))
         if run.state == "diverged" and steps.size:
             y = float(values[-1]) if top is None else min(float(values[-1]), top)
             ax.plot([steps[-1]], [y], color=style.color, clip_on=False, **DIVERGED_MARKER)
@@ -241,18 +236,14 @@ def _function_loss_figure(title: str, variants: Sequence[Variant], styles: Seque
         if top is not None:
             bottom = min(float(v.min()) for _, _, v, _, _, _ in curves if v.size)
             ax.set_ylim(bottom / 2, top)
-        _log_y(ax)
+        log_y(ax)
         ax.set_ylabel("f(x_t) − f*")
     else:
         ax.set_ylabel("f(x_t)")
-    _step_axis(ax)
+    step_axis(ax)
     ax.set_title(title)
-    _legend(fig, ax, outside=True)
+    add_legend(fig, ax, outside=True)
     return fig
-
-
-def _objective_of(variant: Variant) -> Objective | None:
-    return FUNCTIONS.get(str(value_at(variant.config, "task.function")))
 
 
 def _start_of(run: RunResult) -> tuple[float, float]:
@@ -260,56 +251,61 @@ def _start_of(run: RunResult) -> tuple[float, float]:
     return float(start[0]), float(start[1])
 
 
-def _function_title(objective: Objective) -> str:
+def function_title(objective: Objective) -> str:
+    """`book: f(x, y) = x²/20 + y²`: a function's name and formula."""
     return f"{objective.name}: f(x, y) = {objective.formula}"
 
 
-def _path_figure(run: RunResult, objective: Objective) -> Figure:
-    fig, (ax,) = _figure(SINGLE)
+def path_figure(run: RunResult, objective: Objective) -> Figure:
+    """One run's path on the contours of its function, its start and the minima marked."""
+    fig, (ax,) = new_figure(SINGLE)
     _draw_contour(fig, ax, objective)
     variant = Variant(variant_label(run.config, (), show_lr=True), (run,))
-    _draw_path(ax, run, Style(optimizer_color(run.optimizer)), _legend_label(variant))
+    _draw_path(ax, run, Style(optimizer_color(run.optimizer)), legend_label(variant))
     _draw_landmarks(ax, objective, [_start_of(run)])
     _end_legend_handle(ax)
-    ax.set_title(f"{run.optimizer}, lr = {run.lr:g}, on {_function_title(objective)}")
-    _legend(fig, ax, outside=True)
+    ax.set_title(f"{run.optimizer}, lr = {run.lr:g}, on {function_title(objective)}")
+    add_legend(fig, ax, outside=True)
     return fig
 
 
-def _paths_figure(
+def paths_figure(
     exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style], objective: Objective
 ) -> Figure:
-    fig, (ax,) = _figure(SINGLE)
+    """Every run's path on the contours of the one function they share; paths that coincide stay
+    visible (`_draw_path`)."""
+    fig, (ax,) = new_figure(SINGLE)
     _draw_contour(fig, ax, objective)
     runs = [(v, s, r) for v, s in zip(variants, styles) for r in v.finished]
     firsts = {id(v.finished[0]) for v in variants if v.finished}
     diagonal = math.hypot(np.ptp(objective.xlim), np.ptp(objective.ylim))
     for order, (variant, style, run) in enumerate(runs):
-        label = _legend_label(variant) if id(run) in firsts else None
+        label = legend_label(variant) if id(run) in firsts else None
         dashed = any(_coincides(run, earlier, diagonal) for _, _, earlier in runs[:order])
         _draw_path(ax, run, style, label, order, len(runs), dashed)
     _draw_landmarks(ax, objective, [_start_of(r) for v in variants for r in v.finished])
     _end_legend_handle(ax)
-    ax.set_title(f"{exp.name}: paths on {_function_title(objective)}")
-    _legend(fig, ax, outside=True)
+    ax.set_title(f"{exp.name}: paths on {function_title(objective)}")
+    add_legend(fig, ax, outside=True)
     return fig
 
 
-def _paths_panels_figure(
+def paths_panels_figure(
     exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style]
 ) -> Figure:
+    """One panel per variant: its seeds' paths on the contours of its function."""
     ncols = min(3, len(variants))
     nrows = math.ceil(len(variants) / ncols)
-    fig, axes = _figure((PANEL * ncols + 0.5, PANEL * 0.8 * nrows + 0.6), nrows, ncols)
+    fig, axes = new_figure((PANEL * ncols + 0.5, PANEL * 0.8 * nrows + 0.6), nrows, ncols)
     for ax, variant, style in zip(axes, variants, styles):
-        objective = _objective_of(variant)
+        objective = variant.objective
         if objective is None:
             continue
         _draw_contour(fig, ax, objective, colorbar=False)
         for run in variant.finished:
             _draw_path(ax, run, style, None)
         _draw_landmarks(ax, objective, [_start_of(r) for r in variant.finished])
-        ax.set_title(_legend_label(variant), color=style.color)
+        ax.set_title(legend_label(variant), color=style.color)
     for ax in axes[len(variants) :]:
         ax.set_visible(False)
     fig.suptitle(f"{exp.name}: one panel per variant (● start, ★ minimum, ■ end, × diverged)")

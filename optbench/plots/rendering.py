@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from optbench.errors import EXIT_INTERRUPTED, OptbenchError
-from optbench.functions import FUNCTIONS
 from optbench.layout import (
     ACCURACY_PNG,
     CURVES_PNG,
@@ -31,26 +30,24 @@ from optbench.layout import (
     histograms_png,
     report_order,
 )
-from optbench.plain import value_at
-from optbench.plots.activations import _gradients_figure, _histograms_figure
-from optbench.plots.axes import _style, import_drawing, save_png
-from optbench.plots.diagnostics import _diagnostics_comparison_figure, _run_diagnostics_figure
+from optbench.plots.activations import gradients_figure, histograms_figure
+from optbench.plots.axes import import_drawing, rc_style, save_png
+from optbench.plots.diagnostics import diagnostics_comparison_figure, run_diagnostics_figure
 from optbench.plots.fingerprints import inputs_digest, read_fingerprints
 from optbench.plots.functions import (
-    _function_loss_figure,
-    _function_title,
-    _objective_of,
-    _path_figure,
-    _paths_figure,
-    _paths_panels_figure,
+    function_loss_figure,
+    function_title,
+    path_figure,
+    paths_figure,
+    paths_panels_figure,
 )
 from optbench.plots.style import Style, activation_case_styles, optimizer_color, variant_styles
 from optbench.plots.training import (
-    _curves_figure,
-    _heldout_figure,
-    _lr_groups,
-    _lr_sensitivity_figure,
-    _training_loss_figure,
+    curves_figure,
+    heldout_figure,
+    lr_groups,
+    lr_sensitivity_figure,
+    training_loss_figure,
 )
 from optbench.plots.tuning import expected_max_figure, final_curves_figure, tune_scores_figure
 from optbench.results import (
@@ -95,22 +92,22 @@ def run_figures(run_folder: Path, processes: int = 1) -> list[Path]:
         return []
     jobs: list[FigureJob] = []
     if run.kind == "function":
-        objective = FUNCTIONS.get(str(value_at(run.config, "task.function")))
+        objective = run.objective
         if objective is None:
             return []
         variant = Variant(variant_label(run.config, (), show_lr=True), (run,))
         style = Style(optimizer_color(run.optimizer))
-        jobs.append(FigureJob(run_folder / PATH_PNG, lambda: _path_figure(run, objective)))
+        jobs.append(FigureJob(run_folder / PATH_PNG, lambda: path_figure(run, objective)))
         jobs.append(
             FigureJob(
                 run_folder / LOSS_PNG,
-                lambda: _function_loss_figure(_function_title(objective), [variant], [style]),
+                lambda: function_loss_figure(function_title(objective), [variant], [style]),
             )
         )
     else:
-        jobs.append(FigureJob(run_folder / CURVES_PNG, lambda: _curves_figure(run)))
+        jobs.append(FigureJob(run_folder / CURVES_PNG, lambda: curves_figure(run)))
         if run.layers:
-            jobs.append(FigureJob(run_folder / DIAGNOSTICS_PNG, lambda: _run_diagnostics_figure(run)))
+            jobs.append(FigureJob(run_folder / DIAGNOSTICS_PNG, lambda: run_diagnostics_figure(run)))
     return render(jobs, processes)
 
 
@@ -173,34 +170,34 @@ def _all_jobs(exp_folder: Path) -> list[FigureJob]:
     styles = variant_styles(variants)
     jobs: list[FigureJob] = []
     if exp.kind == "function":
-        objectives = {o.name: o for o in (_objective_of(v) for v in variants) if o is not None}
+        objectives = {o.name: o for o in (v.objective for v in variants) if o is not None}
         if len(objectives) == 1:
             (objective,) = objectives.values()
             jobs.append(
-                FigureJob(exp_folder / PATHS_PNG, lambda: _paths_figure(exp, variants, styles, objective))
+                FigureJob(exp_folder / PATHS_PNG, lambda: paths_figure(exp, variants, styles, objective))
             )
         if len(variants) <= MAX_PANELS:
             jobs.append(
-                FigureJob(exp_folder / PATHS_PANELS_PNG, lambda: _paths_panels_figure(exp, variants, styles))
+                FigureJob(exp_folder / PATHS_PANELS_PNG, lambda: paths_panels_figure(exp, variants, styles))
             )
         title = (
             f"{exp.name}: "
             + ("f(x_t) − f*" if all(o.min_value is not None for o in objectives.values()) else "f(x_t)")
             + " per step"
         )
-        jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: _function_loss_figure(title, variants, styles)))
+        jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: function_loss_figure(title, variants, styles)))
         return jobs
     if any(v.diagnosed for v in variants):
         jobs.append(
             FigureJob(
-                exp_folder / DIAGNOSTICS_PNG, lambda: _diagnostics_comparison_figure(exp, variants, styles)
+                exp_folder / DIAGNOSTICS_PNG, lambda: diagnostics_comparison_figure(exp, variants, styles)
             )
         )
-    jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: _training_loss_figure(exp, variants, styles)))
-    jobs.append(FigureJob(exp_folder / ACCURACY_PNG, lambda: _heldout_figure(exp, variants, styles, "acc")))
-    jobs.append(FigureJob(exp_folder / EVAL_LOSS_PNG, lambda: _heldout_figure(exp, variants, styles, "loss")))
-    if "optimizer.lr" in exp.varied and any(len(m) > 1 for _, m in _lr_groups(exp, variants)):
-        jobs.append(FigureJob(exp_folder / LR_SENSITIVITY_PNG, lambda: _lr_sensitivity_figure(exp, variants)))
+    jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: training_loss_figure(exp, variants, styles)))
+    jobs.append(FigureJob(exp_folder / ACCURACY_PNG, lambda: heldout_figure(exp, variants, styles, "acc")))
+    jobs.append(FigureJob(exp_folder / EVAL_LOSS_PNG, lambda: heldout_figure(exp, variants, styles, "loss")))
+    if "optimizer.lr" in exp.varied and any(len(m) > 1 for _, m in lr_groups(exp, variants)):
+        jobs.append(FigureJob(exp_folder / LR_SENSITIVITY_PNG, lambda: lr_sensitivity_figure(exp, variants)))
     return jobs
 
 
@@ -218,7 +215,7 @@ def _activation_jobs(folder: Path) -> list[FigureJob]:
     styles = activation_case_styles(result.cases)
     activations = dict.fromkeys(c.activation for c in result.cases)
     jobs = [_histograms_job(folder, result, styles, activation) for activation in activations]
-    jobs.append(FigureJob(folder / GRADIENTS_PNG, lambda: _gradients_figure(result, styles)))
+    jobs.append(FigureJob(folder / GRADIENTS_PNG, lambda: gradients_figure(result, styles)))
     return jobs
 
 
@@ -228,7 +225,7 @@ def _histograms_job(
     picked = [i for i, case in enumerate(result.cases) if case.activation == activation]
     cases, case_styles = [result.cases[i] for i in picked], [styles[i] for i in picked]
     return FigureJob(
-        folder / histograms_png(activation), lambda: _histograms_figure(result, cases, case_styles)
+        folder / histograms_png(activation), lambda: histograms_figure(result, cases, case_styles)
     )
 
 
@@ -252,7 +249,7 @@ def _tune_jobs(folder: Path) -> list[FigureJob]:
 
 def _draw(jobs: Sequence[FigureJob], next_job: Callable[[], int]) -> None:
     """Draw jobs[next_job()] until next_job() runs past the end."""
-    with _style():
+    with rc_style():
         while (i := next_job()) < len(jobs):
             save_png(jobs[i].build(), jobs[i].path)
 

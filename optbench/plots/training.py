@@ -19,30 +19,18 @@ from optbench.plots.axes import (
     RAW_ALPHA,
     SINGLE,
     WIDE,
-    _auto_log,
-    _figure,
-    _legend,
-    _legend_label,
-    _mark_divergence,
-    _markers,
-    _run_title,
-    _step_axis,
+    add_legend,
+    auto_log,
+    legend_label,
+    mark_divergence,
+    new_figure,
+    point_markers,
+    run_title,
+    step_axis,
 )
 from optbench.plots.style import Style, optimizer_color, variant_styles
-from optbench.results import (
-    ExperimentResult,
-    RunResult,
-    Variant,
-    variant_label,
-)
-from optbench.stats import (
-    SMOOTHING,
-    TARGET_ACCURACY,
-    FloatArray,
-    aggregate,
-    mean_std,
-    smooth,
-)
+from optbench.results import ExperimentResult, RunResult, Variant, variant_label
+from optbench.stats import SMOOTHING, TARGET_ACCURACY, FloatArray, aggregate, mean_std, smooth
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -58,9 +46,9 @@ def _heldout_sets(runs: Sequence[RunResult]) -> list[tuple[str, str, str, str]]:
     return [h for h in HELDOUT if any(r.curve(f"{h[0]}_acc")[0].size for r in runs)]
 
 
-def _curves_figure(run: RunResult) -> Figure:
+def curves_figure(run: RunResult) -> Figure:
     """Training loss raw and smoothed with validation and test loss; the two accuracies beside."""
-    fig, (ax_loss, ax_acc) = _figure(WIDE, 1, 2)
+    fig, (ax_loss, ax_acc) = new_figure(WIDE, 1, 2)
     color = optimizer_color(run.optimizer)
     steps, loss = run.curve("train_loss")
     smoothed = smooth(loss)
@@ -68,38 +56,30 @@ def _curves_figure(run: RunResult) -> Figure:
     ax_loss.plot(steps, smoothed, color=color, label=f"training loss (EMA β = {SMOOTHING:g})")
     drawn = [loss]
     for prefix, name, linestyle, marker in _heldout_sets([run]):
-        eval_steps, eval_loss = run.curve(f"{prefix}_loss")
-        ax_loss.plot(
-            eval_steps,
-            eval_loss,
-            color=color,
-            linestyle=linestyle,
-            label=f"{name} loss",
-            marker=marker,
-            markersize=5,
-        )
-        acc_steps, acc = run.curve(f"{prefix}_acc")
-        ax_acc.plot(
-            acc_steps,
-            acc,
-            color=color,
-            linestyle=linestyle,
-            label=f"{name} accuracy",
-            marker=marker,
-            markersize=5,
-        )
-        drawn.append(eval_loss)
+        for ax, column, what in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy")):
+            held_steps, held = run.curve(f"{prefix}_{column}")
+            ax.plot(
+                held_steps,
+                held,
+                color=color,
+                linestyle=linestyle,
+                label=f"{name} {what}",
+                marker=marker,
+                markersize=5,
+            )
+            if ax is ax_loss:
+                drawn.append(held)
     if run.state == "diverged":
-        _mark_divergence(ax_loss, steps, smoothed, color)
-    _auto_log(ax_loss, drawn)
-    _step_axis(ax_loss)
+        mark_divergence(ax_loss, steps, smoothed, color)
+    auto_log(ax_loss, drawn)
+    step_axis(ax_loss)
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_title("loss" + (" (diverged)" if run.state == "diverged" else ""))
     ax_loss.legend(loc="best")
     _draw_accuracy_axis(ax_acc, "accuracy")
     ax_acc.set_title("held-out accuracy")
     ax_acc.legend(loc="best")
-    fig.suptitle(f"{value_at(run.config, 'experiment') or ''}: {_run_title(run)}")
+    fig.suptitle(f"{value_at(run.config, 'experiment') or ''}: {run_title(run)}")
     return fig
 
 
@@ -108,11 +88,11 @@ def _draw_accuracy_axis(ax: Axes, label: str, target: float = TARGET_ACCURACY) -
 
     ax.axhline(target, color="0.3", linestyle=":", linewidth=1.2, label=f"target {target:.0%}")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    _step_axis(ax)
+    step_axis(ax)
     ax.set_ylabel(label)
 
 
-def _draw_seed_curves(
+def draw_seed_curves(
     ax: Axes, variant: Variant, style: Style, column: str, smoothed: bool
 ) -> list[FloatArray]:
     """One variant's curve: a single seed raw (faint) and smoothed, or the mean ± 1 std over seeds.
@@ -123,7 +103,7 @@ def _draw_seed_curves(
     curves = [r.curve(column) for r in runs]
     if smoothed:
         curves = [(s, smooth(v)) for s, v in curves]
-    label = _legend_label(variant)
+    label = legend_label(variant)
     kwargs: dict[str, Any] = {"color": style.color, "linestyle": style.linestyle}
     drawn: list[FloatArray] = []
     if len(runs) == 1:
@@ -132,13 +112,13 @@ def _draw_seed_curves(
             raw = runs[0].curve(column)[1]
             ax.plot(steps, raw, alpha=RAW_ALPHA, linewidth=0.8, color=style.color)
             drawn.append(raw)
-        ax.plot(steps, values, label=label, **kwargs, **_markers(steps.size))
+        ax.plot(steps, values, label=label, **kwargs, **point_markers(steps.size))
         drawn.append(values)
         if runs[0].state == "diverged":
-            _mark_divergence(ax, steps, values, style.color)
+            mark_divergence(ax, steps, values, style.color)
         return drawn
     stats = aggregate(curves)
-    ax.plot(stats.steps, stats.mean, label=label, **kwargs, **_markers(stats.steps.size))
+    ax.plot(stats.steps, stats.mean, label=label, **kwargs, **point_markers(stats.steps.size))
     ax.fill_between(
         stats.steps,
         stats.mean - stats.std,
@@ -166,56 +146,57 @@ def _seeds_note(variants: Sequence[Variant]) -> str:
     return ""
 
 
-def _training_loss_figure(
+def training_loss_figure(
     exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style]
 ) -> Figure:
-    fig, (ax,) = _figure(SINGLE)
+    """The smoothed training loss of every variant (mean ± 1 std over seeds, or one seed raw under it)."""
+    fig, (ax,) = new_figure(SINGLE)
     drawn: list[FloatArray] = []
     for variant, style in zip(variants, styles):
-        drawn += _draw_seed_curves(ax, variant, style, "train_loss", smoothed=True)
-    _auto_log(ax, drawn)
-    _step_axis(ax)
+        drawn += draw_seed_curves(ax, variant, style, "train_loss", smoothed=True)
+    auto_log(ax, drawn)
+    step_axis(ax)
     ax.set_ylabel("training loss (cross-entropy)")
     notes = [f"smoothed: EMA β = {SMOOTHING:g}"]
     if any(len(v.finished) == 1 for v in variants):
         notes.append("faint: raw minibatch loss")
     notes += [n for n in [_seeds_note(variants)] if n]
     ax.set_title(_titled(f"{exp.name}: training loss", notes))
-    _legend(fig, ax, outside=True)
+    add_legend(fig, ax, outside=True)
     return fig
 
 
-def _heldout_figure(
+def heldout_figure(
     exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style], metric: str
 ) -> Figure:
     """Accuracy (metric "acc") or loss ("loss") on the validation split and on the test set, side by
     side on a shared value axis: choices are made on the left panel, the right one is held out."""
     sets = _heldout_sets([r for v in variants for r in v.finished]) or [HELDOUT[1]]
-    fig, axes = _figure(SINGLE if len(sets) == 1 else WIDE, 1, len(sets))
+    fig, axes = new_figure(SINGLE if len(sets) == 1 else WIDE, 1, len(sets))
     drawn: list[FloatArray] = []
     for ax, (prefix, name, _, _) in zip(axes, sets):
         for variant, style in zip(variants, styles):
-            drawn += _draw_seed_curves(ax, variant, style, f"{prefix}_{metric}", smoothed=False)
+            drawn += draw_seed_curves(ax, variant, style, f"{prefix}_{metric}", smoothed=False)
         if metric == "acc":
             _draw_accuracy_axis(ax, f"{name} accuracy", exp.target_accuracy)
         else:
-            _step_axis(ax)
+            step_axis(ax)
             ax.set_ylabel(f"{name} loss (cross-entropy)")
         role = " (choices are made here)" if prefix == "val" else (" (held out)" if len(sets) > 1 else "")
         ax.set_title(f"{name}{role}")
     if metric == "loss":
         for ax in axes:
-            _auto_log(ax, drawn)
+            auto_log(ax, drawn)
     if len(sets) > 1:
         axes[1].sharey(axes[0])
     what = "accuracy" if metric == "acc" else "loss"
     note = _seeds_note(variants)
     fig.suptitle(_titled(f"{exp.name}: held-out {what}", [note] if note else []))
-    _legend(fig, axes[-1], outside=True)
+    add_legend(fig, axes[-1], outside=True)
     return fig
 
 
-def _lr_groups(exp: ExperimentResult, variants: Sequence[Variant]) -> list[tuple[str, list[Variant]]]:
+def lr_groups(exp: ExperimentResult, variants: Sequence[Variant]) -> list[tuple[str, list[Variant]]]:
     """Variants grouped by everything but the learning rate, each group sorted by lr."""
     groups: dict[str, list[Variant]] = {}
     for v in variants:
@@ -236,7 +217,7 @@ def _final(variant: Variant, metric: str) -> tuple[float, float]:
     return mean_std([getattr(r, metric) for r in variant.finished if r.state == "completed"])
 
 
-def _lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) -> Figure:
+def lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) -> Figure:
     """Final held-out accuracy and final training loss against the learning rate (DeepOBS style).
 
     The accuracy panel shows validation accuracy when the runs hold a split out, with each group's
@@ -245,8 +226,8 @@ def _lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) -
     """
     from matplotlib.ticker import PercentFormatter
 
-    fig, (ax_acc, ax_loss) = _figure(WIDE, 1, 2)
-    groups = _lr_groups(exp, variants)
+    fig, (ax_acc, ax_loss) = new_figure(WIDE, 1, 2)
+    groups = lr_groups(exp, variants)
     styles = variant_styles([members[0] for _, members in groups])
     validation = any(math.isfinite(r.final_val_acc) for v in variants for r in v.finished)
     chooser = "final_val_acc" if validation else "final_test_acc"
@@ -307,10 +288,10 @@ def _lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) -
     name = "validation" if validation else "test"
     ax_acc.set_ylabel(f"final {name} accuracy")
     ax_acc.set_title(f"final {name} accuracy" + (" (dashed: test)" if validation else ""))
-    _auto_log(ax_loss, drawn_loss)
+    auto_log(ax_loss, drawn_loss)
     ax_loss.set_ylabel("final training loss")
     ax_loss.set_title(f"final training loss\n(mean over the last {FINAL_LOSS_WINDOW} minibatches)")
     seeds = " (mean ± 1 std over seeds)" if any(len(v.finished) > 1 for v in variants) else ""
     fig.suptitle(f"{exp.name}: learning-rate sensitivity{seeds}")
-    _legend(fig, ax_acc, outside=True)
+    add_legend(fig, ax_acc, outside=True)
     return fig

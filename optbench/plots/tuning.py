@@ -23,24 +23,17 @@ from optbench.plots.axes import (
     MINOR_LABEL_RATIO,
     PANEL,
     SINGLE,
-    _auto_log,
-    _label_log_axis,
-    _markers,
-    _step_axis,
-    _style,
+    auto_log,
+    label_log_axis,
+    point_markers,
+    rc_style,
     save_png,
+    step_axis,
 )
-from optbench.plots.functions import _function_loss_figure
+from optbench.plots.functions import function_loss_figure
 from optbench.plots.style import Style, optimizer_color
-from optbench.plots.training import CHOSEN_MARKER, _draw_seed_curves
-from optbench.results import (
-    COLUMNS,
-    SCORE_NAMES,
-    PerformanceProfile,
-    TrialResult,
-    TuneResult,
-    Variant,
-)
+from optbench.plots.training import CHOSEN_MARKER, draw_seed_curves
+from optbench.results import COLUMNS, SCORE_NAMES, PerformanceProfile, TrialResult, TuneResult, Variant
 from optbench.stats import FloatArray
 from optbench.text import format_value
 
@@ -171,7 +164,7 @@ def _value_axis(ax: Axes, tune: TuneResult, values: Sequence[FloatArray]) -> Non
 
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     else:
-        _auto_log(ax, values)
+        auto_log(ax, values)
 
 
 def _trials_axis(ax: Axes, n_max: int) -> None:
@@ -222,7 +215,7 @@ def expected_max_figure(tune: TuneResult) -> Figure:
         y = mean - shift
         left_out = tune.random_scores(optimizer)[1]
         note = f", {left_out} left out" if left_out else ""
-        ax.plot(n, y, color=color, label=f"{optimizer} ({mean.size} trials{note})", **_markers(n.size))
+        ax.plot(n, y, color=color, label=f"{optimizer} ({mean.size} trials{note})", **point_markers(n.size))
         scores = np.asarray(tune.random_scores(optimizer)[0]) - shift
         low, high = np.clip(y - std, scores.min(), None), np.clip(y + std, None, scores.max())
         _band(ax, n, low, high, color)
@@ -232,7 +225,7 @@ def expected_max_figure(tune: TuneResult) -> Figure:
     _trials_axis(ax, n_max)
     _value_axis(ax, tune, curves)
     if ax.get_yscale() == "log":
-        _label_log_axis(ax)  # the limits save_png will give it, known now so that defaults beyond show so
+        label_log_axis(ax)  # the limits save_png will give it, known now so that defaults beyond show so
     elif curves:
         _fit_to(ax, np.concatenate(curves))
     _draw_defaults(ax, tune, shift)
@@ -471,7 +464,7 @@ def final_curves_figure(tune: TuneResult) -> Figure:
         variants = [Variant(f"{o} {_chosen_text(t)}", t.runs) for o, t, _ in shown]
         styles = [Style(optimizer_color(o)) for o, _, _ in shown]
         title = f"{tune.experiment.name}: the chosen trial of each optimizer"
-        return _function_loss_figure(title, variants, styles)
+        return function_loss_figure(title, variants, styles)
     finals = [final for _, _, final in shown]
     if finals and all(finals):
         seeds = "/".join(map(str, sorted({len(t.runs) for _, t, _ in shown})))
@@ -490,9 +483,9 @@ def final_curves_figure(tune: TuneResult) -> Figure:
         variant = Variant(
             f"{optimizer} {_chosen_text(trial)}{_test_text(trial) if final else ''}", trial.runs
         )
-        drawn += _draw_seed_curves(ax, variant, Style(optimizer_color(optimizer)), column, smoothed=False)
+        drawn += draw_seed_curves(ax, variant, Style(optimizer_color(optimizer)), column, smoothed=False)
     _value_axis(ax, tune, drawn)
-    _step_axis(ax)
+    step_axis(ax)
     ax.set_ylabel(SCORE_NAMES[tune.metric])
     _legend_right(fig, ax, margins)
     return fig
@@ -547,7 +540,7 @@ def performance_profile_figure(profile: PerformanceProfile) -> Figure:
 
 def draw_performance_profile(profile: PerformanceProfile, path: Path) -> Path:
     """Draw and save a performance profile (beside a suite's index.md); returns the path."""
-    with _style():
+    with rc_style():
         return save_png(performance_profile_figure(profile), path)
 
 

@@ -6,10 +6,13 @@ sentences of their own: an experiment in which some run starts with a hidden lay
 (the zero-init study) and an `optbench activations` folder, each by rules with named thresholds, and a
 tuning study (`optbench tune`), whose report also writes its derived CSV files.
 
-Modules: `tables` (terminal and Markdown tables), `variants` (numbers per variant), `sentences` (the
-`Finding` type), `findings` (an experiment's sentences), `zero_init` and `activations` (the two
-studies), `tuning` (a tuning study: tune.csv, trials.csv, expected_max.csv, its sentences and
-sections, the performance profile of several), `markdown` (report.md and index.md).
+Modules: `tables` (terminal and Markdown tables, and the formats of their cells), `variants` (numbers
+per variant), `sentences` (the `Finding` type and phrasing sentences share), `findings` (an
+experiment's sentences), `settings` (report.md's Settings section), `zero_init` and `activations`
+(the two studies), the tuning study's `tune_numbers` (its numbers beyond the scores read),
+`tune_csv` (tune.csv, trials.csv, expected_max.csv), `tune_words` (its numbers and values in words),
+`tune_findings` (its sentences) and `tune_sections` (the sections of its report.md), `profile`
+(index.md's performance profile of several studies), `markdown` (report.md and index.md).
 
 Public face: `write_report`, `write_index`, `variants_table`, `findings`,
 `activation_findings`, `zero_init_findings`, `tune_findings`, `write_tune_tables`, `Finding`, and the
@@ -28,9 +31,11 @@ from optbench.report.activations import (
 )
 from optbench.report.findings import NEAR_MINIMUM, findings
 from optbench.report.markdown import write_index, write_report
+from optbench.report.profile import PROFILE_TAUS
 from optbench.report.sentences import Finding
 from optbench.report.tables import variants_table
-from optbench.report.tuning import PROFILE_TAUS, tune_findings, write_tune_tables
+from optbench.report.tune_csv import write_tune_tables
+from optbench.report.tune_findings import tune_findings
 from optbench.report.variants import CHANCE_TOLERANCE
 from optbench.report.zero_init import REFERENCE_STEP, zero_init_findings
 

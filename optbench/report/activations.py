@@ -14,16 +14,11 @@ from numpy.typing import NDArray
 from optbench.data import DATASETS
 from optbench.measures import SATURATION_MARGIN
 from optbench.nn import ACTIVATIONS
-from optbench.report.sentences import Finding, _layer_list
-from optbench.report.tables import _md_table, number_cells, percent_cells
-from optbench.results import (
-    ActivationCaseResult,
-    ActivationsResult,
-)
+from optbench.report.sentences import Finding, layer_list
+from optbench.report.tables import md_table, number_cells, percent_cells
+from optbench.results import ActivationCaseResult, ActivationsResult
 from optbench.stats import FloatArray
-from optbench.text import (
-    format_percent,
-)
+from optbench.text import format_percent
 
 SATURATED_SHARE = 0.25
 """A layer of a sigmoid or tanh case saturates when more than this share of its outputs lies within
@@ -81,7 +76,7 @@ def _where(case: ActivationCaseResult, picked: NDArray[np.bool_]) -> str:
     """'in every layer' or 'in layers 2–5' for a boolean mask over the case's layers."""
     if np.all(picked):
         return "in every layer"
-    return "in " + _layer_list([int(v) for v in case.layers[picked]])
+    return "in " + layer_list([int(v) for v in case.layers[picked]])
 
 
 def _bounded_findings(case: ActivationCaseResult) -> list[Finding]:
@@ -205,7 +200,8 @@ def activation_findings(result: ActivationsResult) -> list[Finding]:
     return out
 
 
-def _input_line(result: ActivationsResult) -> str:
+def input_line(result: ActivationsResult) -> str:
+    """What was run, in one line under the report's title: the input, the layers, the gradients."""
     cfg = result.config
     samples, layers, nodes = cfg.get("samples"), cfg.get("layers"), cfg.get("nodes")
     readout = f"{result.readout_classes}-class " if result.readout_classes else ""
@@ -221,7 +217,9 @@ def _input_line(result: ActivationsResult) -> str:
     )
 
 
-def _case_table(case: ActivationCaseResult) -> str:
+def case_table(case: ActivationCaseResult) -> str:
+    """report.md's table of one case: per layer, its outputs' mean, std, saturated and zero shares,
+    and its gradients."""
     header = ["layer", "mean", "std", "saturated", "zero", "‖∂L/∂W‖", "std of ∂L/∂a"]
     columns = [
         [str(layer) for layer in case.layers],
@@ -232,4 +230,4 @@ def _case_table(case: ActivationCaseResult) -> str:
         number_cells([float(v) for v in case["grad_norm"]]),
         number_cells([float(v) for v in case["delta_std"]]),
     ]
-    return _md_table(header, [list(row) for row in zip(*columns)], [True] * len(header))
+    return md_table(header, [list(row) for row in zip(*columns)], [True] * len(header))

@@ -16,23 +16,15 @@ from optbench.report.sentences import Finding
 from optbench.report.variants import (
     CHANCE_TOLERANCE,
     VariantStats,
-    _objective,
-    _status_counts,
     final_point,
     nearest_minimum,
     selection_basis,
+    status_counts,
     variant_stats,
 )
 from optbench.report.zero_init import zero_init_findings
-from optbench.results import (
-    ExperimentResult,
-    classes_of,
-    variant_label,
-)
-from optbench.stats import (
-    TARGET_ACCURACY,
-    time_to_target,
-)
+from optbench.results import ExperimentResult, classes_of, variant_label
+from optbench.stats import TARGET_ACCURACY, time_to_target
 from optbench.text import plural
 
 NEAR_MINIMUM = 1e-3
@@ -218,20 +210,21 @@ def _divergence_findings(stats: Sequence[VariantStats]) -> list[Finding]:
     return out
 
 
-def _unfinished_finding(exp: ExperimentResult) -> Finding | None:
+def unfinished_finding(exp: ExperimentResult) -> Finding | None:
+    """How many runs did not finish, by status, with the errors they recorded (None if all did)."""
     unfinished = [r for r in exp.runs if not r.finished]
     if not unfinished:
         return None
     counts = Counter(r.state for r in unfinished)
     errors = [f"{r.run_id}: {r.status['error']}" for r in unfinished if r.status.get("error")]
-    text = f"{plural(len(unfinished), 'run')} did not finish ({_status_counts(counts)})"
+    text = f"{plural(len(unfinished), 'run')} did not finish ({status_counts(counts)})"
     return Finding(text + (": " + "; ".join(errors) if errors else "") + ".", headline=True)
 
 
 def _function_findings(stats: Sequence[VariantStats]) -> list[Finding]:
     out = []
     near = []
-    objectives = {o.name: o for s in stats for r in s.completed if (o := _objective(r)) is not None}
+    objectives = {o.name: o for s in stats for r in s.completed if (o := r.objective) is not None}
     for s in stats:
         if not s.completed:
             continue
@@ -284,6 +277,6 @@ def findings(exp: ExperimentResult) -> list[Finding]:
     if dataset:
         out += zero_init_findings(exp.finished_variants)
     out += _divergence_findings(stats)
-    unfinished = _unfinished_finding(exp)
+    unfinished = unfinished_finding(exp)
     out += [unfinished] if unfinished else []
     return out

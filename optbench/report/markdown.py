@@ -1,8 +1,8 @@
 """report.md and index.md: the documents, assembled from the sentences and tables, written atomically.
 
 Every sentence is generated from the files on disk (through `optbench.results`) and states only what
-those numbers say. A tuning study's report also rewrites its derived CSV files (`report.tuning`), and
-an index of two or more studies gets their performance profile.
+those numbers say. A tuning study's report also rewrites its derived CSV files (`tune_csv`), and an
+index of two or more studies gets their performance profile (`profile`).
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ from optbench.layout import (
 )
 from optbench.measures import DISTINCT_TOLERANCE, FINAL_LOSS_WINDOW, SATURATION_MARGIN
 from optbench.plain import value_at
-from optbench.report.activations import _case_table, _input_line, activation_findings
+from optbench.report.activations import activation_findings, case_table, input_line
 from optbench.report.findings import findings
+from optbench.report.profile import profile_section
 from optbench.report.sentences import Finding
 from optbench.report.settings import settings_section
-from optbench.report.tables import _runs_md, _variants_table
-from optbench.report.tuning import profile_section, tune_findings, tune_sections, write_tune_tables
-from optbench.report.variants import _objective, _status_counts, variant_stats
-from optbench.report.zero_init import _zero_init_table, is_zero_init_run
+from optbench.report.tables import runs_md_table, variants_md_table
+from optbench.report.tune_csv import write_tune_tables
+from optbench.report.tune_findings import tune_findings
+from optbench.report.tune_sections import tune_sections
+from optbench.report.variants import status_counts, variant_stats
+from optbench.report.zero_init import is_zero_init_run, zero_init_table
 from optbench.results import (
     ActivationsResult,
     ExperimentResult,
@@ -42,10 +45,7 @@ from optbench.results import (
     read_experiment,
     read_tune,
 )
-from optbench.text import (
-    format_value,
-    plural,
-)
+from optbench.text import format_value, plural
 
 FINAL_LOSS_DEFINITION = (
     f"Final training loss: the mean minibatch loss over a run's last {FINAL_LOSS_WINDOW} steps (over all "
@@ -77,11 +77,11 @@ def _activation_figures(result: ActivationsResult) -> tuple[str, ...]:
 def _task_line(exp: ExperimentResult) -> str:
     first = next((r for r in exp.runs if r.config), None)
     counts = Counter(r.state for r in exp.runs)
-    runs = f"{plural(len(exp.runs), 'run')} ({_status_counts(counts)})" if exp.runs else "no runs"
+    runs = f"{plural(len(exp.runs), 'run')} ({status_counts(counts)})" if exp.runs else "no runs"
     if first is None:
         return f"{runs}."
     if exp.kind == "function":
-        objective = _objective(first)
+        objective = first.objective
         task = f"function `{objective.name}`, f(x, y) = {objective.formula}" if objective else "a function"
     else:
         task = f"dataset `{value_at(first.config, 'task.dataset')}`"
@@ -93,7 +93,7 @@ def _task_line(exp: ExperimentResult) -> str:
     return f"{source}task: {task}; varied: {varied}; {runs}."
 
 
-def report_text(exp: ExperimentResult) -> str:
+def _report_text(exp: ExperimentResult) -> str:
     stats = [variant_stats(v) for v in exp.finished_variants]
     parts = _heading(exp.name, exp.description, _task_line(exp), findings(exp))
     settings = settings_section(exp)
@@ -109,25 +109,25 @@ def report_text(exp: ExperimentResult) -> str:
         note += f" {FINAL_LOSS_DEFINITION}" if not defined else ""
         defined = True
         parts.append(f"## Variants\n\nRuns that differ only in their seed form one variant.{note}\n")
-        parts.append(_variants_table(exp, stats))
+        parts.append(variants_md_table(exp, stats))
     zero_init = [v for v in exp.finished_variants if any(map(is_zero_init_run, v.diagnosed))]
     if exp.kind == "dataset" and zero_init:
         parts.append(
             "## Zero-init study\n\nDistinct units: different incoming weight vectors of a layer "
             f"(up to a relative tolerance of {DISTINCT_TOLERANCE:g}); measured on the first seed.\n"
         )
-        parts.append(_zero_init_table(zero_init))
+        parts.append(zero_init_table(zero_init))
     figures = figures_present(exp.folder, EXPERIMENT_FIGURES)
     if figures:
         parts.append("## Figures\n")
         parts.append("\n".join(f"![{Path(name).stem}]({name})\n" for name in figures))
     parts.append("## Runs\n" + ("" if defined else f"\n{FINAL_LOSS_DEFINITION}\n"))
-    parts.append(_runs_md(exp))
+    parts.append(runs_md_table(exp))
     return "\n".join(parts)
 
 
-def activation_report_text(result: ActivationsResult) -> str:
-    parts = _heading(result.name, result.description, _input_line(result), activation_findings(result))
+def _activation_report_text(result: ActivationsResult) -> str:
+    parts = _heading(result.name, result.description, input_line(result), activation_findings(result))
     figures = figures_present(result.folder, _activation_figures(result))
     if figures:
         parts.append("## Figures\n")
@@ -140,11 +140,11 @@ def activation_report_text(result: ActivationsResult) -> str:
     )
     for case in result.cases:
         parts.append(f"### {case.label}\n")
-        parts.append(_case_table(case))
+        parts.append(case_table(case))
     return "\n".join(parts)
 
 
-def tune_report_text(tune: TuneResult) -> str:
+def _tune_report_text(tune: TuneResult) -> str:
     exp = tune.experiment
     parts = _heading(exp.name, exp.description, _task_line(exp), [])
     parts += tune_sections(tune, figures_present(tune.folder, TUNE_FIGURES))
@@ -158,13 +158,13 @@ def write_report(exp_folder: Path) -> Path:
     tuning study gets its own, and its tune.csv, trials.csv and expected_max.csv are rewritten.
     """
     if is_activations_folder(exp_folder):
-        text = activation_report_text(read_activations(exp_folder))
+        text = _activation_report_text(read_activations(exp_folder))
     elif is_tune_folder(exp_folder):
         tune = read_tune(exp_folder)
         write_tune_tables(tune)
-        text = tune_report_text(tune)
+        text = _tune_report_text(tune)
     else:
-        text = report_text(read_experiment(exp_folder))
+        text = _report_text(read_experiment(exp_folder))
     path = exp_folder / REPORT_FILE
     atomic_write_text(path, text)
     return path

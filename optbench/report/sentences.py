@@ -14,7 +14,7 @@ class Finding:
     headline: bool = False
 
 
-def _layer_list(layers: Sequence[int]) -> str:
+def layer_list(layers: Sequence[int]) -> str:
     """'layer 4', 'layers 1–3', 'layers 1, 2 and 4'."""
     if len(layers) == 1:
         return f"layer {layers[0]}"

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from optbench.plain import leaves
-from optbench.report.tables import _md_table
+from optbench.report.tables import md_table
 from optbench.results import SEED_KEYS, ExperimentResult
 from optbench.text import format_value
 
@@ -63,7 +63,7 @@ def settings_section(exp: ExperimentResult) -> str:
         parts.append(f"Run with `{exp.command}`.\n")
     parts += [t for t in (_overrides_text(exp), _split_text(fixed, exp.kind)) if t]
     rows = [[f"`{k}`", format_value(v)] for k, v in fixed.items()]
-    parts.append("Settings every run shares:\n\n" + _md_table(["key", "value"], rows, [False, False]))
+    parts.append("Settings every run shares:\n\n" + md_table(["key", "value"], rows, [False, False]))
     seeds = [k for k in differ if k in SEED_KEYS]
     others = [k for k in differ if k not in SEED_KEYS and not k.startswith("optimizer.")]
     optimizer = [k for k in differ if k.startswith("optimizer.")]

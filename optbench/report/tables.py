@@ -1,4 +1,5 @@
-"""Tables: plain text for the terminal (`compare`, `optbench report`) and Markdown for report.md."""
+"""Tables: plain text for the terminal (`compare`, `optbench report`) and Markdown for report.md, with
+the formats of their cells (a number, mean ± std, a share), which sentences use too."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ from pathlib import Path
 from optbench.plain import value_at
 from optbench.report.variants import (
     VariantStats,
-    _fmt,
-    _pm,
-    _status_counts,
     nearest_minimum,
     selection_basis,
+    status_counts,
     variant_stats,
 )
 from optbench.results import (
@@ -23,15 +22,10 @@ from optbench.results import (
     is_activations_folder,
     read_activations,
     read_experiment,
+    shown_key,
 )
-from optbench.results.variants import NAMED_SECTIONS
-from optbench.stats import (
-    mean_std,
-)
-from optbench.text import (
-    format_value,
-    text_table,
-)
+from optbench.stats import mean_std
+from optbench.text import format_value, text_table
 
 # --------------------------------------------------------------------------------------------------
 # Plain text tables (the terminal)
@@ -44,7 +38,7 @@ def _column_keys(varied: Sequence[str]) -> list[str]:
     for key in varied:
         if key in SEED_KEYS:
             continue
-        section = next((s for s in NAMED_SECTIONS if key == s or key.startswith(s + ".")), key)
+        section = shown_key(key)
         if section not in columns:
             columns.append(section)
     return columns
@@ -82,8 +76,8 @@ def variants_table(exp_folder: Path) -> str:
         values = [value_at(s.variant.config, k) for k in keys]
         cells = [format_value(v) if v is not None else "" for v in values] if keys else [s.label]
         cells += [str(len(s.variant.runs)), _spread(s.final_loss, len(s.completed))]
-        cells += [_pm(getattr(s, attr), len(s.completed), ".4f") for _, attr in accuracies]
-        cells += [_status_counts(s.statuses)] if unfinished else []
+        cells += [mean_std_text(getattr(s, attr), len(s.completed), ".4f") for _, attr in accuracies]
+        cells += [status_counts(s.statuses)] if unfinished else []
         rows.append(cells)
     return text_table(header, rows)
 
@@ -120,6 +114,27 @@ PERCENT_DECIMALS = 1
 """Decimals of a column of percentages; a share that is not 0 but rounds to 0 is written <0.1%."""
 
 
+def number_text(value: float, fmt: str = ".4g") -> str:
+    """A number in the given format; — where there is none (NaN, inf)."""
+    return format(value, fmt) if math.isfinite(value) else "—"
+
+
+def mean_std_text(stats: tuple[float, float], n: int, fmt: str = ".4g") -> str:
+    """`mean ± std` over n seeds, the mean alone for one; — where there is none."""
+    mean, std = stats
+    if not math.isfinite(mean):
+        return "—"
+    return f"{mean:{fmt}} ± {std:{fmt}}" if n > 1 else f"{mean:{fmt}}"
+
+
+def mean_std_percent(stats: tuple[float, float], n: int) -> str:
+    """An accuracy's `mean ± std` over n seeds in percent, `91.23 ± 0.12%`; the mean alone for one."""
+    mean, std = stats
+    if not math.isfinite(mean):
+        return "—"
+    return f"{mean * 100:.2f} ± {std * 100:.2f}%" if n > 1 else f"{mean:.2%}"
+
+
 def column_format(values: Iterable[float]) -> str:
     """The one format of a column of numbers (for `format`): fixed-point with the decimals its smallest
     nonzero magnitude needs for SIGNIFICANT digits, or scientific (see MAX_DECIMALS, LARGEST_FIXED)."""
@@ -135,7 +150,7 @@ def column_format(values: Iterable[float]) -> str:
 def number_cells(values: Sequence[float], fmt: str | None = None) -> list[str]:
     """A column of numbers in one format (`column_format` unless given); — where there is none."""
     fmt = fmt or column_format(values)
-    return [_fmt(v, fmt) for v in values]
+    return [number_text(v, fmt) for v in values]
 
 
 def mean_std_cells(
@@ -143,7 +158,7 @@ def mean_std_cells(
 ) -> list[str]:
     """A column of `mean ± std` (the mean alone for one seed), mean and std in the column's one format."""
     fmt = fmt or column_format([mean for mean, _ in stats])
-    return [_pm(stat, n, fmt) for stat, n in zip(stats, counts)]
+    return [mean_std_text(stat, n, fmt) for stat, n in zip(stats, counts)]
 
 
 def percent_cells(fractions: Sequence[float]) -> list[str]:
@@ -161,7 +176,9 @@ def percent_cells(fractions: Sequence[float]) -> list[str]:
     return cells
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    """A Markdown table: a column right-aligned where `right` says, `|` in a cell escaped."""
+
     def escape(cell: str) -> str:
         return cell.replace("|", "\\|")
 
@@ -173,7 +190,9 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Seque
     return "\n".join(lines) + "\n"
 
 
-def _variants_table(exp: ExperimentResult, stats: Sequence[VariantStats]) -> str:
+def variants_md_table(exp: ExperimentResult, stats: Sequence[VariantStats]) -> str:
+    """report.md's table of variants: seeds, final loss and held-out accuracies (dataset) or final f
+    and distance to the nearest minimum (function), wall time, runs by status."""
     completed = [len(s.completed) for s in stats]
     finished = [len(s.variant.finished) for s in stats]
     if exp.kind == "dataset":
@@ -194,10 +213,10 @@ def _variants_table(exp: ExperimentResult, stats: Sequence[VariantStats]) -> str
             *([mean_std_cells([s.final_val_acc for s in stats], completed, ".4f")] if val else []),
             mean_std_cells([s.final_test_acc for s in stats], completed, ".4f"),
             mean_std_cells([s.wall_s for s in stats], finished, ".2f"),
-            [_status_counts(s.statuses) for s in stats],
+            [status_counts(s.statuses) for s in stats],
         ]
         right = [False, True, True, *([True] if val else []), True, True, False]
-        return _md_table(header, [list(row) for row in zip(*columns)], right)
+        return md_table(header, [list(row) for row in zip(*columns)], right)
     header = ["variant", "seeds", "final f", "distance to nearest minimum", "wall time (s)", "runs"]
     distances = [[m[0] for r in s.completed if (m := nearest_minimum(r)) is not None] for s in stats]
     columns = [
@@ -206,12 +225,13 @@ def _variants_table(exp: ExperimentResult, stats: Sequence[VariantStats]) -> str
         mean_std_cells([s.final_loss for s in stats], completed),
         mean_std_cells([mean_std(d) for d in distances], [len(d) for d in distances]),
         mean_std_cells([s.wall_s for s in stats], finished, ".3f"),
-        [_status_counts(s.statuses) for s in stats],
+        [status_counts(s.statuses) for s in stats],
     ]
-    return _md_table(header, [list(row) for row in zip(*columns)], [False, True, True, True, True, False])
+    return md_table(header, [list(row) for row in zip(*columns)], [False, True, True, True, True, False])
 
 
-def _runs_md(exp: ExperimentResult) -> str:
+def runs_md_table(exp: ExperimentResult) -> str:
+    """report.md's table of runs: each run's seed, status, final numbers and wall time."""
     dataset = exp.kind == "dataset"
     val = dataset and any(math.isfinite(r.final_val_acc) for r in exp.runs)
     accuracies = [("final validation accuracy", "final_val_acc")] if val else []
@@ -228,4 +248,4 @@ def _runs_md(exp: ExperimentResult) -> str:
         [format(w, ".2f" if dataset else ".3f") if isinstance(w, (int, float)) else "" for w in walls],
     ]
     right = [False, True, False, True, *(True for _ in accuracies), True]
-    return _md_table(header, [list(row) for row in zip(*columns)], right)
+    return md_table(header, [list(row) for row in zip(*columns)], right)

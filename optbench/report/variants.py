@@ -14,33 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optbench.functions import FUNCTIONS, Objective
-from optbench.plain import value_at
-from optbench.results import (
-    RunResult,
-    Variant,
-    last_finite,
-)
-from optbench.stats import (
-    mean_std,
-)
+from optbench.results import RunResult, Variant, last_finite
+from optbench.stats import mean_std
 
 CHANCE_TOLERANCE = 0.05
 """A final training loss within this of ln(classes), the loss of a uniform guess, is chance level."""
 
 STATUS_ORDER = ("completed", "diverged", "failed", "interrupted", "running", "pending")
-
-
-def _fmt(value: float, fmt: str = ".4g") -> str:
-    return format(value, fmt) if math.isfinite(value) else "—"
-
-
-def _pm(stats: tuple[float, float], n: int, fmt: str = ".4g") -> str:
-    """'mean ± std' over several seeds, the value alone for one."""
-    mean, std = stats
-    if not math.isfinite(mean):
-        return "—"
-    return f"{mean:{fmt}} ± {std:{fmt}}" if n > 1 else f"{mean:{fmt}}"
 
 
 @dataclass(frozen=True)
@@ -62,6 +42,7 @@ class VariantStats:
 
 
 def variant_stats(variant: Variant) -> VariantStats:
+    """A variant's numbers: final values over its completed runs, wall time over its finished ones."""
     completed = tuple(r for r in variant.finished if r.state == "completed")
     walls = [
         float(r.status["wall_s"])
@@ -109,13 +90,10 @@ def selection_basis(stats: Sequence[VariantStats]) -> Basis:
     return VALIDATION if held_out else TEST
 
 
-def _status_counts(counts: Counter[str]) -> str:
+def status_counts(counts: Counter[str]) -> str:
+    """Runs by status, in STATUS_ORDER (others after, by name): `3 completed, 1 diverged`."""
     order = [s for s in STATUS_ORDER if counts[s]] + sorted(s for s in counts if s not in STATUS_ORDER)
     return ", ".join(f"{counts[s]} {s}" for s in order)
-
-
-def _objective(run: RunResult) -> Objective | None:
-    return FUNCTIONS.get(str(value_at(run.config, "task.function")))
 
 
 def final_point(run: RunResult) -> tuple[float, float] | None:
@@ -129,7 +107,7 @@ def final_point(run: RunResult) -> tuple[float, float] | None:
 
 def nearest_minimum(run: RunResult) -> tuple[float, tuple[float, float]] | None:
     """(distance, minimum) from a function run's last iterate to the nearest known global minimum."""
-    objective, point = _objective(run), final_point(run)
+    objective, point = run.objective, final_point(run)
     if objective is None or point is None or not objective.minima:
         return None
     return min((math.dist(point, m), m) for m in objective.minima)

@@ -12,21 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from optbench.plain import comparison_key
-from optbench.report.sentences import Finding, _layer_list
-from optbench.report.tables import _md_table, number_cells
-from optbench.report.variants import CHANCE_TOLERANCE, _fmt, variant_stats
-from optbench.results import (
-    VARIANT_IGNORES,
-    RunResult,
-    Variant,
-    classes_of,
-    layer_widths,
-)
-from optbench.stats import (
-    SeedStats,
-    aggregate,
-    smooth,
-)
+from optbench.report.sentences import Finding, layer_list
+from optbench.report.tables import md_table, number_cells, number_text
+from optbench.report.variants import CHANCE_TOLERANCE, variant_stats
+from optbench.results import VARIANT_IGNORES, RunResult, Variant, classes_of, layer_widths
+from optbench.stats import SeedStats, aggregate, smooth
 
 REFERENCE_STEP = 100
 """A zero-init variant is timed by the steps it needs to reach its reference variant's smoothed
@@ -106,8 +96,8 @@ def _symmetry_findings(variant: Variant) -> list[Finding]:
     ]
     if broken and kept:
         text = (
-            f"{variant.label}: training broke the symmetry of {_layer_list(broken)} only; "
-            f"{_layer_list(kept)} still {'has' if len(kept) == 1 else 'have'} a single distinct unit "
+            f"{variant.label}: training broke the symmetry of {layer_list(broken)} only; "
+            f"{layer_list(kept)} still {'has' if len(kept) == 1 else 'have'} a single distinct unit "
             f"(every unit identical)."
         )
     elif broken:
@@ -116,7 +106,7 @@ def _symmetry_findings(variant: Variant) -> list[Finding]:
         )
     elif kept:
         text = (
-            f"{variant.label}: training did not break the symmetry: {_layer_list(kept)} "
+            f"{variant.label}: training did not break the symmetry: {layer_list(kept)} "
             f"still {'has' if len(kept) == 1 else 'have'} a single distinct unit (every unit identical)."
         )
     else:
@@ -154,14 +144,14 @@ def _frozen_findings(variant: Variant) -> list[Finding]:
     if zero:
         out.append(
             Finding(
-                f"{variant.label}: the weights of {_layer_list(zero)} stayed exactly zero (‖W‖ = 0 {at}).",
+                f"{variant.label}: the weights of {layer_list(zero)} stayed exactly zero (‖W‖ = 0 {at}).",
                 headline=True,
             )
         )
     if no_gradient:
         out.append(
             Finding(
-                f"{variant.label}: {_layer_list(no_gradient)} never received a weight gradient "
+                f"{variant.label}: {layer_list(no_gradient)} never received a weight gradient "
                 f"(‖∂L/∂W‖ = 0 {at}), so {'its' if len(no_gradient) == 1 else 'their'} weights kept "
                 "their initial values."
             )
@@ -184,8 +174,8 @@ def _loss_findings(
     `step` and at its last step (a reference still at chance level at `step` is said to be)."""
     ours, theirs = variant_stats(variant), variant_stats(reference)
     text = (
-        f"{variant.label}: final training loss {_fmt(ours.final_loss[0])} against "
-        f"{_fmt(theirs.final_loss[0])} for {reference.label}"
+        f"{variant.label}: final training loss {number_text(ours.final_loss[0])} against "
+        f"{number_text(theirs.final_loss[0])} for {reference.label}"
     )
     reference_curve, curve = smoothed_loss(reference), smoothed_loss(variant)
     if not curve.steps.size or not reference_curve.steps.size:
@@ -234,9 +224,9 @@ def zero_init_findings(variants: Sequence[Variant]) -> list[Finding]:
     return out
 
 
-def _zero_init_table(variants: Sequence[Variant]) -> str:
-    """Per zero-init variant and layer: width, distinct units and ‖W‖ at step 0 and at the end (first seed
-    that started with identical units)."""
+def zero_init_table(variants: Sequence[Variant]) -> str:
+    """report.md's zero-init table: per zero-init variant and layer, its width, distinct units and ‖W‖
+    at step 0 and at the end (of the first seed that started with identical units)."""
     rows: list[list[str]] = []
     norms: list[tuple[float, float]] = []
     for variant in variants:
@@ -272,4 +262,4 @@ def _zero_init_table(variants: Sequence[Variant]) -> str:
         "‖W‖ at the end",
     ]
     rows = [[*row, a, b] for row, a, b in zip(rows, first, last)]
-    return _md_table(header, rows, [False, True, True, True, True, True, True])
+    return md_table(header, rows, [False, True, True, True, True, True, True])

@@ -7,16 +7,18 @@ float64 arrays with an empty cell read as NaN.
 Runs that differ only in their seeds form one *variant*; figures and tables show variants, with the
 mean and standard deviation over their seeds.
 
-Modules: `files` (CSV and YAML, dataset facts), `runs` (`RunResult`), `variants` (grouping and
-labels), `experiments` (`ExperimentResult`), `activations` (an `optbench activations` folder),
-`tuning` (a tune folder: trials scored from their runs).
+Modules: `files` (reading CSV and YAML, dataset facts), `runs` (`RunResult`), `variants` (grouping,
+labels, and the whole sections labels and tables show), `experiments` (`ExperimentResult`),
+`activations` (an `optbench activations` folder), `tuning` (a tune folder: trials scored from their
+runs, and the performance profile of several).
 
 Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `Variant`,
-`group_variants`, `variant_label`, `VARIANT_IGNORES`, `read_experiment`, `ExperimentResult`,
-`read_activations`, `ActivationsResult`, `ActivationCaseResult`, `is_result_folder`,
-`is_activations_folder`, `read_csv`, `read_rows`, `Columns`, `classes_of`, `layer_widths`,
-`read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`, `run_score`, `performance_profile`,
-`PerformanceProfile`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics).
+`group_variants`, `variant_label`, `shown_key`, `VARIANT_IGNORES`, `read_experiment`,
+`ExperimentResult`, `read_activations`, `ActivationsResult`, `ActivationCaseResult`,
+`is_result_folder`, `is_activations_folder`, `read_csv`, `read_rows`, `read_yaml`, `Columns`,
+`classes_of`, `layer_widths`, `read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`,
+`run_score`, `performance_profile`, `PerformanceProfile`, `task_ratios`, `COLUMNS` and `SCORE_NAMES`
+(a tune's metrics).
 """
 
 from optbench.results.activations import (
@@ -27,7 +29,7 @@ from optbench.results.activations import (
     read_activations,
 )
 from optbench.results.experiments import ExperimentResult, read_experiment
-from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows
+from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows, read_yaml
 from optbench.results.runs import SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
 from optbench.results.tuning import (
     COLUMNS,
@@ -41,7 +43,7 @@ from optbench.results.tuning import (
     run_score,
     task_ratios,
 )
-from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, variant_label
+from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, shown_key, variant_label
 
 __all__ = [
     "COLUMNS",
@@ -72,7 +74,9 @@ __all__ = [
     "read_rows",
     "read_run",
     "read_tune",
+    "read_yaml",
     "run_score",
+    "shown_key",
     "task_ratios",
     "variant_label",
 ]

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from optbench.errors import OptbenchError
 from optbench.layout import ACTIVATIONS_FILE, CONFIG_FILE, EXPERIMENT_FILE
-from optbench.results.files import _read_yaml, _to_float, read_rows
+from optbench.results.files import float_cell, read_rows, read_yaml
 from optbench.stats import FloatArray
 
 CASE_COLUMNS = ("mean", "std", "saturated_frac", "zero_frac", "grad_norm", "delta_std")
@@ -57,13 +57,20 @@ class ActivationsResult:
     """An `optbench activations` folder: its resolved config and one ActivationCaseResult per case."""
 
     folder: Path
-    name: str
-    description: str
     config: Mapping[str, Any]
+    """Its config.yaml as plain data: experiment, description, input, layers, nodes, bins, cases."""
     cases: tuple[ActivationCaseResult, ...]
 
     def __repr__(self) -> str:
         return f"ActivationsResult({self.name!r}, {len(self.cases)} cases)"
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("experiment", self.folder.name))
+
+    @property
+    def description(self) -> str:
+        return str(self.config.get("description") or "")
 
     @property
     def outputs_per_layer(self) -> int | None:
@@ -100,7 +107,7 @@ def read_activations(folder: Path) -> ActivationsResult:
         rows = read_rows(folder / ACTIVATIONS_FILE)
     except OSError:
         raise OptbenchError(f"{folder}: no readable {ACTIVATIONS_FILE}; not an activations folder") from None
-    config = _read_yaml(folder / CONFIG_FILE)
+    config = read_yaml(folder / CONFIG_FILE)
     config = config if isinstance(config, dict) else {}
     listed = config.get("cases")
     case_configs: list[Any] = listed if isinstance(listed, list) else []
@@ -121,18 +128,12 @@ def read_activations(folder: Path) -> ActivationsResult:
                 init=init if isinstance(init, dict) else {"name": first.get("init", "")},
                 activation=first.get("activation", ""),
                 layers=np.array([_int_cell(r.get("layer")) for r in members], dtype=np.int64),
-                stats={c: np.array([_to_float(r.get(c) or "") for r in members]) for c in CASE_COLUMNS},
-                hist_low=_to_float(first.get("hist_low") or ""),
-                hist_high=_to_float(first.get("hist_high") or ""),
+                stats={c: np.array([float_cell(r.get(c) or "") for r in members]) for c in CASE_COLUMNS},
+                hist_low=float_cell(first.get("hist_low") or ""),
+                hist_high=float_cell(first.get("hist_high") or ""),
                 counts=np.array(
                     [[_int_cell(r.get(b)) for b in bins] for r in members], dtype=np.int64
                 ).reshape(len(members), len(bins)),
             )
         )
-    return ActivationsResult(
-        folder=folder,
-        name=str(config.get("experiment", folder.name)),
-        description=str(config.get("description") or ""),
-        config=config,
-        cases=tuple(cases),
-    )
+    return ActivationsResult(folder=folder, config=config, cases=tuple(cases))

@@ -9,7 +9,7 @@ from typing import Any
 
 from optbench.errors import OptbenchError
 from optbench.layout import EXPERIMENT_FILE, RUNS_DIR
-from optbench.results.files import _read_yaml
+from optbench.results.files import read_yaml
 from optbench.results.runs import RunResult, read_run
 from optbench.results.variants import Variant, group_variants
 from optbench.stats import TARGET_ACCURACY
@@ -48,7 +48,7 @@ class ExperimentResult:
 
 def read_experiment(folder: Path) -> ExperimentResult:
     """An experiment folder written by `optbench compare`; OptbenchError if it is not one."""
-    info = _read_yaml(folder / EXPERIMENT_FILE)
+    info = read_yaml(folder / EXPERIMENT_FILE)
     if not isinstance(info, dict):
         raise OptbenchError(f"{folder}: no readable {EXPERIMENT_FILE}; not an optbench experiment folder")
     run_ids = [str(r) for r in info.get("runs") or []]

@@ -19,7 +19,8 @@ from optbench.stats import FloatArray
 Columns = dict[str, FloatArray]
 
 
-def _to_float(cell: str) -> float:
+def float_cell(cell: str) -> float:
+    """A CSV cell as a float: NaN when it is empty or not a number."""
     try:
         return float(cell) if cell.strip() else math.nan
     except ValueError:
@@ -34,7 +35,8 @@ def read_csv(path: Path) -> Columns:
         return {}
     header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
     return {
-        name: np.array([_to_float(row[i]) for row in body], dtype=np.float64) for i, name in enumerate(header)
+        name: np.array([float_cell(row[i]) for row in body], dtype=np.float64)
+        for i, name in enumerate(header)
     }
 
 
@@ -44,14 +46,16 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
+    """A YAML file as plain data (`yaml.safe_load`); None when it is missing, unreadable or not YAML."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
 
 
-def _read_optional_csv(path: Path) -> Columns | None:
+def read_csv_or_none(path: Path) -> Columns | None:
+    """`read_csv` of a file that may be absent: None when it cannot be read."""
     try:
         return read_csv(path)
     except OSError:

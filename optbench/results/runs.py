@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from optbench.functions import FUNCTIONS, Objective
 from optbench.layout import CONFIG_FILE, DIAGNOSTICS_FILE, FINISHED, METRICS_FILE, read_status
 from optbench.plain import value_at
-from optbench.results.files import Columns, _read_optional_csv, _read_yaml
+from optbench.results.files import Columns, read_csv_or_none, read_yaml
 from optbench.stats import FloatArray
 
 SEED_KEY = "train.seed"
@@ -46,6 +47,11 @@ class RunResult:
     @property
     def kind(self) -> str:
         return "function" if value_at(self.config, "task.function") is not None else "dataset"
+
+    @property
+    def objective(self) -> Objective | None:
+        """The 2-D function of a function run (None for a dataset run, or a function no one registered)."""
+        return FUNCTIONS.get(str(value_at(self.config, "task.function")))
 
     @property
     def optimizer(self) -> str:
@@ -126,14 +132,14 @@ def _float_or_nan(value: Any) -> float:
 
 def read_run(folder: Path) -> RunResult:
     """A run folder as it is on disk now; missing files give an empty config/status and None logs."""
-    config = _read_yaml(folder / CONFIG_FILE)
+    config = read_yaml(folder / CONFIG_FILE)
     return RunResult(
         run_id=folder.name,
         folder=folder,
         config=config if isinstance(config, dict) else {},
         status=read_status(folder) or {},
-        metrics=_read_optional_csv(folder / METRICS_FILE),
-        diagnostics=_read_optional_csv(folder / DIAGNOSTICS_FILE),
+        metrics=read_csv_or_none(folder / METRICS_FILE),
+        diagnostics=read_csv_or_none(folder / DIAGNOSTICS_FILE),
     )
 
 

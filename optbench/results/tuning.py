@@ -22,11 +22,9 @@ from typing import Any
 import numpy as np
 
 from optbench.errors import OptbenchError
-from optbench.functions import FUNCTIONS
 from optbench.layout import EXPERIMENT_FILE, RUNS_DIR
-from optbench.plain import value_at
 from optbench.results.experiments import ExperimentResult, read_experiment
-from optbench.results.files import _read_yaml
+from optbench.results.files import read_yaml
 from optbench.results.runs import RunResult, read_run
 from optbench.stats import FloatArray, expected_max
 
@@ -59,8 +57,10 @@ class TrialResult:
 
     optimizer: str
     number: int
+    """0 for the optimizer's defaults, then in the order drawn; a final rerun has its trial's number."""
     role: str
     params: Mapping[str, Any]
+    """The searched hyperparameters' values, by key as the spec writes it (`lr`, `betas.0`)."""
     runs: tuple[RunResult, ...]
     score: float
     """Mean score over the seeds; NaN unless every seed completed with a finite score."""
@@ -95,8 +95,10 @@ class TuneResult:
     folder: Path
     experiment: ExperimentResult
     spec: Mapping[str, Any]
+    """The study's `tune` section as experiment.yaml records it: optimizers, metric, budget, sampler..."""
     trials: tuple[TrialResult, ...]
     finals: tuple[TrialResult, ...]
+    """The chosen settings rerun on new seeds, one per optimizer that has them."""
 
     def __repr__(self) -> str:
         return f"TuneResult({self.experiment.name!r}, {len(self.trials)} trials)"
@@ -144,7 +146,7 @@ class TuneResult:
         first = next((r for t in self.trials for r in t.runs if r.config), None)
         if self.kind != "function" or first is None:
             return None
-        objective = FUNCTIONS.get(str(value_at(first.config, "task.function")))
+        objective = first.objective
         return None if objective is None else objective.min_value
 
     @property
@@ -221,13 +223,13 @@ def _mean_score(runs: Sequence[RunResult], metric: str, mode: str) -> float:
 
 def is_tune_folder(folder: Path) -> bool:
     """A tune's folder: its experiment.yaml records a `tune` section."""
-    info = _read_yaml(folder / EXPERIMENT_FILE)
+    info = read_yaml(folder / EXPERIMENT_FILE)
     return isinstance(info, dict) and isinstance(info.get("tune"), dict)
 
 
 def read_tune(folder: Path) -> TuneResult:
     """A tune folder, every trial scored from its runs' files; OptbenchError if it is not one."""
-    info = _read_yaml(folder / EXPERIMENT_FILE)
+    info = read_yaml(folder / EXPERIMENT_FILE)
     tune = info.get("tune") if isinstance(info, dict) else None
     if not isinstance(tune, dict):
         raise OptbenchError(f"{folder}: its {EXPERIMENT_FILE} records no tuning study")

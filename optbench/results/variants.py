@@ -6,12 +6,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from optbench.functions import Objective
 from optbench.plain import comparison_key, value_at
 from optbench.results.runs import SEED_KEYS, RunResult
 from optbench.text import format_value
 
-NAMED_SECTIONS = ("model.init", "model.output_init", "optimizer.schedule")
-"""Config sections written as {name: ..., hyperparameters...}; labels show them as name(k=v, ...)."""
+WHOLE_SECTIONS = ("model.init", "model.output_init", "optimizer.schedule")
+"""Config sections written as {name: ..., hyperparameters...}: labels and tables show each whole, as
+name(k=v, ...), whichever of its keys vary."""
+
+
+def shown_key(dotted: str) -> str:
+    """The key a label or a table column shows for a dotted key: the whole section of WHOLE_SECTIONS
+    it lies in (`model.init.std` -> `model.init`), else the key itself."""
+    return next((s for s in WHOLE_SECTIONS if dotted == s or dotted.startswith(s + ".")), dotted)
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,10 @@ class Variant:
     @property
     def config(self) -> Mapping[str, Any]:
         return self.runs[0].config
+
+    @property
+    def objective(self) -> Objective | None:
+        return self.runs[0].objective
 
     @property
     def optimizer(self) -> str:
@@ -60,11 +72,6 @@ VARIANT_IGNORES = ("experiment", *SEED_KEYS)
 """What runs of one variant may differ in."""
 
 
-def _short_key(dotted: str) -> str:
-    section = next((s for s in NAMED_SECTIONS if dotted == s or dotted.startswith(s + ".")), None)
-    return (section or dotted).rsplit(".", 1)[-1]
-
-
 def variant_label(
     config: Mapping[str, Any], varied: Sequence[str], show_lr: bool = False, exclude: Sequence[str] = ()
 ) -> str:
@@ -80,13 +87,13 @@ def variant_label(
     parts = [str(value_at(config, "optimizer.name"))]
     shown: set[str] = set()
     for key in keys:
-        section = next((s for s in NAMED_SECTIONS if key == s or key.startswith(s + ".")), key)
+        section = shown_key(key)
         if section in shown:
             continue
         shown.add(section)
         value = value_at(config, section)
         if value is not None:
-            parts.append(f"{_short_key(section)}={format_value(value)}")
+            parts.append(f"{section.rsplit('.', 1)[-1]}={format_value(value)}")
     return " ".join(parts)
 
 
