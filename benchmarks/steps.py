@@ -38,7 +38,7 @@ from optbench import train
 from optbench.data import BatchSampler, Dataset
 from optbench.init import build_initializer
 from optbench.nn import ACTIVATIONS, MLP
-from optbench.optim import build_optimizer
+from optbench.optim import OPTIMIZERS
 from optbench.signals import Helper
 
 Array = NDArray[Any]
@@ -228,7 +228,7 @@ def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) ->
         BatchSampler(data.train_images, data.train_labels, BATCH, rng, dtype=net.dtype, helper=given)
         for rng, given in ((rng_data, None), (np.random.default_rng(3), helper))
     ]
-    opt, opt_lone = (build_optimizer(optimizer, {"lr": lr}) for _ in range(2))
+    opt, opt_lone = (OPTIMIZERS[optimizer](lr=lr) for _ in range(2))
     lone = net.replica()
     lone.helper = helper
     products = Products(LECTURE_SIZES, BATCH, net.dtype, np.random.default_rng(2))
@@ -243,7 +243,7 @@ def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) ->
         _time_block(fn, settings.warmup)
     # The update alone, on the gradient of the last step, restored before each call (an update may
     # use the gradient's buffer as scratch): the restoring copy is timed alone and taken off.
-    opt_update = build_optimizer(optimizer, {"lr": lr})
+    opt_update = OPTIMIZERS[optimizer](lr=lr)
     params, gradient, grads = net.params.copy(), net.grads.copy(), net.grads.copy()
 
     def copy() -> None:
