@@ -278,8 +278,3 @@ def _recorded_params(folder: Path) -> dict[tuple[str, int], Mapping[str, Any]]:
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return a.keys() == b.keys() and all(_plain(a[k]) == _plain(b[k]) for k in a)
-
-
-def dry_run_trials(study: Study) -> list[Trial]:
-    """The trials a study would run (random and qmc: all of them; tpe: trial 0 of each optimizer)."""
-    return planned_trials(study)
