@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optbench.config import Experiment, RunConfig
-from optbench.config.tune import Dimension, SearchSpace, Study
+from optbench.config import Dimension, Experiment, RunConfig, SearchSpace, Study
 from optbench.errors import ConfigError, OptbenchError, UsageError
 from optbench.layout import EXPERIMENT_FILE
 from optbench.results import (
