@@ -34,6 +34,10 @@ from optbench.optim import (
 
 RTOL = 1e-12
 
+# --------------------------------------------------------------------------------------------------
+# The first updates against the published rules (reference_optimizers.py)
+# --------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class HandCase:

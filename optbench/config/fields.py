@@ -1,8 +1,8 @@
 """Checking raw values against declared fields: one converter for every declared field.
 
 Problems are collected, not raised, as (`key.path`, message) pairs, so that a config reports every
-problem at once; unknown names get a "did you mean" hint. Runs, activations configs and suites are
-all checked with these helpers.
+problem at once; unknown names get a "did you mean" hint. Runs, activations configs, tuning studies
+and suites are all checked with these helpers.
 """
 
 from __future__ import annotations
