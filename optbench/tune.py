@@ -155,7 +155,7 @@ def planned_trials(study: Study) -> list[Trial]:
     return trials
 
 
-def experiment_of(study: Study, trials: Sequence[Trial]) -> Experiment:
+def _experiment_of(study: Study, trials: Sequence[Trial]) -> Experiment:
     """The trials so far as an experiment: its runs, varied keys and the study recorded beside them."""
     runs: dict[str, RunConfig] = {}
     labels: dict[str, dict[str, Any]] = {}
@@ -199,7 +199,7 @@ def run_tune(
     sweeps: list[SweepResult] = []
 
     def sweep(current: Sequence[Trial]) -> SweepResult:
-        result = run_experiment(experiment_of(study, current), out, jobs, force, progress, **runner)
+        result = run_experiment(_experiment_of(study, current), out, jobs, force, progress, **runner)
         sweeps.append(result)
         return result
 
