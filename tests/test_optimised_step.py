@@ -4,8 +4,8 @@ Fifty float64 updates of the lecture's MLP through `train.train_step` (BatchSamp
 preallocated buffers, the optimizer on the flat parameter buffer) must give the losses and the
 parameters that plain code gives: a forward and backward pass over a dict of arrays that allocates
 everything, and each optimizer's published update rule written out as formulas (those of
-reference_optimizers.py). For every registered optimizer, with its default hyperparameters. Nothing here is timed: `python benchmarks/bench.py`
-measures the speed.
+reference_optimizers.py). For every registered optimizer, with its default hyperparameters. Nothing
+here is timed: `python benchmarks/bench.py` measures the speed.
 """
 
 from __future__ import annotations
