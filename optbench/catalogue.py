@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from optbench.config import did_you_mean
+from optbench.config import ConfigKey, activations_keys, did_you_mean, experiment_keys, tune_keys
 from optbench.config import templates as shipped
-from optbench.config.keys import ConfigKey, activations_keys, experiment_keys, tune_keys
 from optbench.data import DATASETS
 from optbench.errors import UsageError
 from optbench.functions import FUNCTIONS

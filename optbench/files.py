@@ -165,20 +165,6 @@ class LineLog:
         self.close()
 
 
-class CsvLog(LineLog):
-    """A CSV file that grows one complete row at a time, its header written first."""
-
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
-        super().__init__(path)
-        self.columns = tuple(columns)
-        self.append(csv_line(self.columns))
-
-    def write(self, row: Sequence[Any]) -> None:
-        if len(row) != len(self.columns):
-            raise ValueError(f"{self.path.name}: row of {len(row)} values for {len(self.columns)} columns")
-        self.append(csv_line(row))
-
-
 class FolderLock:
     """An exclusive lock on a results folder, held while a process writes into it.
 

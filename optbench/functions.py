@@ -78,10 +78,6 @@ class Objective:
     def __repr__(self) -> str:
         return f"Objective({self.name!r}: {self.formula})"
 
-    def contains(self, p: Point) -> bool:
-        """Whether `p` lies in the view box, edges included."""
-        return self.xlim[0] <= p[0] <= self.xlim[1] and self.ylim[0] <= p[1] <= self.ylim[1]
-
 
 FUNCTIONS: Registry[Objective] = Registry("function")
 

@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optbench.config import Experiment, RunConfig
-from optbench.config.tune import Dimension, SearchSpace, Study
+from optbench.config import Dimension, Experiment, RunConfig, SearchSpace, Study
 from optbench.errors import ConfigError, OptbenchError, UsageError
 from optbench.layout import EXPERIMENT_FILE
 from optbench.results import TuneResult, read_tune, read_yaml
@@ -153,7 +152,7 @@ def planned_trials(study: Study) -> list[Trial]:
     return trials
 
 
-def experiment_of(study: Study, trials: Sequence[Trial]) -> Experiment:
+def _experiment_of(study: Study, trials: Sequence[Trial]) -> Experiment:
     """The trials so far as an experiment: its runs, varied keys and the study recorded beside them."""
     runs: dict[str, RunConfig] = {}
     labels: dict[str, dict[str, Any]] = {}
@@ -197,7 +196,7 @@ def run_tune(
     sweeps: list[SweepResult] = []
 
     def sweep(current: Sequence[Trial]) -> SweepResult:
-        result = run_experiment(experiment_of(study, current), out, jobs, force, progress, **runner)
+        result = run_experiment(_experiment_of(study, current), out, jobs, force, progress, **runner)
         sweeps.append(result)
         return result
 

@@ -3,20 +3,19 @@
 Fifty float64 updates of the lecture's MLP through `train.train_step` (BatchSampler, the MLP with its
 preallocated buffers, the optimizer on the flat parameter buffer), on either engine, must give the
 losses and the parameters that plain code gives: a forward and backward pass over a dict of arrays
-that allocates everything, and each optimizer's published update rule written out as formulas. For
-every registered optimizer, with its default hyperparameters. Nothing here is timed:
-`python benchmarks/bench.py` measures the speed.
+that allocates everything, and each optimizer's published update rule written out as formulas (those
+of reference_optimizers.py). For every registered optimizer, with its default hyperparameters.
+Nothing here is timed: `python benchmarks/bench.py` measures the speed.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from reference_optimizers import RULES
 
 from optbench import train
 from optbench.data import BatchSampler, Dataset, split
@@ -24,7 +23,7 @@ from optbench.engine import Engine
 from optbench.evaluation import Evaluations
 from optbench.init import build_initializer
 from optbench.nn import ACTIVATIONS, MLP
-from optbench.optim import OPTIMIZERS, Optimizer, build_optimizer, hyper_values
+from optbench.optim import OPTIMIZERS, Optimizer
 
 SIZES = (784, 100, 100, 100, 100, 10)
 BATCH = 128
@@ -102,147 +101,6 @@ def loss_and_gradients(params: Params, x: np.ndarray, y: np.ndarray) -> tuple[fl
 
 
 # --------------------------------------------------------------------------------------------------
-# The published update rules, one function per optimizer: (θ, g, state, t, lr, hyperparameters) -> θ
-# --------------------------------------------------------------------------------------------------
-
-Array = np.ndarray
-State = dict[str, Any]
-"""An optimizer's state for one parameter array, filled on the first update."""
-Hyper = dict[str, Any]
-Rule = Callable[[Array, Array, State, int, float, Hyper], Array]
-
-
-def sgd(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    g = g + h["weight_decay"] * theta
-    if h["momentum"]:
-        s["b"] = g if t == 1 else h["momentum"] * s["b"] + (1 - h["dampening"]) * g
-        g = g + h["momentum"] * s["b"] if h["nesterov"] else s["b"]
-    return theta - lr * g
-
-
-def adagrad(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    g = g + h["weight_decay"] * theta
-    s["sum"] = s.get("sum", h["initial_accumulator_value"]) + g * g
-    return theta - lr / (1 + (t - 1) * h["lr_decay"]) * g / (np.sqrt(s["sum"]) + h["eps"])
-
-
-def rmsprop(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    assert not h["centered"] and h["momentum"] == 0 and h["weight_decay"] == 0  # the defaults
-    s["v"] = h["alpha"] * s.get("v", 0.0) + (1 - h["alpha"]) * g * g
-    return theta - lr * g / (np.sqrt(s["v"]) + h["eps"])
-
-
-def adam(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    assert not h["amsgrad"] and h["bias_correction"]  # the defaults
-    if h["decoupled_weight_decay"]:
-        theta = theta * (1 - lr * h["weight_decay"])
-    else:
-        g = g + h["weight_decay"] * theta
-    beta1, beta2 = h["betas"]
-    s["m"] = beta1 * s.get("m", 0.0) + (1 - beta1) * g
-    s["v"] = beta2 * s.get("v", 0.0) + (1 - beta2) * g * g
-    m_hat = s["m"] / (1 - beta1**t)
-    v_hat = s["v"] / (1 - beta2**t)
-    return theta - lr * m_hat / (np.sqrt(v_hat) + h["eps"])
-
-
-def adamw(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    decayed = theta * (1 - lr * h["weight_decay"])
-    return adam(decayed, g, s, t, lr, {**h, "weight_decay": 0.0, "decoupled_weight_decay": False})
-
-
-def nadam(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    assert h["weight_decay"] == 0  # the default
-    beta1, beta2 = h["betas"]
-    mu = beta1 * (1 - 0.5 * 0.96 ** (t * h["momentum_decay"]))
-    mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * h["momentum_decay"]))
-    s["mu_product"] = s.get("mu_product", 1.0) * mu
-    s["m"] = beta1 * s.get("m", 0.0) + (1 - beta1) * g
-    s["v"] = beta2 * s.get("v", 0.0) + (1 - beta2) * g * g
-    d = np.sqrt(s["v"] / (1 - beta2**t)) + h["eps"]
-    return (
-        theta
-        - lr * (1 - mu) / (1 - s["mu_product"]) * g / d
-        - lr * mu_next / (1 - s["mu_product"] * mu_next) * s["m"] / d
-    )
-
-
-def radam(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    assert h["weight_decay"] == 0  # the default
-    beta1, beta2 = h["betas"]
-    s["m"] = beta1 * s.get("m", 0.0) + (1 - beta1) * g
-    s["v"] = beta2 * s.get("v", 0.0) + (1 - beta2) * g * g
-    m_hat = s["m"] / (1 - beta1**t)
-    rho_inf = 2 / (1 - beta2) - 1
-    rho = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
-    if rho <= 5:
-        return theta - lr * m_hat
-    r = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
-    return theta - lr * m_hat * r * math.sqrt(1 - beta2**t) / (np.sqrt(s["v"]) + h["eps"])
-
-
-def adadelta(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    assert h["weight_decay"] == 0  # the default
-    rho, eps = h["rho"], h["eps"]
-    s["v"] = rho * s.get("v", 0.0) + (1 - rho) * g * g
-    delta = np.sqrt(s.get("u", 0.0) + eps) / np.sqrt(s["v"] + eps) * g
-    s["u"] = rho * s.get("u", 0.0) + (1 - rho) * delta * delta
-    return theta - lr * delta
-
-
-def adamax(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    assert h["weight_decay"] == 0  # the default
-    beta1, beta2 = h["betas"]
-    s["m"] = beta1 * s.get("m", 0.0) + (1 - beta1) * g
-    s["u"] = np.maximum(beta2 * s.get("u", 0.0), np.abs(g) + h["eps"])
-    return theta - lr / (1 - beta1**t) * s["m"] / s["u"]
-
-
-def lion(
-    theta: np.ndarray, g: np.ndarray, s: dict[str, Any], t: int, lr: float, h: dict[str, Any]
-) -> np.ndarray:
-    beta1, beta2 = h["betas"]
-    m = s.get("m", 0.0)
-    c = beta1 * m + (1 - beta1) * g
-    s["m"] = beta2 * m + (1 - beta2) * g
-    return theta - lr * (np.sign(c) + h["weight_decay"] * theta)
-
-
-RULES: dict[str, Rule] = {
-    "sgd": sgd,
-    "momentum": sgd,
-    "nesterov": sgd,
-    "adagrad": adagrad,
-    "rmsprop": rmsprop,
-    "adam": adam,
-    "adamw": adamw,
-    "nadam": nadam,
-    "radam": radam,
-    "adadelta": adadelta,
-    "adamax": adamax,
-    "lion": lion,
-}
-
-
-# --------------------------------------------------------------------------------------------------
 # The comparison
 # --------------------------------------------------------------------------------------------------
 
@@ -264,7 +122,7 @@ def optimised_run(opt: Optimizer, seed: int, engine: Engine) -> tuple[MLP, Param
     return net, start, losses
 
 
-def reference_run(name: str, hyper: dict[str, Any], start: Params, seed: int) -> tuple[Params, list[float]]:
+def reference_run(name: str, lr: float, start: Params, seed: int) -> tuple[Params, list[float]]:
     images, labels = synthetic_data()
     _, rng_data = train.seeded_generators(seed)
     params = {key: value.copy() for key, value in start.items()}
@@ -274,16 +132,16 @@ def reference_run(name: str, hyper: dict[str, Any], start: Params, seed: int) ->
         loss, grads = loss_and_gradients(params, x, y)
         losses.append(loss)
         for key in params:
-            params[key] = RULES[name](params[key], grads[key], states[key], t, hyper["lr"], hyper)
+            params[key] = RULES[name](params[key], grads[key], states[key], t, lr)
     return params, losses
 
 
 @pytest.mark.parametrize("engine", list(Engine))
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_fifty_optimised_steps_equal_the_plain_reference(name: str, engine: Engine) -> None:
-    opt = build_optimizer(name, {"lr": LEARNING_RATES[name]})
+    opt = OPTIMIZERS[name](lr=LEARNING_RATES[name])
     net, start, losses = optimised_run(opt, seed=3, engine=engine)
-    expected, expected_losses = reference_run(name, hyper_values(opt), start, seed=3)
+    expected, expected_losses = reference_run(name, LEARNING_RATES[name], start, seed=3)
     np.testing.assert_allclose(losses, expected_losses, rtol=RTOL, atol=0)
     for i, (w, b) in enumerate(zip(net.weights, net.biases), start=1):
         for key, ours in ((f"W{i}", w), (f"b{i}", b)):

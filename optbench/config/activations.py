@@ -9,11 +9,18 @@ from typing import Any
 
 import yaml
 
-from optbench.config.expansion import Where, _Origin, _read_config
-from optbench.config.fields import _check_keys, _describe, _fields, _named, _Problems, _unknown
+from optbench.config.fields import (
+    Problems,
+    build_named,
+    check_keys,
+    convert_fields,
+    describe_value,
+    unknown_name,
+)
 from optbench.config.kinds import refuse_other_kind
-from optbench.config.overrides import COMMAND_LINE, _merge, _patch
-from optbench.config.serialise import _named_dict
+from optbench.config.overrides import COMMAND_LINE, merge, nested_patch
+from optbench.config.reading import Origin, Where, read_config
+from optbench.config.serialise import named_dict
 from optbench.data import DATASETS
 from optbench.errors import ConfigError
 from optbench.files import is_safe_name
@@ -63,22 +70,22 @@ ACTIVATIONS_KEYS = ("experiment", *(p.name for p in hyperparameters(ActivationsC
 
 def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsConfig:
     """Read and validate an activations config (with overrides); raise ConfigError listing every problem."""
-    raw, pairs, found = _read_config(path, overrides)
+    raw, pairs, found = read_config(path, overrides)
     refuse_other_kind(raw, path, overrides, "activations", "an activations config")
     source = str(path)
     lines = list(found)
-    origin = _Origin(source, raw)
+    origin = Origin(source, raw)
     for key, value in pairs:
-        raw = _merge(raw, _patch([(key, value)]))
+        raw = merge(raw, nested_patch([(key, value)]))
         origin.mark({key: value}, Where(f"{COMMAND_LINE}: {key}", inline=False))
-    problems = _Problems()
-    _check_keys(raw, ACTIVATIONS_KEYS, "", problems)
+    problems = Problems()
+    check_keys(raw, ACTIVATIONS_KEYS, "", problems)
     experiment = raw.get("experiment")
     if not isinstance(experiment, str) or not is_safe_name(experiment):
-        problems.add("experiment", f"must be a simple folder name, got {_describe(experiment)}")
-    values = _fields(ActivationsConfig, raw, "", problems, hyperparameters(ActivationsConfig))
+        problems.add("experiment", f"must be a simple folder name, got {describe_value(experiment)}")
+    values = convert_fields(raw, "", problems, hyperparameters(ActivationsConfig))
     if values.get("input") is not None and values["input"] not in INPUTS:
-        problems.add("input", _unknown(values["input"], INPUTS, "input"))
+        problems.add("input", unknown_name(values["input"], INPUTS, "input"))
     classes = DATASETS["mnist"].classes
     if values.get("input") == "mnist" and values.get("readout_classes", classes) != classes:
         problems.add("readout_classes", f"MNIST input has {classes} classes, got {values['readout_classes']}")
@@ -86,22 +93,23 @@ def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsCo
     raw_cases = raw.get("cases")
     if not isinstance(raw_cases, list) or not raw_cases:
         problems.add(
-            "cases", f"must be a non-empty list of {{init: ..., activation: ...}}, got {_describe(raw_cases)}"
+            "cases",
+            f"must be a non-empty list of {{init: ..., activation: ...}}, got {describe_value(raw_cases)}",
         )
         raw_cases = []
     for i, case in enumerate(raw_cases):
         path_i = f"cases[{i}]"
         if not isinstance(case, dict):
-            problems.add(path_i, f"must be a mapping with init and activation, got {_describe(case)}")
+            problems.add(path_i, f"must be a mapping with init and activation, got {describe_value(case)}")
             continue
-        _check_keys(case, ("init", "activation"), path_i, problems)
-        init, _ = _named(case.get("init"), f"{path_i}.init", INITIALIZERS, "initialiser", problems)
+        check_keys(case, ("init", "activation"), path_i, problems)
+        init, _ = build_named(case.get("init"), f"{path_i}.init", INITIALIZERS, "initialiser", problems)
         activation = case.get("activation")
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
             what = (
-                _unknown(activation, list(ACTIVATIONS), "activation")
+                unknown_name(activation, list(ACTIVATIONS), "activation")
                 if isinstance(activation, str)
-                else (f"must name an activation, got {_describe(activation)}")
+                else (f"must name an activation, got {describe_value(activation)}")
             )
             problems.add(f"{path_i}.activation", what)
         elif init is not None:
@@ -118,5 +126,5 @@ def activations_to_yaml(cfg: ActivationsConfig) -> str:
     """The resolved activations config, every default spelled out."""
     data: dict[str, Any] = {"experiment": cfg.experiment}
     data.update({p.name: getattr(cfg, p.name) for p in hyperparameters(ActivationsConfig)})
-    data["cases"] = [{"init": _named_dict(c.init), "activation": c.activation} for c in cfg.cases]
+    data["cases"] = [{"init": named_dict(c.init), "activation": c.activation} for c in cfg.cases]
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)

@@ -10,10 +10,11 @@ from typing import Any
 import yaml
 
 from optbench.config.activations import ActivationsConfig, activations_to_yaml, load_activations
-from optbench.config.expansion import _read_config, load_experiment
+from optbench.config.expansion import load_experiment
 from optbench.config.kinds import kind_of
+from optbench.config.reading import read_config
 from optbench.config.schema import Experiment, RunConfig
-from optbench.config.serialise import _named_dict, to_dict
+from optbench.config.serialise import named_dict, to_dict
 from optbench.config.suites import LoadedSuite
 from optbench.config.tune import Study, load_tune
 from optbench.errors import ConfigError
@@ -39,7 +40,7 @@ def runs_table(exp: Experiment) -> str:
 
 def cases_table(cfg: ActivationsConfig) -> str:
     """The cases of an activations config (what `activations --dry-run` prints), then what each computes."""
-    rows = [[c.label, format_value(_named_dict(c.init)), c.activation] for c in cfg.cases]
+    rows = [[c.label, format_value(named_dict(c.init)), c.activation] for c in cfg.cases]
     source = (
         f"{cfg.samples} MNIST images"
         if cfg.input == "mnist"
@@ -110,7 +111,7 @@ def show(path: Path, overrides: Sequence[str] = (), every: bool = False) -> str:
     each. A tuning study: trial 0 (the defaults) of its first optimizer, or of each, with the `tune:`
     section. An activations config: itself. ConfigError for a suite, and for any invalid config.
     """
-    raw, _, _ = _read_config(path, overrides)
+    raw, _, _ = read_config(path, overrides)
     kind = kind_of(raw)
     if kind == "activations":
         return activations_to_yaml(load_activations(path, overrides))

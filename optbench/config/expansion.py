@@ -4,7 +4,7 @@ A config file describes one experiment: a base run (task, model, optimizer, trai
 `compare`, the variations to run (`runs:` entries merged into the base, `grid:` a cartesian product
 over dotted keys). Loading turns it into a list of fully resolved, validated `RunConfig`s, or raises
 `ConfigError` with every problem found, one `FILE: key.path: message` line each, reported where the
-offending value was written (origin tracking: `Where`, `_Origin`).
+offending value was written (origin tracking, in `reading`).
 """
 
 from __future__ import annotations
@@ -12,19 +12,17 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optbench.config.fields import _dataclass_section, _describe, _Problems
+from optbench.config.fields import Problems, describe_value, section_values
 from optbench.config.kinds import refuse_other_kind
-from optbench.config.overrides import COMMAND_LINE, _merge, _normalise_named, _patch, parse_overrides
+from optbench.config.overrides import COMMAND_LINE, merge, nested_patch, normalise_named, overridden_values
+from optbench.config.reading import Origin, Where, read_config
 from optbench.config.schema import Experiment, ReportConfig, RunConfig
 from optbench.config.serialise import to_dict
 from optbench.config.validation import validate_run
-from optbench.config.yaml_text import _join, parse_yaml
 from optbench.errors import ConfigError
 from optbench.plain import leaves, value_at
 
@@ -32,38 +30,11 @@ MAX_RUNS = 10_000
 """More runs than this in one experiment is almost surely a typo in a grid."""
 
 
-def _read_config(
-    path: Path, overrides: Sequence[str]
-) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]]:
-    """The raw mapping of a config file, its parsed overrides, and the problems found so far."""
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{source}: no such file"]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"{source}: is a folder, not a config file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{source}: cannot read: {exc}"]) from None
-    raw = parse_yaml(text, source)
-    pairs, problems = parse_overrides(overrides)
-    if raw is None:
-        raise ConfigError([f"{source}: the file is empty; a config needs at least a task section"])
-    if not isinstance(raw, dict):
-        raise ConfigError([f"{source}: the config must be a mapping of sections, got {_describe(raw)}"])
-    raw.setdefault("experiment", _default_experiment_name(path))
-    return raw, pairs, problems
-
-
 def load_experiment(path: Path, overrides: Sequence[str] = ()) -> Experiment:
     """Read, expand and validate a config file; raise ConfigError listing every problem."""
-    raw, pairs, problems = _read_config(path, overrides)
+    raw, pairs, problems = read_config(path, overrides)
     refuse_other_kind(raw, path, overrides, "experiment", "an experiment")
-    return expand(_normalise_named(raw, ""), str(path), pairs, problems)
-
-
-def _default_experiment_name(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-") or "experiment"
+    return expand(normalise_named(raw, ""), str(path), pairs, problems)
 
 
 def expand(
@@ -90,7 +61,9 @@ def expand(
             fixed[key] = value
 
     if grid_raw is not None and not isinstance(grid_raw, dict):
-        problems.append(f"{grid_where}: must be a mapping of dotted keys to lists, got {_describe(grid_raw)}")
+        problems.append(
+            f"{grid_where}: must be a mapping of dotted keys to lists, got {describe_value(grid_raw)}"
+        )
     elif grid_raw is not None:
         axes = {str(k): (v, f"{grid_where}.{k}") for k, v in grid_raw.items()}
     for key, value in overrides:
@@ -101,7 +74,7 @@ def expand(
     repeats: list[str] = []
     for axis, (values, where) in axes.items():
         if not isinstance(values, list):
-            problems.append(f"{where}: must be a list of values, got {_describe(values)}")
+            problems.append(f"{where}: must be a list of values, got {describe_value(values)}")
         elif not values:
             problems.append(f"{where}: empty list; give at least one value")
         elif axis.split(".")[0] in ("runs", "grid", "experiment", "description"):
@@ -117,13 +90,13 @@ def expand(
     if runs_raw is not None:
         if not isinstance(runs_raw, list) or not runs_raw:
             problems.append(
-                f"{runs_where}: must be a non-empty list of partial configs, got {_describe(runs_raw)}"
+                f"{runs_where}: must be a non-empty list of partial configs, got {describe_value(runs_raw)}"
             )
         elif not all(isinstance(e, dict) for e in runs_raw):
             bad = next(i for i, e in enumerate(runs_raw) if not isinstance(e, dict))
-            problems.append(f"{runs_where}[{bad}]: must be a mapping, got {_describe(runs_raw[bad])}")
+            problems.append(f"{runs_where}[{bad}]: must be a mapping, got {describe_value(runs_raw[bad])}")
         else:
-            entries = [_normalise_named(e, "") for e in runs_raw]
+            entries = [normalise_named(e, "") for e in runs_raw]
 
     total = len(entries) * math.prod(len(values) for values in grid.values())
     if total > MAX_RUNS:
@@ -134,22 +107,24 @@ def expand(
     description = fixed.get("description", base.get("description", ""))
     if not isinstance(description, str):
         where = f"{COMMAND_LINE}: description" if "description" in fixed else f"{source}: description"
-        problems.append(f"{where}: must be a string, got {_describe(description)}")
+        problems.append(f"{where}: must be a string, got {describe_value(description)}")
     notes = repeats + (_replaced_by_grid(entries, grid, runs_where) if runs_raw is not None else [])
     report = _report_section(
-        _merge(raw.get("report") or {}, _patch(list(fixed.items())).get("report", {})), source, problems
+        merge(raw.get("report") or {}, nested_patch(list(fixed.items())).get("report", {})), source, problems
     )
 
     runs: dict[str, RunConfig] = {}
     made_by: dict[str, str] = {}  # run id -> the runs entry that first gave it
     collapsed: dict[str, list[str]] = {}  # run id -> the later entries that gave it again
     for index, entry in enumerate(entries):
-        resolved = _merge(base, entry)
-        origin = _Origin(source, raw)
+        resolved = merge(base, entry)
+        origin = Origin(source, raw)
         if runs_raw is not None:
             origin.mark(entry, Where(f"{runs_where}[{index}].", inline=True))
         for point in itertools.product(*grid.values()):
-            run_raw = _merge(_merge(resolved, _patch(list(zip(grid, point)))), _patch(list(fixed.items())))
+            run_raw = merge(
+                merge(resolved, nested_patch(list(zip(grid, point)))), nested_patch(list(fixed.items()))
+            )
             run_origin = origin.copy()
             for axis, value in zip(grid, point):
                 run_origin.mark({axis: value}, Where(grid_origin[axis], inline=False))
@@ -173,14 +148,14 @@ def expand(
         entries_text = ", ".join(dict.fromkeys([made_by[run_id], *later]))
         notes.append(f"{runs_where}: {entries_text} resolve to the same runs (e.g. {run_id}); each runs once")
     ordered = tuple(runs.values())
-    written = [*_dotted_paths(entries), *_dotted_paths([_patch([(k, v)]) for k, v in grid.items()])]
+    written = [*_dotted_paths(entries), *_dotted_paths([nested_patch([(k, v)]) for k, v in grid.items()])]
     return Experiment(
         str(name),
         source,
         description,
         ordered,
         _varied_keys(ordered, written),
-        overridden=_overridden(raw, overrides),
+        overridden=overridden_values(raw, overrides),
         notes=tuple(notes),
         report=report,
     )
@@ -188,11 +163,11 @@ def expand(
 
 def _report_section(raw: Any, source: str, problems: list[str]) -> ReportConfig:
     """The `report:` section: checked like the others, kept out of the runs (it changes no number)."""
-    found = _Problems()
+    found = Problems()
     if not isinstance(raw, dict):
-        found.add("report", f"must be a mapping, got {_describe(raw)}")
+        found.add("report", f"must be a mapping, got {describe_value(raw)}")
         raw = {}
-    values = _dataclass_section(ReportConfig, raw, "report", found)
+    values = section_values(ReportConfig, raw, "report", found)
     problems += [f"{source}: {path}: {message}" for path, message in found.items]
     return ReportConfig(**{k: v for k, v in values.items() if v is not None})
 
@@ -206,87 +181,6 @@ def _replaced_by_grid(entries: Sequence[dict[str, Any]], grid: dict[str, list[An
             listed = ", ".join(f"runs[{i}]" for i in setting)
             notes.append(f"{where}: grid axis {axis} replaces the {axis} set in {listed}")
     return notes
-
-
-def _overridden(
-    raw: dict[str, Any], overrides: Sequence[tuple[str, Any]]
-) -> tuple[tuple[str, Any, Any], ...]:
-    """(dotted key, the file's value or None, the value used) for every KEY=VALUE of the command line."""
-    out = []
-    for key, value in overrides:
-        if key.startswith("grid."):
-            grid = raw.get("grid")
-            in_file = grid.get(key.removeprefix("grid.")) if isinstance(grid, dict) else None
-        else:
-            in_file = value_at(raw, key)
-        out.append((key, in_file, value))
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where a value was written. Inline: `prefix` + the key path (the file itself, a runs entry).
-    Not inline: the value came from one dotted key (a grid axis, an override) that `prefix` names."""
-
-    prefix: str
-    inline: bool
-
-
-class _Origin:
-    """Maps dotted key paths of a resolved run to where their values were written.
-
-    `file` is the config file's own mapping: a path it does not hold, created by a dotted key of the
-    command line or a grid axis (`optimzer.lr=0.1` creates `optimzer`), is reported where that key
-    was written, not in the file.
-    """
-
-    def __init__(self, source: str, file: Any = None) -> None:
-        self.source = source
-        self.file = file if isinstance(file, dict) else {}
-        self.where: dict[str, tuple[str, Where]] = {}
-
-    def copy(self) -> _Origin:
-        other = _Origin(self.source, self.file)
-        other.where = dict(self.where)
-        return other
-
-    def mark(
-        self, raw: dict[str, Any], where: Where, written_at: str | None = None, prefix: str = ""
-    ) -> None:
-        """Record that every key path in `raw` (under `prefix`) was written at `where`."""
-        for key, value in raw.items():
-            path = _join(prefix, str(key))
-            top = written_at if written_at is not None else path
-            self.where[path] = (top, where)
-            if isinstance(value, dict):
-                self.mark(value, where, top, path)
-
-    def locate(self, path: str) -> str:
-        """`FILE: key.path` (or the runs entry, grid axis or override) for a problem found at `path`."""
-        parts = re.sub(r"\[\d+\]", "", path).split(".") if path else []
-        for n in range(len(parts), 0, -1):
-            found = self.where.get(".".join(parts[:n]))
-            if found is not None:
-                written_at, where = found
-                if where.inline:
-                    return where.prefix + path
-                return where.prefix if path == written_at else f"{where.prefix}: {path}"
-        if parts and not _holds(self.file, parts):
-            below = ".".join(parts) + "."
-            for key, (_, where) in self.where.items():
-                if key.startswith(below) and not where.inline:
-                    return where.prefix
-        return f"{self.source}: {path}" if path else self.source
-
-
-def _holds(data: dict[str, Any], parts: Sequence[str]) -> bool:
-    """Whether nested `data` has the key path `parts`."""
-    node: Any = data
-    for key in parts:
-        if not isinstance(node, dict) or key not in node:
-            return False
-        node = node[key]
-    return True
 
 
 def _dotted_paths(patches: Sequence[dict[str, Any]]) -> list[str]:

@@ -1,8 +1,8 @@
 """Checking raw values against declared fields: one converter for every declared field.
 
 Problems are collected, not raised, as (`key.path`, message) pairs, so that a config reports every
-problem at once; unknown names get a "did you mean" hint. Runs, activations configs and suites are
-all checked with these helpers.
+problem at once; unknown names get a "did you mean" hint. Runs, activations configs, tuning studies
+and suites are all checked with these helpers.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from optbench.config.yaml_text import _join
+from optbench.config.yaml_text import join_key
 from optbench.hparams import Bounds, HyperParam, hyperparameters
 
 
-class _Problems:
-    """Collects `key.path: message` problems while a raw dict is checked."""
+class Problems:
+    """Collects (`key.path`, message) problems while a raw dict is checked, in the order found."""
 
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
@@ -54,12 +54,14 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _unknown(word: str, choices: Sequence[str], what: str) -> str:
+def unknown_name(word: str, choices: Sequence[str], what: str) -> str:
+    """ "unknown {what} 'word'" with a did-you-mean, or else the sorted choices."""
     hint = did_you_mean(word, choices)
     return f"unknown {what} {word!r}{hint or '; choose from ' + ', '.join(sorted(choices))}"
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """A raw value as a problem message quotes it: YAML's spelling of scalars, the kind of the rest."""
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, bool):
@@ -73,7 +75,7 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
-def _convert(value: Any, hint: Any, path: str, bounds: Bounds | None, problems: _Problems) -> Any:
+def convert_value(value: Any, hint: Any, path: str, bounds: Bounds | None, problems: Problems) -> Any:
     """`value` checked against a type hint and bounds; returns the converted value or None on a problem."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -81,19 +83,19 @@ def _convert(value: Any, hint: Any, path: str, bounds: Bounds | None, problems: 
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _convert(value, inner, path, bounds, problems)
+        return convert_value(value, inner, path, bounds, problems)
     if hint is bool:
         if not isinstance(value, bool):
-            problems.add(path, f"must be true or false, got {_describe(value)}")
+            problems.add(path, f"must be true or false, got {describe_value(value)}")
             return None
         return value
     if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.add(path, f"must be a number, got {_describe(value)}")
+            problems.add(path, f"must be a number, got {describe_value(value)}")
             return None
         if hint is int:
             if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-                problems.add(path, f"must be a whole number, got {_describe(value)}")
+                problems.add(path, f"must be a whole number, got {describe_value(value)}")
                 return None
             value = int(value)
         else:
@@ -107,12 +109,12 @@ def _convert(value: Any, hint: Any, path: str, bounds: Bounds | None, problems: 
         return value
     if hint is str:
         if not isinstance(value, str):
-            problems.add(path, f"must be a string, got {_describe(value)}")
+            problems.add(path, f"must be a string, got {describe_value(value)}")
             return None
         return value
     if origin is tuple:
         if not isinstance(value, list):
-            problems.add(path, f"must be a list, got {_describe(value)}")
+            problems.add(path, f"must be a list, got {describe_value(value)}")
             return None
         variadic = len(args) == 2 and args[1] is Ellipsis
         if variadic and not value:
@@ -124,62 +126,55 @@ def _convert(value: Any, hint: Any, path: str, bounds: Bounds | None, problems: 
         hints = [args[0]] * len(value) if variadic else list(args)
         before = len(problems.items)
         items = [
-            _convert(v, h, f"{path}[{i}]", bounds, problems) for i, (v, h) in enumerate(zip(value, hints))
+            convert_value(v, h, f"{path}[{i}]", bounds, problems)
+            for i, (v, h) in enumerate(zip(value, hints))
         ]
         return tuple(items) if len(problems.items) == before else None
     raise TypeError(f"no converter for {hint!r} at {path}")
 
 
-def _check_keys(raw: dict[str, Any], allowed: Sequence[str], path: str, problems: _Problems) -> None:
+def check_keys(raw: dict[str, Any], allowed: Sequence[str], path: str, problems: Problems) -> None:
+    """A problem, with a did-you-mean, for each key of `raw` (the mapping at `path`) not in `allowed`."""
     for key in raw:
         if key not in allowed:
-            problems.add(_join(path, str(key)), _unknown(str(key), allowed, "key"))
+            problems.add(join_key(path, str(key)), unknown_name(str(key), allowed, "key"))
 
 
-def _fields(
-    cls: type, raw: dict[str, Any], path: str, problems: _Problems, params: Sequence[HyperParam]
+def convert_fields(
+    raw: dict[str, Any], path: str, problems: Problems, params: Sequence[HyperParam]
 ) -> dict[str, Any]:
     """Converted values for the declared `params` present in raw (the caller handles the rest)."""
     values = {}
     for p in params:
         if p.name in raw:
-            values[p.name] = _convert(raw[p.name], p.type, _join(path, p.name), p.bounds, problems)
+            values[p.name] = convert_value(raw[p.name], p.type, join_key(path, p.name), p.bounds, problems)
     return values
 
 
-def _section(raw: dict[str, Any], key: str, problems: _Problems) -> dict[str, Any]:
-    value = raw.get(key, {})
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        problems.add(key, f"must be a mapping, got {_describe(value)}")
-        return {}
-    return value
-
-
-def _named(
+def build_named(
     raw: Any,
     path: str,
     registry: Mapping[str, type],
     what: str,
-    problems: _Problems,
+    problems: Problems,
     extra: Sequence[str] = (),
 ) -> tuple[Any, dict[str, Any]]:
     """Build a registry entry from {name: ..., <hyperparameters>}; `extra` keys are returned unbuilt."""
     if isinstance(raw, str):
         raw = {"name": raw}
     if not isinstance(raw, dict):
-        problems.add(path, f"must be a name or a mapping with 'name', got {_describe(raw)}")
+        problems.add(path, f"must be a name or a mapping with 'name', got {describe_value(raw)}")
         return None, {}
     name = raw.get("name")
     if not isinstance(name, str):
         problems.add(
-            _join(path, "name"), f"must name a {what}" + ("" if name is None else f", got {_describe(name)}")
+            join_key(path, "name"),
+            f"must name a {what}" + ("" if name is None else f", got {describe_value(name)}"),
         )
         return None, {}
     cls = registry.get(name)
     if cls is None:
-        problems.add(_join(path, "name"), _unknown(name, list(registry), what))
+        problems.add(join_key(path, "name"), unknown_name(name, list(registry), what))
         return None, {}
     params = hyperparameters(cls)
     names = [p.name for p in params]
@@ -188,11 +183,11 @@ def _named(
             hint = did_you_mean(str(key), [*names, *extra])
             has = ", ".join(names) if names else "none"
             problems.add(
-                _join(path, str(key)),
+                join_key(path, str(key)),
                 f"{what} {name!r} has no hyperparameter {key!r}{hint or f' (it has: {has})'}",
             )
     before = len(problems.items)
-    values = _fields(cls, raw, path, problems, params)
+    values = convert_fields(raw, path, problems, params)
     if len(problems.items) != before:
         return None, {}
     try:
@@ -203,9 +198,13 @@ def _named(
     return built, {k: raw[k] for k in extra if k in raw}
 
 
-def _dataclass_section(
-    cls: type, raw: dict[str, Any], path: str, problems: _Problems, skip: Sequence[str] = ()
+def section_values(
+    cls: type, raw: dict[str, Any], path: str, problems: Problems, skip: Sequence[str] = ()
 ) -> dict[str, Any]:
+    """The converted values of the section at `path`, whose keys are the fields `cls` declares.
+
+    Unknown keys are problems; the fields named in `skip` are left to the caller, unconverted.
+    """
     params = [p for p in hyperparameters(cls) if p.name not in skip]
-    _check_keys(raw, [p.name for p in hyperparameters(cls)], path, problems)
-    return _fields(cls, raw, path, problems, params)
+    check_keys(raw, [p.name for p in hyperparameters(cls)], path, problems)
+    return convert_fields(raw, path, problems, params)

@@ -54,16 +54,16 @@ TUNE_OPTIMIZERS = ConfigKey(
 CASES = ConfigKey("cases", "list of {init, activation}", "(required)", "the networks compared, one per case")
 
 
-def type_name(hint: Any) -> str:
+def _type_name(hint: Any) -> str:
     """A type hint as a config spells it: `int`, `float | null`, `list of int`, `[float, float]`."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        inner = [type_name(a) for a in args if a is not type(None)]
+        inner = [_type_name(a) for a in args if a is not type(None)]
         return " | ".join(inner + (["null"] if type(None) in args else []))
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return f"list of {type_name(args[0])}"
-        return "[" + ", ".join(type_name(a) for a in args) + "]"
+            return f"list of {_type_name(args[0])}"
+        return "[" + ", ".join(_type_name(a) for a in args) + "]"
     if isinstance(hint, type) and issubclass(hint, Initializer):
         return "initialiser"
     if isinstance(hint, type) and issubclass(hint, Schedule):
@@ -76,7 +76,7 @@ def _declared(prefix: str, cls: type) -> list[ConfigKey]:
     for p in hyperparameters(cls):
         key = f"{prefix}.{p.name}" if prefix else p.name
         default = NAMED_DEFAULTS.get(key, describe_default(p.default) if p.default != "" else '""')
-        keys.append(ConfigKey(key, type_name(p.type), default, p.doc))
+        keys.append(ConfigKey(key, _type_name(p.type), default, p.doc))
     return keys
 
 

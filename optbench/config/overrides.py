@@ -1,7 +1,8 @@
 """Merging raw config dicts (runs entries, grid values, overrides) and parsing KEY=VALUE overrides.
 
 Raw dicts are merged before validation, so a run is checked as a whole: a `runs:` entry, a grid
-point and the command line each patch the base config.
+point and the command line each patch the base config. `overridden_values` records what the command
+line replaced, for the experiment's record.
 """
 
 from __future__ import annotations
@@ -11,21 +12,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from optbench.config.schema import NAMED_SECTIONS
-from optbench.config.yaml_text import _join, parse_yaml
+from optbench.config.yaml_text import join_key, parse_yaml
 from optbench.errors import ConfigError
 from optbench.hparams import hyperparameters
+from optbench.plain import value_at
 
 
-def _normalise_named(raw: Any, path: str) -> Any:
+def normalise_named(raw: Any, path: str) -> Any:
     """`model.init: he` is shorthand for `model.init: {name: he}`; the same for the other named sections."""
     if not isinstance(raw, dict):
         return raw
     out = {}
     for key, value in raw.items():
-        sub = _join(path, str(key))
+        sub = join_key(path, str(key))
         if sub in NAMED_SECTIONS and isinstance(value, str):
             value = {"name": value}
-        out[key] = _normalise_named(value, sub)
+        out[key] = normalise_named(value, sub)
     return out
 
 
@@ -34,7 +36,7 @@ def _hyper_names(registry: Mapping[str, type], name: Any) -> set[str]:
     return {p.name for p in hyperparameters(cls)} if cls is not None else set()
 
 
-def _merge(base: Any, patch: Any, path: str = "") -> Any:
+def merge(base: Any, patch: Any, path: str = "") -> Any:
     """Deep-merge `patch` into `base` (neither is modified): mappings merge, everything else replaces."""
     if not (isinstance(base, dict) and isinstance(patch, dict)):
         return patch
@@ -44,12 +46,12 @@ def _merge(base: Any, patch: Any, path: str = "") -> Any:
         stale = _hyper_names(registry, base.get("name"))
         merged = {k: v for k, v in merged.items() if k not in stale}
     for key, value in patch.items():
-        sub = _join(path, str(key))
-        merged[key] = _merge(merged[key], value, sub) if key in merged else value
+        sub = join_key(path, str(key))
+        merged[key] = merge(merged[key], value, sub) if key in merged else value
     return merged
 
 
-def _patch(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+def nested_patch(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     """One nested patch setting every dotted key of `pairs`, to be merged in a single step.
 
     Setting `optimizer.name` and `optimizer.lr` together must keep the new lr even though the name
@@ -60,7 +62,7 @@ def _patch(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
         nested: Any = value
         for key in reversed(dotted.split(".")):
             nested = {key: nested}
-        merged = _merge(patch, _normalise_named(nested, ""))
+        merged = merge(patch, normalise_named(nested, ""))
         assert isinstance(merged, dict)
         patch = merged
     return patch
@@ -114,3 +116,18 @@ def parse_overrides(items: Sequence[str]) -> tuple[list[tuple[str, Any]], list[s
             continue
         parsed.append((key, value))
     return parsed, problems
+
+
+def overridden_values(
+    raw: dict[str, Any], overrides: Sequence[tuple[str, Any]]
+) -> tuple[tuple[str, Any, Any], ...]:
+    """(dotted key, the file's value or None, the value used) for every KEY=VALUE of the command line."""
+    out = []
+    for key, value in overrides:
+        if key.startswith("grid."):
+            grid = raw.get("grid")
+            in_file = grid.get(key.removeprefix("grid.")) if isinstance(grid, dict) else None
+        else:
+            in_file = value_at(raw, key)
+        out.append((key, in_file, value))
+    return tuple(out)

@@ -24,7 +24,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _named_dict(obj: Any) -> dict[str, Any]:
+def named_dict(obj: Any) -> dict[str, Any]:
+    """A built registry entry (an initialiser, a schedule) as a config names it: its name, then every
+    hyperparameter, defaults included, as plain data."""
     return {"name": obj.name, **{p.name: _plain(getattr(obj, p.name)) for p in hyperparameters(type(obj))}}
 
 
@@ -46,15 +48,15 @@ def to_dict(run: RunConfig) -> dict[str, Any]:
         out["model"] = {
             "hidden": list(m.hidden),
             "activation": m.activation,
-            "init": _named_dict(m.init),
-            "output_init": None if m.output_init is None else _named_dict(m.output_init),
+            "init": named_dict(m.init),
+            "output_init": None if m.output_init is None else named_dict(m.output_init),
             "dtype": m.dtype,
         }
     opt = run.optimizer
     out["optimizer"] = {
         "name": opt.name,
         **{k: _plain(v) for k, v in opt.hyper.items()},
-        "schedule": _named_dict(opt.schedule),
+        "schedule": named_dict(opt.schedule),
         "clip_norm": opt.clip_norm,
     }
     train = dataclasses.asdict(run.train)

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from optbench.config.activations import ACTIVATIONS_KEYS, ActivationsConfig, load_activations
-from optbench.config.expansion import _read_config, load_experiment
-from optbench.config.fields import _check_keys, _describe, _Problems, _unknown
+from optbench.config.expansion import load_experiment
+from optbench.config.fields import Problems, check_keys, describe_value, unknown_name
 from optbench.config.kinds import refuse_other_kind
 from optbench.config.overrides import COMMAND_LINE
+from optbench.config.reading import read_config
 from optbench.config.schema import TOP_LEVEL_KEYS, Experiment
 from optbench.config.tune import TOP_LEVEL_KEYS as TUNE_KEYS
 from optbench.config.tune import Study, load_tune
@@ -105,19 +106,21 @@ def _collected(entry: Entry, problems: list[str]) -> Iterator[None]:
             problems.append(f"{entry.path}: {line}" if line.startswith(COMMAND_LINE) else line)
 
 
-def _entry(raw: Any, folder: Path, where: str, problems: _Problems) -> Entry | None:
+def _entry(raw: Any, folder: Path, where: str, problems: Problems) -> Entry | None:
     if isinstance(raw, str):
         raw = {"config": raw}
     if not isinstance(raw, dict):
-        problems.add(where, f"must be a config path or {{config: PATH, set: [...]}}, got {_describe(raw)}")
+        problems.add(
+            where, f"must be a config path or {{config: PATH, set: [...]}}, got {describe_value(raw)}"
+        )
         return None
-    _check_keys(raw, ("config", "set"), where, problems)
+    check_keys(raw, ("config", "set"), where, problems)
     config, overrides = raw.get("config"), raw.get("set", [])
     if not isinstance(config, str):
-        problems.add(f"{where}.config", f"must be a config file path, got {_describe(config)}")
+        problems.add(f"{where}.config", f"must be a config file path, got {describe_value(config)}")
         return None
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
-        problems.add(f"{where}.set", f"must be a list of KEY=VALUE strings, got {_describe(overrides)}")
+        problems.add(f"{where}.set", f"must be a list of KEY=VALUE strings, got {describe_value(overrides)}")
         return None
     path = folder / config
     if not path.is_file():
@@ -131,22 +134,22 @@ def load_suite(path: Path, overrides: Sequence[str] = ()) -> Suite:
 
     Each KEY=VALUE of `overrides` is added to the entries of every kind that has its top-level key.
     """
-    raw, pairs, malformed = _read_config(path, overrides)
+    raw, pairs, malformed = read_config(path, overrides)
     refuse_other_kind(raw, path, overrides, "suite", "a suite")
     source = str(path)
-    problems = _Problems()
-    _check_keys(raw, ("experiment", "suite", "description", *KINDS), "", problems)
+    problems = Problems()
+    check_keys(raw, ("experiment", "suite", "description", *KINDS), "", problems)
     name = raw.get("suite", path.stem)
     if not isinstance(name, str) or not is_safe_name(name):
-        problems.add("suite", f"must be a simple name, got {_describe(name)}")
+        problems.add("suite", f"must be a simple name, got {describe_value(name)}")
     description = raw.get("description", "")
     if not isinstance(description, str):
-        problems.add("description", f"must be a string, got {_describe(description)}")
+        problems.add("description", f"must be a string, got {describe_value(description)}")
     lists: dict[str, tuple[Entry, ...]] = {}
     for key in KINDS:
         entries = raw.get(key, [])
         if not isinstance(entries, list):
-            problems.add(key, f"must be a list of configs, got {_describe(entries)}")
+            problems.add(key, f"must be a list of configs, got {describe_value(entries)}")
             entries = []
         found = [_entry(e, path.parent, f"{key}[{i}]", problems) for i, e in enumerate(entries)]
         lists[key] = tuple(e for e in found if e is not None)
@@ -171,7 +174,9 @@ def _route(
         kinds = [kind for kind in listed if top in KIND_KEYS[kind]]
         if not kinds:
             known = sorted({k for kind in listed for k in KIND_KEYS[kind]})
-            lines.append(f"{COMMAND_LINE}: {key}: {_unknown(top, known, 'key')} (in no config of this suite)")
+            lines.append(
+                f"{COMMAND_LINE}: {key}: {unknown_name(top, known, 'key')} (in no config of this suite)"
+            )
         for kind in kinds:
             taken[kind].append(item)
     return {

@@ -33,10 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optbench.config.expansion import Where, _Origin, _overridden, _read_config
-from optbench.config.fields import _check_keys, _convert, _describe, _Problems, _unknown, did_you_mean
+from optbench.config.fields import (
+    Problems,
+    check_keys,
+    convert_value,
+    describe_value,
+    did_you_mean,
+    unknown_name,
+)
 from optbench.config.kinds import refuse_other_kind
-from optbench.config.overrides import COMMAND_LINE, _merge, _normalise_named, _patch
+from optbench.config.overrides import COMMAND_LINE, merge, nested_patch, normalise_named, overridden_values
+from optbench.config.reading import Origin, Where, read_config
 from optbench.config.schema import RunConfig
 from optbench.config.validation import check_top_level, validate_run
 from optbench.errors import ConfigError
@@ -177,7 +184,7 @@ class Study:
                 value = element
             hyper_values[d.hyperparameter] = value
         touched = {d.hyperparameter: _plain(hyper_values[d.hyperparameter]) for d in space.dimensions}
-        raw = _merge(_run_raw(self.base, space, seed), {"optimizer": touched})
+        raw = merge(_run_raw(self.base, space, seed), {"optimizer": touched})
         run, problems = validate_run(raw)
         if run is None:
             detail = "; ".join(f"{path}: {message}" for path, message in problems)
@@ -198,7 +205,7 @@ def _plain(value: Any) -> Any:
 
 def _run_raw(base: Mapping[str, Any], space: SearchSpace, seed: int) -> dict[str, Any]:
     patch = {"optimizer": {"name": space.optimizer, **dict(space.fixed)}, "train": {"seed": seed}}
-    merged = _merge(dict(base), _normalise_named(patch, ""))
+    merged = merge(dict(base), normalise_named(patch, ""))
     assert isinstance(merged, dict)
     return merged
 
@@ -212,17 +219,17 @@ def _written_kind(base: Mapping[str, Any]) -> str:
 
 def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
     """Read and validate a tune config (with KEY=VALUE overrides); ConfigError lists every problem."""
-    raw, pairs, found = _read_config(path, overrides)
+    raw, pairs, found = read_config(path, overrides)
     refuse_other_kind(raw, path, overrides, "tune", "a tuning study")
     source = str(path)
     lines = list(found)
-    overridden = _overridden(raw, pairs)  # the file's values, before the command line's replace them
-    origin = _Origin(source, raw)
+    overridden = overridden_values(raw, pairs)  # the file's values, before the command line's replace them
+    origin = Origin(source, raw)
     for key, value in pairs:
-        raw = _merge(raw, _patch([(key, value)]))
+        raw = merge(raw, nested_patch([(key, value)]))
         origin.mark({key: value}, Where(f"{COMMAND_LINE}: {key}", inline=False))
-    raw = _normalise_named(raw, "")
-    problems = _Problems()
+    raw = normalise_named(raw, "")
+    problems = Problems()
     for key in ("runs", "grid"):
         if key in raw:
             problems.add(key, f"a tune config has no {key}: its trials are its runs (remove this section)")
@@ -236,7 +243,7 @@ def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
     spec = None
     if not isinstance(section, dict):
         problems.add(
-            "tune", f"must be a mapping with budget, sampler, optimizers, ..., got {_describe(section)}"
+            "tune", f"must be a mapping with budget, sampler, optimizers, ..., got {describe_value(section)}"
         )
     else:
         spec = _spec(section, kind, problems)
@@ -258,23 +265,23 @@ def load_tune(path: Path, overrides: Sequence[str] = ()) -> Study:
     return study
 
 
-def _spec(raw: dict[str, Any], kind: str, problems: _Problems) -> TuneSpec | None:
+def _spec(raw: dict[str, Any], kind: str, problems: Problems) -> TuneSpec | None:
     before = len(problems.items)
-    _check_keys(raw, TUNE_KEYS, "tune", problems)
+    check_keys(raw, TUNE_KEYS, "tune", problems)
     values = {}
     for p in hyperparameters(TuneSpec):
         if p.name in raw:
-            values[p.name] = _convert(raw[p.name], p.type, f"tune.{p.name}", p.bounds, problems)
+            values[p.name] = convert_value(raw[p.name], p.type, f"tune.{p.name}", p.bounds, problems)
     sampler = values.get("sampler")
     if sampler is not None and sampler not in SAMPLERS:
-        problems.add("tune.sampler", _unknown(sampler, SAMPLERS, "sampler"))
+        problems.add("tune.sampler", unknown_name(sampler, SAMPLERS, "sampler"))
     metric = values.get("metric", "loss" if kind == "function" else TuneSpec.metric)
     if metric is not None and metric not in METRICS[kind]:
-        problems.add("tune.metric", _unknown(metric, METRICS[kind], f"metric of a {kind} task"))
+        problems.add("tune.metric", unknown_name(metric, METRICS[kind], f"metric of a {kind} task"))
     values["metric"] = metric
     mode = values.get("mode")
     if mode is not None and mode not in MODES:
-        problems.add("tune.mode", _unknown(mode, MODES, "mode"))
+        problems.add("tune.mode", unknown_name(mode, MODES, "mode"))
     if kind == "function":
         if values.get("trial_seeds", 1) != 1:
             problems.add("tune.trial_seeds", "a function task has no randomness: one seed per trial")
@@ -287,21 +294,23 @@ def _spec(raw: dict[str, Any], kind: str, problems: _Problems) -> TuneSpec | Non
     return TuneSpec(**values, spaces=spaces)
 
 
-def _spaces(raw: Any, problems: _Problems) -> tuple[SearchSpace, ...]:
+def _spaces(raw: Any, problems: Problems) -> tuple[SearchSpace, ...]:
     if not isinstance(raw, list) or not raw:
-        problems.add("tune.optimizers", f"must be a non-empty list of {{name, search}}, got {_describe(raw)}")
+        problems.add(
+            "tune.optimizers", f"must be a non-empty list of {{name, search}}, got {describe_value(raw)}"
+        )
         return ()
     spaces = []
     names: list[str] = []
     for i, entry in enumerate(raw):
         where = f"tune.optimizers[{i}]"
         if not isinstance(entry, dict):
-            problems.add(where, f"must be a mapping with name and search, got {_describe(entry)}")
+            problems.add(where, f"must be a mapping with name and search, got {describe_value(entry)}")
             continue
         name = entry.get("name")
         if not isinstance(name, str) or name not in OPTIMIZERS:
             what = (
-                _unknown(name, list(OPTIMIZERS), "optimizer")
+                unknown_name(name, list(OPTIMIZERS), "optimizer")
                 if isinstance(name, str)
                 else "must name an optimizer"
             )
@@ -319,7 +328,7 @@ def _spaces(raw: Any, problems: _Problems) -> tuple[SearchSpace, ...]:
         search = entry.get("search")
         if not isinstance(search, dict) or not search:
             problems.add(
-                f"{where}.search", f"must map hyperparameters to distributions, got {_describe(search)}"
+                f"{where}.search", f"must map hyperparameters to distributions, got {describe_value(search)}"
             )
             continue
         dims = []
@@ -334,7 +343,7 @@ def _spaces(raw: Any, problems: _Problems) -> tuple[SearchSpace, ...]:
 
 
 def _dimension(
-    key: str, raw: Any, declared: Mapping[str, HyperParam], optimizer: str, where: str, problems: _Problems
+    key: str, raw: Any, declared: Mapping[str, HyperParam], optimizer: str, where: str, problems: Problems
 ) -> Dimension | None:
     found = ELEMENT.match(key)
     if found is None:
@@ -360,25 +369,25 @@ def _dimension(
         return None
     if not isinstance(raw, dict) or len(raw) != 1:
         problems.add(
-            where, f"must be one distribution, e.g. {{log_uniform: [1.0e-4, 1.0]}}, got {_describe(raw)}"
+            where, f"must be one distribution, e.g. {{log_uniform: [1.0e-4, 1.0]}}, got {describe_value(raw)}"
         )
         return None
     ((kind, args),) = raw.items()
     if kind not in DISTRIBUTIONS:
-        problems.add(f"{where}.{kind}", _unknown(str(kind), DISTRIBUTIONS, "distribution"))
+        problems.add(f"{where}.{kind}", unknown_name(str(kind), DISTRIBUTIONS, "distribution"))
         return None
     if kind == "choice":
         if not isinstance(args, list) or not args:
-            problems.add(f"{where}.choice", f"must be a non-empty list of values, got {_describe(args)}")
+            problems.add(f"{where}.choice", f"must be a non-empty list of values, got {describe_value(args)}")
             return None
         before = len(problems.items)
         values = [
-            _convert(v, value_type, f"{where}.choice[{i}]", param.bounds, problems)
+            convert_value(v, value_type, f"{where}.choice[{i}]", param.bounds, problems)
             for i, v in enumerate(args)
         ]
         return Dimension(key, kind, choices=tuple(values)) if len(problems.items) == before else None
     if not isinstance(args, list) or len(args) != 2:
-        problems.add(f"{where}.{kind}", f"must be [low, high], got {_describe(args)}")
+        problems.add(f"{where}.{kind}", f"must be [low, high], got {describe_value(args)}")
         return None
     numeric = int if kind == "int" else float
     if numeric is float and value_type is not float:
@@ -388,8 +397,8 @@ def _dimension(
         problems.add(f"{where}.{kind}", f"{param.name} is not a whole number: use uniform or log_uniform")
         return None
     before = len(problems.items)
-    low = _convert(args[0], numeric, f"{where}.{kind}[0]", param.bounds, problems)
-    high = _convert(args[1], numeric, f"{where}.{kind}[1]", param.bounds, problems)
+    low = convert_value(args[0], numeric, f"{where}.{kind}[0]", param.bounds, problems)
+    high = convert_value(args[1], numeric, f"{where}.{kind}[1]", param.bounds, problems)
     if len(problems.items) != before:
         return None
     if not low < high:
@@ -401,7 +410,7 @@ def _dimension(
     return Dimension(key, kind, float(low), float(high))
 
 
-def _check_trial_zero(study: Study, origin: _Origin, source: str) -> None:
+def _check_trial_zero(study: Study, origin: Origin, source: str) -> None:
     """Every optimizer's defaults must be a valid run (trial 0), checked before anything runs."""
     lines = []
     for i, space in enumerate(study.spec.spaces):

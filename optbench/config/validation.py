@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from optbench.config.fields import (
-    _convert,
-    _dataclass_section,
-    _describe,
-    _named,
-    _Problems,
-    _section,
-    _unknown,
+    Problems,
+    build_named,
+    convert_value,
+    describe_value,
+    section_values,
+    unknown_name,
 )
 from optbench.config.schema import (
     DEFAULT_INIT,
@@ -52,6 +51,16 @@ def _train_set_size(task: TaskConfig) -> int | None:
     return train_set_size(task.dataset, folder)
 
 
+def _section(raw: dict[str, Any], key: str, problems: Problems) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(key, f"must be a mapping, got {describe_value(value)}")
+        return {}
+    return value
+
+
 DATASET_ONLY = {
     "task.validation": "only dataset tasks hold out a validation split",
     "task.split_seed": "only dataset tasks hold out a validation split",
@@ -67,7 +76,7 @@ DATASET_ONLY = {
 
 
 def _refuse_dataset_settings(
-    task: TaskConfig, task_raw: dict[str, Any], train_raw: dict[str, Any], problems: _Problems
+    task: TaskConfig, task_raw: dict[str, Any], train_raw: dict[str, Any], problems: Problems
 ) -> None:
     for dotted, reason in DATASET_ONLY.items():
         section, key = dotted.split(".")
@@ -75,7 +84,7 @@ def _refuse_dataset_settings(
             problems.add(dotted, f"{reason} ({task.function} is a function task); remove this setting")
 
 
-def _check_sizes(task: TaskConfig, batch_size: int | None, problems: _Problems) -> None:
+def _check_sizes(task: TaskConfig, batch_size: int | None, problems: Problems) -> None:
     """The validation split and a batch must fit the training set (when its size can be read)."""
     size = _train_set_size(task)
     if size is None:
@@ -94,7 +103,7 @@ def _check_sizes(task: TaskConfig, batch_size: int | None, problems: _Problems) 
         )
 
 
-def check_top_level(raw: dict[str, Any], allowed: Sequence[str], problems: _Problems) -> None:
+def check_top_level(raw: dict[str, Any], allowed: Sequence[str], problems: Problems) -> None:
     """Unknown top-level keys; one that is the name of a key inside a section gets that key as its
     hint, so that `lr: 0.1` (or `lr=0.1` on the command line) suggests optimizer.lr."""
     inside = [k for k in nested_keys() if k.split(".")[0] in allowed]
@@ -105,14 +114,14 @@ def check_top_level(raw: dict[str, Any], allowed: Sequence[str], problems: _Prob
         if meant:
             problems.add(key, f"unknown key {key!r}; did you mean {' or '.join(map(repr, meant))}?")
         else:
-            problems.add(key, _unknown(key, allowed, "key"))
+            problems.add(key, unknown_name(key, allowed, "key"))
 
 
 def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     """A resolved raw run dict as a RunConfig, or the (key path, message) problems that prevent it."""
-    problems = _Problems()
+    problems = Problems()
     if not isinstance(raw, dict):
-        problems.add("", f"the config must be a mapping of sections, got {_describe(raw)}")
+        problems.add("", f"the config must be a mapping of sections, got {describe_value(raw)}")
         return None, problems.items
     check_top_level(raw, TOP_LEVEL_KEYS, problems)
 
@@ -121,11 +130,11 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
         problems.add(
             "experiment",
             "must be a simple folder name (letters, digits, '.', '_', '-'; no '..' or '/'),"
-            f" got {_describe(experiment)}",
+            f" got {describe_value(experiment)}",
         )
 
     task_raw = _section(raw, "task", problems)
-    task_values = _dataclass_section(TaskConfig, task_raw, "task", problems)
+    task_values = section_values(TaskConfig, task_raw, "task", problems)
     task = _validate_task(task_values, task_raw, problems)
 
     model = None
@@ -139,10 +148,10 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     optimizer = _validate_optimizer(raw, problems)
 
     train_raw = _section(raw, "train", problems)
-    train_values = _dataclass_section(TrainConfig, train_raw, "train", problems)
+    train_values = section_values(TrainConfig, train_raw, "train", problems)
     sampling = train_values.get("sampling")
     if sampling is not None and sampling not in SAMPLINGS:
-        problems.add("train.sampling", _unknown(sampling, SAMPLINGS, "sampling"))
+        problems.add("train.sampling", unknown_name(sampling, SAMPLINGS, "sampling"))
     if task is not None and task.kind == "dataset":
         _check_sizes(task, train_values.get("batch_size", TrainConfig.batch_size), problems)
 
@@ -165,7 +174,7 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     return RunConfig(experiment, task, model, optimizer, train), []
 
 
-def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: _Problems) -> TaskConfig | None:
+def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: Problems) -> TaskConfig | None:
     dataset, function = values.get("dataset"), values.get("function")
     given = {key for key, value in raw.items() if value is not None}
     if "dataset" in given and "function" in given:
@@ -177,7 +186,7 @@ def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: _Probl
         return None
     if function is not None:
         if function not in FUNCTIONS:
-            problems.add("task.function", _unknown(function, list(FUNCTIONS), "function"))
+            problems.add("task.function", unknown_name(function, list(FUNCTIONS), "function"))
             return None
         if "data_dir" in given:
             problems.add("task.data_dir", "only dataset tasks read data")
@@ -185,7 +194,7 @@ def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: _Probl
         return TaskConfig(function=function, start=start) if start is not None else None
     assert dataset is not None
     if dataset not in DATASETS:
-        problems.add("task.dataset", _unknown(dataset, list(DATASETS), "dataset"))
+        problems.add("task.dataset", unknown_name(dataset, list(DATASETS), "dataset"))
         return None
     if "start" in given:
         problems.add("task.start", "only function tasks have a starting point")
@@ -199,19 +208,19 @@ def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: _Probl
     return TaskConfig(dataset=dataset, data_dir=data_dir, **split)
 
 
-def _validate_model(raw: dict[str, Any], problems: _Problems) -> ModelConfig | None:
+def _validate_model(raw: dict[str, Any], problems: Problems) -> ModelConfig | None:
     before = len(problems.items)
-    values = _dataclass_section(ModelConfig, raw, "model", problems, skip=("init", "output_init"))
+    values = section_values(ModelConfig, raw, "model", problems, skip=("init", "output_init"))
     activation = values.get("activation")
     if activation is not None and activation not in ACTIVATIONS:
-        problems.add("model.activation", _unknown(activation, list(ACTIVATIONS), "activation"))
+        problems.add("model.activation", unknown_name(activation, list(ACTIVATIONS), "activation"))
     dtype = values.get("dtype")
     if dtype is not None and dtype not in DTYPES:
-        problems.add("model.dtype", _unknown(dtype, DTYPES, "dtype"))
-    init, _ = _named(raw.get("init", DEFAULT_INIT), "model.init", INITIALIZERS, "initialiser", problems)
+        problems.add("model.dtype", unknown_name(dtype, DTYPES, "dtype"))
+    init, _ = build_named(raw.get("init", DEFAULT_INIT), "model.init", INITIALIZERS, "initialiser", problems)
     output_init = None
     if raw.get("output_init") is not None:
-        output_init, _ = _named(
+        output_init, _ = build_named(
             raw["output_init"], "model.output_init", INITIALIZERS, "initialiser", problems
         )
     if len(problems.items) != before:
@@ -224,19 +233,21 @@ OPTIMIZER_SECTION_KEYS = tuple(SECTION_PARAMS)
 """Keys of the optimizer section that are not the optimizer's hyperparameters (schedule, clip_norm)."""
 
 
-def _validate_optimizer(raw: dict[str, Any], problems: _Problems) -> OptimizerConfig | None:
+def _validate_optimizer(raw: dict[str, Any], problems: Problems) -> OptimizerConfig | None:
     section = raw.get("optimizer", {"name": DEFAULT_OPTIMIZER})
     if isinstance(section, dict) and "name" not in section:
         section = {"name": DEFAULT_OPTIMIZER, **section}
     before = len(problems.items)
-    opt, extra = _named(section, "optimizer", OPTIMIZERS, "optimizer", problems, extra=OPTIMIZER_SECTION_KEYS)
+    opt, extra = build_named(
+        section, "optimizer", OPTIMIZERS, "optimizer", problems, extra=OPTIMIZER_SECTION_KEYS
+    )
     schedule = None
     if extra.get("schedule") is not None:
-        schedule, _ = _named(extra["schedule"], "optimizer.schedule", SCHEDULES, "schedule", problems)
+        schedule, _ = build_named(extra["schedule"], "optimizer.schedule", SCHEDULES, "schedule", problems)
     clip_norm = None
     if extra.get("clip_norm") is not None:
         declared = SECTION_PARAMS["clip_norm"]
-        clip_norm = _convert(extra["clip_norm"], float, "optimizer.clip_norm", declared.bounds, problems)
+        clip_norm = convert_value(extra["clip_norm"], float, "optimizer.clip_norm", declared.bounds, problems)
     if len(problems.items) != before or opt is None:
         return None
     values = {p.name: getattr(opt, p.name) for p in hyperparameters(type(opt))}

@@ -64,9 +64,9 @@ def _construct(loader: _Loader, node: yaml.Node, path: str, source: str, problem
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) or key is None:
-                problems.append(f"{source}: {_join(path, str(key))}: keys must be plain names")
+                problems.append(f"{source}: {join_key(path, str(key))}: keys must be plain names")
                 continue
-            key_path = _join(path, str(key))
+            key_path = join_key(path, str(key))
             line = key_node.start_mark.line + 1
             if key in result:
                 problems.append(f"{source}: {key_path}: duplicate key (lines {lines[key]} and {line})")
@@ -80,5 +80,6 @@ def _construct(loader: _Loader, node: yaml.Node, path: str, source: str, problem
     return loader.construct_object(node, deep=True)
 
 
-def _join(path: str, key: str) -> str:
+def join_key(path: str, key: str) -> str:
+    """The dotted key path of `key` inside the mapping at `path` ("" for the top level)."""
     return f"{path}.{key}" if path else key

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from optbench.data.idx import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, _unreadable
+from optbench.data.idx import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, unreadable
 from optbench.errors import DataError
 
 
@@ -50,7 +50,7 @@ def _sha256(data: bytes | mmap.mmap) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     """The SHA-256 of the file at `path`, hashed at most once per version of the file."""
     try:
         with path.open("rb") as f:
@@ -61,12 +61,21 @@ def _file_sha256(path: Path) -> str:
                     h.update(chunk)
                 _digests[key] = h.hexdigest()
     except OSError as exc:
-        raise _unreadable(path, exc) from exc
+        raise unreadable(path, exc) from exc
     return _digests[key]
 
 
-def _read_verified(path: Path, spec: RawFile, fetch_command: str) -> bytes | mmap.mmap:
-    """The bytes of `path`, mapped read-only, after checking them against `spec`."""
+def remember_sha256(path: Path, sha256: str) -> None:
+    """Record the SHA-256 of the file now at `path`, hashed as it was written, so that loading it
+    in this process does not hash it again."""
+    _digests[_stat_key(path, path.stat())] = sha256
+
+
+def read_verified(path: Path, spec: RawFile, fetch_command: str) -> bytes | mmap.mmap:
+    """The bytes of `path`, mapped read-only, after checking them against `spec`.
+
+    A mismatch is a DataError that ends with `fetch_command`, the command that fetches the file again.
+    """
     try:
         with path.open("rb") as f:
             st = os.fstat(f.fileno())
@@ -74,7 +83,7 @@ def _read_verified(path: Path, spec: RawFile, fetch_command: str) -> bytes | mma
             # The mapping outlives the file object; an empty file cannot be mapped (and fails below).
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if st.st_size else b""
     except OSError as exc:
-        raise _unreadable(path, exc) from exc
+        raise unreadable(path, exc) from exc
     if key not in _digests:
         _digests[key] = _sha256(data)
     actual = _digests[key]

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from optbench.data.checksums import MNIST_FILES, _file_sha256, _read_verified
+from optbench.data.checksums import MNIST_FILES, file_sha256, read_verified
 from optbench.data.idx import (
-    _GZIP_MAGIC,
+    GZIP_MAGIC,
     IDX_NAMES,
     IDX_UBYTE,
     MNIST_CLASSES,
@@ -28,7 +28,7 @@ from optbench.data.idx import (
     TEST_LABELS,
     TRAIN_IMAGES,
     TRAIN_LABELS,
-    _parse_idx,
+    parse_idx,
     read_idx,
 )
 from optbench.errors import DataError
@@ -131,7 +131,7 @@ def load_mnist(data_dir: Path | None = None) -> Dataset:
         where = "the folder does not exist" if not folder.is_dir() else f"missing {', '.join(missing)}"
         raise DataError(f"MNIST is not in {folder} ({where}); fetch it with: {command}")
     arrays = {
-        name: _parse_idx(_read_verified(path, specs[name], command), path) for name, path in paths.items()
+        name: parse_idx(read_verified(path, specs[name], command), path) for name, path in paths.items()
     }
     return _assemble("mnist", arrays, paths)
 
@@ -163,7 +163,7 @@ def train_set_size(dataset: str, data_dir: Path | None = None) -> int | None:
     for path in (folder / TRAIN_LABELS, folder / f"{TRAIN_LABELS}.gz"):
         try:
             with path.open("rb") as raw:
-                compressed = raw.read(2) == _GZIP_MAGIC
+                compressed = raw.read(2) == GZIP_MAGIC
                 raw.seek(0)
                 header = gzip.GzipFile(fileobj=raw).read(8) if compressed else raw.read(8)
         except (OSError, EOFError, zlib.error):
@@ -211,7 +211,7 @@ def data_info(data_dir: Path | None = None) -> DataInfo:
         if path.is_file():
             size = path.stat().st_size
             try:
-                ok = size == spec.size and _file_sha256(path) == spec.sha256
+                ok = size == spec.size and file_sha256(path) == spec.sha256
             except DataError:
                 ok = False
             files.append(FileStatus(spec.name, True, size, spec.size, ok))

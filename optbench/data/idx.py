@@ -30,7 +30,8 @@ MNIST_CLASSES = 10
 """Every dataset in MNIST layout has ten classes, labelled 0 to 9."""
 
 
-def _unreadable(path: Path, exc: OSError) -> DataError:
+def unreadable(path: Path, exc: OSError) -> DataError:
+    """The error for a data file the system refuses to read (missing, a folder, no permission)."""
     return DataError(f"{path}: cannot read: {exc.strerror or exc}")
 
 
@@ -43,12 +44,13 @@ _IDX_TYPES = {
     0x0D: "float",
     0x0E: "double",
 }
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
+"""The first two bytes of every gzip stream: how a compressed file is recognised, whatever its name."""
 
 
-def _parse_idx(data: bytes | mmap.mmap, path: Path) -> NDArray[np.uint8]:
+def parse_idx(data: bytes | mmap.mmap, path: Path) -> NDArray[np.uint8]:
     """The array an IDX file holds, a read-only view of `data`: labels as (N,), images flattened to
-    (N, rows·cols)."""
+    (N, rows·cols). Every problem is a DataError naming `path`."""
 
     def fail(problem: str) -> DataError:
         return DataError(f"{path}: {problem}")
@@ -87,10 +89,10 @@ def read_idx(path: Path) -> NDArray[np.uint8]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise _unreadable(path, exc) from exc
-    if data[:2] == _GZIP_MAGIC:
+        raise unreadable(path, exc) from exc
+    if data[:2] == GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path}: corrupt gzip data: {exc}") from exc
-    return _parse_idx(data, path)
+    return parse_idx(data, path)

@@ -22,7 +22,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Protocol
 
-from optbench.data.checksums import HASH_CHUNK_BYTES, MNIST_FILES, RawFile, _digests, _file_sha256, _stat_key
+from optbench.data.checksums import HASH_CHUNK_BYTES, MNIST_FILES, RawFile, file_sha256, remember_sha256
 from optbench.errors import DataError
 from optbench.files import atomic_file
 
@@ -179,14 +179,14 @@ def _store(stream: Readable, spec: RawFile, data_dir: Path) -> str | None:
                 )
     except _MismatchError as rejected:
         return str(rejected)
-    _digests[_stat_key(target, target.stat())] = actual
+    remember_sha256(target, actual)
     return None
 
 
 def _cached_ok(path: Path, spec: RawFile, log: Callable[[str], None]) -> bool:
     if not path.is_file():
         return False
-    actual = _file_sha256(path)
+    actual = file_sha256(path)
     if actual == spec.sha256 and path.stat().st_size == spec.size:
         return True
     log(f"cached {path.name} fails its checksum (sha256 {actual}); fetching it again")

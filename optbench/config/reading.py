@@ -1,0 +1,112 @@
+"""Reading a config file, and tracing each value of a resolved config back to where it was written.
+
+Every kind of config (experiment, activations, tuning study, suite) starts as `read_config`: the
+file's raw mapping and its parsed KEY=VALUE overrides. `Origin` then maps each dotted key path to
+the file, runs entry, grid axis or override that wrote it, so a problem is reported there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optbench.config.fields import describe_value
+from optbench.config.overrides import parse_overrides
+from optbench.config.yaml_text import join_key, parse_yaml
+from optbench.errors import ConfigError
+
+
+def read_config(
+    path: Path, overrides: Sequence[str]
+) -> tuple[dict[str, Any], list[tuple[str, Any]], list[str]]:
+    """The raw mapping of a config file, its parsed overrides, and the problems found so far."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{source}: no such file"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{source}: is a folder, not a config file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{source}: cannot read: {exc}"]) from None
+    raw = parse_yaml(text, source)
+    pairs, problems = parse_overrides(overrides)
+    if raw is None:
+        raise ConfigError([f"{source}: the file is empty; a config needs at least a task section"])
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{source}: the config must be a mapping of sections, got {describe_value(raw)}"])
+    raw.setdefault("experiment", _default_experiment_name(path))
+    return raw, pairs, problems
+
+
+def _default_experiment_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-") or "experiment"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a value was written. Inline: `prefix` + the key path (the file itself, a runs entry).
+    Not inline: the value came from one dotted key (a grid axis, an override) that `prefix` names."""
+
+    prefix: str
+    inline: bool
+
+
+class Origin:
+    """Maps dotted key paths of a resolved run to where their values were written.
+
+    `file` is the config file's own mapping: a path it does not hold, created by a dotted key of the
+    command line or a grid axis (`optimzer.lr=0.1` creates `optimzer`), is reported where that key
+    was written, not in the file.
+    """
+
+    def __init__(self, source: str, file: Any = None) -> None:
+        self.source = source
+        self.file = file if isinstance(file, dict) else {}
+        self.where: dict[str, tuple[str, Where]] = {}
+
+    def copy(self) -> Origin:
+        other = Origin(self.source, self.file)
+        other.where = dict(self.where)
+        return other
+
+    def mark(
+        self, raw: dict[str, Any], where: Where, written_at: str | None = None, prefix: str = ""
+    ) -> None:
+        """Record that every key path in `raw` (under `prefix`) was written at `where`."""
+        for key, value in raw.items():
+            path = join_key(prefix, str(key))
+            top = written_at if written_at is not None else path
+            self.where[path] = (top, where)
+            if isinstance(value, dict):
+                self.mark(value, where, top, path)
+
+    def locate(self, path: str) -> str:
+        """`FILE: key.path` (or the runs entry, grid axis or override) for a problem found at `path`."""
+        parts = re.sub(r"\[\d+\]", "", path).split(".") if path else []
+        for n in range(len(parts), 0, -1):
+            found = self.where.get(".".join(parts[:n]))
+            if found is not None:
+                written_at, where = found
+                if where.inline:
+                    return where.prefix + path
+                return where.prefix if path == written_at else f"{where.prefix}: {path}"
+        if parts and not _holds(self.file, parts):
+            below = ".".join(parts) + "."
+            for key, (_, where) in self.where.items():
+                if key.startswith(below) and not where.inline:
+                    return where.prefix
+        return f"{self.source}: {path}" if path else self.source
+
+
+def _holds(data: dict[str, Any], parts: Sequence[str]) -> bool:
+    """Whether nested `data` has the key path `parts`."""
+    node: Any = data
+    for key in parts:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
