@@ -55,7 +55,8 @@ def build_model() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-@torch.no_grad()
+# The ignores cover a venv without torch, where the decorator is untyped, and one with it, where not.
+@torch.no_grad()  # type: ignore[untyped-decorator, unused-ignore]
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     logits = model(x)
     loss = nn.functional.cross_entropy(logits, y).item()
@@ -93,7 +94,7 @@ def main() -> None:
         pos += BATCH
         loss = nn.functional.cross_entropy(model(x_train[rows]), y_train[rows])
         optimizer.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()  # type: ignore[no-untyped-call, unused-ignore]
         optimizer.step()
         losses.append(loss.item())
         if step % EVAL_EVERY == 0 or step == args.steps:

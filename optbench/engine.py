@@ -194,6 +194,10 @@ class Session:
         self._write = write
         self._write_diagnostics = write_diagnostics
         self.last: Evaluation = NO_EVALUATION
+        self._start()
+
+    def _start(self) -> None:
+        """Start what the session needs besides its parts (nothing, here)."""
 
     def batch(self) -> Batch:
         return self.sampler.next()
@@ -247,19 +251,11 @@ class OverlappedSession(Session):
     take turns on the core.
     """
 
-    def __init__(
-        self,
-        net: Network,
-        sampler: BatchSampler,
-        evaluations: Evaluations,
-        write: Writer,
-        write_diagnostics: Writer | None,
-    ) -> None:
-        super().__init__(net, sampler, evaluations, write, write_diagnostics)
+    def _start(self) -> None:
         self._helper = Helper("optbench-helper")
         self._evaluator = Helper("optbench-eval")
-        self._batches = AheadBatches(sampler, self._helper)
-        self._replica = net.replica()
+        self._batches = AheadBatches(self.sampler, self._helper)
+        self._replica = self.net.replica()
         self._spare = True
         """Whether the helper has the spare core for this step (no evaluation running)."""
         self._measured: tuple[Evaluation, list[Row]] | None = None

@@ -25,7 +25,7 @@ from typing import Any
 from optbench import checkpoints
 from optbench.config import RunConfig
 from optbench.errors import OptbenchError, UsageError
-from optbench.executors.task import describe_error, versions
+from optbench.executors import describe_error, versions
 from optbench.files import LineLog, atomic_write_bytes, atomic_write_json, atomic_write_text, fsync_dir
 from optbench.layout import (
     CHECKPOINT_FILE,

@@ -1243,8 +1243,9 @@ def test_the_figures_and_the_report_read_only_from_disk_without_importing_what_r
         "import sys\n"
         "import optbench.plots, optbench.report, optbench.results\n"
         "from optbench.plots import rendering\n"
-        "running = ('optbench.train', 'optbench.runner', 'optbench.executors', 'optbench.evaluation', "
-        "'optbench.data.sources')\n"
+        "running = ('optbench.train', 'optbench.runner', 'optbench.runfolder', 'optbench.suite', "
+        "'optbench.executors', 'optbench.engine', 'optbench.evaluation', "
+        "'optbench.tune', 'optbench.data.sources')\n"
         "print(sorted(m for m in running if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -17,7 +17,7 @@ import pytest
 
 from optbench.config import load_experiment
 from optbench.errors import DataError, LockedError, UsageError
-from optbench.executors.local import WORKER_NAME, LocalPool, _forks
+from optbench.executors.local import WORKER_NAME, LocalPool, forks
 from optbench.files import FolderLock
 from optbench.layout import RUNS_DIR, STATUS_FILE, read_status
 from optbench.runner import run_experiment
@@ -126,7 +126,7 @@ grid:
     waiting = threading.Thread(target=release.wait)
     waiting.start()  # a fork would copy this process without it: the pool spawns its workers instead
     try:
-        assert not _forks()
+        assert not forks()
         run_experiment(exp, tmp_path / "spawned", jobs=2, progress=False)
     finally:
         release.set()

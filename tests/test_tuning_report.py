@@ -560,7 +560,7 @@ def test_an_index_of_two_studies_has_the_profile_figure_and_table(
 
 
 def test_a_panel_spreads_trials_along_lr_else_a_ranged_key_rather_than_a_choice() -> None:
-    from optbench.plots.tuning import _x_key
+    from optbench.plots.tuning import trials_axis_key
 
     tune = synthetic(LEADER_CHANGES)
     spec = dict(tune.spec)
@@ -575,4 +575,4 @@ def test_a_panel_spreads_trials_along_lr_else_a_ranged_key_rather_than_a_choice(
         },
     ]
     other = TuneResult(tune.folder, tune.experiment, spec, tune.trials, tune.finals)
-    assert (_x_key(other, "steady"), _x_key(other, "erratic")) == ("betas.0", "lr")
+    assert (trials_axis_key(other, "steady"), trials_axis_key(other, "erratic")) == ("betas.0", "lr")

@@ -8,7 +8,7 @@ Modules: `task` (one run, wherever it executes), `local` (the local process pool
 cluster; needs the optional `distributed` package, imported only when a scheduler is given).
 
 Public face: `Executor` (the protocol), `Handler`, `Event`, `InlineExecutor`, `make_executor`,
-`Scheduler`, `connect`.
+`Scheduler`, `connect`; and what the runner records of a run: `versions`, `describe_error`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Protocol
 
 from optbench.engine import Engine
 from optbench.errors import UsageError
-from optbench.executors.task import Event, perform
+from optbench.executors.task import Event, describe_error, perform, versions
 
 Handler = Callable[[str, Event], None]
 """Called with a run's key and each of its events, in the order the run emitted them."""
@@ -125,4 +125,14 @@ def connect(scheduler: Scheduler) -> Executor:
     return connect_dask(scheduler)
 
 
-__all__ = ["Event", "Executor", "Handler", "InlineExecutor", "Scheduler", "connect", "make_executor"]
+__all__ = [
+    "Event",
+    "Executor",
+    "Handler",
+    "InlineExecutor",
+    "Scheduler",
+    "connect",
+    "describe_error",
+    "make_executor",
+    "versions",
+]

@@ -46,7 +46,7 @@ WORKER_NAME = "optbench-worker"
 """The name a worker gives itself on Linux, where `ps` and `top` show it."""
 
 
-def _forks() -> bool:
+def forks() -> bool:
     """Whether workers are forked: on Linux, from a process that runs no other thread (a fork copies
     only the calling thread, and with it any lock another thread held). Elsewhere they are spawned
     (macOS's system libraries are not safe to use in a forked child)."""
@@ -130,7 +130,7 @@ class LocalPool:
         The child inherits the blocked mask, so a Ctrl-C while it still imports waits for it instead of
         printing a traceback from the middle of an import (and is then ignored, as in every worker).
         """
-        forked = _forks()
+        forked = forks()
         context = mp.get_context("fork") if forked else mp.get_context("spawn")
         ours, theirs = context.Pipe(duplex=True)
         inherited = _open_descriptors() if forked else []

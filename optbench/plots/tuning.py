@@ -304,7 +304,7 @@ def _default_value(tune: TuneResult, score: float) -> str:
     return f"{score:.0%}" if tune.metric == "val_acc" else f"{score:.3g}"
 
 
-def _x_key(tune: TuneResult, optimizer: str) -> str | None:
+def trials_axis_key(tune: TuneResult, optimizer: str) -> str | None:
     """The key a panel of tune_scores.png spreads the trials along: lr, else the first searched key
     with a range (a choice of two values would stack the trials in two columns), else the first."""
     keys = tune.searched.get(optimizer, [])
@@ -324,7 +324,7 @@ def _draw_trials(ax: Axes, tune: TuneResult, optimizer: str, shift: float) -> Fl
     """One optimizer's panel: every scored trial (one artist), trial 0 ◇, the chosen ★, the trials
     without a score × on the bottom edge. Returns the scores drawn."""
     trials = tune.trials_of(optimizer)
-    key = _x_key(tune, optimizer)
+    key = trials_axis_key(tune, optimizer)
     color = optimizer_color(optimizer)
     if key is None or not trials:
         return np.empty(0)
