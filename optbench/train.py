@@ -36,7 +36,7 @@ from optbench.evaluation import Evaluations
 from optbench.functions import FUNCTIONS
 from optbench.measures import FINAL_LOSS_WINDOW
 from optbench.metrics import DATASET_COLUMNS, FUNCTION_COLUMNS, Evaluation, MetricRow, Writer
-from optbench.nn import ACTIVATIONS, MLP, Network
+from optbench.nn import ACTIVATIONS, MLP, LayerKind, Network
 from optbench.optim import Optimizer
 
 
@@ -114,8 +114,12 @@ def _cached_split(data: Dataset, validation: int, seed: int) -> Split:
 
 
 def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Generator) -> MLP:
+    """The run's MLP. A layer kind that a `model:` key turns on joins every hidden layer here: in
+    `before_activation` (between the affine layer and its activation) or `after_activation`."""
     model = run.model
     assert model is not None
+    before_activation: list[LayerKind] = []
+    after_activation: list[LayerKind] = []
     return MLP(
         (n_inputs, *model.hidden, n_classes),
         ACTIVATIONS[model.activation],
@@ -123,6 +127,8 @@ def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Ge
         rng,
         dtype=np.dtype(model.dtype),
         output_init=model.output_init,
+        before_activation=before_activation,
+        after_activation=after_activation,
     )
 
 

@@ -24,6 +24,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _plain_entry(value: Any) -> Any:
+    """A config value as plain data: a built registry entry (an initialiser) as `named_dict` gives it."""
+    if dataclasses.is_dataclass(value) and hasattr(value, "name"):
+        return named_dict(value)
+    return _plain(value)
+
+
 def named_dict(obj: Any) -> dict[str, Any]:
     """A built registry entry (an initialiser, a schedule) as a config names it: its name, then every
     hyperparameter, defaults included, as plain data."""
@@ -44,13 +51,9 @@ def to_dict(run: RunConfig) -> dict[str, Any]:
     )
     out: dict[str, Any] = {"experiment": run.experiment, "task": task}
     if run.model is not None:
-        m = run.model
+        # Every declared key of the model section, in declaration order: a new key is written too.
         out["model"] = {
-            "hidden": list(m.hidden),
-            "activation": m.activation,
-            "init": named_dict(m.init),
-            "output_init": None if m.output_init is None else named_dict(m.output_init),
-            "dtype": m.dtype,
+            p.name: _plain_entry(getattr(run.model, p.name)) for p in hyperparameters(type(run.model))
         }
     opt = run.optimizer
     out["optimizer"] = {

@@ -18,7 +18,7 @@ from optbench.nn.layers import (
     Tanh,
 )
 from optbench.nn.loss import SoftmaxCrossEntropy, softmax_cross_entropy
-from optbench.nn.network import MLP, Network
+from optbench.nn.network import MLP, LayerKind, Network
 
 __all__ = [
     "ACTIVATIONS",
@@ -28,6 +28,7 @@ __all__ = [
     "Affine",
     "Identity",
     "Layer",
+    "LayerKind",
     "LeakyReLU",
     "Network",
     "ReLU",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -163,13 +163,22 @@ class Network:
         return f"{type(self).__name__}({', '.join(map(repr, self.layers))}; {self.params.size} parameters)"
 
 
+LayerKind = Callable[[int], Layer]
+"""Makes a layer for a hidden layer of the given width (a `Layer` subclass itself, or a function)."""
+
+
 class MLP(Network):
     """The lecture's multilayer perceptron: affine layers with one activation between them, a linear
     last layer and softmax cross-entropy.
 
     `sizes` = (n_inputs, hidden..., n_classes). Weights are drawn by `init` (the last layer by
     `output_init` if given), in layer order, biases start at zero; `bias=False` builds layers without
-    bias, as the lecture's activation-distribution experiment does.
+    bias, as the lecture's activation-distribution experiment does. Each hidden layer of width n is
+
+        Affine → before_activation(n)... → activation → after_activation(n)...
+
+    so that a layer kind (batch normalisation before the activation, dropout after it) is added to
+    every hidden layer by naming it in one of the two lists.
     """
 
     def __init__(
@@ -181,6 +190,8 @@ class MLP(Network):
         dtype: DTypeLike = np.float32,
         output_init: Initializer | None = None,
         bias: bool = True,
+        before_activation: Sequence[LayerKind] = (),
+        after_activation: Sequence[LayerKind] = (),
     ) -> None:
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"an MLP needs at least an input and an output size, all >= 1; got {sizes}")
@@ -191,7 +202,9 @@ class MLP(Network):
         for k, (n_in, n_out) in enumerate(itertools.pairwise(self.sizes)):
             layers.append(Affine(n_in, n_out, bias, class_major=k == last))
             if k < last:
+                layers += [kind(n_out) for kind in before_activation]
                 layers.append(activation())
+                layers += [kind(n_out) for kind in after_activation]
         super().__init__(layers, dtype)
         for k, affine in enumerate(self.affine_layers):
             draw = output_init if (k == last and output_init is not None) else init
