@@ -91,71 +91,59 @@ class Zeros(Initializer):
         return np.zeros((n_in, n_out), dtype=dtype)
 
 
-@INITIALIZERS.register
 @dataclass(frozen=True)
 class Xavier(Initializer):
     """std = √(1/n_in): the lecture's "Xavier", keeping the variance of a linear layer's output."""
 
     name = "xavier"
-    summary = "std sqrt(1/n_in) (the lecture's Xavier)"
+    std_text: ClassVar[str] = "std sqrt(1/n_in)"
+    summary = f"{std_text} (the lecture's Xavier)"
 
     def scale(self, n_in: int, n_out: int) -> float:
         return math.sqrt(1.0 / n_in)
 
 
-@INITIALIZERS.register
-@dataclass(frozen=True)
-class XavierUniform(Xavier):
-    """Uniform with std = √(1/n_in)."""
-
-    name = "xavier_uniform"
-    summary = "uniform, std sqrt(1/n_in)"
-    uniform = True
-
-
-@INITIALIZERS.register
 @dataclass(frozen=True)
 class Glorot(Initializer):
     """std = √(2/(n_in + n_out)): Glorot & Bengio (2010), "Understanding the difficulty of training
-    deep feedforward neural networks", eq. 16, averaging the forward and backward conditions."""
+    deep feedforward neural networks", eq. 16, averaging the forward and backward conditions; its
+    uniform variant has their bound √(6/(n_in + n_out))."""
 
     name = "glorot"
-    summary = "std sqrt(2/(n_in+n_out)) (Glorot & Bengio 2010)"
+    std_text: ClassVar[str] = "std sqrt(2/(n_in+n_out))"
+    summary = f"{std_text} (Glorot & Bengio 2010)"
 
     def scale(self, n_in: int, n_out: int) -> float:
         return math.sqrt(2.0 / (n_in + n_out))
 
 
-@INITIALIZERS.register
-@dataclass(frozen=True)
-class GlorotUniform(Glorot):
-    """Uniform with std = √(2/(n_in + n_out)): the bound √(6/(n_in + n_out)) of Glorot & Bengio's eq. 16."""
-
-    name = "glorot_uniform"
-    summary = "uniform, std sqrt(2/(n_in+n_out))"
-    uniform = True
-
-
-@INITIALIZERS.register
 @dataclass(frozen=True)
 class He(Initializer):
     """std = √(2/n_in): He et al. (2015), "Delving Deep into Rectifiers", for ReLU layers."""
 
     name = "he"
-    summary = "std sqrt(2/n_in) (He et al. 2015)"
+    std_text: ClassVar[str] = "std sqrt(2/n_in)"
+    summary = f"{std_text} (He et al. 2015)"
 
     def scale(self, n_in: int, n_out: int) -> float:
         return math.sqrt(2.0 / n_in)
 
 
-@INITIALIZERS.register
-@dataclass(frozen=True)
-class HeUniform(He):
-    """Uniform with std = √(2/n_in)."""
+def uniform_variant(base: type[Xavier | Glorot | He]) -> type[Initializer]:
+    """`<name>_uniform`: the std of `base`, drawn from the uniform distribution of that variance."""
+    namespace = {
+        "name": f"{base.name}_uniform",
+        "summary": f"uniform, {base.std_text}",
+        "uniform": True,
+        "__doc__": f"Uniform with the std of `{base.name}`.",
+    }
+    variant: type[Initializer] = dataclass(frozen=True)(type(f"{base.__name__}Uniform", (base,), namespace))
+    return variant
 
-    name = "he_uniform"
-    summary = "uniform, std sqrt(2/n_in)"
-    uniform = True
+
+for _entry in (Xavier, uniform_variant(Xavier), Glorot, uniform_variant(Glorot), He, uniform_variant(He)):
+    INITIALIZERS.register(_entry)
+del _entry
 
 
 def build_initializer(name: str, values: dict[str, Any] | None = None) -> Initializer:
