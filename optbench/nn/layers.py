@@ -105,7 +105,6 @@ class Affine(Layer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._b_column: Array | None = None
         self._outputs: dict[int, Array] = {}
         self._input_grads: dict[int, Array] = {}
         self._ones: dict[int, Array] = {}
@@ -119,51 +118,48 @@ class Affine(Layer):
 
     def bind(self, params: Views, grads: Views, state: Views) -> None:
         super().bind(params, grads, state)
-        b = self.params.get("b")
-        self._b_column = None if b is None else b.reshape(-1, 1)
+        # The views the passes use, as attributes: a step reads them a few dozen times.
+        self.W, self.dW = self.params["W"], self.grads["W"]
+        self.b, self.db = self.params.get("b"), self.grads.get("b")
+        self._W_T = self.W.T
+        self._b_column = None if self.b is None else self.b.reshape(-1, 1)
         """The bias as a column, added to a class-major output."""
 
     def forward(self, x: Array, train: bool) -> Array:
         self._x = x
-        w, b = self.params["W"], self.params.get("b")
+        out = self._outputs.get(len(x))
+        if out is None:
+            shape = (self.n_out, len(x)) if self.class_major else (len(x), self.n_out)
+            out = self._outputs[len(x)] = np.empty(shape, self.W.dtype)
         # np.dot, not np.matmul: the same BLAS call (checked bit for bit in the tests) for less
         # Python overhead, which adds up over the products of a training step.
         if self.class_major:
-            out_t = _buffer(self._outputs, len(x), (self.n_out, len(x)), w.dtype)
-            np.dot(w.T, x.T, out=out_t)
+            np.dot(self._W_T, x.T, out=out)
             if self._b_column is not None:
-                out_t += self._b_column
-            out: Array = out_t.T
-            return out
-        out = _buffer(self._outputs, len(x), (len(x), self.n_out), w.dtype)
-        np.dot(x, w, out=out)
-        if b is not None:
-            out += b
+                out += self._b_column
+            out_t: Array = out.T
+            return out_t
+        np.dot(x, self.W, out=out)
+        if self.b is not None:
+            out += self.b
         return out
 
     def backward_params(self, dout: Array) -> None:
         assert self._x is not None, "backward before forward"
-        np.dot(self._x.T, dout, out=self.grads["W"])
-        gb = self.grads.get("b")
-        if gb is not None:
+        np.dot(self._x.T, dout, out=self.dW)
+        if self.db is not None:
             # The sum over the batch as a product with ones: BLAS's gemv is 3× faster than np.sum.
             ones = self._ones.get(len(dout))
             if ones is None:
                 ones = self._ones[len(dout)] = np.ones(len(dout), dout.dtype)
-            np.dot(ones, dout, out=gb)
+            np.dot(ones, dout, out=self.db)
 
     def backward_input(self, dout: Array) -> Array:
-        dx = _buffer(self._input_grads, len(dout), (len(dout), self.n_in), dout.dtype)
-        np.dot(dout, self.params["W"].T, out=dx)
+        dx = self._input_grads.get(len(dout))
+        if dx is None:
+            dx = self._input_grads[len(dout)] = np.empty((len(dout), self.n_in), dout.dtype)
+        np.dot(dout, self._W_T, out=dx)
         return dx
-
-
-def _buffer(cache: dict[int, Array], batch: int, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
-    """The work array of one batch size in `cache`, allocated on first use."""
-    array = cache.get(batch)
-    if array is None:
-        array = cache[batch] = np.empty(shape, dtype)
-    return array
 
 
 # --------------------------------------------------------------------------------------------------
@@ -176,7 +172,9 @@ class Activation(Layer):
     """An elementwise nonlinearity y = f(z), applied in place, its derivative taken from y.
 
     Backward: ∂L/∂z = ∂L/∂y ⊙ f'(z), with f'(z) expressed through y = f(z), so that only the output
-    needs keeping. The output is the input's own array, overwritten.
+    needs keeping. The output is the input's own array, overwritten. A training pass takes the
+    derivative as soon as the output is written, while it is in cache and before the backward pass,
+    which then only multiplies.
     """
 
     name: ClassVar[str]
@@ -190,21 +188,28 @@ class Activation(Layer):
         """The output of the last forward pass."""
         self.dz: Array | None = None
         """∂L/∂z of the last backward pass."""
+        self._slope: Array | None = None
+        """f'(z) of the last training pass (None after an evaluation)."""
         self._slopes: dict[int, Array] = {}
 
     def forward(self, x: Array, train: bool) -> Array:
         self.apply(x)
         self.y = x
+        self._slope = None
+        if train:
+            slope = self._slopes.get(len(x))
+            if slope is None:
+                slope = self._slopes[len(x)] = np.empty_like(x)
+            self.derivative(x, slope)
+            self._slope = slope
         return x
 
+    def backward(self, dout: Array) -> Array:
+        return self.backward_input(dout)  # no parameters
+
     def backward_input(self, dout: Array) -> Array:
-        y = self.y
-        assert y is not None, "backward before forward"
-        slope = self._slopes.get(len(y))
-        if slope is None:
-            slope = self._slopes[len(y)] = np.empty_like(y)
-        self.derivative(y, slope)
-        dout *= slope
+        assert self._slope is not None, "backward needs a training forward pass"
+        dout *= self._slope
         self.dz = dout
         return dout
 
