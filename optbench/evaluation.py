@@ -54,6 +54,8 @@ class Evaluations:
             self._val = ChunkReader(held_out.val_images, held_out.val_labels, EVAL_CHUNK, dtype)
         self._test = ChunkReader(data.test_images, data.test_labels, EVAL_CHUNK, dtype)
         self._probe = _probe_batch(data, held_out.train_rows, dtype) if diagnostics else None
+        self._probe_net: Network | None = None
+        """A copy of the network the probe's training pass runs on (`diagnose`)."""
 
     def test(self, net: Network) -> tuple[float, float]:
         """The test set's mean loss and accuracy."""
@@ -66,8 +68,16 @@ class Evaluations:
         return Evaluation(val_loss, val_acc, test_loss, test_acc), self.diagnose(net, step)
 
     def diagnose(self, net: Network, step: int) -> list[Row]:
-        """The diagnostics rows of `net` as it is (before the first update: step 0); none if not asked."""
+        """The diagnostics rows of `net` as it is (before the first update: step 0); none if not asked.
+
+        The probe's pass is a training pass, on a copy: what it changes (running statistics, the
+        draws of dropout masks) stays out of the run.
+        """
         if self._probe is None:
             return []
-        net.loss_and_grad(*self._probe)
-        return list(layer_diagnostics(net, step))
+        if self._probe_net is None:
+            self._probe_net = net.replica()
+        else:
+            self._probe_net.copy_from(net)
+        self._probe_net.loss_and_grad(*self._probe)
+        return list(layer_diagnostics(self._probe_net, step))

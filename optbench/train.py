@@ -167,6 +167,8 @@ def _checkpoint(
     }
     if net.state.size:
         arrays["model_state"] = net.state.copy()
+    if net.generators:
+        arrays["model_random"] = checkpoints.text(net.random_state())
     arrays.update({f"state.{name}": buffer for name, buffer in state["state"].items()})
     return arrays
 
@@ -189,6 +191,8 @@ def _restore(
         raise OptbenchError("the checkpoint is of another model: delete it to start the run again")
     np.copyto(net.params, saved["params"])
     np.copyto(net.state, model_state)
+    if "model_random" in saved:
+        net.set_random_state(checkpoints.from_text(saved["model_random"]))
     buffers = {k.removeprefix("state."): v for k, v in saved.items() if k.startswith("state.")}
     opt.load_state_dict({"name": str(saved["optimizer"]), "t": int(saved["optimizer_t"]), "state": buffers})
     session.restore({"order": saved["sampler_order"], **checkpoints.from_text(saved["sampler"])})

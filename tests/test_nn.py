@@ -10,9 +10,20 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import need
 
 from optbench.init import INITIALIZERS, build_initializer
-from optbench.nn import ACTIVATIONS, MLP, Affine, Layer, Network, ReLU, softmax_cross_entropy
+from optbench.nn import (
+    ACTIVATIONS,
+    MLP,
+    Affine,
+    BatchNorm,
+    Dropout,
+    Layer,
+    Network,
+    ReLU,
+    softmax_cross_entropy,
+)
 
 SIZES = (7, 6, 5, 4)
 
@@ -434,3 +445,147 @@ def test_a_replica_keeps_its_own_work_arrays() -> None:
     expected = logits.copy()
     twin.forward(x + 1.0)
     assert logits.tobytes() == expected.tobytes()
+
+
+# --------------------------------------------------------------------------------------------------
+# Batch normalisation and dropout
+# --------------------------------------------------------------------------------------------------
+
+
+def bn_layer(n: int = 4, seed: int = 0, **settings: Any) -> BatchNorm:
+    layer = BatchNorm(n, **settings)
+    rng = np.random.default_rng(seed)
+    layer.bind(
+        {"gamma": 1 + rng.random(n), "beta": rng.standard_normal(n)},
+        {"gamma": np.zeros(n), "beta": np.zeros(n)},
+        {"running_mean": np.zeros(n), "running_var": np.ones(n)},
+    )
+    return layer
+
+
+def test_batch_norm_standardises_each_unit_over_the_batch_then_scales_and_shifts() -> None:
+    layer = bn_layer()
+    x = np.random.default_rng(1).standard_normal((8, 4)) * 3 + 5
+    expected = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-6) * layer.params["gamma"] + layer.params[
+        "beta"
+    ]
+    np.testing.assert_allclose(layer.forward(x.copy(), train=True), expected, rtol=1e-12)
+
+
+def test_batch_norm_running_statistics_move_a_tenth_of_the_way_and_serve_evaluation() -> None:
+    layer, x = bn_layer(), np.random.default_rng(2).standard_normal((8, 4)) + 2
+    layer.forward(x.copy(), train=True)
+    np.testing.assert_allclose(layer.state["running_mean"], 0.1 * x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(layer.state["running_var"], 0.9 + 0.1 * x.var(axis=0), rtol=1e-12)
+    mean, var = layer.state["running_mean"].copy(), layer.state["running_var"].copy()
+    expected = (x - mean) / np.sqrt(var + 1e-6) * layer.params["gamma"] + layer.params["beta"]
+    np.testing.assert_allclose(layer.forward(x.copy(), train=False), expected, rtol=1e-12)
+    assert layer.state["running_mean"].tolist() == mean.tolist()  # an evaluation changes nothing
+    unbiased = bn_layer(unbiased=True)
+    unbiased.forward(x.copy(), train=True)
+    np.testing.assert_allclose(unbiased.state["running_var"], 0.9 + 0.1 * x.var(axis=0, ddof=1), rtol=1e-12)
+
+
+def test_batch_norm_starts_at_gamma_one_beta_zero_and_unit_running_variance() -> None:
+    net = Network([Affine(3, 2), BatchNorm(2), ReLU(), Affine(2, 2, class_major=True)], np.float64)
+    norm = net.layers[1]
+    assert norm.params["gamma"].tolist() == [1.0, 1.0] and norm.params["beta"].tolist() == [0.0, 0.0]
+    assert norm.state["running_mean"].tolist() == [0.0, 0.0] and norm.state["running_var"].tolist() == [
+        1.0,
+        1.0,
+    ]
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        net.forward(np.ones((1, 3)), train=True)
+
+
+def test_batch_norm_backward_is_the_gradient_of_its_training_forward() -> None:
+    layer, rng = bn_layer(5), np.random.default_rng(3)
+    x, weight = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+
+    def loss() -> float:
+        saved = {k: v.copy() for k, v in layer.state.items()}
+        value = float(np.sum(layer.forward(x.copy(), train=True) * weight))
+        for k, v in saved.items():
+            layer.state[k][...] = v
+        return value
+
+    layer.forward(x.copy(), train=True)
+    dx = layer.backward(weight.copy())
+    np.testing.assert_allclose(dx, numeric_gradient(loss, x), rtol=1e-6, atol=1e-8)
+    for name, value in layer.params.items():
+        np.testing.assert_allclose(layer.grads[name], numeric_gradient(loss, value), rtol=1e-6, atol=1e-8)
+
+
+def test_dropout_keeps_units_with_probability_one_minus_p_scaled_up_and_evaluates_the_plain_network() -> None:
+    layer = Dropout(0.25, np.random.default_rng(0))
+    x = np.ones((400, 50))
+    y = layer.forward(x, train=True)
+    assert set(np.unique(y).tolist()) == {0.0, 1 / 0.75}
+    assert np.mean(y == 0) == pytest.approx(0.25, abs=0.01)
+    dout = np.full_like(y, 2.0)
+    assert np.array_equal(layer.backward(dout), 2.0 * (y > 0) / 0.75)
+    assert layer.forward(x, train=False) is x
+    expected = np.random.default_rng(0).random((400, 50)) >= 0.25
+    assert np.array_equal(y > 0, expected)  # one uniform draw per output, from the layer's generator
+
+
+def test_dropout_holds_its_mask_on_request_and_a_fresh_copy_draws_from_its_own_generator() -> None:
+    layer = Dropout(0.5, np.random.default_rng(1), hold_mask=True)
+    x = np.ones((20, 10))
+    first = layer.forward(x, train=True).copy()
+    assert np.array_equal(layer.forward(x, train=True), first)
+    twin = layer.fresh()
+    assert isinstance(twin, Dropout) and twin.rng is not layer.rng
+    state = layer.rng.bit_generator.state
+    twin.hold_mask = False
+    twin.forward(x, train=True)
+    assert layer.rng.bit_generator.state == state
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        Dropout(1.0, np.random.default_rng(0))
+
+
+def test_a_network_with_dropout_saves_and_restores_where_its_masks_stand() -> None:
+    rng = np.random.default_rng(4)
+    net = MLP(
+        SIZES,
+        ACTIVATIONS["relu"],
+        build_initializer("he"),
+        np.random.default_rng(0),
+        np.float64,
+        after_activation=[lambda n: Dropout(0.3, rng)],
+    )
+    x, y = batch()
+    net.loss_and_grad(x, y)
+    saved = net.random_state()
+    assert len(saved) == 1  # one generator, shared by the layers
+    first = [net.loss_and_grad(x, y) for _ in range(3)]
+    net.set_random_state(saved)
+    assert [net.loss_and_grad(x, y) for _ in range(3)] == first
+
+
+@pytest.mark.torch
+def test_batch_norm_matches_torch_batchnorm1d_in_training_with_torchs_running_statistics() -> None:
+    torch = need("torch")
+    rng = np.random.default_rng(5)
+    layer = bn_layer(7, eps=1e-5, unbiased=True)
+    theirs = torch.nn.BatchNorm1d(7, eps=1e-5, momentum=0.1, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(layer.params["gamma"]))
+        theirs.bias.copy_(torch.from_numpy(layer.params["beta"]))
+    for _ in range(3):
+        x, dout = rng.standard_normal((16, 7)) * 2 + 1, rng.standard_normal((16, 7))
+        x_t = torch.tensor(x, requires_grad=True)
+        theirs.weight.grad = theirs.bias.grad = None
+        y_t = theirs(x_t)
+        y_t.backward(torch.from_numpy(dout))
+        y = layer.forward(x.copy(), train=True)
+        dx = layer.backward(dout.copy())
+        for ours, their in (
+            (y, y_t.detach()),
+            (dx, x_t.grad),
+            (layer.grads["gamma"], theirs.weight.grad),
+            (layer.grads["beta"], theirs.bias.grad),
+            (layer.state["running_mean"], theirs.running_mean),
+            (layer.state["running_var"], theirs.running_var),
+        ):
+            np.testing.assert_allclose(ours, their.numpy(), rtol=1e-10, atol=1e-12)

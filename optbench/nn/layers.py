@@ -60,6 +60,15 @@ class Layer(ABC):
         """The shapes of the non-trainable state (carried in checkpoints), by name."""
         return {}
 
+    def initialise(self) -> None:  # noqa: B027 (most layers start from zeros, as the buffers do)
+        """Give the bound parameters and state their starting values (the buffers start at zero).
+        Drawn weights are not set here: the network draws them from its generator, in layer order."""
+
+    def generators(self) -> list[np.random.Generator]:
+        """The random generators the layer draws from in training (dropout's masks): their states are
+        part of a checkpoint, so that a resumed run draws what it would have drawn."""
+        return []
+
     def bind(self, params: Views, grads: Views, state: Views) -> None:
         """Take views of the network's buffers, shaped as declared."""
         self.params, self.grads, self.state = dict(params), dict(grads), dict(state)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -49,6 +50,8 @@ class Network:
         n_params = sum(math.prod(s) for params, _ in sizes for s in params.values())
         n_state = sum(math.prod(s) for _, state in sizes for s in state.values())
         self._bind(np.zeros(n_params, self.dtype), np.zeros(n_state, self.dtype))
+        for layer in self.layers:
+            layer.initialise()
 
     def _bind(self, params: Array, state: Array) -> None:
         """Take `params` and `state` as the buffers, with a fresh gradient buffer."""
@@ -78,6 +81,27 @@ class Network:
         """Take the parameters and the state of `other`, a network of the same layers."""
         np.copyto(self.params, other.params)
         np.copyto(self.state, other.state)
+
+    @property
+    def generators(self) -> list[np.random.Generator]:
+        """The generators the layers draw from in training, each once, in layer order."""
+        found: list[np.random.Generator] = []
+        for layer in self.layers:
+            found += [g for g in layer.generators() if all(g is not seen for seen in found)]
+        return found
+
+    def random_state(self) -> list[dict[str, Any]]:
+        """The states of `generators`: with the buffers, all a checkpoint needs of the network."""
+        return [dict(g.bit_generator.state) for g in self.generators]
+
+    def set_random_state(self, states: Sequence[Mapping[str, Any]]) -> None:
+        generators = self.generators
+        if len(states) != len(generators):
+            raise ValueError(
+                f"{len(states)} generator states for a network that draws from {len(generators)}"
+            )
+        for generator, state in zip(generators, states):
+            generator.bit_generator.state = dict(state)
 
     def _input(self, x: Array) -> Array:
         return x if x.dtype == self.dtype else x.astype(self.dtype)
