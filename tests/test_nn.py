@@ -589,3 +589,25 @@ def test_batch_norm_matches_torch_batchnorm1d_in_training_with_torchs_running_st
             (layer.state["running_var"], theirs.running_var),
         ):
             np.testing.assert_allclose(ours, their.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_the_l2_penalty_adds_half_lambda_sum_of_squared_weights_and_its_gradient_to_the_weights_only() -> (
+    None
+):
+    rng = np.random.default_rng(6)
+    plain, penalised = (
+        MLP(SIZES, ACTIVATIONS["tanh"], build_initializer("he"), np.random.default_rng(0), np.float64, l2=l2)
+        for l2 in (0.0, 0.1)
+    )
+    for net in (plain, penalised):
+        net.params[...] = rng.standard_normal(net.params.size) if net is plain else plain.params
+    x, y = batch()
+    loss = penalised.loss_and_grad(x, y)
+    squares = sum(float(np.sum(w * w)) for w in penalised.weights)
+    assert loss == pytest.approx(plain.loss_and_grad(x, y) + 0.5 * 0.1 * squares, rel=1e-14)
+    for w, gw, gw_plain in zip(penalised.weights, penalised.weight_grads, plain.weight_grads):
+        np.testing.assert_allclose(gw, gw_plain + 0.1 * w, rtol=1e-14)
+    for b, b_plain in zip(penalised.bias_grads, plain.bias_grads):
+        assert b is not None and b_plain is not None and np.array_equal(b, b_plain)
+    numeric = numeric_gradient(lambda: penalised.forward_loss(x, y), penalised.params)
+    np.testing.assert_allclose(penalised.grads, numeric, rtol=1e-6, atol=1e-9)

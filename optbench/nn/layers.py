@@ -64,6 +64,15 @@ class Layer(ABC):
         """Give the bound parameters and state their starting values (the buffers start at zero).
         Drawn weights are not set here: the network draws them from its generator, in layer order."""
 
+    @property
+    def penalised(self) -> bool:
+        """Whether the layer adds a penalty to the training loss (`penalty`)."""
+        return False
+
+    def penalty(self) -> float:
+        """What the layer adds to the training loss (a weight penalty); 0 by default."""
+        return 0.0
+
     def generators(self) -> list[np.random.Generator]:
         """The random generators the layer draws from in training (dropout's masks): their states are
         part of a checkpoint, so that a resumed run draws what it would have drawn."""
@@ -105,12 +114,17 @@ class Affine(Layer):
     `class_major`: the output is computed as yᵀ = Wᵀ·xᵀ + b into an (n_out × batch) array, and the
     (batch × n_out) view of it is returned. A network's last layer is built so: its loss then reduces
     over the classes along contiguous rows (`SoftmaxCrossEntropy`).
+
+    `l2` = λ > 0 adds the book's weight penalty ½·λ·ΣW² (its `weight_decay_lambda`, chapter 6.4.2) to
+    the training loss, and λW to ∂L/∂W: on the weights only, not the bias. (An optimizer's
+    `weight_decay` is torch's instead, on every parameter.)
     """
 
     n_in: int
     n_out: int
     bias: bool = True
     class_major: bool = False
+    l2: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -153,9 +167,19 @@ class Affine(Layer):
             out += self.b
         return out
 
+    @property
+    def penalised(self) -> bool:
+        return self.l2 != 0
+
+    def penalty(self) -> float:
+        w = self.W.reshape(-1)
+        return 0.5 * self.l2 * float(np.dot(w, w))
+
     def backward_params(self, dout: Array) -> None:
         assert self._x is not None, "backward before forward"
         np.dot(self._x.T, dout, out=self.dW)
+        if self.l2 != 0:
+            self.dW += self.l2 * self.W
         if self.db is not None:
             # The sum over the batch as a product with ones: BLAS's gemv is 3× faster than np.sum.
             ones = self._ones.get(len(dout))

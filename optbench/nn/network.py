@@ -66,6 +66,8 @@ class Network:
             state_views, s = _views(self.state, s, layer.state_shapes())
             layer.bind(views, grads, state_views)
             p = end
+        self._penalised = [layer for layer in self.layers if layer.penalised]
+        """The layers that add to the loss: none in the lecture's networks, so a step asks none."""
 
     def replica(self) -> Network:
         """A network of the same layers holding a copy of these buffers, with work arrays of its own:
@@ -115,10 +117,14 @@ class Network:
         return h
 
     def forward_loss(self, x: Array, labels: NDArray[np.intp]) -> float:
-        """The mean cross-entropy of a training pass over the batch (the forward half of a step)."""
+        """The training loss of the batch (the forward half of a step): its mean cross-entropy, plus
+        what the layers add (a weight penalty)."""
         losses = self.loss.forward(self.forward(x, train=True), labels)
         # The sum divided by the count is what .mean() computes, bit for bit, without its Python layer.
-        return float(losses.sum()) / len(x)
+        loss = float(losses.sum()) / len(x)
+        if self._penalised:
+            loss += sum(layer.penalty() for layer in self._penalised)
+        return loss
 
     def backward(self) -> None:
         """Fill `grads` with the gradient of the loss of the last `forward_loss`.
@@ -202,7 +208,8 @@ class MLP(Network):
         Affine → before_activation(n)... → activation → after_activation(n)...
 
     so that a layer kind (batch normalisation before the activation, dropout after it) is added to
-    every hidden layer by naming it in one of the two lists.
+    every hidden layer by naming it in one of the two lists. `l2` is the book's weight penalty λ on
+    every affine layer's weights (`Affine`).
     """
 
     def __init__(
@@ -216,6 +223,7 @@ class MLP(Network):
         bias: bool = True,
         before_activation: Sequence[LayerKind] = (),
         after_activation: Sequence[LayerKind] = (),
+        l2: float = 0.0,
     ) -> None:
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"an MLP needs at least an input and an output size, all >= 1; got {sizes}")
@@ -224,7 +232,7 @@ class MLP(Network):
         last = len(self.sizes) - 2
         layers: list[Layer] = []
         for k, (n_in, n_out) in enumerate(itertools.pairwise(self.sizes)):
-            layers.append(Affine(n_in, n_out, bias, class_major=k == last))
+            layers.append(Affine(n_in, n_out, bias, class_major=k == last, l2=l2))
             if k < last:
                 layers += [kind(n_out) for kind in before_activation]
                 layers.append(activation())
