@@ -1,12 +1,11 @@
 """Checkpoints of a dataset run: everything needed to continue it bit for bit, as `.npz` bytes.
 
 A checkpoint holds arrays only (written by `np.savez`, read back with `allow_pickle=False`): the step
-reached, the parameters, what the layers keep besides them (running statistics) and the states of
-the generators they draw from (dropout masks), the optimizer's update count and state buffers, the minibatch sampler's
-order, position and count and its generator's state (JSON text: its integers are wider than 64
-bits), the last training losses that the final loss averages, and the last evaluation. The training
-loop fills and reads it; the runner writes it into the run folder and hands it back to the run that
-resumes.
+reached, the parameters, what the layers keep besides them (running statistics) and the states of the
+generators they draw from (dropout masks), the optimizer's update count and state buffers, the minibatch
+sampler's order, position and count and its generator's state (JSON text: its integers are wider than 64
+bits), the last training losses that the final loss averages, and the last evaluation. The training loop
+fills and reads it; the runner writes it into the run folder and hands it back to the run that resumes.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Plugins: optimizers, initialisers and 2-D functions from outside the package.
 
 Modules: `loading` (what `file.py:Name`, `module:Name` and entry points name, read, recorded and
-loaded wherever a run executes).
+loaded wherever a run executes) and `torch_adapter` (any `torch.optim.Optimizer` subclass as an
+optbench optimizer, over the same flat buffers; torch imported only when one is used).
 """
 
 from optbench.plugins.loading import (
@@ -16,15 +17,19 @@ from optbench.plugins.loading import (
     read,
     sha256_text,
 )
+from optbench.plugins.torch_adapter import TorchOptimizer, adapt, is_torch_optimizer
 
 __all__ = [
     "FAMILIES",
     "PluginCode",
     "PluginError",
+    "TorchOptimizer",
+    "adapt",
     "entry_point_code",
     "entry_points",
     "file_part",
     "is_spec",
+    "is_torch_optimizer",
     "load",
     "read",
     "sha256_text",
