@@ -1,4 +1,9 @@
-"""A source audit: the package never uses pickle, eval, exec, unsafe YAML loading or a shell."""
+"""A source audit: the package never uses pickle, eval, exec, unsafe YAML loading or a shell.
+
+One place runs code by design: the plugin loader executes the text of a user's plugin file
+(``file.py:Name``), the text that was hashed and recorded with the run. It is named below, and a
+test checks that the exemption still matches the code, so that it cannot cover anything else.
+"""
 
 from __future__ import annotations
 
@@ -69,9 +74,32 @@ def test_the_package_has_sources_to_audit() -> None:
     assert len(SOURCES) > 10
 
 
+# (file, function, what it calls): the plugin loader runs the user's recorded plugin file.
+EXEMPT = {("plugins/loading.py", "_file_module", "exec"), ("plugins/loading.py", "_file_module", "compile")}
+
+
+def _found_in(path: Path) -> list[tuple[str, str, str]]:
+    """Each violation of a file with the function it sits in, as (file, function, violation)."""
+    tree = ast.parse(path.read_text())
+    name = path.relative_to(PACKAGE).as_posix()
+    found = []
+    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for violation in violations(tree):
+        line = int(violation.split(":")[0].removeprefix("line "))
+        inside = [f.name for f in functions if f.lineno <= line <= (f.end_lineno or f.lineno)]
+        found.append((name, inside[-1] if inside else "<module>", violation))
+    return found
+
+
 def test_no_pickle_eval_exec_unsafe_yaml_or_shell_in_the_package() -> None:
-    problems = [f"{path.name}: {v}" for path in SOURCES for v in violations(ast.parse(path.read_text()))]
+    found = [item for path in SOURCES for item in _found_in(path)]
+    problems = [f for f in found if (f[0], f[1], f[2].rsplit(" ", 1)[-1]) not in EXEMPT]
     assert problems == []
+
+
+def test_the_exemption_names_code_that_exists() -> None:
+    found = {(f[0], f[1], f[2].rsplit(" ", 1)[-1]) for path in SOURCES for f in _found_in(path)}
+    assert found >= EXEMPT
 
 
 def test_the_audit_catches_each_forbidden_pattern() -> None:
