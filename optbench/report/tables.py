@@ -70,12 +70,15 @@ def variants_table(exp_folder: Path) -> str:
         if any(math.isfinite(getattr(s, attr)[0]) for s in stats)
     ]
     unfinished = any(set(s.statuses) - {"completed"} for s in stats)
-    header = [*(keys or ["variant"]), "seeds", "final_loss", *(name for name, _ in accuracies)]
+    named = bool(exp.labels) or not keys  # a config's `label:` names its variants before their keys
+    header = [*(["variant"] if named else []), *keys, "seeds", "final_loss"]
+    header += [name for name, _ in accuracies]
     header += ["runs"] if unfinished else []
     rows = []
     for s in stats:
         values = [value_at(s.variant.config, k) for k in keys]
-        cells = [format_value(v) if v is not None else "" for v in values] if keys else [s.label]
+        cells = [s.label] if named else []
+        cells += [format_value(v) if v is not None else "" for v in values]
         cells += [str(len(s.variant.runs)), _spread(s.final_loss, len(s.completed))]
         cells += [mean_std_text(getattr(s, attr), len(s.completed), ".4f") for _, attr in accuracies]
         cells += [status_counts(s.statuses)] if unfinished else []
