@@ -1,9 +1,9 @@
 """One definition per experiment folder: the runs a command resolved, recorded in experiment.yaml.
 
 experiment.yaml says what the folder is: the experiment's name, description, source file, kind, the
-keys it varies, its run ids in order, the command line that defined it, and every override with the
-value the file had. A second command into the same folder follows one rule, so that experiments
-never mix and no run is ever hidden:
+keys it varies, its run ids in order (and the labels its config gives them), the command line that
+defined it, and every override with the value the file had. A second command into the same folder
+follows one rule, so that experiments never mix and no run is ever hidden:
 
 - the same runs, or more (a grid extended, seeds added): its runs become the definition, and the
   runs already finished are skipped;
@@ -130,6 +130,9 @@ def write_definition(folder: Path, exp: Experiment) -> None:
         "varied": list(exp.varied),
         "runs": [run.run_id for run in exp.runs],
     }
+    labels = {run_id: row["label"] for run_id, row in exp.labels.items() if "label" in row}
+    if labels:
+        data["labels"] = labels  # a run's `label:`, which its config.yaml and id leave out
     data["report"] = {"target_accuracy": exp.report.target_accuracy}
     if exp.study is not None:
         data["tune"] = dict(exp.study)

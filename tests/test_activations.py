@@ -423,8 +423,10 @@ def test_report_md_has_the_findings_a_table_per_case_and_the_figures_that_exist(
     folder = lecture_like(tmp_path)
     (folder / "histograms_sigmoid.png").write_bytes(b"")
     text = report.write_report(folder).read_text()
-    assert text.startswith("# acts\n\nSynthetic activation statistics.\n")
-    assert "Input: 10 × 5 standard normal values, seed 0; 5 hidden layers of 10 units without bias" in text
+    assert text.startswith(
+        "# acts\n\nInput: 10 × 5 standard normal values, seed 0; 5 hidden layers of 10 units"
+    )
+    assert "without bias; gradients from one" in text and "\n\nSynthetic activation statistics.\n" in text
     assert "![histograms_sigmoid](histograms_sigmoid.png)" in text and "gradients.png" not in text
     assert text.count("\n### ") == 7
     assert "| layer | mean | std | saturated | zero | ‖∂L/∂W‖ | std of ∂L/∂a |" in text

@@ -67,9 +67,13 @@ def test_report_names_the_lowest_final_loss_and_the_highest_accuracy(tmp_path: P
     ]
     finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
     found = sentences(folder)
-    assert one_with(found, "Lowest final training loss") == "Lowest final training loss: adam lr=0.001 (0.1)."
+    assert one_with(found, "Lowest final training loss") == (
+        "Lowest final training loss: adam lr=0.001 (0.1), ahead of momentum lr=0.01 (0.2) by 0.1; with one "
+        "seed each, whether this difference is real cannot be judged."
+    )
     assert one_with(found, "Highest final test accuracy") == (
-        f"Highest final test accuracy ({NO_SPLIT}): sgd lr=0.1 (95.00%)."
+        f"Highest final test accuracy ({NO_SPLIT}): sgd lr=0.1 (95.00%), ahead of momentum lr=0.01 (92.00%) "
+        "by 3.00 points; with one seed each, whether this difference is real cannot be judged."
     )
 
 
@@ -86,8 +90,9 @@ def test_with_a_validation_split_winners_are_chosen_on_validation_and_test_is_th
     finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
     found = sentences(folder)
     assert one_with(found, "Highest final validation accuracy") == (
-        "Highest final validation accuracy (chosen on validation): adam lr=0.001 (97.00%); "
-        "its held-out test accuracy is 91.00%."
+        "Highest final validation accuracy (chosen on validation): adam lr=0.001 (97.00%), ahead of "
+        "momentum lr=0.01 (93.00%) by 4.00 points; with one seed each, whether this difference is real "
+        "cannot be judged; its held-out test accuracy is 91.00%."
     )
     # validation loss is 1.1 × the final training loss in these runs
     assert one_with(found, "Lowest final validation loss").startswith(
@@ -109,8 +114,9 @@ def test_the_best_learning_rate_follows_validation_where_test_would_choose_anoth
     ]
     finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
     assert one_with(sentences(folder), "Best learning rate for sgd") == (
-        "Best learning rate for sgd (chosen on validation): 0.1 (final validation accuracy 95.00%, "
-        "held-out test accuracy 92.00%; tried 0.01, 0.1)."
+        "Best learning rate for sgd (by final validation accuracy, chosen on validation): 0.1 (95.00%), "
+        "ahead of 0.01 (90.00%) by 5.00 points; with one seed each, whether this difference is real cannot "
+        "be judged; held-out test accuracy 92.00%; tried 0.01, 0.1."
     )
 
 
@@ -173,9 +179,13 @@ def test_only_the_variant_at_ln10_is_called_stuck_at_chance_level(tmp_path: Path
 
 def test_best_learning_rate_is_reported_per_optimizer(tmp_path: Path) -> None:
     found = sentences(lr_sweep_experiment(tmp_path))
-    # sgd: lr 0.01 reaches (0.9 + 0.92) / 2 = 91%, lr 0.1 reaches (0.98 + 0.975) / 2 = 97.75%
+    # sgd: lr 0.01 reaches (0.9 + 0.92) / 2 = 91%, lr 0.1 reaches (0.98 + 0.975) / 2 = 97.75%. On two
+    # seeds each (Welch): se² = 0.0002/2 + 0.0000125/2, so se = 1.0308 points, ν = 1.1245 and
+    # t(0.975, ν) = 9.8195: the 95 % CI of the difference, 6.75 ± 10.12 points, includes 0
     assert one_with(found, "Best learning rate for sgd") == (
-        f"Best learning rate for sgd ({NO_SPLIT}): 0.1 (final test accuracy 97.75%; tried 0.01, 0.1)."
+        f"Best learning rate for sgd (by final test accuracy, {NO_SPLIT}): no single winner: 0.1 (97.75%) "
+        "and 0.01 (91.00%) are within noise of each other (0.1 ahead of 0.01 by 6.75 points; the 95 % CI "
+        "of the difference, [-3.37, 16.87] points, includes 0; Welch's t, 2 seeds each); tried 0.01, 0.1."
     )
     assert not [s for s in found if "Best learning rate for adam" in s]  # one lr only: nothing to choose
 
@@ -194,8 +204,8 @@ def test_diverged_runs_are_reported_with_their_steps(tmp_path: Path) -> None:
         == "sgd lr=10 diverged in 2 of 2 seeds (loss not finite at step 150, 42)."
     )
     assert one_with(found, "Best learning rate") == (
-        f"Best learning rate for sgd ({NO_SPLIT}): 0.1 "
-        "(final test accuracy 90.00%; tried 0.1, 10 (diverged))."
+        f"Best learning rate for sgd (by final test accuracy, {NO_SPLIT}): 0.1 (90.00%; the only one with "
+        "a value); tried 0.1, 10 (diverged)."
     )
 
 
@@ -242,7 +252,11 @@ def test_report_has_the_variant_table_and_links_only_figures_that_exist(tmp_path
     folder = lr_sweep_experiment(tmp_path)
     (folder / "loss.png").write_bytes(b"")
     text = report.write_report(folder).read_text()
-    assert text.startswith("# sweep\n\nA synthetic experiment.\n")
+    assert text.startswith(
+        "# sweep\n\nRan: dataset `mnist` (no validation split), MLP 784-4-4-10 (relu, init he), batch 8, "
+        "300 updates; 3 variants varying `optimizer.name`, `optimizer.lr`, 1–2 seeds each; 5 runs "
+        "(5 completed). Config `synthetic.yaml`.\n\nA synthetic experiment.\n"
+    )
     assert "| sgd lr=0.1 | 2 | 0.1100 ± 0.0100 | 0.9775 ± 0.0025 | 1.00 ± 0.00 | 2 completed |" in text
     assert "![loss](loss.png)" in text
     assert "test_accuracy.png" not in text
@@ -294,7 +308,12 @@ def test_index_links_each_report_and_its_figures_with_its_headlines(tmp_path: Pa
     assert "## [paths](paths/report.md)" in index
     assert "Figures: [loss](sweep/loss.png)" in index
     assert (
-        "- Best learning rate for sgd (chosen on the test set: these runs hold out no validation split): 0.1"
+        "- Best learning rate for sgd (by final test accuracy, chosen on the test set: these runs hold out "
+        "no validation split): no single winner: 0.1 (97.75%) and 0.01 (91.00%)" in index
+    )
+    assert "A synthetic experiment." not in index  # the config's prose is in report.md, not the index
+    assert (
+        "\nRan: function `book` from (-7, 2), 1 update; 1 variant, 1 seed each; 1 run (1 completed).\n"
         in index
     )
     assert "- Within 0.001 of a minimum at the end: sgd." in index

@@ -9,6 +9,7 @@ offending value was written (origin tracking, in `reading`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -77,7 +78,7 @@ def expand(
             problems.append(f"{where}: must be a list of values, got {describe_value(values)}")
         elif not values:
             problems.append(f"{where}: empty list; give at least one value")
-        elif axis.split(".")[0] in ("runs", "grid", "experiment", "description"):
+        elif axis.split(".")[0] in ("runs", "grid", "experiment", "description", "label"):
             problems.append(f"{where}: cannot be varied")
         elif not any(axis == key or axis.startswith(key + ".") for key in fixed):
             grid[axis], grid_origin[axis] = values, where  # a key fixed on the command line is no axis
@@ -116,6 +117,7 @@ def expand(
     runs: dict[str, RunConfig] = {}
     made_by: dict[str, str] = {}  # run id -> the runs entry that first gave it
     collapsed: dict[str, list[str]] = {}  # run id -> the later entries that gave it again
+    labels = Labels()
     for index, entry in enumerate(entries):
         resolved = merge(base, entry)
         origin = Origin(source, raw)
@@ -130,11 +132,14 @@ def expand(
                 run_origin.mark({axis: value}, Where(grid_origin[axis], inline=False))
             for key, value in fixed.items():
                 run_origin.mark({key: value}, Where(f"{COMMAND_LINE}: {key}", inline=False))
+            label = run_raw.pop("label", None)
             run, found = validate_run(run_raw)
             for path, message in found:
                 line = f"{run_origin.locate(path)}: {message}"
                 if line not in problems:
                     problems.append(line)
+            if label is not None:
+                labels.add(label, run, run_origin.locate("label"), problems)
             if run is not None:
                 here = f"runs[{index}]" if runs_raw is not None else "the base"
                 if run.run_id in runs:
@@ -157,8 +162,62 @@ def expand(
         _varied_keys(ordered, written),
         overridden=overridden_values(raw, overrides),
         notes=tuple(notes),
+        labels={run_id: {"label": label} for run_id, label in labels.of_run.items()},
         report=report,
     )
+
+
+class Labels:
+    """The `label:` of each run, checked as the runs are resolved: a non-empty line of text, one per
+    run, and one variant (runs that differ only in their seeds) per label. A label changes no number:
+    it is kept out of the run's config and id, and goes to summary.csv and experiment.yaml."""
+
+    def __init__(self) -> None:
+        self.of_run: dict[str, str] = {}
+        self._where: dict[str, str] = {}  # run id -> where its label was written
+        self._variant: dict[str, tuple[str, str, str]] = {}  # label -> (variant, where, a run id of it)
+
+    def add(self, label: Any, run: RunConfig | None, where: str, problems: list[str]) -> None:
+        """Record the label of a resolved run (None: the run has problems of its own), or a problem."""
+        if not isinstance(label, str) or not label.strip() or "\n" in label.strip():
+            line = f"{where}: must be a non-empty one-line string, got {describe_value(label)}"
+            if line not in problems:
+                problems.append(line)
+            return
+        if run is None:
+            return
+        label = label.strip()
+        known = self.of_run.get(run.run_id)
+        if known is not None and known != label:
+            problems.append(
+                f"{where}: label {label!r} is given to run {run.run_id}, which {self._where[run.run_id]} "
+                f"already labels {known!r}; a run has one label"
+            )
+            return
+        self.of_run[run.run_id], self._where[run.run_id] = label, where
+        variant = variant_id(run)
+        first = self._variant.setdefault(label, (variant, where, run.run_id))
+        if first[0] != variant:
+            if first[1] == where:
+                problems.append(
+                    f"{where}: label {label!r} is given to two different variants ({first[2]} and "
+                    f"{run.run_id}); a label names one variant, runs that differ only in their seeds: "
+                    "give it in a runs entry of its own"
+                )
+            else:
+                mine, theirs = where.split(": ", 1)[0], first[1].split(": ", 1)
+                at = theirs[1] if theirs[0] == mine and len(theirs) == 2 else first[1]
+                problems.append(
+                    f"{where}: label {label!r} is also given at {at} to a different variant "
+                    f"({first[2]} there, {run.run_id} here); a label names one variant: give each its own"
+                )
+            self._variant[label] = (variant, where, run.run_id)
+
+
+def variant_id(run: RunConfig) -> str:
+    """What the runs of one variant share: the run id of the run with its seeds set aside."""
+    train = dataclasses.replace(run.train, seed=0, init_seed=0, data_seed=0)
+    return dataclasses.replace(run, train=train).run_id
 
 
 def _report_section(raw: Any, source: str, problems: list[str]) -> ReportConfig:

@@ -38,6 +38,7 @@ NAMED_DEFAULTS = {"model.init": DEFAULT_INIT, "optimizer.schedule": DEFAULT_SCHE
 TOP_LEVEL = (
     ConfigKey("experiment", "str", "the file's name", "the results folder: <out>/<experiment>/"),
     ConfigKey("description", "str", '""', "what the experiment shows, for the report"),
+    ConfigKey("label", "str | null", "null", "a run's name in legends, tables, reports (or in a runs entry)"),
 )
 VARIATIONS = (
     ConfigKey("runs", "list of partial configs", "null", "compare: one run per entry, merged into the base"),

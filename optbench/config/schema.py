@@ -160,6 +160,7 @@ class Experiment:
 TOP_LEVEL_KEYS = (
     "experiment",
     "description",
+    "label",
     "task",
     "model",
     "optimizer",

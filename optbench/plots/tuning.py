@@ -86,12 +86,21 @@ UNSCORED_MARKER: dict[str, Any] = {
 }
 """A trial without a score (diverged or failed), on the bottom edge of its panel."""
 TRIAL_MARKER: dict[str, Any] = {"marker": "o", "markersize": 6, "alpha": 0.75, "linestyle": "none"}
-PROFILE_HEADROOM = 3.0
-"""The τ − 1 axis of a performance profile reaches this factor beyond its smallest and largest values."""
-PROFILE_MIN_TAU = 2.0
-"""... and reaches at least this τ, so that a profile of ties still shows a range;"""
-PROFILE_MIN_EXCESS = 1e-4
-"""... and starts no closer to τ = 1 than τ − 1 = this (scores that close are the same score)."""
+PROFILE_HEADROOM = 0.05
+"""A profile's τ axis reaches beyond its largest finite ratio by this share of its log span, ..."""
+PROFILE_MIN_HEADROOM = 1.05
+"""... and at least by this factor, ..."""
+PROFILE_MIN_TAU = 1.1
+"""... and to at least this τ, so that a profile of ties still shows a range."""
+PROFILE_OFFSET = 0.008
+"""Each optimizer's steps are drawn this much (a share of tasks) above the one before, centred on the
+true value, so that equal shares (every optimizer at 100 % at the right) do not hide each other."""
+PROFILE_TICKS = (1.0, 1.01, 1.02, 1.05, 1.1, 1.2, 1.5, 2.0, 3.0, 5.0)
+"""Plain τ ticks of a profile below 10; from 10 on, the powers of ten."""
+PROFILE_MAX_TICKS = 7
+"""At most this many labelled τ on a profile's axis, spread evenly over its log span."""
+PROFILE_PANEL = (4.6, 4.6)
+"""Width and height in inches of one kind of task's panel of performance_profile.png."""
 
 
 def _fixed_figure(
@@ -491,50 +500,94 @@ def final_curves_figure(tune: TuneResult) -> Figure:
     return fig
 
 
-def performance_profile_figure(profile: PerformanceProfile) -> Figure:
-    """ρ(τ), the share of tasks on which each optimizer's chosen score is within a factor τ of the
-    best optimizer's on that task, as steps.
+def profile_ticks(right: float) -> list[float]:
+    """Plain τ ticks from 1 to `right` on a log axis: values of PROFILE_TICKS, then powers of ten, at
+    most PROFILE_MAX_TICKS of them, each at least 1/PROFILE_MAX_TICKS of the log span from the last."""
+    decades = range(1, math.floor(math.log10(right)) + 1) if right >= 10 else range(0)
+    candidates = [t for t in (*PROFILE_TICKS, *(10.0**k for k in decades)) if t <= right * (1 + 1e-12)]
+    gap = math.log(right) / PROFILE_MAX_TICKS
+    ticks = [1.0]
+    for tick in candidates[1:]:
+        if math.log(tick) - math.log(ticks[-1]) >= gap * (1 - 1e-9):
+            ticks.append(tick)
+    return ticks
 
-    The axis is logarithmic in τ − 1, labelled in τ: accuracies a per cent apart (τ = 1.01) and
-    losses orders of magnitude apart (τ = 1000) then both read; the left edge is τ = 1, the share of
-    tasks on which the optimizer is the best.
-    """
-    fig, ax, margins = _one_panel(
-        f"performance profile over {len(profile.tasks)} tuning studies; left edge: τ = 1 (the best)",
-        ["ratio: best/score for an accuracy, score/best for a loss (f − f* for a function)"],
-    )
-    excess = profile.ratios - 1.0
-    above = excess[np.isfinite(excess) & (excess > 0)]
-    left = (
-        max(float(above.min()) / PROFILE_HEADROOM, PROFILE_MIN_EXCESS) if above.size else PROFILE_MIN_EXCESS
-    )
-    right = max(float(above.max()) * PROFILE_HEADROOM if above.size else 0.0, PROFILE_MIN_TAU - 1.0)
+
+def _tau_text(tau: float) -> str:
+    """A τ tick as plain text: 1.05, 2, 1000, and 10⁴ onwards as a power of ten."""
+    return f"{tau:g}" if tau < 1e4 else f"$10^{{{round(math.log10(tau))}}}$"
+
+
+def _profile_panel(ax: Axes, heading: str, profile: PerformanceProfile) -> None:
+    """One kind of task's profile: ρ(τ) of each optimizer as steps from τ = 1, a mark at each jump."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, PercentFormatter
+
+    finite = profile.ratios[np.isfinite(profile.ratios)]
+    largest = float(finite.max()) if finite.size else 1.0
+    right = max(largest * max(largest**PROFILE_HEADROOM, PROFILE_MIN_HEADROOM), PROFILE_MIN_TAU)
+    tasks = len(profile.tasks)
+    middle = (len(profile.optimizers) - 1) / 2
     for i, optimizer in enumerate(profile.optimizers):
         ratios = profile.ratios[i]
-        steps = np.unique(
-            np.concatenate([[left], np.clip(excess[i][np.isfinite(excess[i])], left, None), [right]])
-        )
-        shares = np.array([np.mean(ratios - 1.0 <= x) if x > left else np.mean(ratios <= 1.0) for x in steps])
-        wins = int(np.sum(ratios <= 1.0))
-        ax.step(
-            steps,
-            shares,
-            where="post",
-            color=optimizer_color(optimizer),
-            label=f"{optimizer} (best on {wins} of {len(profile.tasks)})",
-        )
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentFormatter
-
+        jumps = np.unique(ratios[np.isfinite(ratios)])
+        taus = np.unique(np.concatenate([[1.0], jumps, [right]]))
+        lift = (i - middle) * PROFILE_OFFSET
+        shares = np.array([np.mean(ratios <= tau) for tau in taus]) + lift
+        color = optimizer_color(optimizer)
+        ax.step(taus, shares, where="post", color=color, linewidth=2, alpha=0.85)
+        marks = np.array([np.mean(ratios <= tau) for tau in jumps]) + lift
+        ax.plot(jumps, marks, "o", color=color, markersize=5, clip_on=False)
     ax.set_xscale("log")
-    ax.set_xlim(left, right)
-    ax.xaxis.set_major_locator(LogLocator(base=10))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{1.0 + value:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylim(-0.03, 1.03)
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    ax.set_xlabel("τ: within this factor of the best (axis: log of τ − 1)")
-    ax.set_ylabel("share of tasks within τ of the best")
-    _legend_right(fig, ax, margins)
+    ax.set_xlim(1.0, right)
+    ax.xaxis.set_major_locator(FixedLocator(profile_ticks(right)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda tau, _: _tau_text(tau)))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_ylim(-0.05, 1.05)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    quantities = " / ".join(dict.fromkeys(t.quantity for t in profile.tasks))
+    ax.set_title(
+        f"{heading} ({tasks} {'study' if tasks == 1 else 'studies'})\nratio of {quantities}",
+        fontsize=10,
+        loc="left",
+    )
+    ax.set_xlabel("τ: within this factor of the best")
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def performance_profile_figure(profile: PerformanceProfile) -> Figure:
+    """ρ(τ), the share of studies on which each optimizer is within a factor τ of the best optimizer
+    there, as steps from τ = 1 on a log axis with plain ticks (as AlgoPerf draws it): one panel per
+    kind of task (`PerformanceProfile.by_kind`), whose ratios differ by orders of magnitude, and one
+    legend. The value compared is the chosen setting's seed-averaged validation score (final reruns
+    where there are) as a lower-is-better quantity; report/profile.py says so in the index."""
+    from matplotlib.lines import Line2D
+
+    kinds = profile.by_kind()
+    width, height = PROFILE_PANEL
+    margins = Margins(left=0.8, right=LEGEND_SPACE, top=1.15, bottom=0.7, wspace=0.6)
+    size = (margins.left + margins.right + len(kinds) * width + (len(kinds) - 1) * margins.wspace, height)
+    fig, axes = _fixed_figure(size, ncols=len(kinds), margins=margins, sharey=True)
+    for ax, (heading, part) in zip(axes, kinds):
+        _profile_panel(ax, heading, part)
+    axes[0].set_ylabel("share of studies within τ of the best")
+    fig.suptitle(
+        "performance profile: chosen settings, seed-averaged validation score\n"
+        "(final reruns where the study has them); lower-is-better ratios to the best",
+        x=margins.left / size[0],
+        y=1.0 - 0.08 / height,
+        ha="left",
+        va="top",
+        fontsize=10,
+    )
+    handles = [Line2D([], [], color=optimizer_color(o), linewidth=2, marker="o") for o in profile.optimizers]
+    wins = profile.wins()
+    labels = [_wrap(f"{o} (best on {w} of {len(profile.tasks)})") for o, w in zip(profile.optimizers, wins)]
+    fig.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(1.0 - (margins.right - 0.15) / size[0], 1.0 - margins.top / height),
+    )
     return fig
 
 
@@ -549,5 +602,6 @@ __all__ = [
     "expected_max_figure",
     "final_curves_figure",
     "performance_profile_figure",
+    "profile_ticks",
     "tune_scores_figure",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from optbench.report.noise import Contender, Lead, lead_text, number_scale, percent_scale, rank
 from optbench.report.sentences import Finding
 from optbench.report.variants import (
     CHANCE_TOLERANCE,
@@ -35,50 +36,80 @@ def _seeds_note(n: int) -> str:
     return f", mean over {n} seeds" if n > 1 else ""
 
 
+def ranked(
+    stats: Sequence[VariantStats], values: Callable[[VariantStats], Sequence[float]], larger: bool
+) -> list[Contender]:
+    """The variants with a value as a ranking, best mean first (config order among equals)."""
+    return rank([Contender(s.label, tuple(values(s))) for s in stats], larger)
+
+
 def _lowest(
-    stats: Sequence[VariantStats], what: str, value: Callable[[VariantStats], float]
+    stats: Sequence[VariantStats], what: str, values: Callable[[VariantStats], Sequence[float]], exact: bool
 ) -> Finding | None:
-    finite = [s for s in stats if math.isfinite(value(s))]
-    if len(finite) > 1:
-        best = min(finite, key=value)
-        text = f"Lowest {what}: {best.label} ({value(best):.4g}{_seeds_note(len(best.completed))})."
-    elif len(finite) == 1:
-        (best,) = finite
-        text = f"{best.label} reached a {what} of {value(best):.4g}{_seeds_note(len(best.completed))}."
+    order = ranked(stats, values, larger=False)
+    if len(order) > 1:
+        text = f"Lowest {what}: {lead_text(order, number_scale(), exact).text}."
+    elif len(order) == 1:
+        (best,) = order
+        n = sum(math.isfinite(v) for v in best.values)
+        text = f"{best.label} reached a {what} of {best.mean:.4g}{_seeds_note(n)}."
     else:
         return None
     return Finding(text, headline=True)
 
 
 def _winner_findings(stats: Sequence[VariantStats], dataset: bool) -> list[Finding]:
-    """The lowest final loss and, for a dataset, the highest held-out accuracy.
+    """The lowest final loss and, for a dataset, the highest held-out accuracy, each saying whether
+    the seeds resolve the gap to the next (`noise.lead_text`).
 
     Winners are chosen on validation when the runs hold a split out; the test accuracy of the chosen
     variant is then reported beside it as its held-out result.
     """
     if not dataset:
-        lowest = _lowest(stats, "final f", lambda s: s.final_loss[0])
+        lowest = _lowest(stats, "final f", _final_losses, exact=True)
         return [lowest] if lowest else []
     basis = selection_basis(stats)
     out = []
-    accs = [s for s in stats if math.isfinite(basis.accuracy(s)[0])]
-    if accs:
-        best = max(accs, key=lambda s: basis.accuracy(s)[0])
-        value = f"{basis.accuracy(best)[0]:.2%}{_seeds_note(len(best.completed))}"
-        if len(accs) > 1:
-            text = f"Highest final {basis.name} accuracy ({basis.chosen}): {best.label} ({value})"
+    order = ranked(stats, basis.values, larger=True)
+    if order:
+        best = order[0]
+        if len(order) > 1:
+            lead = lead_text(order, percent_scale())
+            text = f"Highest final {basis.name} accuracy ({basis.chosen}): {lead.text}"
         else:
-            text = f"{best.label} reached a final {basis.name} accuracy of {value} ({basis.chosen})"
-        if basis.validation and math.isfinite(best.final_test_acc[0]):
-            text += f"; its held-out test accuracy is {best.final_test_acc[0]:.2%}"
+            n = sum(math.isfinite(v) for v in best.values)
+            text = f"{best.label} reached a final {basis.name} accuracy of {best.mean:.2%}{_seeds_note(n)}"
+            text += f" ({basis.chosen})"
+            lead = Lead(text, (best.label,))
+        if basis.validation:
+            by_label = {s.label: s for s in stats}
+            tests = {o: by_label[o].final_test_acc[0] for o in lead.leaders}
+            if len(tests) == 1 and all(map(math.isfinite, tests.values())):
+                text += f"; its held-out test accuracy is {tests[best.label]:.2%}"
+            elif any(map(math.isfinite, tests.values())):
+                shown = ", ".join(f"{o} {number_percent(v)}" for o, v in tests.items())
+                text += f"; their held-out test accuracies: {shown}"
         out.append(Finding(text + ".", headline=True))
     if basis.validation:
-        lowest = _lowest(stats, "final validation loss (chosen on validation)", lambda s: s.final_val_loss[0])
+        lowest = _lowest(
+            stats,
+            "final validation loss (chosen on validation)",
+            lambda s: [r.final_val_loss for r in s.completed],
+            exact=False,
+        )
         out += [lowest] if lowest else []
-    training = _lowest(stats, "final training loss", lambda s: s.final_loss[0])
+    training = _lowest(stats, "final training loss", _final_losses, exact=False)
     if training is not None:
         out.append(Finding(training.text, headline=not basis.validation))
     return out
+
+
+def _final_losses(s: VariantStats) -> list[float]:
+    return [r.final_loss for r in s.completed]
+
+
+def number_percent(value: float) -> str:
+    return f"{value:.2%}" if math.isfinite(value) else "—"
 
 
 def _time_to_target(stats: Sequence[VariantStats], target: float = TARGET_ACCURACY) -> Finding | None:
@@ -162,27 +193,33 @@ def _best_lr_findings(exp: ExperimentResult, stats: Sequence[VariantStats], data
     for label, members in groups.items():
         if len(members) < 2:
             continue
-        if dataset:
-            scored = [(basis.accuracy(s)[0], s) for s in members if math.isfinite(basis.accuracy(s)[0])]
-        else:
-            scored = [(-s.final_loss[0], s) for s in members if math.isfinite(s.final_loss[0])]
-        if not scored:
+        lrs = {s.label: s for s in members}
+        order = [
+            Contender(f"{lrs[c.label].variant.lr:g}", c.values)
+            for c in ranked(members, basis.values if dataset else _final_losses, larger=dataset)
+        ]
+        if not order:
             continue
-        _, best = max(scored, key=lambda item: item[0])
+        best = next(s for s in members if f"{s.variant.lr:g}" == order[0].label)
         if dataset:
-            value = f"final {basis.name} accuracy {basis.accuracy(best)[0]:.2%}"
-            if basis.validation and math.isfinite(best.final_test_acc[0]):
-                value += f", held-out test accuracy {best.final_test_acc[0]:.2%}"
-            chosen = f" ({basis.chosen})"
+            what, chosen = f"final {basis.name} accuracy", f", {basis.chosen}"
+            scale = percent_scale()
         else:
-            value, chosen = f"final f {best.final_loss[0]:.4g}", ""
+            what, chosen, scale = "final f", "", number_scale()
+        if len(order) > 1:
+            lead = lead_text(order, scale, exact=not dataset)
+            choice = lead.text
+        else:
+            lead = Lead("", (order[0].label,))
+            choice = f"{order[0].label} ({scale.value(order[0].mean)}; the only one with a value)"
+        if dataset and basis.validation and len(lead.leaders) == 1 and math.isfinite(best.final_test_acc[0]):
+            choice += f"; held-out test accuracy {best.final_test_acc[0]:.2%}"
         tried = ", ".join(
             f"{s.variant.lr:g}{_diverged_note(s)}" for s in sorted(members, key=lambda s: s.variant.lr)
         )
         out.append(
             Finding(
-                f"Best learning rate for {label}{chosen}: {best.variant.lr:g} ({value}; tried {tried}).",
-                headline=True,
+                f"Best learning rate for {label} (by {what}{chosen}): {choice}; tried {tried}.", headline=True
             )
         )
     return out

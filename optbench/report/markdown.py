@@ -8,7 +8,6 @@ index of two or more studies gets their performance profile (`profile`).
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from optbench.layout import (
     activation_figures_of,
 )
 from optbench.measures import DISTINCT_TOLERANCE, FINAL_LOSS_WINDOW, SATURATION_MARGIN
-from optbench.plain import value_at
 from optbench.report.activations import activation_findings, case_table, input_line
 from optbench.report.findings import findings
+from optbench.report.overview import activations_overview, experiment_overview, tune_overview
 from optbench.report.profile import profile_section
 from optbench.report.sentences import Finding
 from optbench.report.settings import settings_section
@@ -32,7 +31,7 @@ from optbench.report.tables import runs_md_table, variants_md_table
 from optbench.report.tune_csv import write_tune_tables
 from optbench.report.tune_findings import tune_findings
 from optbench.report.tune_sections import tune_sections
-from optbench.report.variants import status_counts, variant_stats
+from optbench.report.variants import variant_stats
 from optbench.report.zero_init import is_zero_init_run, zero_init_table
 from optbench.results import (
     ActivationsResult,
@@ -45,7 +44,6 @@ from optbench.results import (
     read_experiment,
     read_tune,
 )
-from optbench.text import format_value, plural
 
 FINAL_LOSS_DEFINITION = (
     f"Final training loss: the mean minibatch loss over a run's last {FINAL_LOSS_WINDOW} steps (over all "
@@ -53,16 +51,33 @@ FINAL_LOSS_DEFINITION = (
 )
 
 
-def _heading(name: str, description: str, setup: str, sentences: Sequence[Finding]) -> list[str]:
-    """The top of a report: title, description, what was run, and the findings."""
-    parts = [f"# {name}\n"]
+def _heading(
+    name: str, description: str, setup: str, sentences: Sequence[Finding], overridden: Sequence[str] = ()
+) -> list[str]:
+    """The top of a report: title, what was run (from the files), the config's description, findings.
+
+    The description is the config file's prose: when the command overrode some of its keys, it is
+    said to be the file's, so that its numbers are not taken for these runs'.
+    """
+    parts = [f"# {name}\n", setup + "\n"]
     if description:
-        parts.append(description.strip() + "\n")
-    parts.append(setup + "\n")
+        if overridden:
+            keys = ", ".join(f"`{k}`" for k in overridden)
+            parts.append(
+                f"The config file describes it as follows; the command overrode {keys}, so where the "
+                "description gives numbers, the line above gives these runs':\n"
+            )
+            parts.append("> " + " ".join(description.split()) + "\n")
+        else:
+            parts.append(description.strip() + "\n")
     if sentences:
         parts.append("## Findings\n")
         parts.append("".join(f"- {f.text}\n" for f in sentences))
     return parts
+
+
+def _overridden(exp: ExperimentResult) -> list[str]:
+    return [str(o.get("key")) for o in exp.overrides]
 
 
 def figures_present(folder: Path, names: Sequence[str]) -> list[str]:
@@ -75,27 +90,13 @@ def _activation_figures(result: ActivationsResult) -> tuple[str, ...]:
 
 
 def _task_line(exp: ExperimentResult) -> str:
-    first = next((r for r in exp.runs if r.config), None)
-    counts = Counter(r.state for r in exp.runs)
-    runs = f"{plural(len(exp.runs), 'run')} ({status_counts(counts)})" if exp.runs else "no runs"
-    if first is None:
-        return f"{runs}."
-    if exp.kind == "function":
-        objective = first.objective
-        task = f"function `{objective.name}`, f(x, y) = {objective.formula}" if objective else "a function"
-    else:
-        task = f"dataset `{value_at(first.config, 'task.dataset')}`"
-        hidden = value_at(first.config, "model.hidden")
-        if hidden:
-            task += f", MLP with hidden layers {format_value(hidden)}"
-    varied = ", ".join(f"`{k}`" for k in exp.varied) or "nothing"
-    source = f"Config `{exp.source}`; " if exp.source else ""
-    return f"{source}task: {task}; varied: {varied}; {runs}."
+    source = f" Config `{exp.source}`." if exp.source else ""
+    return experiment_overview(exp) + source
 
 
 def _report_text(exp: ExperimentResult) -> str:
     stats = [variant_stats(v) for v in exp.finished_variants]
-    parts = _heading(exp.name, exp.description, _task_line(exp), findings(exp))
+    parts = _heading(exp.name, exp.description, _task_line(exp), findings(exp), _overridden(exp))
     settings = settings_section(exp)
     if settings:
         parts.append(settings)
@@ -146,7 +147,8 @@ def _activation_report_text(result: ActivationsResult) -> str:
 
 def _tune_report_text(tune: TuneResult) -> str:
     exp = tune.experiment
-    parts = _heading(exp.name, exp.description, _task_line(exp), [])
+    source = f" Config `{exp.source}`." if exp.source else ""
+    parts = _heading(exp.name, exp.description, tune_overview(tune) + source, [], _overridden(exp))
     parts += tune_sections(tune, figures_present(tune.folder, TUNE_FIGURES))
     return "\n".join(parts)
 
@@ -180,7 +182,12 @@ def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
     Given two or more tuning studies, it also draws their performance profile beside it
     (performance_profile.png) and gives its table.
     """
-    parts = ["# optbench results\n"]
+    parts = [
+        "# optbench results\n",
+        "Under each experiment: what ran, from its files (each run's config.yaml and status.json, a "
+        "study's trial table), then its main findings. Each report.md also gives the config's own "
+        "description.\n",
+    ]
     tunes: list[TuneResult] = []
     for folder in exp_folders:
         info: ActivationsResult | ExperimentResult
@@ -189,19 +196,21 @@ def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
             info = read_activations(folder)
             sentences = activation_findings(info)
             names = _activation_figures(info)
+            ran = activations_overview(info)
         elif is_tune_folder(folder):
             tune = read_tune(folder)
             tunes.append(tune)
             info = tune.experiment
             sentences = tune_findings(tune)
             names = TUNE_FIGURES
+            ran = tune_overview(tune)
         else:
             info = read_experiment(folder)
             sentences = findings(info)
             names = EXPERIMENT_FIGURES
+            ran = experiment_overview(info)
         parts.append(f"## [{info.name}]({_link(folder / REPORT_FILE, out_root)})\n")
-        if info.description:
-            parts.append(info.description.strip() + "\n")
+        parts.append(ran + "\n")
         lines = [f"- {f.text}\n" for f in sentences if f.headline]
         if lines:
             parts.append("".join(lines))

@@ -21,3 +21,10 @@ def layer_list(layers: Sequence[int]) -> str:
     if list(layers) == list(range(layers[0], layers[-1] + 1)):
         return f"layers {layers[0]}–{layers[-1]}"
     return "layers " + ", ".join(map(str, layers[:-1])) + f" and {layers[-1]}"
+
+
+def and_list(parts: Sequence[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -28,10 +28,7 @@ def _overrides_text(exp: ExperimentResult) -> str:
         used, in_file = format_value(o.get("used")), o.get("file")
         was = "not set in the file" if in_file is None else f"the file has {format_value(in_file)}"
         changes.append(f"`{o.get('key')}` = {used} ({was})")
-    return (
-        "The command line overrides " + "; ".join(changes) + ". Where the description above gives "
-        "numbers (steps, seeds, rates), they are the file's, not necessarily these runs'.\n"
-    )
+    return "The command line overrides " + "; ".join(changes) + ".\n"
 
 
 def _split_text(fixed: Mapping[str, Any], kind: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from optbench.plain import value_at
+from optbench.report.noise import Contender, lead_text, number_scale, percent_scale, rank
 from optbench.report.variants import (
     VariantStats,
     nearest_minimum,
@@ -69,17 +70,36 @@ def variants_table(exp_folder: Path) -> str:
         if any(math.isfinite(getattr(s, attr)[0]) for s in stats)
     ]
     unfinished = any(set(s.statuses) - {"completed"} for s in stats)
-    header = [*(keys or ["variant"]), "seeds", "final_loss", *(name for name, _ in accuracies)]
+    named = bool(exp.labels) or not keys  # a config's `label:` names its variants before their keys
+    header = [*(["variant"] if named else []), *keys, "seeds", "final_loss"]
+    header += [name for name, _ in accuracies]
     header += ["runs"] if unfinished else []
     rows = []
     for s in stats:
         values = [value_at(s.variant.config, k) for k in keys]
-        cells = [format_value(v) if v is not None else "" for v in values] if keys else [s.label]
+        cells = [s.label] if named else []
+        cells += [format_value(v) if v is not None else "" for v in values]
         cells += [str(len(s.variant.runs)), _spread(s.final_loss, len(s.completed))]
         cells += [mean_std_text(getattr(s, attr), len(s.completed), ".4f") for _, attr in accuracies]
         cells += [status_counts(s.statuses)] if unfinished else []
         rows.append(cells)
-    return text_table(header, rows)
+    return text_table(header, rows) + top_line(exp.kind, stats)
+
+
+def top_line(kind: str, stats: Sequence[VariantStats]) -> str:
+    """Under the terminal table: the top variant by held-out accuracy (final f for a function), and
+    whether the seeds resolve its gap to the next (`noise.lead_text`); empty with fewer than two."""
+    if kind == "dataset":
+        basis = selection_basis(stats)
+        what, scale = f"final {basis.name} accuracy", percent_scale()
+        entries = [Contender(s.label, tuple(basis.values(s))) for s in stats]
+    else:
+        what, scale = "final f", number_scale()
+        entries = [Contender(s.label, tuple(r.final_loss for r in s.completed)) for s in stats]
+    order = rank(entries, larger_is_better=kind == "dataset")
+    if len(order) < 2:
+        return ""
+    return f"top by {what}: {lead_text(order, scale, exact=kind != 'dataset').text}\n"
 
 
 def activation_summary_table(result: ActivationsResult) -> str:

@@ -7,38 +7,40 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from optbench.report.findings import unfinished_finding
-from optbench.report.sentences import Finding
+from optbench.report.noise import Contender, Lead, Scale, lead_text, number_scale, percent_scale, rank
+from optbench.report.sentences import Finding, and_list
 from optbench.report.tables import mean_std_percent, mean_std_text
 from optbench.report.tune_numbers import final_numbers, leaders, order_at, signed
-from optbench.report.tune_words import and_list, gain_words, moved_text, score_text, space_text, values_text
-from optbench.results import TrialResult, TuneResult
+from optbench.report.tune_words import gain_words, moved_text, score_text, space_text, values_text
+from optbench.results import RunResult, TrialResult, TuneResult
 from optbench.text import format_value, plural
 
 
-def _ranked(tune: TuneResult, scores: Mapping[str, float]) -> list[str]:
-    finite = [o for o in tune.optimizers if math.isfinite(scores.get(o, math.nan))]
-    return sorted(finite, key=lambda o: -signed(tune, scores[o]))
+def _ranked(tune: TuneResult, trials: Mapping[str, TrialResult]) -> list[Contender]:
+    """The optimizers whose trial has a score, best first, each with its seeds' scores."""
+    entries = [
+        Contender(o, trials[o].run_scores) for o in tune.optimizers if o in trials and trials[o].finite
+    ]
+    return sorted(entries, key=lambda c: -signed(tune, trials[c.label].score))
 
 
-def _tied(ranked: Sequence[str], scores: Mapping[str, float]) -> list[str]:
-    """The optimizers that share the best score (usually one)."""
-    return [o for o in ranked if scores[o] == scores[ranked[0]]]
+def scale_of(tune: TuneResult) -> Scale:
+    """How a study's scores and their differences are written (an accuracy in percent and points)."""
+    return percent_scale() if tune.metric == "val_acc" else number_scale(tune.maximise)
 
 
-def _leaders_text(ranked: Sequence[str], scores: Mapping[str, float]) -> tuple[str, list[str]]:
-    """`adam scores best` or `adagrad and adamw tie for best`, and the optimizers that follow."""
-    tied = _tied(ranked, scores)
-    who = f"{tied[0]} scores best" if len(tied) == 1 else f"{and_list(tied)} tie for best"
-    return who, [o for o in ranked if o not in tied]
+def _leading(tune: TuneResult, order: Sequence[Contender]) -> tuple[Lead, list[Contender]]:
+    """The top of a ranking of a study's optimizers in words, and the others it does not name."""
+    lead = lead_text(order, scale_of(tune), exact=tune.kind == "function")
+    named = {*lead.leaders, order[1].label}
+    return lead, [c for c in order if c.label not in named]
 
 
-def _with_score(tune: TuneResult, value: float) -> str:
-    """`with a final validation accuracy of 91.88%`."""
-    article = "an" if tune.score_name[0] in "aeiou" else "a"
-    return f"with {article} {tune.score_name} of {score_text(tune, value)}"
+def _then(tune: TuneResult, rest: Sequence[Contender]) -> str:
+    return "then " + ", ".join(f"{c.label} {score_text(tune, c.mean)}" for c in rest) if rest else ""
 
 
 def _why(trials: Sequence[TrialResult]) -> str:
@@ -48,21 +50,27 @@ def _why(trials: Sequence[TrialResult]) -> str:
 
 
 def _defaults_finding(tune: TuneResult) -> Finding | None:
-    defaults = {o: d.score for o in tune.optimizers if (d := tune.default(o)) is not None}
-    ranked = _ranked(tune, defaults)
-    missing = [o for o in tune.optimizers if o in defaults and o not in ranked]
-    if not ranked:
+    defaults = {o: d for o in tune.optimizers if (d := tune.default(o)) is not None}
+    order = _ranked(tune, defaults)
+    missing = [o for o in tune.optimizers if o in defaults and not defaults[o].finite]
+    if not order:
         return Finding("No optimizer's defaults (trial 0) gave a score.", headline=True) if defaults else None
-    best = ranked[0]
-    if len(tune.optimizers) == 1:
-        text = f"At its defaults (trial 0), {best} scores {_with_score(tune, defaults[best])}"
+    if len(order) == 1:
+        best = order[0]
+        article = "an" if tune.score_name[0] in "aeiou" else "a"
+        whose, who = ("its", best.label) if len(tune.optimizers) == 1 else ("their", f"only {best.label}")
+        text = (
+            f"At {whose} defaults (trial 0), {who} scores, with {article} {tune.score_name} of "
+            f"{score_text(tune, best.mean)}"
+        )
     else:
-        who, rest = _leaders_text(ranked, defaults)
-        others = ", ".join(f"{o} {score_text(tune, defaults[o])}" for o in rest)
-        text = f"At their defaults (trial 0), {who}, {_with_score(tune, defaults[best])}"
-        text += f" (then {others})" if others else ""
+        lead, rest = _leading(tune, order)
+        then = _then(tune, rest)
+        text = f"At their defaults (trial 0), by {tune.score_name}: {lead.text}" + (
+            f" ({then})" if then else ""
+        )
     if missing:
-        reasons = ", ".join(f"{o} ({d.outcome})" for o in missing if (d := tune.default(o)) is not None)
+        reasons = ", ".join(f"{o} ({defaults[o].outcome})" for o in missing)
         text += f"; the defaults of {reasons} gave no score"
     return Finding(text + ".", headline=True)
 
@@ -71,23 +79,34 @@ def _budget_finding(tune: TuneResult) -> Finding | None:
     chosen = {o: c for o in tune.optimizers if (c := tune.chosen(o)) is not None}
     if not chosen or tune.budget <= 1:
         return None
-    scores = {o: c.score for o, c in chosen.items()}
-    ranked = _ranked(tune, scores)
-    who, rest = _leaders_text(ranked, scores)
-    details = [_trial_text(chosen[ranked[0]])] if len(rest) == len(ranked) - 1 else []
-    if rest:
-        details.append("then " + ", ".join(f"{o} {score_text(tune, scores[o])}" for o in rest))
-    text = f"With the full budget of {plural(tune.budget, 'trial')} each, {who}, "
-    text += _with_score(tune, scores[ranked[0]]) + (f" ({'; '.join(details)})" if details else "")
-    defaults = {o: d.score for o in tune.optimizers if (d := tune.default(o)) is not None}
+    order = _ranked(tune, chosen)
+    first = chosen[order[0].label]
+    text = (
+        f"With the full budget of {plural(tune.budget, 'trial')} each, the best trial by {tune.score_name}: "
+    )
+    if len(order) == 1:
+        return Finding(
+            text + f"{order[0].label} {score_text(tune, first.score)} ({_trial_text(first)}).", headline=True
+        )
+    lead, rest = _leading(tune, order)
+    text += lead.text
+    details = [f"{order[0].label}'s {_trial_text(first)}"] if len(lead.leaders) == 1 else []
+    details += [_then(tune, rest)] if rest else []
+    text += f" ({'; '.join(details)})" if details else ""
+    defaults = {o: d for o in tune.optimizers if (d := tune.default(o)) is not None}
     at_defaults = _ranked(tune, defaults)
-    if len(tune.optimizers) > 1 and at_defaults:
-        before, now = _tied(at_defaults, defaults), _tied(ranked, scores)
-        if set(now) <= set(before):
-            text += "; " + ("it" if len(now) == 1 else "they") + " also led at the defaults"
+    if at_defaults:
+        before = order_leaders(tune, at_defaults)
+        if set(lead.leaders) <= set(before):
+            text += ". " + ("It" if len(lead.leaders) == 1 else "They") + " also led at the defaults"
         else:
-            text += f". Tuning changes the winner: at the defaults {and_list(before)} led"
+            text += f". The lead changes with tuning: at the defaults {and_list(before)} led"
     return Finding(text + ".", headline=True)
+
+
+def order_leaders(tune: TuneResult, order: Sequence[Contender]) -> list[str]:
+    """Who leads a ranking: the first alone, or every optimizer within noise of it (see `lead_text`)."""
+    return [order[0].label] if len(order) == 1 else list(_leading(tune, order)[0].leaders)
 
 
 def _trial_text(trial: TrialResult) -> str:
@@ -209,7 +228,25 @@ def _test_finding(tune: TuneResult) -> Finding | None:
     text = f"Test accuracy of each chosen setting, mean ± std over {over}: " + ", ".join(ordered)
     if notes:
         text += "; " + "; ".join(notes)
+    order = _final_order(tune, lambda run, _: run.final_test_acc, larger=True)
+    if len(order) > 1:
+        text += f". Highest on test: {lead_text(order, percent_scale()).text}"
     return Finding(text + ".", headline=True)
+
+
+def _final_order(
+    tune: TuneResult, value: Callable[[RunResult, float], float], larger: bool
+) -> list[Contender]:
+    """The optimizers' final reruns as a ranking by `value(run, its score)` over their completed runs."""
+    entries = []
+    for optimizer in tune.optimizers:
+        final = tune.final(optimizer)
+        if final is None:
+            continue
+        scores = final.run_scores or tuple(math.nan for _ in final.runs)
+        values = tuple(value(r, s) for r, s in zip(final.runs, scores) if r.state == "completed")
+        entries.append(Contender(optimizer, values))
+    return rank(entries, larger)
 
 
 def _rerun_finding(tune: TuneResult) -> Finding | None:
@@ -233,7 +270,10 @@ def _rerun_finding(tune: TuneResult) -> Finding | None:
     text += ", ".join(parts) + f". {worse} of {count} score worse than the trial they were chosen from"
     if worse:
         text += ": the best of several noisy trials tends to overstate its setting"
-    return Finding(text + ".")
+    order = _final_order(tune, lambda _, score: score, larger=tune.maximise)
+    if len(order) > 1:
+        text += f". Best on the final seeds: {lead_text(order, scale_of(tune)).text}"
+    return Finding(text + ".", headline=True)
 
 
 def _left_out_finding(tune: TuneResult) -> Finding | None:

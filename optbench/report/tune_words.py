@@ -6,9 +6,9 @@ values against its defaults (`lr 0.0726 (default 0.001, ×72.6)`) and a search s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
+from optbench.report.sentences import and_list
 from optbench.report.tune_numbers import improvement, loss_factor
 from optbench.results import TrialResult, TuneResult
 from optbench.text import format_value
@@ -92,13 +92,6 @@ def moved_text(tune: TuneResult, optimizer: str, trial: TrialResult) -> str:
             text += " (its default)"
         parts.append(text)
     return and_list(parts)
-
-
-def and_list(parts: Sequence[str]) -> str:
-    """`a`, `a and b`, `a, b and c`."""
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def space_text(tune: TuneResult, optimizer: str) -> str:

@@ -79,6 +79,10 @@ class Basis:
     def accuracy(self, s: VariantStats) -> tuple[float, float]:
         return s.final_val_acc if self.validation else s.final_test_acc
 
+    def values(self, s: VariantStats) -> list[float]:
+        """The accuracy of each completed run of the variant, one per seed."""
+        return [r.final_val_acc if self.validation else r.final_test_acc for r in s.completed]
+
 
 VALIDATION = Basis("validation", "val_acc", "chosen on validation")
 TEST = Basis("test", "test_acc", "chosen on the test set: these runs hold out no validation split")

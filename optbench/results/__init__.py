@@ -17,8 +17,8 @@ Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `V
 `ExperimentResult`, `read_activations`, `ActivationsResult`, `ActivationCaseResult`,
 `is_result_folder`, `is_activations_folder`, `read_csv`, `read_rows`, `read_yaml`, `Columns`,
 `classes_of`, `layer_widths`, `read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`,
-`run_score`, `performance_profile`, `PerformanceProfile`, `task_ratios`, `COLUMNS` and `SCORE_NAMES`
-(a tune's metrics).
+`run_score`, `performance_profile`, `PerformanceProfile`, `ProfileTask`, `PROFILE_KINDS`,
+`profile_trial`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics).
 """
 
 from optbench.results.activations import (
@@ -33,12 +33,15 @@ from optbench.results.files import Columns, classes_of, layer_widths, read_csv, 
 from optbench.results.runs import SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
 from optbench.results.tuning import (
     COLUMNS,
+    PROFILE_KINDS,
     SCORE_NAMES,
     PerformanceProfile,
+    ProfileTask,
     TrialResult,
     TuneResult,
     is_tune_folder,
     performance_profile,
+    profile_trial,
     read_tune,
     run_score,
     task_ratios,
@@ -47,6 +50,7 @@ from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, 
 
 __all__ = [
     "COLUMNS",
+    "PROFILE_KINDS",
     "SCORE_NAMES",
     "SEED_KEY",
     "SEED_KEYS",
@@ -56,6 +60,7 @@ __all__ = [
     "Columns",
     "ExperimentResult",
     "PerformanceProfile",
+    "ProfileTask",
     "RunResult",
     "TrialResult",
     "TuneResult",
@@ -68,6 +73,7 @@ __all__ = [
     "last_finite",
     "layer_widths",
     "performance_profile",
+    "profile_trial",
     "read_activations",
     "read_csv",
     "read_experiment",

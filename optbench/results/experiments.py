@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +32,15 @@ class ExperimentResult:
     """Each KEY=VALUE of that command: {key, file, used}, the file's value and the one the runs used."""
     target_accuracy: float = TARGET_ACCURACY
     """The held-out accuracy that defines time to target (the config's report.target_accuracy)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The `label:` the config gives a run, by run id: its variant's name in legends, tables, reports."""
 
     def __repr__(self) -> str:
         return f"ExperimentResult({self.name!r}, {self.kind}, {len(self.runs)} runs)"
 
     @property
     def variants(self) -> list[Variant]:
-        return group_variants(self.runs, self.varied)
+        return group_variants(self.runs, self.varied, self.labels)
 
     @property
     def finished_variants(self) -> list[Variant]:
@@ -63,7 +65,14 @@ def read_experiment(folder: Path) -> ExperimentResult:
         command=str(info.get("command") or ""),
         overrides=tuple(o for o in info.get("overrides") or () if isinstance(o, Mapping)),
         target_accuracy=_target(info.get("report")),
+        labels=_labels(info.get("labels")),
     )
+
+
+def _labels(recorded: Any) -> dict[str, str]:
+    if not isinstance(recorded, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in recorded.items() if isinstance(v, str) and v.strip()}
 
 
 def _target(report: Any) -> float:

@@ -8,11 +8,13 @@ seeds, and it has none (NaN) unless every seed completed with a finite score: a 
 diverged or failed on some seed is not one to choose.
 
 Beside the folder's own reading: the performance profile of several tune folders (AlgoPerf, Dahl et
-al. 2023), each optimizer's chosen score on each task as a ratio to the task's best.
+al. 2023), each optimizer's chosen setting on each task as a ratio to the task's best, the chosen
+setting scored by its final reruns on validation where the study has them, by its trial where not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -258,30 +260,83 @@ def read_tune(folder: Path) -> TuneResult:
     return TuneResult(folder, experiment, spec, tuple(trials), tuple(finals))
 
 
+PROFILE_KINDS = {"function": "2-D functions", "dataset": "datasets"}
+"""The kinds of task a profile keeps apart, as its headings name them: ratios of f − f* on functions
+(often orders of magnitude) and of error rates on datasets (often a few per cent) share no axis."""
+
+
+@dataclass(frozen=True)
+class ProfileTask:
+    """One study as a task of a performance profile: what it compares and what that rests on."""
+
+    name: str
+    kind: str
+    """function or dataset (`PROFILE_KINDS`)."""
+    quantity: str
+    """The lower-is-better quantity whose ratios the profile takes: `validation error (1 − accuracy)`,
+    `validation loss`, `f − f*`, `f`."""
+    source: str
+    """What each optimizer's value is: its chosen setting's final reruns (`final reruns, 3 seeds`) or,
+    for a study without them, its chosen trial (`chosen trial, 1 seed`)."""
+    values: tuple[float, ...]
+    """The quantity of each optimizer of the profile (NaN: none, or not tuned on this task)."""
+    tuned: tuple[str, ...] = ()
+    """The optimizers the study tuned."""
+
+
 @dataclass(frozen=True)
 class PerformanceProfile:
-    """Several tuning studies (tasks) side by side: each optimizer's chosen score on each task as a
-    ratio to the best optimizer's there, 1 for the best and larger for worse, inf without a score.
+    """Several tuning studies (tasks) side by side: each optimizer's value on each task as a ratio to
+    the best optimizer's there, 1 for the best and larger for worse, inf without a value.
 
-    ρ(τ), the share of tasks on which an optimizer is within a factor τ of the best, is `share(τ)`
-    (Dolan & Moré 2002; AlgoPerf, Dahl et al. 2023).
+    The value is a quantity where lower is better (`ProfileTask.quantity`): an error rate, a loss, or
+    f − f*. ρ(τ), the share of tasks on which an optimizer is within a factor τ of the best, is
+    `share(τ)` (Dolan & Moré 2002; AlgoPerf, Dahl et al. 2023).
     """
 
-    tasks: tuple[str, ...]
+    tasks: tuple[ProfileTask, ...]
     optimizers: tuple[str, ...]
     ratios: FloatArray
     """Shape (optimizers, tasks)."""
-    maximise: tuple[bool, ...]
-    """Per task: whether its score is maximised (validation accuracy) or minimised (a loss)."""
 
     def __repr__(self) -> str:
         return f"PerformanceProfile({len(self.optimizers)} optimizers, {len(self.tasks)} tasks)"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tasks)
 
     def share(self, tau: float) -> FloatArray:
         """ρ(τ) of each optimizer, in the order of `optimizers`."""
         if not self.tasks:
             return np.zeros(len(self.optimizers))
         return np.asarray((self.ratios <= tau).mean(axis=1), dtype=np.float64)
+
+    def wins(self) -> list[int]:
+        """On how many tasks each optimizer is the best (ratio 1)."""
+        return [int(n) for n in (self.ratios <= 1.0).sum(axis=1)]
+
+    def by_kind(self) -> list[tuple[str, PerformanceProfile]]:
+        """One profile per kind of task, in the order the kinds first appear: its heading (`2-D
+        functions`) and its tasks, with the optimizers tuned on at least one of them."""
+        out = []
+        for kind in dict.fromkeys(t.kind for t in self.tasks):
+            columns = [j for j, t in enumerate(self.tasks) if t.kind == kind]
+            rows = [
+                i for i, o in enumerate(self.optimizers) if any(o in self.tasks[j].tuned for j in columns)
+            ]
+            tasks = tuple(
+                dataclasses.replace(self.tasks[j], values=tuple(self.tasks[j].values[i] for i in rows))
+                for j in columns
+            )
+            optimizers = tuple(self.optimizers[i] for i in rows)
+            out.append(
+                (
+                    PROFILE_KINDS.get(kind, kind),
+                    PerformanceProfile(tasks, optimizers, self.ratios[np.ix_(rows, columns)]),
+                )
+            )
+        return out
 
 
 def task_ratios(scores: Sequence[float], maximise: bool) -> FloatArray:
@@ -307,26 +362,58 @@ def task_ratios(scores: Sequence[float], maximise: bool) -> FloatArray:
     return ratios
 
 
-def profile_score(tune: TuneResult, optimizer: str) -> float:
-    """An optimizer's chosen score as the profile compares it: for a function with a known minimum
-    the gap f − f* (0 at the optimum), which a ratio can compare, else the score itself."""
-    chosen = tune.chosen(optimizer)
-    if chosen is None:
+def profile_quantity(tune: TuneResult) -> str:
+    """The lower-is-better quantity a study's optimizers are compared by in a profile."""
+    if tune.metric == "val_acc":
+        return "validation error (1 − accuracy)"
+    if tune.kind == "function":
+        return "f − f*" if tune.min_value is not None else "f"
+    return SCORE_NAMES.get(tune.metric, tune.metric)
+
+
+def profile_trial(tune: TuneResult, optimizer: str) -> TrialResult | None:
+    """The setting whose score the profile takes: the chosen setting's final reruns in a study that
+    reran its choices (none for an optimizer not rerun yet), else the chosen trial itself."""
+    return tune.final(optimizer) if tune.finals else tune.chosen(optimizer)
+
+
+def profile_value(tune: TuneResult, optimizer: str) -> float:
+    """An optimizer's value on a study as the profile compares it, lower being better: the score of
+    `profile_trial` (the mean over its seeds, NaN unless every seed has one) as an error rate 1 − score
+    for an accuracy, as f − f* (0 at the optimum) for a function whose minimum is known, else as it is."""
+    trial = profile_trial(tune, optimizer)
+    if trial is None:
         return math.nan
+    if tune.metric == "val_acc":
+        return 1.0 - trial.score
     f_star = tune.min_value
-    return chosen.score if f_star is None else max(chosen.score - f_star, 0.0)
+    return trial.score if f_star is None else max(trial.score - f_star, 0.0)
+
+
+def profile_source(tune: TuneResult) -> str:
+    """What a study's values rest on, in words: `final reruns, 3 seeds` or `chosen trial, 1 seed`."""
+    trials = [t for o in tune.optimizers if (t := profile_trial(tune, o)) is not None]
+    seeds = sorted({len(t.runs) for t in trials})
+    count = "/".join(str(n) for n in seeds) or "0"
+    return f"{'final reruns' if tune.finals else 'chosen trial'}, {count} seed{'' if seeds == [1] else 's'}"
 
 
 def performance_profile(tunes: Sequence[TuneResult]) -> PerformanceProfile:
     """The profile of several tune folders; an optimizer not tuned on a task counts there as inf."""
     optimizers = tuple(dict.fromkeys(o for t in tunes for o in t.optimizers))
     ratios = np.full((len(optimizers), len(tunes)), np.inf)
+    tasks = []
     for j, tune in enumerate(tunes):
-        scores = [profile_score(tune, o) if o in tune.optimizers else math.nan for o in optimizers]
-        ratios[:, j] = task_ratios(scores, tune.maximise)
-    return PerformanceProfile(
-        tasks=tuple(t.experiment.name for t in tunes),
-        optimizers=optimizers,
-        ratios=ratios,
-        maximise=tuple(t.maximise for t in tunes),
-    )
+        values = [profile_value(tune, o) if o in tune.optimizers else math.nan for o in optimizers]
+        ratios[:, j] = task_ratios(values, maximise=False)
+        tasks.append(
+            ProfileTask(
+                tune.experiment.name,
+                tune.kind,
+                profile_quantity(tune),
+                profile_source(tune),
+                tuple(values),
+                tuple(tune.optimizers),
+            )
+        )
+    return PerformanceProfile(tuple(tasks), optimizers, ratios)

@@ -97,20 +97,24 @@ def variant_label(
     return " ".join(parts)
 
 
-def group_variants(runs: Sequence[RunResult], varied: Sequence[str]) -> list[Variant]:
+def group_variants(
+    runs: Sequence[RunResult], varied: Sequence[str], labels: Mapping[str, str] | None = None
+) -> list[Variant]:
     """Group runs whose resolved configs are equal but for train.seed, in order of first appearance.
 
-    Runs without a config.yaml (never started) belong to no variant. Labels show `lr=` whenever the
-    runs do not all share one learning rate.
+    Runs without a config.yaml (never started) belong to no variant. A variant is named by the
+    `label:` its config gave one of its runs (`labels`, by run id), else by `variant_label`, which
+    shows `lr=` whenever the runs do not all share one learning rate.
     """
+    labels = labels or {}
     groups: dict[str, list[RunResult]] = {}
     for run in runs:
         if run.config:
             groups.setdefault(comparison_key(run.config, VARIANT_IGNORES), []).append(run)
     show_lr = len({r.lr for members in groups.values() for r in members}) > 1
-    return [
-        Variant(
-            variant_label(members[0].config, varied, show_lr), tuple(sorted(members, key=lambda r: r.seed))
-        )
-        for members in groups.values()
-    ]
+    variants = []
+    for members in groups.values():
+        given = next((labels[r.run_id] for r in members if r.run_id in labels), None)
+        label = given if given is not None else variant_label(members[0].config, varied, show_lr)
+        variants.append(Variant(label, tuple(sorted(members, key=lambda r: r.seed))))
+    return variants
