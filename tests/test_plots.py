@@ -1188,6 +1188,26 @@ def test_figures_of_an_unchanged_experiment_are_not_drawn_again(tmp_path: Path) 
     assert png_files(folder) == before and len(before) == 5
 
 
+def test_optbench_report_says_it_draws_figures_only_when_some_are_not_current(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from optbench.cli import main
+
+    folder = lr_sweep_experiment(tmp_path)
+
+    def said(target: Path) -> str:
+        result = CliRunner().invoke(main, ["report", str(target)])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    assert said(folder) == "drawing figures…\n"
+    assert said(folder) == "" and said(tmp_path) == ""  # unchanged: nothing drawn, nothing said
+    before = png_files(folder)
+    (folder / "loss.png").unlink()
+    assert said(tmp_path) == "drawing figures…\n"
+    assert png_files(folder).keys() == before.keys()
+
+
 def test_a_changed_metrics_csv_redraws_the_figures_of_its_experiment_and_no_other(tmp_path: Path) -> None:
     changed, other = lr_sweep_experiment(tmp_path / "a"), lr_sweep_experiment(tmp_path / "b")
     for folder in (changed, other):
