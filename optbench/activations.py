@@ -43,6 +43,8 @@ class LayerStats:
     hist_low: float
     hist_high: float
     counts: tuple[int, ...]
+    """The layer's outputs in each of the bins that split [hist_low, hist_high] evenly (exact zeros
+    included: a ReLU's are in the first bin)."""
 
     def row(self) -> list[Any]:
         return [
@@ -96,7 +98,9 @@ def make_input(
 
 
 def histogram_range(outputs: list[NDArray[Any]], activation: str) -> tuple[float, float]:
-    """(0, 1) for sigmoid and (−1, 1) for tanh as in the lecture; else from the case's own outputs."""
+    """(0, 1) for sigmoid and (−1, 1) for tanh as in the lecture; else from the case's own outputs,
+    up to a quantile of their magnitudes other than 0 (a ReLU's zeros, half of its outputs, would
+    otherwise pull the range in)."""
     bounds = ACTIVATIONS[activation].bounds
     if bounds is not None:
         return bounds
@@ -123,8 +127,8 @@ def run_case(
     act = ACTIVATIONS[case.activation]
     stats = []
     for layer, (h, delta) in enumerate(zip(outputs, deltas), start=1):
-        values = h[h != 0] if case.activation == "relu" else h
-        counts, _ = np.histogram(values, bins=cfg.bins, range=(low, high))
+        # every output is counted, a ReLU's exact zeros in the first bin, as the book's histograms do
+        counts, _ = np.histogram(h, bins=cfg.bins, range=(low, high))
         saturated = None
         if act.bounds is not None:
             lo, hi = act.bounds

@@ -37,7 +37,8 @@ def redraw(
     results_dir: Path, processes: int = 1, say: Callable[[str], None] = lambda message: None
 ) -> Redrawn:
     """Draw the figures and write the reports of `results_dir` again, its figures shared among
-    `processes`; `say` is given the line a command shows before the figures are drawn."""
+    `processes`; `say` is given the line a command shows before the figures are drawn, when some
+    are: figures that are current (`plots.figure_jobs`) are not drawn again, and then it says nothing."""
     single = is_result_folder(results_dir)
     folders = (
         [results_dir]
@@ -49,10 +50,12 @@ def redraw(
     with contextlib.ExitStack() as held:
         for folder in folders:
             held.enter_context(FolderLock(folder, advice=LOCKED_ADVICE))
-        say(DRAWING)
+        jobs = [job for folder in folders for job in plots.figure_jobs(folder)]
+        if jobs:
+            say(DRAWING)
+        plots.render(jobs, processes)
         if single:
-            figures = plots.experiment_figures(results_dir, processes=processes)
+            figures = plots.current_figures(results_dir)
             return Redrawn([report.write_report(results_dir)], figures, None)
-        plots.render([job for folder in folders for job in plots.figure_jobs(folder)], processes)
         reports = [report.write_report(folder) for folder in folders]
         return Redrawn(reports, [], report.write_index(results_dir, folders))

@@ -112,7 +112,9 @@ def hidden_outputs(c: ActivationCase, cfg: ActivationsConfig, x: np.ndarray, see
 @pytest.mark.parametrize(
     "c", [case("normal", "sigmoid", 1.0), case("xavier", "tanh"), case("he", "relu")], ids=str
 )
-def test_histogram_counts_are_the_outputs_in_range_leaving_out_relu_zeros(c: ActivationCase) -> None:
+def test_histogram_counts_are_every_output_in_range_with_relu_zeros_in_the_first_bin(
+    c: ActivationCase,
+) -> None:
     cfg = ActivationsConfig(experiment="h", samples=200, features=30, layers=3, nodes=40, bins=17)
     rng = np.random.default_rng(11)
     x = rng.standard_normal((cfg.samples, cfg.features))
@@ -121,13 +123,17 @@ def test_histogram_counts_are_the_outputs_in_range_leaving_out_relu_zeros(c: Act
     outputs = hidden_outputs(c, cfg, x, 5)
     for layer, h in zip(stats, outputs):
         assert len(layer.counts) == cfg.bins
-        values = h[h != 0] if c.activation == "relu" else h
-        inside = (values >= layer.hist_low) & (values <= layer.hist_high)
+        inside = (h >= layer.hist_low) & (h <= layer.hist_high)
         assert sum(layer.counts) == np.count_nonzero(inside)
         assert layer.std == pytest.approx(h.std()) and layer.zero_frac == pytest.approx(np.mean(h == 0))
+        if c.activation == "relu":  # the book's plt.hist(a.flatten(), 30, range=(0, 1)): zeros in bin 0
+            width = (layer.hist_high - layer.hist_low) / cfg.bins
+            first = np.count_nonzero(h == 0) + np.count_nonzero((h > 0) & (h < layer.hist_low + width))
+            assert layer.hist_low == 0.0 and layer.counts[0] == first
     if c.activation == "relu":  # the range ends at the 99.5% quantile of the case's non-zero outputs
         nonzero = sum(np.count_nonzero(h) for h in outputs)
-        assert sum(sum(s.counts) for s in stats) / nonzero == pytest.approx(0.995, abs=0.002)
+        counted = sum(sum(s.counts) for s in stats) - sum(np.count_nonzero(h == 0) for h in outputs)
+        assert counted / nonzero == pytest.approx(0.995, abs=0.002)
     else:
         assert (stats[0].hist_low, stats[0].hist_high) == ACTIVATIONS[c.activation].bounds
 
@@ -451,6 +457,8 @@ def test_index_links_an_activations_report_and_its_figures_with_headlines(tmp_pa
 def test_activation_figures_are_a_grid_of_histograms_per_activation_and_three_gradient_panels(
     tmp_path: Path, catcher: FigureCatcher
 ) -> None:
+    from matplotlib.patches import StepPatch
+
     folder = lecture_like(tmp_path)
     plots.activation_figures(folder)
     assert list(catcher.figures) == [
@@ -464,15 +472,38 @@ def test_activation_figures_are_a_grid_of_histograms_per_activation_and_three_gr
         assert len(catcher.figures[f"histograms_{activation}.png"].axes) == cases * 5
     hist = catcher.figures["histograms_sigmoid.png"]
     relu_layer_2 = catcher.figures["histograms_relu.png"].axes[1]
-    (bars,) = relu_layer_2.patches
+    (bars,) = [p for p in relu_layer_2.patches if isinstance(p, StepPatch)]
     heights = bars.get_data().values
     assert list(heights) == pytest.approx([0.2, 0.2, 0.3, 0.3])  # counts / (N × H)
     assert list(bars.get_data().edges) == pytest.approx([0.0, 0.075, 0.15, 0.225, 0.3])
     assert relu_layer_2.get_title() == "layer 2\nstd 0.01 · zero 50%"  # the first row of its figure
     assert hist.axes[1].get_title() == "layer 2\nstd 0.45 · sat 50%"
     assert hist.axes[0].get_ylabel() == "std=1 + sigmoid"
+    assert [ax.get_xlabel() for ax in hist.axes] == [""] * 10 + ["output"] * 5  # under the last row
     grads = catcher.figures["gradients.png"]
     assert len(grads.axes) == 3 and all(ax.get_yscale() == "log" for ax in grads.axes)
+
+
+def test_a_relu_histogram_shows_its_exact_zeros_hatched_in_the_first_bin_cut_at_the_axis_top(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    from matplotlib.patches import Rectangle, StepPatch
+
+    # 100 outputs a layer, 60 of them exactly 0: the first bin holds those and 5 others
+    rows = synthetic_case(0, "he + relu", {"name": "he"}, "relu", [0.8] * 5, zero=0.6, hist=(0.0, 4.0))
+    for row in rows:
+        row[-BINS:] = [65, 20, 10, 5]
+    folder = synthetic_folder(tmp_path, [({"name": "he"}, "relu", rows)])
+    plots.activation_figures(folder)
+    ax = catcher.figures["histograms_relu.png"].axes[0]
+    (bars,) = [p for p in ax.patches if isinstance(p, StepPatch)]
+    assert list(bars.get_data().values) == pytest.approx([0.65, 0.2, 0.1, 0.05])
+    assert ax.get_ylim()[1] == pytest.approx(0.2 * plots.activations.HIST_HEADROOM)  # fitted to the rest
+    (zeros,) = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch()]
+    assert (zeros.get_x(), zeros.get_width()) == (0.0, 1.0)  # the first bin, [0, 1)
+    assert zeros.get_height() == pytest.approx(0.2 * plots.activations.HIST_HEADROOM)  # cut at the top
+    assert [t.get_text() for t in ax.texts] == ["▲ 65%"]
+    assert "outputs exactly 0, in the first bin" in catcher.figures["histograms_relu.png"].get_suptitle()
 
 
 def test_gradient_lines_are_coloured_by_init_and_styled_by_activation(

@@ -781,6 +781,70 @@ def test_lr_sensitivity_needs_one_optimizer_at_two_learning_rates(
     assert "lr_sensitivity.png" not in [p.name for p in plots.experiment_figures(folder)]
 
 
+def test_accuracy_is_drawn_as_the_error_rate_in_per_cent_on_a_log_axis(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    folder = tmp_path / "errors"
+    ids = [
+        dataset_run(folder, "sgd", 0.1, 0, [0.5, 0.9, 0.96], final_loss=0.3, val_accs=[0.45, 0.9, 0.97]),
+        dataset_run(
+            folder, "adam", 0.001, 0, [0.96, 0.97, 0.975], final_loss=0.1, val_accs=[0.95, 0.97, 0.98]
+        ),
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.name", "optimizer.lr"], ids)
+    plots.experiment_figures(folder)
+    validation, test = catcher.figures["accuracy.png"].axes
+    assert validation.get_yscale() == test.get_yscale() == "log"
+    lines = {line.get_label(): line for line in validation.get_lines()}
+    assert list(lines["sgd lr=0.1"].get_ydata()) == pytest.approx([55.0, 10.0, 3.0])  # 100 (1 − acc)
+    assert list(lines["adam lr=0.001"].get_ydata()) == pytest.approx([5.0, 3.0, 2.0])
+    (target,) = [line for line in validation.get_lines() if line.get_linestyle() == ":"]
+    assert list(target.get_ydata()) == pytest.approx([3.0, 3.0])  # the 97 % target: 3 % error
+    assert validation.get_ylabel() == "validation error (%), log scale"
+
+
+def test_accuracy_that_reaches_one_keeps_a_linear_accuracy_axis(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    folder = tmp_path / "perfect"  # an error of 0 has no place on a log axis
+    ids = [dataset_run(folder, "adam", lr, 0, [0.9, 1.0], final_loss=0.1) for lr in (0.001, 0.01)]
+    finish_experiment(folder, "dataset", ["optimizer.lr"], ids)
+    plots.experiment_figures(folder)
+    (ax,) = catcher.figures["accuracy.png"].axes
+    assert ax.get_yscale() == "linear" and ax.get_ylabel() == "test accuracy"
+    assert [list(line.get_ydata()) for line in ax.get_lines()][:2] == [[0.9, 1.0], [0.9, 1.0]]
+
+
+def test_a_learning_rate_where_some_seeds_diverged_is_drawn_hollow_and_says_how_many(
+    tmp_path: Path, catcher: FigureCatcher
+) -> None:
+    folder = tmp_path / "partly"
+    val = {0.01: [0.8, 0.9], 0.1: [0.85, 0.95], 1.0: [0.3, 0.4]}
+    ids = [
+        dataset_run(folder, "sgd", lr, s, accs, final_loss=0.3, val_accs=accs)
+        for lr, accs in val.items()
+        for s in (0, 1)
+    ]
+    ids[-1] = dataset_run(
+        folder, "sgd", 1.0, 1, [0.3, 0.4], final_loss=0.3, val_accs=[0.3, 0.4], diverged_step=150
+    )
+    ids += [
+        dataset_run(folder, "sgd", 10.0, s, [0.1], final_loss=9.0, val_accs=[0.1], diverged_step=50)
+        for s in (0, 1)
+    ]
+    finish_experiment(folder, "dataset", ["optimizer.lr", "train.seed"], ids)
+    plots.experiment_figures(folder)
+    fig = catcher.figures["lr_sensitivity.png"]
+    ax_acc, ax_loss = fig.axes
+    for ax, value in ((ax_acc, 0.4), (ax_loss, 0.3)):  # lr 1: the mean of the one seed that completed
+        hollow = [ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "white" and len(ln.get_xdata())]
+        assert [(list(ln.get_xdata()), list(ln.get_ydata())) for ln in hollow] == [([1.0], [value])]
+        crosses = [ln for ln in ax.get_lines() if ln.get_marker() == "x" and len(ln.get_xdata())]
+        assert [list(ln.get_xdata()) for ln in crosses] == [[10.0]]  # every seed diverged: no point
+    labels = [" ".join(t.get_text().split()) for t in fig.legends[0].get_texts()]
+    assert "1 of 2 seeds diverged (○: the rest)" in labels and "every seed diverged" in labels
+
+
 def test_an_optimizer_has_the_same_colour_in_every_figure_of_an_experiment(
     tmp_path: Path, catcher: FigureCatcher
 ) -> None:
@@ -1124,6 +1188,26 @@ def test_figures_of_an_unchanged_experiment_are_not_drawn_again(tmp_path: Path) 
     assert png_files(folder) == before and len(before) == 5
 
 
+def test_optbench_report_says_it_draws_figures_only_when_some_are_not_current(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from optbench.cli import main
+
+    folder = lr_sweep_experiment(tmp_path)
+
+    def said(target: Path) -> str:
+        result = CliRunner().invoke(main, ["report", str(target)])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    assert said(folder) == "drawing figures…\n"
+    assert said(folder) == "" and said(tmp_path) == ""  # unchanged: nothing drawn, nothing said
+    before = png_files(folder)
+    (folder / "loss.png").unlink()
+    assert said(tmp_path) == "drawing figures…\n"
+    assert png_files(folder).keys() == before.keys()
+
+
 def test_a_changed_metrics_csv_redraws_the_figures_of_its_experiment_and_no_other(tmp_path: Path) -> None:
     changed, other = lr_sweep_experiment(tmp_path / "a"), lr_sweep_experiment(tmp_path / "b")
     for folder in (changed, other):
@@ -1223,6 +1307,62 @@ def test_placed_panels_their_labels_the_legend_and_the_title_do_not_overlap(
         title = next((t for t in fig.texts if t.get_text() == fig.get_suptitle()), None)
         if title is not None:
             assert title.get_window_extent(renderer).y0 > max(box.y1 for box in boxes), name
+
+
+def placed(fig: Any, tmp_path: Path) -> Any:
+    """The figure saved (placed and drawn), and its renderer."""
+    plots.axes.save_png(fig, tmp_path / "placed.png")
+    return fig.canvas.get_renderer()
+
+
+def legend_columns(legend: Any, renderer: Any) -> int:
+    """The columns a legend's entries stand in, from where their texts are drawn."""
+    return len({round(text.get_window_extent(renderer).x0) for text in legend.get_texts()})
+
+
+def test_a_title_wider_than_its_panel_or_figure_is_wrapped_to_fit_over_it(tmp_path: Path) -> None:
+    with plots.axes.rc_style():
+        fig, (ax,) = plots.axes.new_figure(plots.axes.SINGLE)
+        ax.plot([0, 1], [0, 1], label="a line")
+        plots.axes.add_legend(fig, ax, outside=True)
+        words = "a title longer than any panel of a slide could hold on one line, " * 2
+        ax.set_title(words)
+        fig.suptitle(words * 2)
+        renderer = placed(fig, tmp_path)
+    panel = ax.get_window_extent(renderer)
+    title = ax.title.get_window_extent(renderer)
+    assert ax.get_title().count("\n") >= 1 and " ".join(ax.get_title().split()) == " ".join(words.split())
+    assert panel.x0 <= title.x0 and title.x1 <= panel.x1
+    suptitle = fig.texts[0].get_window_extent(renderer)
+    assert fig.get_suptitle().count("\n") >= 2 and suptitle.x0 >= 0 and suptitle.x1 <= fig.bbox.x1
+    assert title.y1 < suptitle.y0 and panel.y1 < title.y0  # the panel gives way to the extra lines
+
+
+def test_a_legend_too_tall_for_the_figure_gets_columns_and_stays_on_the_canvas(tmp_path: Path) -> None:
+    with plots.axes.rc_style():
+        fig, (ax,) = plots.axes.new_figure(plots.axes.SINGLE)
+        for i in range(60):
+            ax.plot([0, 1], [i, i], label=f"variant number {i}")
+        plots.axes.add_legend(fig, ax, outside=True)
+        renderer = placed(fig, tmp_path)
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert legend_columns(legend, renderer) > 1
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+    assert box.x0 > ax.get_tightbbox(renderer).x1  # still beside the panel
+
+
+def test_a_legend_below_the_panels_is_centred_under_them_in_as_many_rows_as_it_needs(tmp_path: Path) -> None:
+    with plots.axes.rc_style():
+        fig, axes = plots.axes.new_figure((8.0, 4.0), 1, 2, legend_below=True)
+        lines = [axes[0].plot([0, 1], [i, i])[0] for i in range(6)]
+        plots.axes.figure_legend(fig, lines, [f"a rather long legend entry {i}" for i in range(6)])
+        renderer = placed(fig, tmp_path)
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert 1 < legend_columns(legend, renderer) < 6 and box.x0 >= 0 and box.x1 <= fig.bbox.x1
+    assert box.y1 < min(ax.get_tightbbox(renderer).y0 for ax in axes)
+    assert abs((box.x0 + box.x1) / 2 - fig.bbox.x1 / 2) < 1
 
 
 def test_report_order_puts_histograms_in_the_order_given_and_gradients_last() -> None:

@@ -533,11 +533,28 @@ def test_the_figures_mark_the_choice_and_the_defaults_of_every_optimizer(functio
         assert [(float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in stars] == [
             (chosen.params["lr"], chosen.score - (tune.min_value or 0.0))
         ]
-    labels = {str(line.get_label()) for line in expected_max_figure(tune).axes[0].get_lines()}
-    for optimizer in ("sgd", "adam"):
+    shift = tune.min_value or 0.0
+    expected = expected_max_figure(tune)
+    for ax, optimizer in zip(expected.axes, ["sgd", "adam"]):
         scored, left_out = tune.random_scores(optimizer)
-        note = f", {left_out} left out" if left_out else ""
-        assert f"{optimizer} ({len(scored)} trials{note})" in labels
+        note = f" ({left_out} unscored)" if left_out else ""
+        assert ax.get_title() == f"{optimizer}: {len(scored)} random + defaults{note}"  # trial 0 is not drawn
+        colour = plots.optimizer_color(optimizer)
+        own = [line for line in ax.get_lines() if line.get_color() == colour and len(line.get_xdata())]
+        curve, default = own[0], own[-1]
+        assert list(curve.get_xdata()) == list(range(1, len(scored) + 1))
+        assert list(curve.get_ydata()) == pytest.approx(list(tune.expected_max(optimizer)[0] - shift))
+        trial_0 = tune.default(optimizer)
+        assert trial_0 is not None
+        low, high = ax.get_ylim()
+        if low <= trial_0.score - shift <= high:  # ◇ at its score, else ▼▲ on the edge it lies beyond
+            assert default.get_marker() == "D"
+            assert list(default.get_ydata()) == pytest.approx([trial_0.score - shift])
+        else:
+            assert default.get_marker() == ("v" if trial_0.score - shift < low else "^")
+            assert [t.get_text() for t in ax.texts] == [f"{trial_0.score:.3g}"]
+        others = [line for line in ax.get_lines() if line.get_color() == "0.72"]
+        assert len(others) == 1  # the other optimizer's curve, in grey behind
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,12 +9,13 @@ again only when what they are drawn from has changed (`fingerprints`, figures.js
 Public face:
 - drawing: `run_figures` (one run folder), `experiment_figures` (an experiment or activations folder),
   `activation_figures`, and `figure_jobs` + `render` to draw the figures of many folders at once,
-  shared among forked processes; a `FigureJob` is where a figure goes, how to draw it and what it is
-  drawn from; `force=True` draws figures that are current too; a tune folder's figures come through
-  the same calls, and `draw_performance_profile` draws the profile of several tuning studies (beside
-  a suite's index.md); `import_drawing` imports what drawing needs ahead of time, and a `Drawer`
-  (`drawer`) is a process forked as a command starts that imports it while the runs train, then
-  draws what the command hands it;
+  shared among forked processes (`current_figures`: the figures figures.json records); a `FigureJob`
+  is where a figure goes, how to draw it and what it is drawn from; `force=True` draws figures that
+  are current too; a tune folder's figures come through the same calls, and
+  `draw_performance_profile` draws the profile of several tuning studies (beside a suite's
+  index.md); `import_drawing` imports what drawing needs ahead of time, and a `Drawer` (`drawer`) is
+  a process forked as a command starts that imports it while the runs train, then draws what the
+  command hands it;
 - the colour policy every figure follows (see `style`): `OPTIMIZER_COLORS`, `INIT_COLORS`,
   `FALLBACK_COLORS`, `optimizer_color`, `init_color`, `shade`, `Style`, `variant_styles`,
   `activation_case_styles`;
@@ -34,6 +35,7 @@ from optbench.plots.drawer import Drawer
 from optbench.plots.rendering import (
     FigureJob,
     activation_figures,
+    current_figures,
     experiment_figures,
     figure_jobs,
     render,
@@ -62,6 +64,7 @@ __all__ = [
     "activation_case_styles",
     "activation_figures",
     "activation_figures_of",
+    "current_figures",
     "draw_performance_profile",
     "experiment_figures",
     "figure_jobs",

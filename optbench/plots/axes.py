@@ -58,8 +58,6 @@ BAND_ALPHA = 0.2
 """Opacity of the ±1 std band over seeds."""
 LOG_SCALE_RATIO = 30.0
 """A value axis turns logarithmic when its largest positive value is at least this times its smallest."""
-NOTE_WIDTH = 60
-"""Characters per line of the notes under a one-panel figure's title."""
 MINOR_LABEL_RATIO = 20.0
 """Log axes spanning less than this ratio label their minor ticks as well."""
 MANY_POINTS = 40
@@ -113,15 +111,16 @@ def import_drawing() -> None:
 
 
 def new_figure(
-    size: tuple[float, float], nrows: int = 1, ncols: int = 1, **shared: Any
+    size: tuple[float, float], nrows: int = 1, ncols: int = 1, legend_below: bool = False, **shared: Any
 ) -> tuple[Figure, list[Axes]]:
-    """A figure of a grid of panels, placed by `placement.MeasuredLayout` when it is saved; `shared`
-    goes to `Figure.subplots` (sharex, sharey)."""
+    """A figure of a grid of panels, placed by `placement.MeasuredLayout` when it is saved, its legend
+    (if it gets one) beside the panels or, `legend_below`, under them; `shared` goes to
+    `Figure.subplots` (sharex, sharey)."""
     from matplotlib.figure import Figure
 
     from optbench.plots.placement import MeasuredLayout
 
-    fig = Figure(figsize=size, dpi=DPI, layout=MeasuredLayout())
+    fig = Figure(figsize=size, dpi=DPI, layout=MeasuredLayout(legend_below))
     axes = fig.subplots(nrows, ncols, squeeze=False, **shared)
     return fig, list(axes.ravel())
 
@@ -297,16 +296,34 @@ def add_legend(fig: Figure, ax: Axes, outside: bool) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
-    if outside:  # long labels wrapped, so that the legend leaves the plot its width
-        labels = ["\n".join(textwrap.wrap(label, LEGEND_WIDTH)) or label for label in labels]
+    if outside:
         figure_legend(fig, handles, labels)
     else:
         ax.legend(handles, labels, loc="best")
 
 
+def _wrapped(line: str) -> str:
+    return "\n".join(textwrap.wrap(line, LEGEND_WIDTH)) or line
+
+
+def titled(title: str, notes: Sequence[str]) -> str:
+    """A title with its notes on a line below it (`placement` wraps the lines to fit)."""
+    return "\n".join([title, "; ".join(notes)]) if notes else title
+
+
 def figure_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str], **kwargs: Any) -> None:
-    """A legend at the top right of the figure, beside its panels (`placement` makes room for it)."""
-    fig.legend(handles, labels, loc="upper left", borderaxespad=0.0, **kwargs)
+    """A legend at the top right of the figure, beside its panels, its long lines wrapped so that it
+    leaves the panels their width; or under them in a figure made with `legend_below` (`placement`
+    makes room for it and gives it its columns)."""
+    from optbench.plots.placement import MeasuredLayout
+
+    engine = fig.get_layout_engine()
+    if not (isinstance(engine, MeasuredLayout) and engine.legend_below):
+        labels = ["\n".join(_wrapped(line) for line in label.split("\n")) for label in labels]
+    if isinstance(engine, MeasuredLayout):
+        engine.legend(fig, handles, labels, **kwargs)
+    else:
+        fig.legend(handles, labels, loc="upper left", borderaxespad=0.0, **kwargs)
 
 
 def mark_divergence(ax: Axes, steps: FloatArray, values: FloatArray, color: str) -> None:

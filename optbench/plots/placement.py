@@ -4,19 +4,26 @@ matplotlib's constrained layout measures every panel twice and `savefig` then dr
 (once to lay it out, once to render), which made up most of the time of drawing a figure. Here each
 panel's surroundings (tick labels, axis labels, title, colour bar, markers beyond its edges) are
 measured once, in inches; margins and gaps are set so that the widest of them fit; a figure legend
-goes to the right of the panels and the figure title above them. The tick objects made while
-measuring are the ones the drawing then uses, so measuring costs little more than the drawing saves.
+goes to the right of the panels (or under them) and the figure title above them. The tick objects
+made while measuring are the ones the drawing then uses, so measuring costs little more than the
+drawing saves.
 
-It serves figures of one grid of panels (`Figure.subplots`), a figure legend at the right at most,
-and colour bars drawn in an inset beside their panel; a grid's columns share one width and its rows
-one height, as `subplots` makes them.
+Nothing written is left outside the canvas: a figure title wider than the figure, or a panel title
+wider than its panel, is wrapped at its spaces (the panels' height gives way to the extra lines); a
+legend taller than the figure beside the panels gets more columns, one too wide under them fewer.
+
+It serves figures of one grid of panels (`Figure.subplots`), one figure legend at most, and colour
+bars drawn in an inset beside their panel; a grid's columns share one width and its rows one
+height, as `subplots` makes them.
 """
 
 from __future__ import annotations
 
+import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.layout_engine import LayoutEngine
 
@@ -24,7 +31,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.backend_bases import RendererBase
     from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
     from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 
 EDGE = 0.08
 """Inches left free between the figure's edge and what is drawn next to it."""
@@ -32,6 +41,9 @@ PAD = 0.12
 """Inches between a panel's surroundings and the next panel's, the legend or the figure title."""
 MIN_PANEL = 0.5
 """A panel is never made narrower or lower than this many inches, whatever its surroundings ask."""
+CROWDED_LEGEND_FONT = 8.0
+"""Points of the text of a legend beside the panels that is taller than the figure (before it is
+given more columns)."""
 
 
 @dataclass(frozen=True)
@@ -72,14 +84,95 @@ def _gap(needs: Sequence[float], count: int) -> float:
     return max(needs, default=0.0) + PAD if count > 1 else 0.0
 
 
+MIN_WRAP = 12
+"""A text is never wrapped to fewer characters a line than this (a longer word stays whole)."""
+
+
+def wrap_to(text: Text, width: float, renderer: RendererBase) -> float:
+    """Wrap a text's lines at spaces until it is at most `width` pixels wide; returns the pixels of
+    height it gained.
+
+    The characters a line may hold are estimated from the width measured, then lowered until the
+    text fits: two or three measurements. A word wider than `width` stays whole, and sticks out.
+    """
+    box = text.get_window_extent(renderer)
+    if box.width <= width:
+        return 0.0
+    lines = text.get_text().split("\n")
+    chars = max(len(line) for line in lines)
+    wide = box.width
+    while wide > width and chars > MIN_WRAP:
+        chars = max(MIN_WRAP, min(chars - 1, int(chars * width / wide)))
+        text.set_text("\n".join(textwrap.fill(line, chars, break_long_words=False) for line in lines))
+        wide = text.get_window_extent(renderer).width
+    return max(0.0, text.get_window_extent(renderer).height - box.height)
+
+
+@dataclass
+class _Margins:
+    """What each row and column of panels needs around it, in inches (`overhang`, by edge)."""
+
+    left: list[float]
+    right: list[float]
+    top: list[float]
+    bottom: list[float]
+
+
 class MeasuredLayout(LayoutEngine):
-    """Margins and gaps from one measurement of each panel (see the module's docstring)."""
+    """Margins and gaps from one measurement of each panel (see the module's docstring).
+
+    `legend_below`: the figure's legend goes under the panels, centred (a legend of a few entries in
+    one row, under a wide grid), instead of to their right.
+    """
 
     _adjust_compatible = True
     _colorbar_gridspec = False
 
+    def __init__(self, legend_below: bool = False) -> None:
+        super().__init__()
+        self.legend_below = legend_below
+        self._legend: tuple[list[Any], list[str], dict[str, Any]] | None = None
+
     def set(self) -> None:
         """It has nothing to set: its only inputs are the figure's own artists."""
+
+    def legend(self, fig: Figure, handles: Sequence[Any], labels: Sequence[str], **kwargs: Any) -> None:
+        """Give the figure its legend (`Figure.legend`'s keywords), which this layout places and
+        gives its columns: beside the panels, one column, or where that is too tall for the figure,
+        smaller type and as many columns as it takes; below them, one row, or as many as it takes."""
+        self._legend = (list(handles), list(labels), kwargs)
+        self._make_legend(fig, len(labels) if self.legend_below else 1)
+
+    def _make_legend(self, fig: Figure, columns: int) -> Legend:
+        assert self._legend is not None
+        handles, labels, kwargs = self._legend
+        for old in list(fig.legends):
+            old.remove()
+        where: dict[str, Any] = (
+            {"loc": "lower center", "frameon": False} if self.legend_below else {"loc": "upper left"}
+        )
+        return fig.legend(handles, labels, ncols=columns, borderaxespad=0.0, **where, **kwargs)
+
+    def _fit_legend(self, fig: Figure, renderer: RendererBase, width: float, height: float) -> Bbox | None:
+        """The extent of the figure's legend, made again with other columns while it does not fit
+        within `width` × `height` pixels (the columns estimated from its size, then counted one by one)."""
+        if not fig.legends:
+            return None
+        box = fig.legends[0].get_window_extent(renderer)
+        if self._legend is None:
+            return box
+        entries = len(self._legend[1])
+        columns = entries if self.legend_below else 1
+        if not self.legend_below and box.height > height:
+            self._legend[2]["fontsize"] = CROWDED_LEGEND_FONT
+            box = self._make_legend(fig, columns).get_window_extent(renderer)
+        while self.legend_below and box.width > width and columns > 1:
+            columns = max(1, min(columns - 1, int(columns * width / box.width)))
+            box = self._make_legend(fig, columns).get_window_extent(renderer)
+        while not self.legend_below and box.height > height and columns < entries:
+            columns = min(entries, max(columns + 1, math.ceil(columns * box.height / height)))
+            box = self._make_legend(fig, columns).get_window_extent(renderer)
+        return box
 
     def execute(self, fig: Figure) -> None:
         renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas
@@ -87,32 +180,35 @@ class MeasuredLayout(LayoutEngine):
         if not panels:
             return
         nrows, ncols = panels[0].get_subplotspec().get_gridspec().get_geometry()  # type: ignore[union-attr]
-        left = [0.0] * ncols
-        right = [0.0] * ncols
-        top = [0.0] * nrows
-        bottom = [0.0] * nrows
+        needs = _Margins([0.0] * ncols, [0.0] * ncols, [0.0] * nrows, [0.0] * nrows)
         for ax in panels:
             spec = ax.get_subplotspec()
             assert spec is not None
             out = overhang(ax, renderer, fig.dpi)
             rows, cols = spec.rowspan, spec.colspan
-            left[cols.start] = max(left[cols.start], out.left)
-            right[cols.stop - 1] = max(right[cols.stop - 1], out.right)
-            top[rows.start] = max(top[rows.start], out.top)
-            bottom[rows.stop - 1] = max(bottom[rows.stop - 1], out.bottom)
+            needs.left[cols.start] = max(needs.left[cols.start], out.left)
+            needs.right[cols.stop - 1] = max(needs.right[cols.stop - 1], out.right)
+            needs.top[rows.start] = max(needs.top[rows.start], out.top)
+            needs.bottom[rows.stop - 1] = max(needs.bottom[rows.stop - 1], out.bottom)
         width, height = fig.get_size_inches()
         dpi = fig.dpi
-        legend_width = max((lg.get_window_extent(renderer).width / dpi for lg in fig.legends), default=0.0)
         title = _suptitle(fig)
+        if title is not None:
+            wrap_to(title, (width - 2 * EDGE) * dpi, renderer)
         title_height = title.get_window_extent(renderer).height / dpi + PAD if title is not None else 0.0
-        margin_left = EDGE + left[0]
-        margin_right = EDGE + right[-1] + (legend_width + PAD if fig.legends else 0.0)
-        margin_top = EDGE + title_height + top[0]
-        margin_bottom = EDGE + bottom[-1]
-        wgap = _gap([right[c] + left[c + 1] for c in range(ncols - 1)], ncols)
-        hgap = _gap([bottom[r] + top[r + 1] for r in range(nrows - 1)], nrows)
-        panel_w = max((width - margin_left - margin_right - wgap * (ncols - 1)) / ncols, MIN_PANEL)
-        panel_h = max((height - margin_top - margin_bottom - hgap * (nrows - 1)) / nrows, MIN_PANEL)
+        room = ((width - 2 * EDGE) * dpi, (height - 2 * EDGE - title_height) * dpi)
+        legend = self._fit_legend(fig, renderer, *room)
+        beside = legend.width / dpi if legend is not None and not self.legend_below else 0.0
+        below = legend.height / dpi if legend is not None and self.legend_below else 0.0
+        outer = (
+            EDGE + title_height,
+            EDGE + (beside + PAD if beside else 0.0),
+            EDGE + (below + PAD if below else 0.0),
+        )
+        panel_w, panel_h, wgap, hgap = _grid(needs, outer, width, height)
+        if _wrap_titles(panels, panel_w, dpi, renderer, needs):
+            panel_w, panel_h, wgap, hgap = _grid(needs, outer, width, height)
+        margin_left, margin_top = EDGE + needs.left[0], outer[0] + needs.top[0]
         fig.subplots_adjust(
             left=margin_left / width,
             right=(margin_left + panel_w * ncols + wgap * (ncols - 1)) / width,
@@ -124,6 +220,46 @@ class MeasuredLayout(LayoutEngine):
         if title is not None:
             title.set_y(1.0 - EDGE / height)
             title.set_verticalalignment("top")
-        for legend in fig.legends:
-            x = (width - EDGE - legend_width) / width
-            legend.set_bbox_to_anchor((x, 1.0 - (EDGE + title_height) / height), transform=fig.transFigure)
+        for placed in fig.legends:
+            if self.legend_below:
+                placed.set_bbox_to_anchor((0.5, EDGE / height), transform=fig.transFigure)
+            else:
+                top = 1.0 - (EDGE + title_height) / height
+                placed.set_bbox_to_anchor(((width - EDGE - beside) / width, top), transform=fig.transFigure)
+
+
+def _wrap_titles(
+    panels: Sequence[Axes], width: float, dpi: float, renderer: RendererBase, needs: _Margins
+) -> bool:
+    """Wrap each panel title wider than its panel (`width` inches), adding the height it gains to its
+    row's top; returns whether some title was wrapped.
+
+    The measurement of a panel leaves a title's width out (it is centred over the panel, whose
+    width is not known yet), so titles are fitted once it is.
+    """
+    gains = [0.0] * len(needs.top)
+    for ax in panels:
+        spec = ax.get_subplotspec()
+        assert spec is not None
+        if ax.get_title():
+            row = spec.rowspan.start
+            gains[row] = max(gains[row], wrap_to(ax.title, width * dpi, renderer) / dpi)
+    for row, gained in enumerate(gains):
+        needs.top[row] += gained
+    return any(gains)
+
+
+def _grid(
+    needs: _Margins, outer: tuple[float, float, float], width: float, height: float
+) -> tuple[float, float, float, float]:
+    """(panel width, panel height, gap between columns, gap between rows) in inches, for panels
+    surrounded by `needs` in a figure with `outer` = (top, right, bottom) margins kept free."""
+    ncols, nrows = len(needs.left), len(needs.top)
+    top, right, bottom = outer
+    margin_left, margin_right = EDGE + needs.left[0], right + needs.right[-1]
+    margin_top, margin_bottom = top + needs.top[0], bottom + needs.bottom[-1]
+    wgap = _gap([needs.right[c] + needs.left[c + 1] for c in range(ncols - 1)], ncols)
+    hgap = _gap([needs.bottom[r] + needs.top[r + 1] for r in range(nrows - 1)], nrows)
+    panel_w = max((width - margin_left - margin_right - wgap * (ncols - 1)) / ncols, MIN_PANEL)
+    panel_h = max((height - margin_top - margin_bottom - hgap * (nrows - 1)) / nrows, MIN_PANEL)
+    return panel_w, panel_h, wgap, hgap

@@ -4,7 +4,6 @@ validation and test curves, learning-rate sensitivity with the rate chosen on va
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,18 +14,19 @@ from optbench.plain import value_at
 from optbench.plots.axes import (
     BAND_ALPHA,
     DIVERGED_MARKER,
-    NOTE_WIDTH,
     RAW_ALPHA,
     SINGLE,
     WIDE,
     add_legend,
     auto_log,
     legend_label,
+    log_y,
     mark_divergence,
     new_figure,
     point_markers,
     run_title,
     step_axis,
+    titled,
 )
 from optbench.plots.style import Style, optimizer_color, variant_styles
 from optbench.results import ExperimentResult, RunResult, Variant, variant_label
@@ -93,14 +93,17 @@ def _draw_accuracy_axis(ax: Axes, label: str, target: float = TARGET_ACCURACY) -
 
 
 def draw_seed_curves(
-    ax: Axes, variant: Variant, style: Style, column: str, smoothed: bool
+    ax: Axes, variant: Variant, style: Style, column: str, smoothed: bool, error: bool = False
 ) -> list[FloatArray]:
-    """One variant's curve: a single seed raw (faint) and smoothed, or the mean ± 1 std over seeds.
+    """One variant's curve: a single seed raw (faint) and smoothed, or the mean ± 1 std over seeds;
+    with `error`, an accuracy column is drawn as the error rate in per cent, 100 (1 − accuracy).
 
     Each seed is smoothed first and then averaged. Returns the arrays drawn (for the axis scale).
     """
     runs = variant.finished
     curves = [r.curve(column) for r in runs]
+    if error:
+        curves = [(s, 100.0 * (1.0 - v)) for s, v in curves]
     if smoothed:
         curves = [(s, smooth(v)) for s, v in curves]
     label = legend_label(variant)
@@ -135,11 +138,6 @@ def draw_seed_curves(
     return drawn
 
 
-def _titled(title: str, notes: Sequence[str]) -> str:
-    """A title with its notes below it, wrapped to NOTE_WIDTH characters a line."""
-    return "\n".join([title, *textwrap.wrap("; ".join(notes), NOTE_WIDTH)])
-
-
 def _seeds_note(variants: Sequence[Variant]) -> str:
     if any(len(v.finished) > 1 for v in variants):
         return "line: mean over seeds, band: ±1 std"
@@ -161,7 +159,7 @@ def training_loss_figure(
     if any(len(v.finished) == 1 for v in variants):
         notes.append("faint: raw minibatch loss")
     notes += [n for n in [_seeds_note(variants)] if n]
-    ax.set_title(_titled(f"{exp.name}: training loss", notes))
+    ax.set_title(titled(f"{exp.name}: training loss", notes))
     add_legend(fig, ax, outside=True)
     return fig
 
@@ -170,14 +168,21 @@ def heldout_figure(
     exp: ExperimentResult, variants: Sequence[Variant], styles: Sequence[Style], metric: str
 ) -> Figure:
     """Accuracy (metric "acc") or loss ("loss") on the validation split and on the test set, side by
-    side on a shared value axis: choices are made on the left panel, the right one is held out."""
-    sets = _heldout_sets([r for v in variants for r in v.finished]) or [HELDOUT[1]]
+    side on a shared value axis: choices are made on the left panel, the right one is held out.
+
+    Accuracy is drawn as its error rate, 1 − accuracy in per cent, on a log axis (`_error_axis`).
+    """
+    runs = [r for v in variants for r in v.finished]
+    sets = _heldout_sets(runs) or [HELDOUT[1]]
+    error = metric == "acc" and _errors_positive(runs, sets)
     fig, axes = new_figure(SINGLE if len(sets) == 1 else WIDE, 1, len(sets))
     drawn: list[FloatArray] = []
     for ax, (prefix, name, _, _) in zip(axes, sets):
         for variant, style in zip(variants, styles):
-            drawn += draw_seed_curves(ax, variant, style, f"{prefix}_{metric}", smoothed=False)
-        if metric == "acc":
+            drawn += draw_seed_curves(ax, variant, style, f"{prefix}_{metric}", smoothed=False, error=error)
+        if error:
+            _error_axis(ax, f"{name} error (%), log scale", exp.target_accuracy)
+        elif metric == "acc":
             _draw_accuracy_axis(ax, f"{name} accuracy", exp.target_accuracy)
         else:
             step_axis(ax)
@@ -189,11 +194,36 @@ def heldout_figure(
             auto_log(ax, drawn)
     if len(sets) > 1:
         axes[1].sharey(axes[0])
-    what = "accuracy" if metric == "acc" else "loss"
+    what = "error, 1 − accuracy" if error else ("accuracy" if metric == "acc" else "loss")
     note = _seeds_note(variants)
-    fig.suptitle(_titled(f"{exp.name}: held-out {what}", [note] if note else []))
+    fig.suptitle(titled(f"{exp.name}: held-out {what}", [note] if note else []))
     add_legend(fig, axes[-1], outside=True)
     return fig
+
+
+def _errors_positive(runs: Sequence[RunResult], sets: Sequence[tuple[str, str, str, str]]) -> bool:
+    """Whether every accuracy drawn is below 1, so that every error rate has a place on a log axis."""
+    values = [r.curve(f"{prefix}_acc")[1] for r in runs for prefix, *_ in sets]
+    finite = [v[np.isfinite(v)] for v in values]
+    return any(v.size for v in finite) and all(bool(np.all(v < 1.0)) for v in finite)
+
+
+def _error_axis(ax: Axes, label: str, target: float = TARGET_ACCURACY) -> None:
+    """A log axis of error rates in per cent, with the target accuracy as the error it allows.
+
+    A log axis of the error gives each halving of the error the same height: curves at 97 and
+    97.5 % accuracy (3 and 2.5 % error) stand apart, while one at 50 % stays on the same axis.
+    """
+    ax.axhline(
+        100.0 * (1.0 - target),
+        color="0.3",
+        linestyle=":",
+        linewidth=1.2,
+        label=f"target {target:.0%} accuracy",
+    )
+    log_y(ax)
+    step_axis(ax)
+    ax.set_ylabel(label)
 
 
 def lr_groups(exp: ExperimentResult, variants: Sequence[Variant]) -> list[tuple[str, list[Variant]]]:
@@ -211,10 +241,38 @@ CHOSEN_MARKER: dict[str, Any] = {
     "linestyle": "none",
 }
 """The learning rate each group's selection picks, in the lr-sensitivity figure."""
+PARTLY_DIVERGED_MARKER: dict[str, Any] = {
+    "marker": "o",
+    "markersize": 12,
+    "markerfacecolor": "white",
+    "markeredgewidth": 2.2,
+    "linestyle": "none",
+    "zorder": 4,
+}
+"""A learning rate at which some seeds diverged: its point, the mean of the others, drawn hollow."""
 
 
 def _final(variant: Variant, metric: str) -> tuple[float, float]:
     return mean_std([getattr(r, metric) for r in variant.finished if r.state == "completed"])
+
+
+PartlyDiverged = tuple["Axes", float, float, int, int, str]
+"""A rate at which some seeds diverged: (its panel, lr, the others' mean, seeds diverged, seeds, colour)."""
+
+
+def _mark_partly_diverged(legend_ax: Axes, points: Sequence[PartlyDiverged]) -> None:
+    """Draw hollow the points of rates where some seeds diverged, with a legend entry that says how
+    many (`k of n seeds diverged`); where the counts differ, each point says its own (`k/n`)."""
+    counts = sorted({(k, n) for _, _, _, k, n, _ in points})
+    for ax, lr, mean, k, n, color in points:
+        ax.plot([lr], [mean], markeredgecolor=color, **PARTLY_DIVERGED_MARKER)
+        if len(counts) > 1:
+            ax.annotate(f"{k}/{n}", (lr, mean), xytext=(8, 6), textcoords="offset points", color=color)
+    if counts:
+        (k, n), *others = counts
+        what = "k/n seeds" if others else f"{k} of {n} seeds"
+        label = f"{what} diverged (○: the rest)"
+        legend_ax.plot([], [], markeredgecolor="0.3", label=label, **PARTLY_DIVERGED_MARKER)
 
 
 def lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) -> Figure:
@@ -223,6 +281,10 @@ def lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) ->
     The accuracy panel shows validation accuracy when the runs hold a split out, with each group's
     best rate marked ★ (the rate a report chooses) and the test accuracy dashed beside it as the
     held-out result; without a split it shows test accuracy, and the mark says so.
+
+    A point is the mean over the seeds that completed: where some seeds of a rate diverged, it is
+    drawn hollow and the legend says how many (`PARTLY_DIVERGED_MARKER`); where all did, the rate
+    has no point and an × on the bottom edge.
     """
     from matplotlib.ticker import PercentFormatter
 
@@ -235,17 +297,21 @@ def lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) ->
     if validation:
         panels.append((ax_acc, "final_test_acc", "--"))
     drawn_loss: list[FloatArray] = []
-    any_diverged = False
+    all_diverged = False
+    partly: list[PartlyDiverged] = []
     for (label, members), style in zip(groups, styles):
         for ax, metric, linestyle in panels:
             lrs, means, stds, diverged_lrs = [], [], [], []
+            marked: list[tuple[float, float, int, int]] = []
             for v in members:
                 mean, std = _final(v, metric)
                 if math.isfinite(mean):
                     lrs.append(v.lr)
                     means.append(mean)
                     stds.append(std)
-                if v.diverged:
+                    if v.diverged:
+                        marked.append((v.lr, mean, len(v.diverged), len(v.finished)))
+                elif v.diverged:
                     diverged_lrs.append(v.lr)
             held_out = metric == "final_test_acc" and validation
             ax.errorbar(
@@ -263,8 +329,10 @@ def lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) ->
             if metric == chooser and means:
                 best = int(np.argmax(means))
                 ax.plot([lrs[best]], [means[best]], color=style.color, **CHOSEN_MARKER)
+            if not held_out:
+                partly += [(ax, lr, mean, k, n, style.color) for lr, mean, k, n in marked]
             if diverged_lrs and not held_out:
-                any_diverged = True
+                all_diverged = True
                 ax.plot(
                     diverged_lrs,
                     [0.02] * len(diverged_lrs),
@@ -279,8 +347,9 @@ def lr_sensitivity_figure(exp: ExperimentResult, variants: Sequence[Variant]) ->
     ax_acc.plot([], [], color="0.3", label=chosen, **CHOSEN_MARKER)
     if validation:
         ax_acc.plot([], [], color="0.3", linestyle="--", alpha=0.55, label="test accuracy (held out)")
-    if any_diverged:
-        ax_acc.plot([], [], color="0.3", label="diverged (at least one seed)", **DIVERGED_MARKER)
+    _mark_partly_diverged(ax_acc, partly)
+    if all_diverged:
+        ax_acc.plot([], [], color="0.3", label="every seed diverged", **DIVERGED_MARKER)
     for ax in (ax_acc, ax_loss):
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")

@@ -2,9 +2,8 @@
 score against its learning rate, the chosen settings' learning curves; and the performance profile
 of several studies.
 
-Each optimizer keeps its colour from `plots.style`. These figures have fixed margins, not a
-constrained layout: they are drawn for every study of a suite, and a solver run per figure would
-cost more than the drawing.
+Each optimizer keeps its colour from `plots.style`, and a panel of its own in the figures that
+compare trials. A study's figures are placed by `placement`; the profile keeps fixed margins.
 """
 
 from __future__ import annotations
@@ -19,16 +18,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optbench.plots.axes import (
+    BAND_ALPHA,
     DPI,
     MINOR_LABEL_RATIO,
     PANEL,
     SINGLE,
+    add_legend,
     auto_log,
+    figure_legend,
     label_log_axis,
+    new_figure,
     point_markers,
     rc_style,
     save_png,
     step_axis,
+    titled,
 )
 from optbench.plots.functions import function_loss_figure
 from optbench.plots.style import Style, optimizer_color
@@ -61,14 +65,9 @@ LEGEND_WRAP = 30
 LOG_TRIALS = 10
 """The number-of-trials axis turns logarithmic from this many trials on (as in Dodge et al. 2019)."""
 PANEL_COLUMNS = 3
-"""tune_scores.png puts at most this many optimizers' panels side by side (four go in two rows of two)."""
-EXPECTED_BAND_ALPHA = 0.12
-"""Opacity of the ±1 std bands of expected_max.png, lighter than elsewhere: at small n they overlap."""
-DEFAULT_OFFSET = 0.012
-"""Trial 0 markers sit on the left edge of expected_max.png, each optimizer's this much (a fraction of
-the axis width) right of the one before, so that equal defaults do not hide each other."""
+"""A study's figures put at most this many optimizers' panels side by side (four go in two rows of two)."""
 PANEL_HEIGHT = 0.8 * PANEL
-"""Height in inches of one panel of tune_scores.png."""
+"""Height in inches of one optimizer's panel."""
 DEFAULT_MARKER: dict[str, Any] = {
     "marker": "D",
     "markersize": 8,
@@ -176,72 +175,119 @@ def _value_axis(ax: Axes, tune: TuneResult, values: Sequence[FloatArray]) -> Non
         auto_log(ax, values)
 
 
+def _leading(value: float) -> int:
+    """The leading digit of a positive number: 2 for 20 and 0.2."""
+    return round(value / 10.0 ** math.floor(math.log10(value))) if value > 0 else 0
+
+
 def _trials_axis(ax: Axes, n_max: int) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     if n_max >= LOG_TRIALS:
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if value in (2, 5) else ""))
+        marked = FuncFormatter(lambda value, _: f"{value:g}" if _leading(value) in (2, 5) else "")
+        ax.xaxis.set_minor_formatter(marked)
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(0.9 if n_max >= LOG_TRIALS else 0.5, n_max * 1.1 if n_max >= LOG_TRIALS else n_max + 0.5)
 
 
-def _notes(tune: TuneResult) -> list[str]:
-    left_out = sum(tune.random_scores(o)[1] for o in tune.optimizers)
-    notes = [
-        "band: ±1 std within the scores seen",
-        "◇ at the left edge: trial 0 (the defaults; ▼▲ with its value: beyond the axis)",
-    ]
-    if left_out:
-        notes.append(f"{left_out} trial{'s' if left_out > 1 else ''} without a score left out")
-    if tune.sampler == "tpe":
-        notes.append("tpe: the trials are not independent draws, the curves describe the trials seen")
-    return notes
+def _random_text(tune: TuneResult, optimizer: str) -> str:
+    """`7 random + defaults`: the trials an optimizer's curve of expected_max.png is drawn from, and
+    those left out of it for want of a score."""
+    scored, left_out = tune.random_scores(optimizer)
+    defaults = " + defaults" if tune.default(optimizer) is not None else ""
+    missing = f" ({left_out} unscored)" if left_out else ""
+    return f"{len(scored)} random{defaults}{missing}"
 
 
 def expected_max_figure(tune: TuneResult) -> Figure:
-    """E[best score of n random trials] against n (Dodge et al. 2019), one line and ±1 std band per
-    optimizer, trial 0 (the defaults, no random draw) marked ◇ on the left edge at its score.
+    """E[best score of n random trials] against n (Dodge et al. 2019): a panel per optimizer on a
+    shared value axis, with its line, its ±1 std band and its trial 0 (the defaults, no random draw)
+    marked ◇ on the left edge at its score; the other optimizers' lines in grey behind, to compare.
 
     The value axis is fitted to the curves, the figure's subject (the bands do not widen it); a
     default outside it sits on the edge it lies beyond, as a triangle pointing out, with its value.
     """
-    better = "higher" if tune.maximise else "lower"
-    title = f"{tune.experiment.name}: the expected best of n random trials (Dodge et al. 2019)"
-    fig, ax, margins = _one_panel(title, [f"score: {tune.score_name}, {better} is better", *_notes(tune)])
+    optimizers = tune.optimizers
+    fig, axes = _optimizer_panels(len(optimizers), sharex=True)
     shift, label = _score_axis(tune)
-    curves: list[FloatArray] = []
-    n_max = 1
-    for optimizer in tune.optimizers:
-        mean, std = tune.expected_max(optimizer)
+    curves = {o: tune.expected_max(o) for o in optimizers}
+    drawn = [mean - shift for mean, _ in curves.values() if mean.size]
+    n_max = max((mean.size for mean, _ in curves.values()), default=1)
+    for ax, optimizer in zip(axes, optimizers):
+        mean, std = curves[optimizer]
         color = optimizer_color(optimizer)
+        for other, (other_mean, _) in curves.items():
+            if other != optimizer and other_mean.size:
+                n = np.arange(1, other_mean.size + 1, dtype=np.float64)
+                ax.plot(n, other_mean - shift, **OTHERS_LINE)
+        ax.set_title(f"{optimizer}: {_random_text(tune, optimizer)}", color=color, fontsize=11)
         if not mean.size:
-            ax.plot([], [], color=color, label=f"{optimizer} (no trial with a score)")
+            ax.text(0.5, 0.5, "no random trial with a score", transform=ax.transAxes, ha="center")
             continue
         n = np.arange(1, mean.size + 1, dtype=np.float64)
         y = mean - shift
-        left_out = tune.random_scores(optimizer)[1]
-        note = f", {left_out} left out" if left_out else ""
-        ax.plot(n, y, color=color, label=f"{optimizer} ({mean.size} trials{note})", **point_markers(n.size))
+        ax.plot(n, y, color=color, zorder=3, **point_markers(n.size))
         scores = np.asarray(tune.random_scores(optimizer)[0]) - shift
-        low, high = np.clip(y - std, scores.min(), None), np.clip(y + std, None, scores.max())
-        _band(ax, n, low, high, color)
-        curves.append(y)
-        n_max = max(n_max, mean.size)
-    ax.plot([], [], color="0.3", label="trial 0 (defaults)", **DEFAULT_MARKER)
-    _trials_axis(ax, n_max)
-    _value_axis(ax, tune, curves)
-    if ax.get_yscale() == "log":
-        label_log_axis(ax)  # the limits save_png will give it, known now so that defaults beyond show so
-    elif curves:
-        _fit_to(ax, np.concatenate(curves))
-    _draw_defaults(ax, tune, shift)
-    ax.set_xlabel("number of random trials n")
-    ax.set_ylabel(f"{label}: expected best of n")
-    _legend_right(fig, ax, margins)
+        _band(ax, n, np.clip(y - std, scores.min(), None), np.clip(y + std, None, scores.max()), color)
+    for ax in axes[len(optimizers) :]:
+        ax.set_visible(False)
+    _trials_axis(axes[0], n_max)
+    _value_axis(axes[0], tune, drawn)
+    if axes[0].get_yscale() == "log":
+        label_log_axis(axes[0])  # the limits save_png will give it, known now so that defaults beyond show so
+    elif drawn:
+        _fit_to(axes[0], np.concatenate(drawn))
+    beyond = [_draw_default(ax, tune, optimizer, shift) for ax, optimizer in zip(axes, optimizers)]
+    _label_panels(axes, len(optimizers), "number of random trials n", label)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    keys = {
+        "expected best of n random trials": Line2D([], [], color="0.3", **point_markers(1)),
+        "±1 std (within the scores seen)": Patch(color="0.3", alpha=BAND_ALPHA, linewidth=0),
+    }
+    if len(optimizers) > 1:
+        keys["the other optimizers"] = Line2D([], [], **OTHERS_LINE)
+    default = "trial 0, the defaults" + (" (▼▲ with its value: beyond the axis)" if any(beyond) else "")
+    keys[default] = Line2D([], [], color="0.3", **DEFAULT_MARKER)
+    figure_legend(fig, list(keys.values()), list(keys))
+    better = "higher" if tune.maximise else "lower"
+    notes = [f"{better} is better"]
+    if tune.sampler == "tpe":
+        notes.append("tpe: the trials are not independent draws, the curves describe the trials seen")
+    fig.suptitle(f"{tune.experiment.name}: the expected best of n random trials ({'; '.join(notes)})")
     return fig
+
+
+OTHERS_LINE: dict[str, Any] = {"color": "0.72", "linewidth": 1.2, "zorder": 1}
+"""The other optimizers' lines, behind an optimizer's own in its panel of expected_max.png."""
+
+
+def _optimizer_panels(count: int, sharex: bool = False) -> tuple[Figure, list[Axes]]:
+    """A figure of one panel per optimizer on a shared value axis: one panel of a slide's size with
+    its legend beside it, or a grid of up to PANEL_COLUMNS a row (four: two rows of two) with its
+    legend under it."""
+    if count <= 1:
+        return new_figure(SINGLE, sharey=True)
+    ncols = 2 if count == 4 else min(count, PANEL_COLUMNS)
+    nrows = math.ceil(count / ncols)
+    size = (ncols * PANEL + 0.8, nrows * PANEL_HEIGHT + 1.5)
+    return new_figure(size, nrows, ncols, legend_below=True, sharex=sharex, sharey=True)
+
+
+def _label_panels(axes: Sequence[Axes], count: int, xlabel: str, ylabel: str) -> None:
+    """Axis labels on the outer panels of a grid of `count` panels: the value axis on the first of
+    each row, the x axis under the last panel of each column."""
+    ncols = axes[0].get_subplotspec().get_gridspec().get_geometry()[1]  # type: ignore[union-attr]
+    for i, ax in enumerate(axes[:count]):
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
+        if i + ncols >= count:
+            ax.set_xlabel(xlabel)
+            ax.xaxis.set_tick_params(labelbottom=True)
 
 
 def _band(ax: Axes, x: FloatArray, low: FloatArray, high: FloatArray, color: str) -> None:
@@ -249,7 +295,7 @@ def _band(ax: Axes, x: FloatArray, low: FloatArray, high: FloatArray, color: str
     from matplotlib.collections import PolyCollection
 
     outline = np.column_stack([np.concatenate([x, x[::-1]]), np.concatenate([low, high[::-1]])])
-    band = PolyCollection([outline], facecolors=color, alpha=EXPECTED_BAND_ALPHA, linewidths=0)
+    band = PolyCollection([outline], facecolors=color, alpha=BAND_ALPHA, linewidths=0)
     ax.add_collection(band, autolim=False)
 
 
@@ -266,47 +312,33 @@ def _fit_to(ax: Axes, values: FloatArray) -> None:
     ax.set_ylim(low - pad, high + pad)
 
 
-def _draw_defaults(ax: Axes, tune: TuneResult, shift: float) -> None:
-    """Each optimizer's trial 0 on the left edge: ◇ at its score, or ▼/▲ on the bottom/top edge with its
-    value when the score lies beyond the axis."""
+def _draw_default(ax: Axes, tune: TuneResult, optimizer: str, shift: float) -> bool:
+    """An optimizer's trial 0 on the left edge: ◇ at its score, or ▼/▲ on the bottom/top edge with its
+    value when the score lies beyond the axis (then returns True)."""
+    default = tune.default(optimizer)
+    if default is None or not default.finite:
+        return False
     low, high = ax.get_ylim()
-    beyond = {True: 0, False: 0}
-    for index, optimizer in enumerate(tune.optimizers):
-        default = tune.default(optimizer)
-        if default is None or not default.finite:
-            continue
-        value = default.score - shift
-        x = DEFAULT_OFFSET * index
-        color = optimizer_color(optimizer)
-        if low <= value <= high:
-            ax.plot([x], [value], color=color, transform=ax.get_yaxis_transform(), clip_on=False, zorder=5,
-                    **DEFAULT_MARKER)  # fmt: skip
-            continue
-        below = value < low
-        stacked = BEYOND_SPACING * beyond[below]
-        beyond[below] += 1
-        ax.plot(
-            [x],
-            [0.0 if below else 1.0],
-            color=color,
-            transform=ax.transAxes,
-            clip_on=False,
-            zorder=5,
-            **{**DEFAULT_MARKER, "marker": "v" if below else "^"},
-        )
-        ax.annotate(
-            _default_value(tune, default.score),
-            (x, 0.0 if below else 1.0),
-            xycoords="axes fraction",
-            xytext=(7, 3 + stacked if below else -10 - stacked),
-            textcoords="offset points",
-            color=color,
-            fontsize=8,
-        )
-
-
-BEYOND_SPACING = 9
-"""Points between the values written beside defaults beyond the same edge, so that they do not overlap."""
+    value = default.score - shift
+    color = optimizer_color(optimizer)
+    if low <= value <= high:
+        ax.plot([0.0], [value], color=color, transform=ax.get_yaxis_transform(), clip_on=False, zorder=5,
+                **DEFAULT_MARKER)  # fmt: skip
+        return False
+    below = value < low
+    edge = 0.0 if below else 1.0
+    marker = {**DEFAULT_MARKER, "marker": "v" if below else "^"}
+    ax.plot([0.0], [edge], color=color, transform=ax.transAxes, clip_on=False, zorder=5, **marker)
+    ax.annotate(
+        _default_value(tune, default.score),
+        (0.0, edge),
+        xycoords="axes fraction",
+        xytext=(7, 3 if below else -10),
+        textcoords="offset points",
+        color=color,
+        fontsize=8,
+    )
+    return True
 
 
 def _default_value(tune: TuneResult, score: float) -> str:
@@ -404,29 +436,26 @@ def _search_range_axis(ax: Axes, bounds: tuple[float, float] | None, x: FloatArr
 def tune_scores_figure(tune: TuneResult) -> Figure:
     """Every trial's score against its learning rate (or first searched key), a panel per optimizer
     on a shared value axis; ★ the trial chosen on validation, ◇ trial 0, × trials without a score."""
+    from matplotlib.lines import Line2D
+
     optimizers = tune.optimizers
-    ncols = 2 if len(optimizers) == 4 else max(1, min(len(optimizers), PANEL_COLUMNS))
-    nrows = max(1, math.ceil(len(optimizers) / ncols))
-    margins = Margins(top=0.8, bottom=1.25, hspace=0.9)
-    size = (ncols * PANEL + 1.2, nrows * PANEL_HEIGHT + margins.top + margins.bottom)
-    fig, axes = _fixed_figure(size, nrows, ncols, margins, sharey=True)
+    fig, axes = _optimizer_panels(len(optimizers))
     shift, label = _score_axis(tune)
     drawn = [_draw_trials(ax, tune, optimizer, shift) for ax, optimizer in zip(axes, optimizers)]
     for ax in axes[len(optimizers) :]:
         ax.set_visible(False)
     _value_axis(axes[0], tune, drawn)
-    for row in range(nrows):
-        axes[row * ncols].set_ylabel(label)
-    proxies = axes[0]
-    proxies.plot([], [], color="0.3", label="a trial", **TRIAL_MARKER)
-    proxies.plot([], [], color="0.3", label="trial 0 (defaults)", **DEFAULT_MARKER)
+    ncols = axes[0].get_subplotspec().get_gridspec().get_geometry()[1]  # type: ignore[union-attr]
+    for ax in axes[::ncols]:
+        ax.set_ylabel(label)
     chooser = "best on validation" if tune.kind == "dataset" else "lowest f"
-    proxies.plot([], [], color="0.3", label=f"chosen ({chooser})", **CHOSEN_MARKER)
-    proxies.plot(
-        [], [], color="0.3", label="no score (diverged or failed), on the bottom edge", **UNSCORED_MARKER
-    )
-    handles, labels = proxies.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncols=len(labels), frameon=False)
+    keys = {
+        "a trial": Line2D([], [], color="0.3", **TRIAL_MARKER),
+        "trial 0 (defaults)": Line2D([], [], color="0.3", **DEFAULT_MARKER),
+        f"chosen ({chooser})": Line2D([], [], color="0.3", **CHOSEN_MARKER),
+        "no score (diverged or failed), on the bottom edge": Line2D([], [], color="0.3", **UNSCORED_MARKER),
+    }
+    figure_legend(fig, list(keys.values()), list(keys))
     better = "higher" if tune.maximise else "lower"
     fig.suptitle(f"{tune.experiment.name}: {tune.score_name} of every trial ({better} is better)")
     return fig
@@ -485,7 +514,8 @@ def final_curves_figure(tune: TuneResult) -> Figure:
     else:
         title = f"{tune.experiment.name}: the chosen trials (no final reruns)"
         notes = ["the runs of each chosen trial"]
-    fig, ax, margins = _one_panel(title, notes)
+    fig, (ax,) = new_figure(SINGLE)
+    ax.set_title(titled(title, notes))
     column = COLUMNS[tune.metric]
     drawn: list[FloatArray] = []
     for optimizer, trial, final in shown:
@@ -496,7 +526,7 @@ def final_curves_figure(tune: TuneResult) -> Figure:
     _value_axis(ax, tune, drawn)
     step_axis(ax)
     ax.set_ylabel(SCORE_NAMES[tune.metric])
-    _legend_right(fig, ax, margins)
+    add_legend(fig, ax, outside=True)
     return fig
 
 
