@@ -36,8 +36,8 @@ class SweepProgress:
     def update(self, n: int = 1) -> None:
         """`n` more runs are done."""
 
-    def finished(self, run_id: str, status: dict[str, Any]) -> None:
-        """The run `run_id` ended with `status`."""
+    def finished(self, run_id: str, status: dict[str, Any], test: bool = True) -> None:
+        """The run `run_id` ended with `status`; its test accuracy is not shown unless `test`."""
 
     def close(self) -> None:
         """The sweep is over."""
@@ -61,8 +61,9 @@ class _Lines(SweepProgress):
     def update(self, n: int = 1) -> None:
         self.n += n
 
-    def finished(self, run_id: str, status: dict[str, Any]) -> None:
-        print(f"[{self.n}/{self.total}] {status_line(run_id, status)}", file=self.stream, flush=True)
+    def finished(self, run_id: str, status: dict[str, Any], test: bool = True) -> None:
+        line = status_line(run_id, status, test)
+        print(f"[{self.n}/{self.total}] {line}", file=self.stream, flush=True)
 
 
 def _columns() -> int:
@@ -90,7 +91,7 @@ class _Bar(SweepProgress):
     def update(self, n: int = 1) -> None:
         self.tqdm.update(n)
 
-    def finished(self, run_id: str, status: dict[str, Any]) -> None:
+    def finished(self, run_id: str, status: dict[str, Any], test: bool = True) -> None:
         left = _columns() - self.meter
         room = min(left - MIN_BAR, left // 2)  # the bar keeps at least half of what is left
         self.tqdm.set_postfix_str(shorten(f"{run_id}: {status.get('status')}", room), refresh=True)

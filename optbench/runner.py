@@ -99,6 +99,16 @@ def _check_data(exps: Sequence[Experiment]) -> None:
         train.cached_dataset(name, data_dir)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What a sweep's progress shows beyond its own runs: `planned`, the runs of the whole command
+    when it is one of several sweeps (the bar counts to it from the start), and `validation_only`,
+    the runs whose test accuracy it leaves out (a study's trials, chosen on validation alone)."""
+
+    planned: int | None = None
+    validation_only: frozenset[str] = frozenset()
+
+
 def run_experiment(
     exp: Experiment,
     out: Path,
@@ -106,9 +116,10 @@ def run_experiment(
     force: bool = False,
     progress: bool = True,
     scheduler: Scheduler | None = None,
+    shown: Shown = Shown(),
 ) -> SweepResult:
     """Execute every run of `exp` not yet finished; keep summary.csv current after each one."""
-    (result,) = run_experiments([exp], out, jobs, force, progress, scheduler)
+    (result,) = run_experiments([exp], out, jobs, force, progress, scheduler, shown)
     return result
 
 
@@ -119,6 +130,7 @@ def run_experiments(
     force: bool = False,
     progress: bool = True,
     scheduler: Scheduler | None = None,
+    shown: Shown = Shown(),
 ) -> list[SweepResult]:
     """Execute the unfinished runs of several experiments as one sweep, longest runs first.
 
@@ -129,10 +141,10 @@ def run_experiments(
     """
     if scheduler is None:
         _check_data(exps)
-        return _run_sweep(exps, out, force, progress, lambda runs: make_executor(jobs, runs))
+        return _run_sweep(exps, out, force, progress, shown, lambda runs: make_executor(jobs, runs))
     cluster = connect(scheduler)
     try:
-        return _run_sweep(exps, out, force, progress, lambda runs: cluster)
+        return _run_sweep(exps, out, force, progress, shown, lambda runs: cluster)
     finally:
         cluster.shutdown(cancel=True)  # done already, unless the sweep never began
 
@@ -142,6 +154,7 @@ def _run_sweep(
     out: Path,
     force: bool,
     progress: bool,
+    shown: Shown,
     make: Callable[[int], Executor],
 ) -> list[SweepResult]:
     """The sweep of `run_experiments`, its executor made by `make(number of runs to execute)`."""
@@ -179,14 +192,14 @@ def _run_sweep(
         ordered = [run_folder for _, _, run_folder in sorted(todo)]
         total = sum(len(exp.runs) for exp in exps)
         name = exps[0].name if len(exps) == 1 else f"{len(exps)} experiments"
-        bar = progress_bar(total, total - len(ordered), name, progress)
+        bar = progress_bar(max(total, shown.planned or 0), total - len(ordered), name, progress)
 
         def record(run_folder: Path, status: dict[str, Any]) -> None:
             index, run = owner[run_folder]
             statuses[index][run.run_id] = status
             summaries[index].update(run.run_id, status)
             bar.update(1)
-            bar.finished(run.run_id, status)
+            bar.finished(run.run_id, status, test=run.run_id not in shown.validation_only)
 
         sweep = _Sweep(owner, [exp.command for exp in exps], record, progress, force)
         interrupted = False
