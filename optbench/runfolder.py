@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -50,8 +51,32 @@ def experiment_dir(out: Path, experiment: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OptbenchError(f"{folder}: cannot create the results folder: {exc.strerror or exc}") from None
+        why = _why_not_created(folder, exc)
+        raise OptbenchError(
+            f"{folder}: cannot create the results folder: {why}; choose another --out"
+        ) from None
     return folder
+
+
+def _why_not_created(folder: Path, exc: OSError) -> str:
+    """Why `mkdir -p folder` failed, said of the deepest part of the path that exists.
+
+    The system's own words alone mislead: creating /proc/x says "No such file or directory" of a
+    folder that was to be created.
+    """
+    reason = exc.strerror or str(exc)
+    found = next(p for p in folder.parents if os.path.lexists(p))  # the root always exists
+    if found.is_symlink() and not found.exists():
+        return f"{found} is a link to {os.readlink(found)}, which does not exist"
+    if not found.is_dir():
+        return f"{found} is a file, not a folder"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"no permission to create a folder in {found} ({reason})"
+    if exc.errno == errno.EROFS:
+        return f"{found} is on a read-only file system"
+    if exc.errno == errno.ENOENT:  # the folder that exists refuses new entries: /proc, /sys
+        return f"{found} accepts no new folders ({reason})"
+    return f"{reason} (in {found})"
 
 
 def remove_stale_staging(runs_dir: Path) -> None:
