@@ -100,6 +100,14 @@ SCHEDULER_FILE_OPT = click.option(
     default=None,
     help="Like --scheduler, the address read from the file `dask scheduler --scheduler-file` wrote.",
 )
+WORKER_TIMEOUT_OPT = click.option(
+    "--worker-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    default=None,
+    help="On a Dask cluster, give up (exit 1) when runs have waited this long for want of a worker.  "
+    "[default: wait, saying so every minute]",
+)
 
 
 def workers_of(jobs: int | None) -> int:
@@ -117,6 +125,7 @@ class RunOptions:
     jobs: int | None = None
     scheduler_address: str | None = None
     scheduler_file: Path | None = None
+    worker_timeout: float | None = None
 
     @property
     def workers(self) -> int:
@@ -129,23 +138,31 @@ class RunOptions:
 
         if self.scheduler_address and self.scheduler_file:
             raise UsageError("give --scheduler or --scheduler-file, not both")
+        timeout = self.worker_timeout
         if self.scheduler_file is not None:
-            return Scheduler(file=self.scheduler_file)
+            return Scheduler(file=self.scheduler_file, worker_timeout_s=timeout)
         address = self.scheduler_address or os.environ.get(SCHEDULER_ENV)
-        return Scheduler(address=address) if address else None
+        if address:
+            return Scheduler(address=address, worker_timeout_s=timeout)
+        if timeout is not None:
+            raise UsageError(
+                "--worker-timeout: applies to a Dask cluster: give --scheduler, --scheduler-file or "
+                f"${SCHEDULER_ENV}"
+            )
+        return None
 
 
 def running(prints: str, *, force: bool = True, sweep: bool = False) -> Callable[[F], F]:
     """The options of a command that runs experiments, handed to it as one `RunOptions`, `opts`:
     --out, --force (unless `force` is false), --dry-run (which prints `prints`), -q, and for a sweep
-    (`sweep`) --jobs, --scheduler and --scheduler-file."""
+    (`sweep`) --jobs, --scheduler, --scheduler-file and --worker-timeout."""
     options = [
         OUT_OPT,
         *([jobs_option("Runs executed")] if sweep else []),
         *([click.option("--force", is_flag=True, help="Rerun runs that already finished.")] if force else []),
         click.option("--dry-run", is_flag=True, help=f"Print {prints} and write nothing."),
         QUIET_OPT,
-        *([SCHEDULER_OPT, SCHEDULER_FILE_OPT] if sweep else []),
+        *([SCHEDULER_OPT, SCHEDULER_FILE_OPT, WORKER_TIMEOUT_OPT] if sweep else []),
     ]
     names = {field.name for field in dataclasses.fields(RunOptions)}
 

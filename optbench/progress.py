@@ -2,7 +2,8 @@
 
 On a terminal a sweep shows a tqdm bar of its runs, the last finished one named beside it, and a
 lone run executing in this process shows a bar of its steps under it; where stderr is no terminal
-(CI, nohup, `| tee`) a sweep prints one line per finished run instead. -q shows none of them.
+(CI, nohup, `| tee`) a sweep prints one line per finished run instead. -q shows none of them, but
+a notice that the sweep cannot go on (`note`) is shown all the same.
 """
 
 from __future__ import annotations
@@ -111,6 +112,16 @@ def progress_bar(
     if not stream.isatty():
         return _Lines(total, done, stream)
     return _Bar(total, done, name, stream)
+
+
+def note(message: str, stream: TextIO | None = None) -> None:
+    """A line on stderr while a sweep may show its bar (above the bar on a terminal), even with -q:
+    a notice that the sweep cannot go on (it waits for a worker) is no progress to hide."""
+    stream = stream or sys.stderr
+    if stream.isatty() and "tqdm" in sys.modules:
+        _tqdm().write(message, file=stream)
+    else:
+        print(message, file=stream, flush=True)
 
 
 def step_bar(run: RunConfig, enabled: bool, stream: TextIO | None = None) -> Any:

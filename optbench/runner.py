@@ -32,7 +32,7 @@ from optbench.errors import UsageError
 from optbench.executors import Event, Executor, Scheduler, connect, make_executor
 from optbench.files import FolderLock
 from optbench.layout import METRICS_FILE, RUNS_DIR, is_finished, read_status
-from optbench.progress import progress_bar, step_bar
+from optbench.progress import note, progress_bar, step_bar
 from optbench.runfolder import RunWriter, experiment_dir, remove_stale_staging
 from optbench.signals import STOP_SIGNALS, stop_signals_blocked
 from optbench.summary import Summary
@@ -109,6 +109,14 @@ class Shown:
     validation_only: frozenset[str] = frozenset()
 
 
+def _unfinished(exps: Sequence[Experiment], out: Path, force: bool) -> int:
+    """How many runs of the sweep are to execute, as their folders say now (nothing is written)."""
+    runs = {(exp.name, run.run_id) for exp in exps for run in exp.runs}
+    if force:
+        return len(runs)
+    return sum(1 for name, run_id in runs if not is_finished(read_status(out / name / RUNS_DIR / run_id)))
+
+
 def run_experiment(
     exp: Experiment,
     out: Path,
@@ -136,14 +144,18 @@ def run_experiments(
 
     Each experiment folder is locked for the whole sweep; its summary.csv is rewritten after each of
     its runs finishes. With a scheduler the runs go to that Dask cluster, connected to before anything
-    is written, and each worker checks its own data; otherwise, with jobs > 1, to local worker
+    is written, and each worker checks its own data; if the cluster has no worker yet, the sweep waits
+    for one before it writes anything, saying so; otherwise, with jobs > 1, to local worker
     processes, and with one job they run here.
     """
     if scheduler is None:
         _check_data(exps)
         return _run_sweep(exps, out, force, progress, shown, lambda runs: make_executor(jobs, runs))
-    cluster = connect(scheduler)
+    cluster = connect(scheduler, note)
     try:
+        unfinished = _unfinished(exps, out, force)
+        if unfinished:
+            cluster.wait_for_workers(unfinished)
         return _run_sweep(exps, out, force, progress, shown, lambda runs: cluster)
     finally:
         cluster.shutdown(cancel=True)  # done already, unless the sweep never began
