@@ -181,12 +181,12 @@ def _finish(
     """The end of a command that ran experiments: a line on stderr for each run that failed, with its
     reason; then, if a stop cut it short, `interrupted: <resume>` and exit status 130, else exit
     status 1 if a run failed."""
-    failed = False
+    failed: set[str] = set()  # a run two experiments share failed once
     for sweep in sweeps:
         for run_id, status in sorted(sweep.statuses.items()):
-            if status.get("status") == "failed":
+            if status.get("status") == "failed" and run_id not in failed:
                 click.echo(f"error: run {run_id} failed: {status.get('error')}", err=True)
-                failed = True
+                failed.add(run_id)
     if interrupted:
         click.echo(f"interrupted: {resume}", err=True)
         sys.exit(EXIT_INTERRUPTED)

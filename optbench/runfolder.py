@@ -35,6 +35,7 @@ from optbench.layout import (
     FINISHED,
     METRICS_FILE,
     STATUS_FILE,
+    read_status,
 )
 from optbench.signals import stop_signals_blocked
 
@@ -201,6 +202,33 @@ class RunWriter:
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+
+
+def copy_run(source: Path, dest: Path, config_text: str, keep_checkpoint: bool = False) -> dict[str, Any]:
+    """Give `dest` the files of the same run, ended in `source` (another experiment's folder), and
+    return its status: its own config.yaml, a copy of the logs, and the status with `copied_from`,
+    the source's path from the results root. The folder appears whole, as a new run's does (call
+    it holding the stop signals), and replaces what an unfinished run had left there.
+    """
+    status = dict(read_status(source) or {})
+    status["copied_from"] = f"{source.parent.parent.name}/{source.parent.name}/{source.name}"
+    skipped = {CONFIG_FILE, STATUS_FILE} | (set() if keep_checkpoint else {CHECKPOINT_FILE})
+    staging = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for item in source.iterdir():
+            if item.is_file() and item.name not in skipped:
+                shutil.copyfile(item, staging / item.name)
+        atomic_write_text(staging / CONFIG_FILE, config_text)
+        atomic_write_json(staging / STATUS_FILE, status)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.rename(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fsync_dir(dest.parent)
+    return status
 
 
 def _last_step(path: Path) -> int:

@@ -210,6 +210,26 @@ def suite(tmp_path: Path, text: str = "compare: [c.yaml]\nactivations: [a.yaml]\
     return write(tmp_path, text, "s.yaml")
 
 
+def test_a_suite_trains_a_run_two_experiments_share_once_and_says_so_in_its_dry_run(tmp_path: Path) -> None:
+    write(tmp_path, BOOK)
+    rates = BOOK.replace("experiment: book", "experiment: rates") + "grid: {optimizer.lr: [0.95, 0.5]}\n"
+    write(tmp_path, rates, "m.yaml")  # its first run is book's
+    path = write(tmp_path, "compare: [c.yaml, m.yaml]\n", "s.yaml")
+    code, out, _ = invoke("suite", str(path), "--dry-run")
+    assert code == 0 and out.splitlines()[-1] == (
+        "2 experiments; the compare experiments run 3 runs as one sweep, 2 trained (a run two of them "
+        "share trains once)"
+    )
+    code, stdout, err = invoke("suite", str(path), "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    counts = [line.split("]")[0] for line in err.splitlines() if line.startswith("[")]
+    assert counts == ["[1/2", "[2/2"]
+    assert f"{tmp_path / 'r' / 'rates'}: 2 of 2 runs finished" in stdout.splitlines()
+    (shared,) = (tmp_path / "r" / "book" / "runs").iterdir()
+    copy = tmp_path / "r" / "rates" / "runs" / shared.name
+    assert (copy / "metrics.csv").read_bytes() == (shared / "metrics.csv").read_bytes()
+
+
 def test_suite_overrides_go_to_every_config_that_has_the_key(tmp_path: Path) -> None:
     code, _, err = invoke(
         "suite", str(suite(tmp_path)), "train.steps=3", "samples=7", "-q", "--out", str(tmp_path / "r")
