@@ -3,7 +3,7 @@
 No mathematics here, and nothing run in here: the commands call `optbench.runner` (the runs of
 train and compare), `optbench.activations_writer`, `optbench.tune`, `optbench.suite` (a whole
 suite) and `optbench.redraw` (report). The commands that run experiments share their options
-(`_running`) and their end (`_finish`: the failed runs, then the exit status). Errors a user can
+(`running`) and their end (`_finish`: the failed runs, then the exit status). Errors a user can
 fix are one line each on stderr with the exit status of their kind (2: usage or config, 1: run
 time, 130: interrupted); heavy modules are imported inside the commands that need them, so
 `optbench --help` starts fast.
@@ -21,15 +21,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from click.shell_completion import CompletionItem
 
 from optbench import __version__
 from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
+from optbench.options import (
+    CONFIG_ARG,
+    OVERRIDES_ARG,
+    QUIET_OPT,
+    RunOptions,
+    complete_list,
+    complete_templates,
+    jobs_option,
+    results_arg,
+    running,
+    workers_of,
+)
 from optbench.progress import DRAWING
 
 if TYPE_CHECKING:
     from optbench.config import Experiment
-    from optbench.executors import Scheduler
     from optbench.runner import SweepResult
 
 TRACEBACK_ENV = "OPTBENCH_TRACEBACK"
@@ -71,82 +81,55 @@ def _reports_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _complete_overrides(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """Config keys for KEY=VALUE: those of the command's kind of config, as `KEY=`."""
-    from optbench.config import completion_keys
+def usage_line(exc: click.ClickException) -> str:
+    """Click's error as one line, like optbench's own: what is wrong, then where help is.
 
-    if "=" in incomplete:
-        return []
-    kind = {"activations": "activations", "tune": "tune", "suite": "suite"}.get(
-        ctx.command.name or "", "experiment"
-    )
-    return [CompletionItem(f"{key}=") for key in completion_keys(kind) if key.startswith(incomplete)]
-
-
-def _complete_templates(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    from optbench.config import templates
-
-    return [CompletionItem(name) for name in templates.names() if name.startswith(incomplete)]
-
-
-def _complete_list(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    from optbench import catalogue
-
-    return [CompletionItem(name) for name in catalogue.completions() if name.startswith(incomplete)]
+    `--jobs 0` gives `--jobs: 0 is not in the range x>=1 (see optbench compare --help)`.
+    """
+    param = getattr(exc, "param", None)
+    missing = isinstance(exc, click.MissingParameter)
+    if isinstance(exc, click.BadParameter) and param is not None and not missing:
+        names = param.opts if isinstance(param, click.Option) else [param.human_readable_name]
+        message = exc.message
+        if message[1:2].islower():  # "Directory 'x' does not exist", not an acronym like "MNIST"
+            message = message[:1].lower() + message[1:]
+        text = f"{max(names, key=len).strip('[].')}: {message}"
+    else:
+        text = exc.format_message()
+        text = text[:1].lower() + text[1:]
+    text = " ".join(text.replace(". Did you mean", "; did you mean").split()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    return f"{text} (see {ctx.command_path} --help)" if ctx is not None else text
 
 
-CONFIG_ARG = click.argument("config", type=click.Path(path_type=Path, dir_okay=True))
-OVERRIDES_ARG = click.argument(
-    "overrides", nargs=-1, metavar="[KEY=VALUE]...", shell_complete=_complete_overrides
-)
-OUT_OPT = click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=Path("results"),
-    show_default=True,
-    help="Results root; each experiment writes into OUT/<experiment>/.",
-)
-QUIET_OPT = click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
+class _Commands(click.Group):
+    """optbench's group of commands: Click's own errors (a bad option, a missing argument) are one
+    line on stderr too, `error: ...`, with Click's exit status (2 for a usage error)."""
 
-
-def _jobs_option(what: str) -> Callable[[F], F]:
-    """-j/--jobs: how many of `what` (e.g. "Runs executed") at once."""
-    return click.option(
-        "-j",
-        "--jobs",
-        type=click.IntRange(min=1),
-        default=None,
-        help=f"{what} at once, in worker processes.  [default: the number of cores]",
-    )
-
-
-def _results_arg(name: str) -> Callable[[F], F]:
-    """The optional argument `name`: a results folder (default: results)."""
-    return click.argument(
-        name,
-        metavar=f"[{name.upper()}]",
-        type=click.Path(path_type=Path, exists=True, file_okay=False),
-        default=Path("results"),
-        required=False,
-    )
-
-
-SCHEDULER_ENV = "OPTBENCH_SCHEDULER"
-"""The address of a Dask scheduler to run on when neither --scheduler nor --scheduler-file is given."""
-SCHEDULER_OPT = click.option(
-    "--scheduler",
-    "scheduler_address",
-    metavar="ADDRESS",
-    default=None,
-    help="Execute the runs on the Dask cluster of this scheduler, e.g. tcp://head:8786, on every "
-    f"worker thread (needs optbench[dask]).  [default: ${SCHEDULER_ENV}, else local processes]",
-)
-SCHEDULER_FILE_OPT = click.option(
-    "--scheduler-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Like --scheduler, the address read from the file `dask scheduler --scheduler-file` wrote.",
-)
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `optbench data`: its help is the answer
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"error: {usage_line(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        # Without standalone mode Click returns what `ctx.exit` was given (--help, --version) or
+        # what the command returned (None: done).
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 def _say(quiet: bool, message: str) -> None:
@@ -155,67 +138,8 @@ def _say(quiet: bool, message: str) -> None:
         click.echo(message, err=True)
 
 
-def _workers(jobs: int | None) -> int:
-    return jobs or os.cpu_count() or 1
-
-
-@dataclasses.dataclass(frozen=True)
-class _RunOptions:
-    """The options a command that runs experiments shares (`_running`); those it lacks keep their defaults."""
-
-    out: Path
-    dry_run: bool
-    quiet: bool
-    force: bool = False
-    jobs: int | None = None
-    scheduler_address: str | None = None
-    scheduler_file: Path | None = None
-
-    @property
-    def workers(self) -> int:
-        return _workers(self.jobs)
-
-    def scheduler(self) -> Scheduler | None:
-        """The Dask scheduler --scheduler, --scheduler-file or $OPTBENCH_SCHEDULER names; None: run here."""
-        from optbench.errors import UsageError
-        from optbench.executors import Scheduler
-
-        if self.scheduler_address and self.scheduler_file:
-            raise UsageError("give --scheduler or --scheduler-file, not both")
-        if self.scheduler_file is not None:
-            return Scheduler(file=self.scheduler_file)
-        address = self.scheduler_address or os.environ.get(SCHEDULER_ENV)
-        return Scheduler(address=address) if address else None
-
-
-def _running(prints: str, *, force: bool = True, sweep: bool = False) -> Callable[[F], F]:
-    """The options of a command that runs experiments, handed to it as one `_RunOptions`, `opts`:
-    --out, --force (unless `force` is false), --dry-run (which prints `prints`), -q, and for a sweep
-    (`sweep`) --jobs, --scheduler and --scheduler-file."""
-    options = [
-        OUT_OPT,
-        *([_jobs_option("Runs executed")] if sweep else []),
-        *([click.option("--force", is_flag=True, help="Rerun runs that already finished.")] if force else []),
-        click.option("--dry-run", is_flag=True, help=f"Print {prints} and write nothing."),
-        QUIET_OPT,
-        *([SCHEDULER_OPT, SCHEDULER_FILE_OPT] if sweep else []),
-    ]
-    names = {field.name for field in dataclasses.fields(_RunOptions)}
-
-    def decorate(command: F) -> F:
-        @functools.wraps(command)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            given = {name: kwargs.pop(name) for name in names & kwargs.keys()}
-            return command(*args, opts=_RunOptions(**given), **kwargs)
-
-        for option in reversed(options):
-            wrapper = option(wrapper)
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
 @click.group(
+    cls=_Commands,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -257,12 +181,12 @@ def _finish(
     """The end of a command that ran experiments: a line on stderr for each run that failed, with its
     reason; then, if a stop cut it short, `interrupted: <resume>` and exit status 130, else exit
     status 1 if a run failed."""
-    failed = False
+    failed: set[str] = set()  # a run two experiments share failed once
     for sweep in sweeps:
         for run_id, status in sorted(sweep.statuses.items()):
-            if status.get("status") == "failed":
+            if status.get("status") == "failed" and run_id not in failed:
                 click.echo(f"error: run {run_id} failed: {status.get('error')}", err=True)
-                failed = True
+                failed.add(run_id)
     if interrupted:
         click.echo(f"interrupted: {resume}", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -273,9 +197,9 @@ def _finish(
 @main.command(short_help="Train one run of a config (its first).")
 @CONFIG_ARG
 @OVERRIDES_ARG
-@_running("the resolved run")
+@running("the resolved run")
 @_reports_errors
-def train(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
+def train(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     """Train one run: the config's base run, or its first run if it has runs or a grid.
 
     A run that already finished is not trained again (--force trains it anew); an interrupted one
@@ -307,7 +231,7 @@ def train(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
             figures = [run_folder / name for name in RUN_FIGURES if (run_folder / name).is_file()]
         else:
             _say(opts.quiet, DRAWING)
-            figures = drawer.run_figures(run_folder, processes=_workers(None))
+            figures = drawer.run_figures(run_folder, processes=workers_of(None))
     click.echo(status_line(run_id, status))
     click.echo(f"results: {run_folder}")
     for figure in figures:
@@ -319,9 +243,9 @@ def train(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
 @main.command(short_help="Run every run of a config, then figures and a report.")
 @CONFIG_ARG
 @OVERRIDES_ARG
-@_running("the resolved runs", sweep=True)
+@running("the resolved runs", sweep=True)
 @_reports_errors
-def compare(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
+def compare(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     """Run every run of the config (runs x grid), then draw combined figures and write a report.
 
     Runs that already finished are skipped (--force reruns them), interrupted ones resume. At the end,
@@ -359,9 +283,9 @@ def compare(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None
 @main.command(short_help="Histograms of each layer's outputs at initialisation.")
 @CONFIG_ARG
 @OVERRIDES_ARG
-@_running("the resolved cases", force=False)
+@running("the resolved cases", force=False)
 @_reports_errors
-def activations(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
+def activations(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     """Histograms of every layer's outputs at initialisation, and their gradients, for each case."""
     from optbench.config import cases_table, load_activations
 
@@ -386,9 +310,9 @@ def activations(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> 
 @main.command(short_help="Run every experiment a suite file lists.")
 @click.argument("suite_file", metavar="SUITE", type=click.Path(path_type=Path))
 @OVERRIDES_ARG
-@_running("the experiments and their runs", sweep=True)
+@running("the experiments and their runs", sweep=True)
 @_reports_errors
-def suite(suite_file: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
+def suite(suite_file: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     """Run every experiment a suite file lists, then all figures, reports and an index.
 
     Its compare experiments run as one sweep, then its tuning studies one after the other. KEY=VALUE
@@ -421,9 +345,9 @@ def suite(suite_file: Path, overrides: tuple[str, ...], opts: _RunOptions) -> No
 @main.command(short_help="Tune optimizers under a budget, chosen on validation.")
 @CONFIG_ARG
 @OVERRIDES_ARG
-@_running("the trials that would run", sweep=True)
+@running("the trials that would run", sweep=True)
 @_reports_errors
-def tune(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
+def tune(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     """Tune every optimizer under a declared budget, choose on validation, rerun the chosen settings.
 
     The config's `tune:` section names the optimizers, their search spaces, the budget and the sampler
@@ -458,8 +382,8 @@ def tune(config: Path, overrides: tuple[str, ...], opts: _RunOptions) -> None:
 
 
 @main.command("report", short_help="Redraw figures and reports from the CSV files.")
-@_results_arg("results_dir")
-@_jobs_option("Figures drawn")
+@results_arg("results_dir")
+@jobs_option("Figures drawn")
 @QUIET_OPT
 @_reports_errors
 def report_command(results_dir: Path, jobs: int | None, quiet: bool) -> None:
@@ -471,7 +395,7 @@ def report_command(results_dir: Path, jobs: int | None, quiet: bool) -> None:
     from optbench import report
     from optbench.redraw import redraw
 
-    done = redraw(results_dir, _workers(jobs), functools.partial(_say, quiet))
+    done = redraw(results_dir, workers_of(jobs), functools.partial(_say, quiet))
     if done.index is None:
         click.echo(report.variants_table(results_dir), nl=False)
         for figure in done.figures:
@@ -484,7 +408,7 @@ def report_command(results_dir: Path, jobs: int | None, quiet: bool) -> None:
 
 
 @main.command("runs", short_help="List the experiments under a results folder.")
-@_results_arg("results")
+@results_arg("results")
 @_reports_errors
 def runs_command(results: Path) -> None:
     """List the experiments under RESULTS (default: results): their kind, their runs by status, when
@@ -535,7 +459,7 @@ def export_command(experiments: tuple[str, ...], output: Path, out: Path) -> Non
 
 
 @main.command("init", short_help="Write an example config to start from.")
-@click.argument("template", required=False, shell_complete=_complete_templates)
+@click.argument("template", required=False, shell_complete=complete_templates)
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @_reports_errors
 def init_command(template: str | None, path: Path | None) -> None:
@@ -571,7 +495,7 @@ def config_show(config: Path, overrides: tuple[str, ...], every: bool) -> None:
 
 
 @main.command("list", short_help="List what configs can name, and every config key.")
-@click.argument("what", required=False, metavar="[WHAT]", shell_complete=_complete_list)
+@click.argument("what", required=False, metavar="[WHAT]", shell_complete=complete_list)
 @_reports_errors
 def list_command(what: str | None) -> None:
     """List what configs can name and set.

@@ -2,7 +2,8 @@
 
 On a terminal a sweep shows a tqdm bar of its runs, the last finished one named beside it, and a
 lone run executing in this process shows a bar of its steps under it; where stderr is no terminal
-(CI, nohup, `| tee`) a sweep prints one line per finished run instead. -q shows none of them.
+(CI, nohup, `| tee`) a sweep prints one line per finished run instead. -q shows none of them, but
+a notice that the sweep cannot go on (`note`) is shown all the same.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class SweepProgress:
     def update(self, n: int = 1) -> None:
         """`n` more runs are done."""
 
-    def finished(self, run_id: str, status: dict[str, Any]) -> None:
-        """The run `run_id` ended with `status`."""
+    def finished(self, run_id: str, status: dict[str, Any], test: bool = True) -> None:
+        """The run `run_id` ended with `status`; its test accuracy is not shown unless `test`."""
 
     def close(self) -> None:
         """The sweep is over."""
@@ -61,8 +62,9 @@ class _Lines(SweepProgress):
     def update(self, n: int = 1) -> None:
         self.n += n
 
-    def finished(self, run_id: str, status: dict[str, Any]) -> None:
-        print(f"[{self.n}/{self.total}] {status_line(run_id, status)}", file=self.stream, flush=True)
+    def finished(self, run_id: str, status: dict[str, Any], test: bool = True) -> None:
+        line = status_line(run_id, status, test)
+        print(f"[{self.n}/{self.total}] {line}", file=self.stream, flush=True)
 
 
 def _columns() -> int:
@@ -90,7 +92,7 @@ class _Bar(SweepProgress):
     def update(self, n: int = 1) -> None:
         self.tqdm.update(n)
 
-    def finished(self, run_id: str, status: dict[str, Any]) -> None:
+    def finished(self, run_id: str, status: dict[str, Any], test: bool = True) -> None:
         left = _columns() - self.meter
         room = min(left - MIN_BAR, left // 2)  # the bar keeps at least half of what is left
         self.tqdm.set_postfix_str(shorten(f"{run_id}: {status.get('status')}", room), refresh=True)
@@ -110,6 +112,16 @@ def progress_bar(
     if not stream.isatty():
         return _Lines(total, done, stream)
     return _Bar(total, done, name, stream)
+
+
+def note(message: str, stream: TextIO | None = None) -> None:
+    """A line on stderr while a sweep may show its bar (above the bar on a terminal), even with -q:
+    a notice that the sweep cannot go on (it waits for a worker) is no progress to hide."""
+    stream = stream or sys.stderr
+    if stream.isatty() and "tqdm" in sys.modules:
+        _tqdm().write(message, file=stream)
+    else:
+        print(message, file=stream, flush=True)
 
 
 def step_bar(run: RunConfig, enabled: bool, stream: TextIO | None = None) -> Any:

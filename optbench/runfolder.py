@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -34,6 +35,7 @@ from optbench.layout import (
     FINISHED,
     METRICS_FILE,
     STATUS_FILE,
+    read_status,
 )
 from optbench.signals import stop_signals_blocked
 
@@ -50,8 +52,32 @@ def experiment_dir(out: Path, experiment: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OptbenchError(f"{folder}: cannot create the results folder: {exc.strerror or exc}") from None
+        why = _why_not_created(folder, exc)
+        raise OptbenchError(
+            f"{folder}: cannot create the results folder: {why}; choose another --out"
+        ) from None
     return folder
+
+
+def _why_not_created(folder: Path, exc: OSError) -> str:
+    """Why `mkdir -p folder` failed, said of the deepest part of the path that exists.
+
+    The system's own words alone mislead: creating /proc/x says "No such file or directory" of a
+    folder that was to be created.
+    """
+    reason = exc.strerror or str(exc)
+    found = next(p for p in folder.parents if os.path.lexists(p))  # the root always exists
+    if found.is_symlink() and not found.exists():
+        return f"{found} is a link to {os.readlink(found)}, which does not exist"
+    if not found.is_dir():
+        return f"{found} is a file, not a folder"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"no permission to create a folder in {found} ({reason})"
+    if exc.errno == errno.EROFS:
+        return f"{found} is on a read-only file system"
+    if exc.errno == errno.ENOENT:  # the folder that exists refuses new entries: /proc, /sys
+        return f"{found} accepts no new folders ({reason})"
+    return f"{reason} (in {found})"
 
 
 def remove_stale_staging(runs_dir: Path) -> None:
@@ -176,6 +202,33 @@ class RunWriter:
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+
+
+def copy_run(source: Path, dest: Path, config_text: str, keep_checkpoint: bool = False) -> dict[str, Any]:
+    """Give `dest` the files of the same run, ended in `source` (another experiment's folder), and
+    return its status: its own config.yaml, a copy of the logs, and the status with `copied_from`,
+    the source's path from the results root. The folder appears whole, as a new run's does (call
+    it holding the stop signals), and replaces what an unfinished run had left there.
+    """
+    status = dict(read_status(source) or {})
+    status["copied_from"] = f"{source.parent.parent.name}/{source.parent.name}/{source.name}"
+    skipped = {CONFIG_FILE, STATUS_FILE} | (set() if keep_checkpoint else {CHECKPOINT_FILE})
+    staging = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for item in source.iterdir():
+            if item.is_file() and item.name not in skipped:
+                shutil.copyfile(item, staging / item.name)
+        atomic_write_text(staging / CONFIG_FILE, config_text)
+        atomic_write_json(staging / STATUS_FILE, status)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.rename(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fsync_dir(dest.parent)
+    return status
 
 
 def _last_step(path: Path) -> int:

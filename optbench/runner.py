@@ -6,7 +6,9 @@ It starts the longest runs first (`optbench.cost`), keeps as many in flight as t
 (this process, local workers, a Dask cluster), sends each as its resolved YAML text and writes the
 plain events that come back (CSV lines, checkpoints, a final status) into the run's folder
 (`optbench.runfolder`), keeping each experiment's summary.csv current (`optbench.summary`) and its
-progress shown (`optbench.progress`). This process writes every file.
+progress shown (`optbench.progress`). This process writes every file. A run that two experiments
+of the sweep share executes once; the other gets a copy of its folder, so that each experiment
+folder stays whole on its own.
 
 A stop signal (Ctrl-C, SIGTERM) unwinds the sweep: every run in flight is marked `interrupted`,
 the summaries are written, and the caller learns that the sweep was interrupted.
@@ -32,8 +34,8 @@ from optbench.errors import UsageError
 from optbench.executors import Event, Executor, Scheduler, connect, make_executor
 from optbench.files import FolderLock
 from optbench.layout import METRICS_FILE, RUNS_DIR, is_finished, read_status
-from optbench.progress import progress_bar, step_bar
-from optbench.runfolder import RunWriter, experiment_dir, remove_stale_staging
+from optbench.progress import note, progress_bar, step_bar
+from optbench.runfolder import RunWriter, copy_run, experiment_dir, remove_stale_staging
 from optbench.signals import STOP_SIGNALS, stop_signals_blocked
 from optbench.summary import Summary
 
@@ -99,6 +101,28 @@ def _check_data(exps: Sequence[Experiment]) -> None:
         train.cached_dataset(name, data_dir)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What a sweep's progress shows beyond its own runs: `planned`, the runs of the whole command
+    when it is one of several sweeps (the bar counts to it from the start), and `validation_only`,
+    the runs whose test accuracy it leaves out (a study's trials, chosen on validation alone)."""
+
+    planned: int | None = None
+    validation_only: frozenset[str] = frozenset()
+
+
+def _unfinished(exps: Sequence[Experiment], out: Path, force: bool) -> int:
+    """How many runs of the sweep are to execute, as their folders say now (nothing is written): a run
+    that several experiments share executes once, and not at all if one of them has it finished."""
+    folders: dict[str, list[Path]] = {}
+    for exp in exps:
+        for run in exp.runs:
+            folders.setdefault(run.run_id, []).append(out / exp.name / RUNS_DIR / run.run_id)
+    if force:
+        return len(folders)
+    return sum(1 for found in folders.values() if not any(is_finished(read_status(f)) for f in found))
+
+
 def run_experiment(
     exp: Experiment,
     out: Path,
@@ -106,9 +130,10 @@ def run_experiment(
     force: bool = False,
     progress: bool = True,
     scheduler: Scheduler | None = None,
+    shown: Shown = Shown(),
 ) -> SweepResult:
     """Execute every run of `exp` not yet finished; keep summary.csv current after each one."""
-    (result,) = run_experiments([exp], out, jobs, force, progress, scheduler)
+    (result,) = run_experiments([exp], out, jobs, force, progress, scheduler, shown)
     return result
 
 
@@ -119,20 +144,25 @@ def run_experiments(
     force: bool = False,
     progress: bool = True,
     scheduler: Scheduler | None = None,
+    shown: Shown = Shown(),
 ) -> list[SweepResult]:
     """Execute the unfinished runs of several experiments as one sweep, longest runs first.
 
     Each experiment folder is locked for the whole sweep; its summary.csv is rewritten after each of
     its runs finishes. With a scheduler the runs go to that Dask cluster, connected to before anything
-    is written, and each worker checks its own data; otherwise, with jobs > 1, to local worker
+    is written, and each worker checks its own data; if the cluster has no worker yet, the sweep waits
+    for one before it writes anything, saying so; otherwise, with jobs > 1, to local worker
     processes, and with one job they run here.
     """
     if scheduler is None:
         _check_data(exps)
-        return _run_sweep(exps, out, force, progress, lambda runs: make_executor(jobs, runs))
-    cluster = connect(scheduler)
+        return _run_sweep(exps, out, force, progress, shown, lambda runs: make_executor(jobs, runs))
+    cluster = connect(scheduler, note)
     try:
-        return _run_sweep(exps, out, force, progress, lambda runs: cluster)
+        unfinished = _unfinished(exps, out, force)
+        if unfinished:
+            cluster.wait_for_workers(unfinished)
+        return _run_sweep(exps, out, force, progress, shown, lambda runs: cluster)
     finally:
         cluster.shutdown(cancel=True)  # done already, unless the sweep never began
 
@@ -142,9 +172,15 @@ def _run_sweep(
     out: Path,
     force: bool,
     progress: bool,
+    shown: Shown,
     make: Callable[[int], Executor],
 ) -> list[SweepResult]:
-    """The sweep of `run_experiments`, its executor made by `make(number of runs to execute)`."""
+    """The sweep of `run_experiments`, its executor made by `make(number of runs to execute)`.
+
+    A run that several experiments share (the same id: the same resolved config) executes once, in
+    the first of them; the others get a copy of its folder when it ends, or at once when one of them
+    has it finished already. The progress counts it once.
+    """
     folders = [experiment_dir(out, exp.name) for exp in exps]
     if len(set(folders)) != len(folders):
         raise UsageError("two experiments of the sweep write into the same folder: give them distinct names")
@@ -155,38 +191,64 @@ def _run_sweep(
         stopped = stack.enter_context(_stop_signals_unwind())
         statuses: list[dict[str, dict[str, Any]]] = [{} for _ in exps]
         skipped = [0] * len(exps)
-        summaries: list[Summary] = []
         owner: dict[Path, tuple[int, RunConfig]] = {}  # run folder -> (experiment index, run)
+        shared: dict[str, list[Path]] = {}  # run id -> its folders, in the experiments' order
+        for index, (exp, folder) in enumerate(zip(exps, folders)):
+            for run in exp.runs:
+                run_folder = folder / RUNS_DIR / run.run_id
+                if run_folder not in owner:
+                    owner[run_folder] = (index, run)
+                    shared.setdefault(run.run_id, []).append(run_folder)
+        for run_folder, (index, run) in owner.items():
+            status = read_status(run_folder)
+            if not force and status is not None and is_finished(status):
+                statuses[index][run.run_id] = status
+                skipped[index] += 1
         todo: list[tuple[float, int, Path]] = []
-        for index, (exp, folder, (kept, definition)) in enumerate(zip(exps, folders, scopes)):
+        copies: dict[Path, list[Path]] = {}  # a run folder to execute -> the same run's other folders
+        reused: list[tuple[Path, Path]] = []  # (a finished run folder, the same run's unfinished one)
+        for run_id, run_folders in shared.items():
+            ended = [f for f in run_folders if run_id in statuses[owner[f][0]]]
+            rest = [f for f in run_folders if f not in ended]
+            if rest and ended:
+                reused += [(ended[0], f) for f in rest]
+            elif rest:
+                todo.append((-estimated_cost(owner[rest[0]][1]), len(todo), rest[0]))
+                copies[rest[0]] = rest[1:]
+
+        def give(source: Path, dest: Path) -> dict[str, Any]:
+            """The run ended in `source` copied to its folder `dest` in another experiment."""
+            index, run = owner[dest]
+            with stop_signals_blocked():
+                status = copy_run(source, dest, to_yaml(run), run.train.keep_checkpoint)
+            statuses[index][run.run_id] = status
+            return status
+
+        for folder, (_, definition) in zip(folders, scopes):
             remove_stale_staging(folder / RUNS_DIR)
             if definition is not None:
                 write_definition(folder, definition)
-            for run in exp.runs:
-                run_folder = folder / RUNS_DIR / run.run_id
-                owner[run_folder] = (index, run)
-                status = read_status(run_folder)
-                if not force and status is not None and is_finished(status):
-                    statuses[index][run.run_id] = status
-                    skipped[index] += 1
-                else:
-                    todo.append((-estimated_cost(run), len(todo), run_folder))
+        for source, dest in reused:
+            give(source, dest)
+        summaries: list[Summary] = []
+        for index, (exp, folder, (kept, _)) in enumerate(zip(exps, folders, scopes)):
             summary = Summary(
                 folder, kept.runs, kept.varied, {**kept.statuses, **statuses[index]}, kept.unknown, exp.labels
             )
             summary.flush()
             summaries.append(summary)
         ordered = [run_folder for _, _, run_folder in sorted(todo)]
-        total = sum(len(exp.runs) for exp in exps)
         name = exps[0].name if len(exps) == 1 else f"{len(exps)} experiments"
-        bar = progress_bar(total, total - len(ordered), name, progress)
+        bar = progress_bar(max(len(shared), shown.planned or 0), len(shared) - len(ordered), name, progress)
 
         def record(run_folder: Path, status: dict[str, Any]) -> None:
             index, run = owner[run_folder]
             statuses[index][run.run_id] = status
             summaries[index].update(run.run_id, status)
+            for other in copies.pop(run_folder, []) if status.get("status") != "interrupted" else []:
+                summaries[owner[other][0]].update(run.run_id, give(run_folder, other))
             bar.update(1)
-            bar.finished(run.run_id, status)
+            bar.finished(run.run_id, status, test=run.run_id not in shown.validation_only)
 
         sweep = _Sweep(owner, [exp.command for exp in exps], record, progress, force)
         interrupted = False

@@ -50,15 +50,16 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def status_line(run_id: str, status: Mapping[str, Any]) -> str:
-    """A finished run as one line: `id: completed, final_loss 0.0213, val_acc 0.9712, 12.3 s`."""
+def status_line(run_id: str, status: Mapping[str, Any], test: bool = True) -> str:
+    """A finished run as one line: `id: completed, final_loss 0.0213, val_acc 0.9712, 12.3 s`;
+    without its test accuracy when not `test` (a tuning trial: chosen on validation alone)."""
     state = str(status.get("status"))
     if state == "diverged" and status.get("diverged_step") is not None:
         state = f"diverged at step {status['diverged_step']}"
     parts = [f"{run_id}: {state}"]
     if isinstance(status.get("final_loss"), (int, float)):
         parts.append(f"final_loss {status['final_loss']:.6g}")
-    for key in ("val_acc", "test_acc"):
+    for key in ("val_acc", "test_acc") if test else ("val_acc",):
         if isinstance(status.get(f"final_{key}"), (int, float)):
             parts.append(f"{key} {status[f'final_{key}']:.4f}")
     if isinstance(status.get("wall_s"), (int, float)):

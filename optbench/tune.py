@@ -35,7 +35,7 @@ from optbench.config import Dimension, Experiment, RunConfig, SearchSpace, Study
 from optbench.errors import ConfigError, OptbenchError, UsageError
 from optbench.layout import EXPERIMENT_FILE
 from optbench.results import TuneResult, read_tune, read_yaml
-from optbench.runner import SweepResult, run_experiment
+from optbench.runner import Shown, SweepResult, run_experiment
 from optbench.text import format_value, plural, text_table
 
 if TYPE_CHECKING:
@@ -191,12 +191,22 @@ class TuneOutcome:
 def run_tune(
     study: Study, out: Path, jobs: int = 1, force: bool = False, progress: bool = True, **runner: Any
 ) -> TuneOutcome:
-    """Run the study's trials, then each optimizer's chosen setting at its final seeds."""
+    """Run the study's trials, then each optimizer's chosen setting at its final seeds.
+
+    The progress counts the final reruns from the start: the trials' sweeps are told the runs of the
+    whole study, and show each trial's validation accuracy alone (only the final reruns are
+    measured on test).
+    """
     trials = planned_trials(study) if study.spec.sampler != "tpe" else []
+    planned = sum(_planned_runs(study, trials))
     sweeps: list[SweepResult] = []
 
-    def sweep(current: Sequence[Trial]) -> SweepResult:
-        result = run_experiment(_experiment_of(study, current), out, jobs, force, progress, **runner)
+    def sweep(current: Sequence[Trial], last: bool = False) -> SweepResult:
+        trial_runs = frozenset(r.run_id for t in current if t.role == "trial" for r in t.runs)
+        shown = Shown(None if last else planned, trial_runs)
+        result = run_experiment(
+            _experiment_of(study, current), out, jobs, force, progress, shown=shown, **runner
+        )
         sweeps.append(result)
         return result
 
@@ -210,7 +220,7 @@ def run_tune(
     tune = read_tune(folder)
     finals = [_final(study, space, tune) for space in study.spec.spaces]
     if any(f is not None for f in finals):
-        sweep([*trials, *(f for f in finals if f is not None)])
+        sweep([*trials, *(f for f in finals if f is not None)], last=True)
     return TuneOutcome(folder, tuple(sweeps), bool(sweeps[-1].interrupted))
 
 
@@ -276,9 +286,23 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return a.keys() == b.keys() and all(_plain(a[k]) == _plain(b[k]) for k in a)
 
 
+def _planned_runs(study: Study, trials: Sequence[Trial]) -> tuple[int, int]:
+    """The runs a study makes: (its trials', its final reruns'), from the trials drawn up front.
+
+    tpe proposes its trials as results come in: it is counted at its budget. Every optimizer has
+    its best trial rerun (unless all its trials failed, which no plan can foresee).
+    """
+    if study.spec.sampler == "tpe":
+        trial_runs = len(study.spec.spaces) * study.spec.budget * len(study.trial_seed_values)
+    else:
+        trial_runs = len({r.run_id for t in trials for r in t.runs})
+    return trial_runs, len(study.spec.spaces) * len(study.final_seed_values)
+
+
 def trials_table(study: Study) -> str:
     """The trials a study would run, as `tune --dry-run` prints them: optimizer, trial number, seeds
-    and the searched values, then their count; for tpe, which trials it proposes as results come in."""
+    and the searched values; then the count of trials and runs (for tpe, which trials it proposes as
+    results come in), and the final reruns of each optimizer's best trial with the total."""
     trials = planned_trials(study)
     keys = list(dict.fromkeys(k for t in trials for k in t.params))
     rows = [
@@ -286,10 +310,16 @@ def trials_table(study: Study) -> str:
         + [format_value(t.params[k]) if k in t.params else "" for k in keys]
         for t in trials
     ]
-    runs = sum(len(t.runs) for t in trials)
+    trial_runs, final_runs = _planned_runs(study, trials)
     text = text_table(["optimizer", "trial", "seeds", *keys], rows)
-    text += f"{plural(len(trials), 'trial')}, {plural(runs, 'run')}\n"
+    text += f"{plural(len(study.spec.spaces) * study.spec.budget, 'trial')}, {plural(trial_runs, 'run')}\n"
     if study.spec.sampler == "tpe":
         later = f"trials 1 to {study.spec.budget - 1}"
         text += f"{later} of each optimizer are proposed by tpe as the results come in\n"
+    if final_runs:
+        seeds = " ".join(map(str, study.final_seed_values))
+        text += (
+            f"then each optimizer's best trial, chosen on validation, at seeds {seeds}: "
+            f"{plural(final_runs, 'run')}; {plural(trial_runs + final_runs, 'run')} in all\n"
+        )
     return text

@@ -215,8 +215,29 @@ def test_a_read_only_results_folder_gives_one_line_and_exit_1(
     code, _, err = invoke("compare", str(write(tmp_path, BOOK)), "--out", str(tmp_path / "ro"), "-q")
     assert code == 1 and "Traceback" not in err
     assert err.strip().splitlines() == [
-        f"error: {tmp_path / 'ro' / 'book'}: cannot create the results folder: Permission denied"
+        f"error: {tmp_path / 'ro' / 'book'}: cannot create the results folder: no permission to create a "
+        f"folder in {tmp_path} (Permission denied); choose another --out"
     ]
+
+
+@pytest.mark.parametrize("where", ["/proc", "a file", "a broken link"])
+def test_an_out_folder_that_cannot_be_created_says_why_in_one_line_exit_1(tmp_path: Path, where: str) -> None:
+    if where == "/proc" and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc on this system")
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    out, why = {
+        "/proc": (Path("/proc/x"), "/proc accepts no new folders (No such file or directory)"),
+        "a file": (tmp_path / "notes.txt" / "x", f"{tmp_path / 'notes.txt'} is a file, not a folder"),
+        "a broken link": (
+            tmp_path / "link" / "x",
+            f"{tmp_path / 'link'} is a link to {tmp_path / 'gone'}, which does not exist",
+        ),
+    }[where]
+    code, _, err = invoke("compare", str(write(tmp_path, BOOK)), "--out", str(out), "-q")
+    assert code == 1
+    assert err == f"error: {out / 'book'}: cannot create the results folder: {why}; choose another --out\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "link", "notes.txt"]
 
 
 def test_python_dash_m_works_like_the_command() -> None:

@@ -92,6 +92,42 @@ def test_list_help_does_not_break_words() -> None:
     assert code == 0 and usage == "Usage: optbench list [OPTIONS] [WHAT]"
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["compare", "c.yaml", "--jobs", "0"],
+            "--jobs: 0 is not in the range x>=1 (see optbench compare --help)",
+        ),
+        (["tune", "c.yaml", "-j", "-2"], "--jobs: -2 is not in the range x>=1 (see optbench tune --help)"),
+        (
+            ["compare", "c.yaml", "--jbos", "2"],
+            "no such option '--jbos'; did you mean '--jobs'? (see optbench compare --help)",
+        ),
+        (["comprae"], "no such command 'comprae'; did you mean 'compare'? (see optbench --help)"),
+        (["compare"], "missing argument 'CONFIG' (see optbench compare --help)"),
+        (
+            ["report", "nowhere"],
+            "RESULTS_DIR: directory 'nowhere' does not exist (see optbench report --help)",
+        ),
+        (["data", "fetch", "fashion"], "DATASET: 'fashion' is not 'mnist' (see optbench data fetch --help)"),
+    ],
+)
+def test_a_usage_error_of_the_command_line_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, BOOK)
+    code, out, err = invoke(*args)
+    assert (code, out, err) == (2, "", f"error: {expected}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_a_group_without_its_command_shows_its_help() -> None:
+    code, out, err = invoke("data")
+    assert code == 2 and "Usage: optbench data" in out + err and "fetch" in out + err
+
+
 # --------------------------------------------------------------------------------------------------
 # Consistent options: train, activations, report, suite, data, list
 # --------------------------------------------------------------------------------------------------
@@ -174,6 +210,26 @@ def suite(tmp_path: Path, text: str = "compare: [c.yaml]\nactivations: [a.yaml]\
     return write(tmp_path, text, "s.yaml")
 
 
+def test_a_suite_trains_a_run_two_experiments_share_once_and_says_so_in_its_dry_run(tmp_path: Path) -> None:
+    write(tmp_path, BOOK)
+    rates = BOOK.replace("experiment: book", "experiment: rates") + "grid: {optimizer.lr: [0.95, 0.5]}\n"
+    write(tmp_path, rates, "m.yaml")  # its first run is book's
+    path = write(tmp_path, "compare: [c.yaml, m.yaml]\n", "s.yaml")
+    code, out, _ = invoke("suite", str(path), "--dry-run")
+    assert code == 0 and out.splitlines()[-1] == (
+        "2 experiments; the compare experiments run 3 runs as one sweep, 2 trained (a run two of them "
+        "share trains once)"
+    )
+    code, stdout, err = invoke("suite", str(path), "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    counts = [line.split("]")[0] for line in err.splitlines() if line.startswith("[")]
+    assert counts == ["[1/2", "[2/2"]
+    assert f"{tmp_path / 'r' / 'rates'}: 2 of 2 runs finished" in stdout.splitlines()
+    (shared,) = (tmp_path / "r" / "book" / "runs").iterdir()
+    copy = tmp_path / "r" / "rates" / "runs" / shared.name
+    assert (copy / "metrics.csv").read_bytes() == (shared / "metrics.csv").read_bytes()
+
+
 def test_suite_overrides_go_to_every_config_that_has_the_key(tmp_path: Path) -> None:
     code, _, err = invoke(
         "suite", str(suite(tmp_path)), "train.steps=3", "samples=7", "-q", "--out", str(tmp_path / "r")
@@ -218,7 +274,7 @@ def test_data_info_and_fetch_take_a_dataset(tmp_path: Path) -> None:
     code, out, _ = invoke("data", "info", "--help")
     assert "Usage: optbench data info [OPTIONS] [DATASET]" in out
     code, _, err = invoke("data", "fetch", "fashion")
-    assert code == 2 and "'fashion' is not 'mnist'" in err
+    assert code == 2 and err == "error: DATASET: 'fashion' is not 'mnist' (see optbench data fetch --help)\n"
 
 
 def test_data_fetch_of_cached_data_says_so_once(mnist: object) -> None:

@@ -4,12 +4,15 @@ and the faults (a worker killed, the scheduler killed, a wrong address, Ctrl-C a
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,35 +116,37 @@ def start_cluster(folder: Path, workers: int = 2, scheduler_env: dict[str, str] 
         assert scheduler.poll() is None, (folder / "scheduler.log").read_text()
         assert time.monotonic() < deadline, "the scheduler did not start"
         time.sleep(0.05)
-    processes = []
-    for i in range(workers):
-        own = folder / f"worker-{i}"
-        own.mkdir(exist_ok=True)
-        processes.append(
-            _dask(
-                own,
-                "worker.log",
-                "worker",
-                *LOOPBACK,
-                "--scheduler-file",
-                str(scheduler_file),
-                "--nthreads",
-                "1",
-                "--no-nanny",
-                "--local-directory",
-                str(own),
-                "--death-timeout",
-                "60",
-            )
-        )
+    processes = [start_worker(folder, scheduler_file, i) for i in range(workers)]
     cluster = Cluster(folder, scheduler_file, scheduler, processes)
     try:
         with Client(cluster.address, timeout=START_TIMEOUT_S, set_as_default=False) as client:
-            client.wait_for_workers(workers, timeout=START_TIMEOUT_S)
+            if workers:
+                client.wait_for_workers(workers, timeout=START_TIMEOUT_S)
     except BaseException:
         cluster.stop()
         raise
     return cluster
+
+
+def start_worker(folder: Path, scheduler_file: Path, i: int) -> subprocess.Popen[bytes]:
+    """A one-thread worker of the scheduler (no nanny), in a folder of its own."""
+    own = folder / f"worker-{i}"
+    own.mkdir(exist_ok=True)
+    return _dask(
+        own,
+        "worker.log",
+        "worker",
+        *LOOPBACK,
+        "--scheduler-file",
+        str(scheduler_file),
+        "--nthreads",
+        "1",
+        "--no-nanny",
+        "--local-directory",
+        str(own),
+        "--death-timeout",
+        "60",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -607,3 +612,133 @@ def test_a_stop_signal_cancels_the_tasks_marks_runs_in_flight_interrupted_and_ex
     while scheduler_tasks(own_cluster) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert scheduler_tasks(own_cluster) == 0
+
+
+# -- a scheduler without workers ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A scheduler of the test's own, no worker joined."""
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"), workers=0)
+    yield cluster
+    cluster.stop()
+
+
+def test_a_scheduler_without_workers_gives_up_after_the_worker_timeout_in_one_line_and_writes_nothing(
+    tmp_path: Path, no_workers: Cluster
+) -> None:
+    process = compare(
+        write(tmp_path, FUNCTIONS),
+        tmp_path / "out",
+        "--scheduler",
+        no_workers.address,
+        "--worker-timeout",
+        "1",
+    )
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    address = no_workers.address
+    assert stderr == (
+        f"error: no Dask worker at {address} for 1 s (--worker-timeout): start one with: dask worker "
+        f"{address} --nthreads 1, then run the same command again\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+class Watched(io.StringIO):
+    """stderr that tells, through an event, when a line it was given holds `awaited`."""
+
+    def __init__(self, awaited: str) -> None:
+        super().__init__()
+        self.awaited, self.seen = awaited, threading.Event()
+
+    def write(self, text: str) -> int:
+        if self.awaited in text:
+            self.seen.set()
+        return super().write(text)
+
+
+def test_a_scheduler_without_workers_says_so_and_how_to_start_one_and_runs_once_one_joins(
+    tmp_path: Path, no_workers: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optbench.executors.dask as dask_executor
+
+    monkeypatch.setattr(dask_executor, "WORKER_NOTICE_S", 0.2)
+    monkeypatch.setattr(dask_executor, "WAITING_EVERY_S", 0.5)
+    stderr = Watched("waiting for a Dask worker")
+    monkeypatch.setattr(sys, "stderr", stderr)
+
+    def join_once_said() -> None:
+        if stderr.seen.wait(60):  # if never said, the worker timeout below ends the test
+            no_workers.workers.append(start_worker(no_workers.folder, no_workers.scheduler_file, 0))
+
+    helper = threading.Thread(target=join_once_said)
+    helper.start()
+    exp = load_experiment(write(tmp_path, FUNCTIONS))
+    try:
+        result = run_experiment(
+            exp,
+            tmp_path / "out",
+            progress=False,
+            scheduler=Scheduler(address=no_workers.address, worker_timeout_s=120),
+        )
+    finally:
+        helper.join()
+    assert {s["status"] for s in result.statuses.values()} == {"completed"}
+    address = no_workers.address
+    lines = stderr.getvalue().splitlines()
+    assert lines[0] == (
+        f"note: the Dask scheduler at {address} has 0 workers, so no run can start: start one with: "
+        f"dask worker {address} --nthreads 1 (waiting for it; --worker-timeout SECONDS gives up)"
+    )
+    assert re.fullmatch(
+        rf"waiting for a Dask worker at {address}: 0 workers, 6 runs waiting, \d+ s so far", lines[1]
+    )
+    assert lines[-1] == f"note: 1 Dask worker at {address} now; the runs go on"
+
+
+@pytest.mark.slow
+def test_workers_gone_mid_sweep_give_up_after_the_worker_timeout_keeping_the_finished_runs(
+    tmp_path: Path,
+) -> None:
+    cluster = start_cluster(tmp_path / "cluster", workers=1)
+    address = cluster.address
+    try:
+        out = tmp_path / "out"
+        process = compare(write(tmp_path, LONG), out, "--scheduler", address, "--worker-timeout", "2")
+        wait_for_finished(out / "long", 1)
+        cluster.workers[0].send_signal(signal.SIGKILL)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        cluster.stop()
+    assert process.returncode == 1, stderr
+    assert stderr.splitlines() == [
+        f"error: no Dask worker at {address} for 2 s (--worker-timeout): start one with: dask worker "
+        f"{address} --nthreads 1, then run the same command again"
+    ]
+    runs = statuses(out)
+    assert {s["status"] for s in runs} == {"completed", "interrupted"}
+    summary = {row[0]: row[1] for row in csv_rows(out / "long" / SUMMARY_FILE)[1:]}
+    assert all(summary[str(s["run_id"])] == s["status"] for s in runs)
+
+
+def test_a_worker_timeout_without_a_cluster_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPTBENCH_SCHEDULER", raising=False)
+    args = [
+        "compare",
+        str(write(tmp_path, FUNCTIONS)),
+        "--out",
+        str(tmp_path / "out"),
+        "--worker-timeout",
+        "5",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: --worker-timeout: applies to a Dask cluster: give --scheduler, --scheduler-file or "
+        "$OPTBENCH_SCHEDULER\n"
+    )
+    assert not (tmp_path / "out").exists()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from optbench.cli import main
 from optbench.config import (
     completion_keys,
     edit_distance,
@@ -82,6 +85,70 @@ def test_empty_file_and_non_mapping_are_refused(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_experiment(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("configs/mnist_optimizers.yaml", "optbench init mnist_optimizers configs/mnist_optimizers.yaml"),
+        ("mnist_optimizers.yaml", "optbench init mnist_optimizers"),
+        ("paths-book.yml", "optbench init paths_book paths-book.yml"),
+    ],
+)
+def test_a_missing_file_named_like_a_shipped_example_says_how_to_write_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # outside the repository: no configs/ folder here
+    with pytest.raises(ConfigError) as info:
+        load_experiment(Path(name))
+    assert info.value.problems == [
+        f"{name}: no such file; it is an example that ships with optbench: write it with {expected}"
+    ]
+    # The command it names writes what was asked for.
+    assert CliRunner().invoke(main, shlex.split(expected)[1:]).exit_code == 0
+    assert load_experiment(Path(name)).runs
+
+
+def test_a_missing_file_named_like_no_example_is_no_such_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_experiment(tmp_path / "mnist_optimisers.yaml")
+    assert info.value.problems == [f"{tmp_path / 'mnist_optimisers.yaml'}: no such file"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            "step,loss,acc\n0,2.3,0.1\n" + "".join(f"{i},{2 - i / 100},{i / 100}\n" for i in range(1, 500)),
+            "line 1, column 1: not a YAML config: it starts with the text 'step,loss,acc', where a config "
+            "is a mapping of sections (task:, optimizer:, train:, ...)",
+        ),
+        (
+            "# results\n\n  " + "a rather long line of plain text, " * 3 + "\nmore\n",
+            "line 3, column 3: not a YAML config: it starts with the text 'a rather long line of plain "
+            "text, a rat…', where a config is a mapping of sections (task:, optimizer:, train:, ...)",
+        ),
+        (
+            b"\x89PNG\r\n\x1a\n",
+            "line 1, column 1: not a YAML config: byte 0x89 is not UTF-8 text (a binary file?)",
+        ),
+        (
+            b"task:\n  x: \xff\n",
+            "line 2, column 6: not a YAML config: byte 0xff is not UTF-8 text (a binary file?)",
+        ),
+    ],
+)
+def test_a_file_that_is_not_yaml_is_one_short_line_with_where_it_goes_wrong(
+    tmp_path: Path, content: str | bytes, expected: str
+) -> None:
+    path = tmp_path / "runs.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path)
+    assert info.value.problems == [f"{path}: {expected}"]
 
 
 # -- Unknown keys and names, with suggestions --------------------------------------------------------

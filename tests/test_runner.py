@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from optbench.config import load_experiment
+from optbench.config import load_experiment, to_yaml
 from optbench.errors import DataError, LockedError, UsageError
 from optbench.executors.local import WORKER_NAME, LocalPool, forks
 from optbench.files import FolderLock
 from optbench.layout import RUNS_DIR, STATUS_FILE, read_status
-from optbench.runner import run_experiment
+from optbench.runner import run_experiment, run_experiments
 
 SWEEP = """experiment: sweep
 task: {function: rosenbrock}
@@ -736,3 +736,66 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_files_of_an_unint
         for log in ("metrics.csv", "diagnostics.csv"):
             ours, theirs = folder / "runs" / name / log, tmp_path / "whole" / "resumed" / "runs" / name / log
             assert without_timing(ours) == without_timing(theirs), log
+
+
+# -- a run that two experiments share -----------------------------------------------------------------
+
+SHARING = """experiment: a
+task: {function: rosenbrock}
+optimizer: {name: adam, lr: 0.01}
+train: {steps: 200}
+grid:
+  train.seed: [0, 1]
+"""
+SHARED_TOO = """experiment: b
+task: {function: rosenbrock}
+optimizer: {name: adam, lr: 0.01}
+train: {steps: 200}
+runs:
+  - {}
+  - {optimizer: {name: momentum, lr: 0.001}}
+"""
+"""b's first run is a's run at seed 0: the same resolved config, the same run id."""
+
+
+def progress_lines(err: str) -> list[tuple[str, str]]:
+    """(`[n/total]`, run id) of each progress line."""
+    return [
+        (line.split()[0], line.split()[1].rstrip(":")) for line in err.splitlines() if line.startswith("[")
+    ]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_run_two_experiments_share_executes_once_and_each_folder_holds_it_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: int
+) -> None:
+    a, b = load_experiment(write(tmp_path, SHARING)), load_experiment(write(tmp_path, SHARED_TOO, "b.yaml"))
+    (shared,) = {r.run_id for r in a.runs} & {r.run_id for r in b.runs}
+    out = tmp_path / "out"
+    results = run_experiments([a, b], out, jobs=jobs)
+    lines = progress_lines(capsys.readouterr().err)
+    assert [n for n, _ in lines] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert sorted(run_id for _, run_id in lines) == sorted({r.run_id for r in a.runs + b.runs})
+    source, copy = out / "a" / RUNS_DIR / shared, out / "b" / RUNS_DIR / shared
+    assert (source / "metrics.csv").read_bytes() == (copy / "metrics.csv").read_bytes()
+    (run_b,) = [r for r in b.runs if r.run_id == shared]
+    assert (copy / "config.yaml").read_text() == to_yaml(run_b)  # its own experiment's config
+    status_a, status_b = read_status(source), read_status(copy)
+    assert status_a is not None and status_b is not None
+    assert status_b == {**status_a, "copied_from": f"a/runs/{shared}"}  # one training, copied
+    assert results[1].statuses[shared] == status_b
+    summary = {row[0]: row[1] for row in csv_rows(out / "b" / "summary.csv")[1:]}
+    assert summary == {r.run_id: "completed" for r in b.runs}
+
+
+def test_a_run_finished_in_one_experiment_is_copied_into_another_without_executing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = load_experiment(write(tmp_path, SHARING)), load_experiment(write(tmp_path, SHARED_TOO, "b.yaml"))
+    out = tmp_path / "out"
+    run_experiment(a, out, progress=False)
+    results = run_experiments([a, b], out)
+    (momentum,) = [r.run_id for r in b.runs if r.optimizer.name == "momentum"]
+    assert progress_lines(capsys.readouterr().err) == [("[3/3]", momentum)]
+    assert {s["status"] for s in results[1].statuses.values()} == {"completed"}
+    assert {p.name for p in (out / "b" / RUNS_DIR).iterdir()} == {r.run_id for r in b.runs}

@@ -206,6 +206,30 @@ def test_the_dry_run_prints_the_trials_that_then_run(tmp_path: Path) -> None:
     assert {(o, n, round(lr, 6)) for o, n, lr in printed} == {(o, n, round(lr, 6)) for o, n, lr in ran}
 
 
+@pytest.mark.parametrize("sampler", ["qmc", "tpe"])
+def test_the_dry_run_and_the_progress_count_the_final_reruns_from_the_start(
+    tmp_path: Path, mnist: object, sampler: str
+) -> None:
+    config = write(tmp_path, MNIST_STUDY.replace("sampler: qmc", f"sampler: {sampler}\n  batch: 2"))
+    code, out, _ = invoke("tune", str(config), "--dry-run")
+    assert code == 0 and out.splitlines()[-1] == (
+        "then each optimizer's best trial, chosen on validation, at seeds 1 2: 4 runs; 12 runs in all"
+    )
+    assert "8 trials, 8 runs" in out.splitlines()
+    code, _, err = invoke("tune", str(config), "--out", str(tmp_path / "r"), "-j", "2")
+    assert code == 0, err
+    folder = tmp_path / "r" / "mnist-study"
+    assert len(list((folder / "runs").iterdir())) == 12
+    lines = [line for line in err.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in lines] == [f"[{n}/12" for n in range(1, 13)]
+    roles = {row["run_id"]: row["role"] for row in csv.DictReader((folder / "summary.csv").open())}
+    for line in lines:
+        run_id = line.split("] ")[1].split(":")[0]
+        assert "val_acc" in line
+        # Trials are chosen on validation: only the final reruns show a test accuracy.
+        assert ("test_acc" in line) == (roles[run_id] == "final"), line
+
+
 @pytest.mark.parametrize("sampler", ["random", "qmc", "tpe"])
 def test_the_same_config_gives_the_same_trials_and_choice_for_any_number_of_workers(
     tmp_path: Path, sampler: str

@@ -64,10 +64,13 @@ def suite_table(loaded: LoadedSuite) -> str:
         trials = f"{plural(spec.budget, 'trial')} × {plural(len(spec.spaces), 'optimizer')}"
         finals = f", then {plural(spec.final_seeds, 'final seed')} each" if spec.final_seeds else ""
         rows.append(["tune", study.name, study.source, trials + finals])
-    runs = plural(sum(len(exp.runs) for exp in loaded.experiments), "run")
+    total = sum(len(exp.runs) for exp in loaded.experiments)
+    distinct = len({run.run_id for exp in loaded.experiments for run in exp.runs})
+    shared = f", {distinct} trained (a run two of them share trains once)" if distinct < total else ""
     return (
         text_table(["kind", "experiment", "config", "runs"], rows)
-        + f"{plural(len(rows), 'experiment')}; the compare experiments run {runs} as one sweep\n"
+        + f"{plural(len(rows), 'experiment')}; the compare experiments run {plural(total, 'run')} as one "
+        f"sweep{shared}\n"
     )
 
 

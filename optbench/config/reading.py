@@ -8,6 +8,7 @@ the file, runs entry, grid axis or override that wrote it, so a problem is repor
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,21 +26,73 @@ def read_config(
     """The raw mapping of a config file, its parsed overrides, and the problems found so far."""
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError([f"{source}: no such file"]) from None
+        raise ConfigError([f"{source}: no such file{_template_hint(path)}"]) from None
     except IsADirectoryError:
         raise ConfigError([f"{source}: is a folder, not a config file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{source}: cannot read: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = _line_column(data[: exc.start].decode("utf-8", "replace"))
+        byte = data[exc.start]
+        raise ConfigError(
+            [f"{source}: {where}: not a YAML config: byte 0x{byte:02x} is not UTF-8 text (a binary file?)"]
+        ) from None
     raw = parse_yaml(text, source)
     pairs, problems = parse_overrides(overrides)
     if raw is None:
         raise ConfigError([f"{source}: the file is empty; a config needs at least a task section"])
+    if isinstance(raw, str):  # plain text, a CSV given by mistake: YAML reads it as one long string
+        start = _first_content(text)
+        first = text[start:].splitlines()[0].strip()
+        shown = first if len(first) <= EXCERPT else first[: EXCERPT - 1] + "…"
+        raise ConfigError(
+            [
+                f"{source}: {_line_column(text[:start])}: not a YAML config: it starts with the text "
+                f"{shown!r}, where a config is a mapping of sections (task:, optimizer:, train:, ...)"
+            ]
+        )
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}: the config must be a mapping of sections, got {describe_value(raw)}"])
     raw.setdefault("experiment", _default_experiment_name(path))
     return raw, pairs, problems
+
+
+EXCERPT = 40
+"""The characters of a file's first line that a problem quotes, at most."""
+
+
+def _first_content(text: str) -> int:
+    """Where the first character of `text` that is no blank, comment or document marker is."""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and stripped != "---":
+            return offset + len(line) - len(line.lstrip())
+        offset += len(line)
+    return 0
+
+
+def _line_column(before: str) -> str:
+    """`line L, column C` of the character that follows the text `before`."""
+    line = before.count("\n") + 1
+    return f"line {line}, column {len(before) - (before.rfind(chr(10)) + 1) + 1}"
+
+
+def _template_hint(path: Path) -> str:
+    """For a missing config named like a shipped example (configs/mnist_optimizers.yaml, outside the
+    repository), the command that writes it there; else nothing."""
+    from optbench.config import templates
+
+    name = path.stem.replace("-", "_")
+    if path.suffix not in (".yaml", ".yml") or name not in templates.names():
+        return ""
+    where = [] if path == Path(name + templates.SUFFIX) else [str(path)]
+    command = shlex.join(["optbench", "init", name, *where])
+    return f"; it is an example that ships with optbench: write it with {command}"
 
 
 def _default_experiment_name(path: Path) -> str:

@@ -18,11 +18,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from optbench.engine import Engine
 from optbench.errors import UsageError
 from optbench.executors.task import Event, describe_error, perform, versions
+
+if TYPE_CHECKING:
+    from optbench.executors.dask import DaskExecutor
 
 Handler = Callable[[str, Event], None]
 """Called with a run's key and each of its events, in the order the run emitted them."""
@@ -103,16 +106,19 @@ class Scheduler:
     timeout_s: float | None = None
     """How long to wait for it to answer; None: Dask's `distributed.comm.timeouts.connect` (30 s unless
     configured, e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=10s)."""
+    worker_timeout_s: float | None = None
+    """How long runs may wait for want of a worker before the sweep gives up; None: for ever, saying so."""
 
     def __post_init__(self) -> None:
         if (self.address is None) == (self.file is None):
             raise ValueError("a Scheduler has an address or a file, not both or neither")
 
 
-def connect(scheduler: Scheduler) -> Executor:
+def connect(scheduler: Scheduler, say: Callable[[str], None]) -> DaskExecutor:
     """An executor on the Dask cluster of `scheduler`, connected: OptbenchError if it does not answer.
 
-    Its `shutdown` may be called again, and then does nothing.
+    `say` shows the lines that say it waits for a worker. Its `shutdown` may be called again, and then
+    does nothing.
     """
     try:
         from optbench.executors.dask import connect as connect_dask
@@ -122,7 +128,7 @@ def connect(scheduler: Scheduler) -> Executor:
         raise UsageError(
             "running on a Dask cluster needs the distributed package: pip install 'optbench[dask]'"
         ) from None
-    return connect_dask(scheduler)
+    return connect_dask(scheduler, say)
 
 
 __all__ = [

@@ -22,6 +22,10 @@ Faults:
   Only the events a task returns are written, so a run started twice is recorded once.
 - The scheduler going away: `wait` raises OptbenchError; the runner marks the runs in flight
   interrupted, and the same command, once a scheduler is back, runs what is left.
+- No worker (none started yet, or all gone mid-sweep): Dask would keep the tasks waiting, silently,
+  forever. After WORKER_NOTICE_S the sweep says so and how to start one, then says again every
+  WAITING_EVERY_S that it still waits; with a worker timeout (`--worker-timeout`) it gives up with
+  OptbenchError. The runner waits for a first worker before it writes anything.
 - A stop (Ctrl-C, SIGTERM): `shutdown(cancel=True)` cancels every outstanding task.
 
 Dask moves tasks and results between machines with pickle: run the cluster on a trusted network only,
@@ -36,6 +40,7 @@ import logging
 import math
 import queue
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +57,7 @@ from optbench.errors import DataError, OptbenchError
 from optbench.executors import Handler, Scheduler
 from optbench.executors.task import Event, describe_error, perform
 from optbench.signals import start_helper
+from optbench.text import plural
 
 CAPACITY_REFRESH_S = 2.0
 """How often the cluster's worker threads are counted again: workers may join or leave mid-sweep."""
@@ -63,6 +69,16 @@ finds the next one waiting at the scheduler, instead of idling for a round trip 
 
 CLOSE_TIMEOUT_S = 5.0
 """How long closing the client may take (it tells the scheduler to forget this sweep's tasks)."""
+
+WORKER_NOTICE_S = 10.0
+"""How long runs wait for a worker before the sweep says that the scheduler has none, and how to start
+one: long enough for the workers of a cluster started together with the command to join."""
+
+WAITING_EVERY_S = 60.0
+"""How often the sweep says again that it still waits for a worker."""
+
+WORKER_POLL_S = 0.5
+"""How often the workers are counted while nothing can run for want of one."""
 
 
 class _Ended(NamedTuple):
@@ -79,10 +95,59 @@ class _Ended(NamedTuple):
 # --------------------------------------------------------------------------------------------------
 
 
+class _WorkerWatch:
+    """How long runs have waited for want of a worker thread: said after WORKER_NOTICE_S with the
+    command that starts one, said again every WAITING_EVERY_S, given up after `timeout` seconds."""
+
+    def __init__(self, address: str, timeout: float | None, say: Callable[[str], None]) -> None:
+        self.address, self.timeout, self.say = address, timeout, say
+        self.since: float | None = None
+        self.said_at: float | None = None
+
+    def check(self, workers: int, threads: int, waiting: int) -> None:
+        """The cluster has `workers` workers of `threads` threads in all, and `waiting` runs wait."""
+        now = time.monotonic()
+        if threads > 0 or not waiting:
+            if threads > 0 and self.said_at is not None:
+                self.say(f"note: {plural(workers, 'Dask worker')} at {self.address} now; the runs go on")
+            self.since = self.said_at = None
+            return
+        self.since = now if self.since is None else self.since
+        waited = now - self.since
+        start = f"dask worker {self.address} --nthreads 1"
+        if self.timeout is not None and waited >= self.timeout:
+            raise OptbenchError(
+                f"no Dask worker at {self.address} for {self.timeout:g} s (--worker-timeout): start one "
+                f"with: {start}, then run the same command again"
+            )
+        if self.said_at is None and waited >= WORKER_NOTICE_S:
+            self.say(
+                f"note: the Dask scheduler at {self.address} has {plural(workers, 'worker')}, so no run can "
+                f"start: start one with: {start} (waiting for it; --worker-timeout SECONDS gives up)"
+            )
+            self.said_at = now
+        elif self.said_at is not None and now - self.said_at >= WAITING_EVERY_S:
+            self.say(
+                f"waiting for a Dask worker at {self.address}: {plural(workers, 'worker')}, "
+                f"{plural(waiting, 'run')} waiting, {waited:.0f} s so far"
+            )
+            self.said_at = now
+
+
+def _say_on_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 class DaskExecutor:
     """Runs as tasks of a Dask cluster: one per worker thread at once, and as many more queued."""
 
-    def __init__(self, client: Client, address: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        address: str,
+        worker_timeout: float | None = None,
+        say: Callable[[str], None] = _say_on_stderr,
+    ) -> None:
         self.address = address
         # Dask's client and futures are typed as Any here: most of their methods carry no annotations.
         self._client: Any = client
@@ -92,8 +157,10 @@ class DaskExecutor:
         self._futures: dict[str, Any] = {}
         self._ended: queue.SimpleQueue[_Ended] = queue.SimpleQueue()
         self._threads = 0
+        self._workers = 0
         self._counted_at = -math.inf
         self._closed = False
+        self._watch = _WorkerWatch(address, worker_timeout, say)
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.address!r}, {self._threads} worker threads)"
@@ -101,11 +168,28 @@ class DaskExecutor:
     @property
     def capacity(self) -> int:
         if time.monotonic() - self._counted_at >= CAPACITY_REFRESH_S:
-            info = self._client.scheduler_info(n_workers=0)
-            self._threads = int(info.get("total_threads", 0))
-            self._counted_at = time.monotonic()
-        # With no worker yet, one run waits at the scheduler for the first to join.
+            self._count()
+        # With no worker, one run waits at the scheduler for the next to join.
         return max(self._threads, 1) * (1 + QUEUED_PER_THREAD)
+
+    def _count(self) -> None:
+        """Count the cluster's workers and their threads again."""
+        info = self._client.scheduler_info(n_workers=0)
+        self._workers = int(info.get("n_workers", 0))
+        self._threads = int(info.get("total_threads", 0))
+        self._counted_at = time.monotonic()
+
+    def wait_for_workers(self, runs: int) -> None:
+        """Return once the cluster has a worker thread for the `runs` runs to execute; meanwhile say
+        that it waits and how to start a worker, or give up after the worker timeout (OptbenchError).
+        """
+        while True:
+            self._check_connected()
+            self._count()
+            self._watch.check(self._workers, self._threads, runs)
+            if self._threads:
+                return
+            time.sleep(WORKER_POLL_S)
 
     def submit(self, key: str, config_text: str, checkpoint: str | None = None) -> None:
         self._check_connected()
@@ -137,6 +221,9 @@ class DaskExecutor:
             ended = [self._ended.get(timeout=timeout)]
         except queue.Empty:
             self._check_connected()
+            if time.monotonic() - self._counted_at >= CAPACITY_REFRESH_S:
+                self._count()
+            self._watch.check(self._workers, self._threads, len(self._run_keys))
             return
         with contextlib.suppress(queue.Empty):
             while True:
@@ -187,8 +274,11 @@ def _task_error(exc: BaseException | None) -> str:
     return describe_error(exc).splitlines()[0]
 
 
-def connect(scheduler: Scheduler) -> DaskExecutor:
-    """A client of the scheduler, connected; OptbenchError in one line if it does not answer in time."""
+def connect(scheduler: Scheduler, say: Callable[[str], None] = _say_on_stderr) -> DaskExecutor:
+    """A client of the scheduler, connected; OptbenchError in one line if it does not answer in time.
+
+    `say` is given the lines that say the sweep waits for a worker.
+    """
     address = _address(scheduler)
     timeout = scheduler.timeout_s
     if timeout is None:
@@ -208,7 +298,7 @@ def connect(scheduler: Scheduler) -> DaskExecutor:
         raise OptbenchError(
             f"cannot connect to the Dask scheduler at {address}: {describe_error(exc)}"
         ) from None
-    return DaskExecutor(client, address)
+    return DaskExecutor(client, address, scheduler.worker_timeout_s, say)
 
 
 def _address(scheduler: Scheduler) -> str:
@@ -245,12 +335,18 @@ def _address(scheduler: Scheduler) -> str:
 
 
 def _quiet_dask_logging() -> None:
-    """Dask logs a lost connection as tracebacks on stderr; optbench says it in one line instead."""
+    """Dask logs a lost connection as tracebacks on stderr; optbench says it in one line instead.
+
+    Tornado's too: a Ctrl-C that lands while the client waits for the scheduler's answer (counting the
+    workers) makes the callback that cancels the wait fail on the event loop (NameError inside
+    `distributed.utils.sync`), which tornado logs as a traceback; the sweep stops all the same.
+    """
     named = [name for name in logging.Logger.manager.loggerDict if name.startswith("distributed.")]
     for name in ("distributed", *named):
         logger = logging.getLogger(name)
         if name == "distributed" or logger.level != logging.NOTSET:
             logger.setLevel(logging.CRITICAL)
+    logging.getLogger("tornado.application").setLevel(logging.CRITICAL)
 
 
 def _start_with_stop_signals_blocked(start: Callable[[], Client], timeout: float) -> Client:
