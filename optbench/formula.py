@@ -24,7 +24,7 @@ import functools
 import math
 import operator
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -142,8 +142,11 @@ def formula_objective(
     )
 
 
-def _point(value: Sequence[float], what: str) -> Point:
+def _point(value: Any, what: str) -> Point:
+    """`value` (as a config gives it: anything) as a finite point."""
     try:
+        if isinstance(value, str):  # "12" would otherwise be read as [1, 2]
+            raise TypeError
         x, y = (float(c) for c in value)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be two numbers [x, y], got {value!r}") from None
@@ -152,8 +155,11 @@ def _point(value: Sequence[float], what: str) -> Point:
     return x, y
 
 
-def _interval(value: Sequence[float], what: str) -> Point:
+def _interval(value: Any, what: str) -> Point:
+    """`value` (as a config gives it: anything) as a finite interval, low < high."""
     try:
+        if isinstance(value, str):
+            raise TypeError
         lo, hi = (float(c) for c in value)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be two numbers [low, high], got {value!r}") from None
@@ -195,7 +201,7 @@ def _build(
                 f"{what} ({point[0]:g}, {point[1]:g}) lies outside the plot box "
                 f"x {box_x[0]:g}..{box_x[1]:g}, y {box_y[0]:g}..{box_y[1]:g}"
             )
-    gaps = _values_on_box(f, box_x, box_y)
+    surface = _values_on_box(f, box_x, box_y)
     for p in (start, *((_at(box_x, fx), _at(box_y, fy)) for fx, fy in CHECK_FRACTIONS)):
         check_gradient(f, grad, p)
     min_value = None if minimum is None else _check_minimum(f, grad, minimum, start)
@@ -213,7 +219,7 @@ def _build(
         start=start,
         xlim=box_x,
         ylim=box_y,
-        log_levels=min_value is not None and _wants_log_levels(gaps - min_value),
+        log_levels=min_value is not None and _wants_log_levels(surface - min_value),
     )
 
 
@@ -539,8 +545,9 @@ def _check_minimum(
     value = _value_at(f, minimum)
     at_start = _value_at(f, start)
     if value > at_start:
+        shown = value + 0.0  # -0.0 + 0.0 is 0.0: the message never says "-0"
         raise ValueError(
-            f"the minimum {where} is higher than the start: f = {value:g} there, {at_start:g} at the start"
+            f"the minimum {where} is higher than the start: f = {shown:g} there, {at_start:g} at the start"
         )
     return value
 

@@ -225,6 +225,8 @@ def test_a_bad_formula_is_one_line_saying_what_is_wrong(
         ({"start": (math.nan, 1.0)}, r"start must be finite, got \[nan, 1\.0\]"),
         ({"start": (1.0, 2.0, 3.0)}, r"start must be two numbers \[x, y\]"),
         ({"start": "origin"}, r"start must be two numbers \[x, y\]"),
+        ({"start": "12"}, r"start must be two numbers \[x, y\], got '12'"),
+        ({"xlim": "01"}, r"xlim must be two numbers \[low, high\], got '01'"),
         ({"xlim": (1.0, -1.0)}, r"xlim must be two finite numbers with low < high"),
         ({"ylim": (0.0, math.inf)}, r"ylim must be two finite numbers with low < high"),
         ({"xlim": (0.0, 1.0)}, r"the start \(-7, 2\) lies outside the plot box x 0\.\.1"),
