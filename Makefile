@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,tune,dask]'
+	$(BIN)/pip install --quiet -e '.[dev,tune,dask,formula]'
 	touch $(STAMP)
 
 data: setup
@@ -23,7 +23,7 @@ demo: setup data
 	$(BIN)/optbench suite configs/demo.yaml
 
 # The optional modules `make setup` installs: a test that needs one fails without it, rather than skip.
-REQUIRED := optuna,distributed
+REQUIRED := optuna,distributed,sympy
 
 test: setup data
 	OPTBENCH_REQUIRE=$(REQUIRED) $(BIN)/pytest

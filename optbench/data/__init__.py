@@ -9,13 +9,14 @@ Every problem a user can fix (missing files, a failed download, a corrupt or tru
 `DataError` whose message says what is wrong and, where it helps, the command that fixes it.
 
 Modules: `idx` (the IDX format and the MNIST layout), `checksums` (the pinned files, hashing),
-`sources` (the fetcher), `datasets` (loading, the cache's state, the `DATASETS` registry) and
-`splits` (the validation split) and `batches` (minibatches and evaluation chunks).
+`sources` (the fetcher), `datasets` (loading, the cache's state, the `DATASETS` registry), `npz` (a
+dataset of one's own, in the `.npz` layout of Keras's mnist.npz), `splits` (the validation split)
+and `batches` (minibatches and evaluation chunks).
 
 Public face: `DATASETS`, `DatasetEntry`, `Dataset`, `load_mnist`, `load_idx_folder`, `train_set_size`,
 `default_data_dir`, `data_info`, `DataInfo`, `FileStatus`, `read_idx`, `IDX_NAMES`, `RawFile`,
 `MNIST_FILES`, `Split`, `split`, `split_rows`, `BatchSampler`, `ChunkReader`, `iter_chunks`, `PIXEL_MAX`,
-`EVAL_CHUNK`; and the
+`EVAL_CHUNK`, `load_npz`, `NPZ_KEYS`; and the
 fetcher's `fetch_mnist`, `Source`, `Readable`, `MirrorSource`, `NpmSource`, `DEFAULT_SOURCES`.
 
 The fetcher's names are loaded lazily, by the module-level `__getattr__` below (PEP 562): the fetcher
@@ -43,6 +44,7 @@ from optbench.data.datasets import (
     train_set_size,
 )
 from optbench.data.idx import IDX_NAMES, read_idx
+from optbench.data.npz import NPZ_KEYS, load_npz
 from optbench.data.splits import Split, split, split_rows
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ __all__ = [
     "EVAL_CHUNK",
     "IDX_NAMES",
     "MNIST_FILES",
+    "NPZ_KEYS",
     "PIXEL_MAX",
     "BatchSampler",
     "ChunkReader",
@@ -94,6 +97,7 @@ __all__ = [
     "iter_chunks",
     "load_idx_folder",
     "load_mnist",
+    "load_npz",
     "read_idx",
     "split",
     "split_rows",

@@ -1,7 +1,9 @@
-"""Minibatches and evaluation chunks: uint8 images become floats a batch or a chunk at a time.
+"""Minibatches and evaluation chunks: images become floats a batch or a chunk at a time.
 
 Each sampler or reader allocates its float buffer once and converts into it on every call, so the
-images stay uint8 in memory (47 MB for the MNIST training set).
+images stay in their own dtype in memory: uint8 for MNIST (47 MB for its training set). uint8 images
+are pixels, scaled by 1/PIXEL_MAX; images of a floating dtype or bool (an `.npz` dataset's) are
+values, cast to the model's dtype as they are.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from numpy.typing import DTypeLike, NDArray
 from optbench.errors import DataError
 
 PIXEL_MAX = 255
-"""Images are scaled to [0, 1] by dividing by this, exactly (not by multiplying by its inverse)."""
+"""uint8 images are scaled to [0, 1] by dividing by this, exactly (not by multiplying by its inverse)."""
 
 EVAL_CHUNK = 2000
 """Default rows per evaluation chunk: big enough for efficient matrix products, small in memory."""
@@ -28,8 +30,19 @@ def _check_float(dtype: DTypeLike) -> np.dtype[Any]:
     return resolved
 
 
+def _check_images(images: NDArray[Any]) -> bool:
+    """Whether `images` are uint8 pixels (else floating or bool values); ValueError for anything else."""
+    if images.ndim != 2 or not (images.dtype == np.uint8 or images.dtype.kind in "fb"):
+        raise ValueError(
+            f"images must be a 2-D array of uint8 pixels or of float or bool values, "
+            f"got {images.ndim}-D {images.dtype}"
+        )
+    return bool(images.dtype == np.uint8)
+
+
 class BatchSampler:
-    """Draws minibatches of (images/255, labels) into buffers allocated once.
+    """Draws minibatches of (images/255, labels) into buffers allocated once (images as they are
+    when they are not uint8: see the module's docstring).
 
     `next()` returns arrays that a later call overwrites: a caller that wants to keep a batch must
     copy it. x is (batch_size, n_features) in `dtype`, y is intp labels.
@@ -49,7 +62,7 @@ class BatchSampler:
 
     def __init__(
         self,
-        images_u8: NDArray[np.uint8],
+        images: NDArray[Any],
         labels: NDArray[np.integer[Any]],
         batch_size: int,
         rng: np.random.Generator,
@@ -57,15 +70,14 @@ class BatchSampler:
         replacement: bool = False,
         rows: NDArray[np.intp] | None = None,
     ) -> None:
-        if images_u8.dtype != np.uint8 or images_u8.ndim != 2:
-            raise ValueError(f"images must be a 2-D uint8 array, got {images_u8.ndim}-D {images_u8.dtype}")
-        if labels.shape != (len(images_u8),):
-            raise ValueError(f"labels must have shape ({len(images_u8)},), got {labels.shape}")
+        self._pixels = _check_images(images)
+        if labels.shape != (len(images),):
+            raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}")
         self._rows = None if rows is None else np.asarray(rows, dtype=np.intp)
-        n = len(images_u8) if self._rows is None else len(self._rows)
+        n = len(images) if self._rows is None else len(self._rows)
         if batch_size < 1 or (batch_size > n and not replacement):
             raise DataError(f"batch size {batch_size} does not fit {n} training examples")
-        self.images = images_u8
+        self.images = images
         self.labels = labels.astype(np.intp)  # once, so that each gather is a same-type np.take
         self.batch_size = batch_size
         self.rng = rng
@@ -74,7 +86,7 @@ class BatchSampler:
         self.batches_drawn = 0
         self._order = np.arange(n, dtype=np.intp) if self._rows is None else self._rows.copy()
         self._pos = n  # the first call starts an epoch
-        self._x_u8 = np.empty((batch_size, images_u8.shape[1]), dtype=np.uint8)
+        self._scratch = np.empty((batch_size, images.shape[1]), dtype=images.dtype)
         self._x, self._y = self.new_buffers()
 
     @property
@@ -84,7 +96,7 @@ class BatchSampler:
 
     def next(self) -> tuple[NDArray[np.floating[Any]], NDArray[np.intp]]:
         """The next minibatch (x, y), in the sampler's reused buffers."""
-        self.fill(self.next_rows(), self._x, self._y, self._x_u8)
+        self.fill(self.next_rows(), self._x, self._y, self._scratch)
         return self._x, self._y
 
     def next_rows(self) -> NDArray[np.intp]:
@@ -117,14 +129,18 @@ class BatchSampler:
         )
 
     def fill(
-        self, rows: NDArray[np.intp], x: NDArray[Any], y: NDArray[np.intp], x_u8: NDArray[np.uint8]
+        self, rows: NDArray[np.intp], x: NDArray[Any], y: NDArray[np.intp], scratch: NDArray[Any]
     ) -> None:
-        """Gather `rows` into x (as floats scaled to [0, 1]) and y; `x_u8` is scratch for the uint8 rows."""
+        """Gather `rows` into x (pixels scaled to [0, 1], other values as they are) and y; `scratch`
+        is a buffer of the images' dtype for the gathered rows."""
         # mode="clip" skips the bounds check that would make np.take buffer its output; the indices
         # are in range by construction.
-        np.take(self.images, rows, axis=0, out=x_u8, mode="clip")
+        np.take(self.images, rows, axis=0, out=scratch, mode="clip")
         np.take(self.labels, rows, out=y, mode="clip")
-        np.divide(x_u8, PIXEL_MAX, out=x, dtype=self.dtype)
+        if self._pixels:
+            np.divide(scratch, PIXEL_MAX, out=x, dtype=self.dtype)
+        else:
+            np.copyto(x, scratch)
 
     def state(self) -> dict[str, Any]:
         """Where the sampler is: its order, position, count and generator, to continue bit for bit."""
@@ -154,7 +170,8 @@ class BatchSampler:
 
 
 class ChunkReader:
-    """Every example of a set, in order, as (images/255, intp labels) chunks of at most `chunk` rows.
+    """Every example of a set, in order, as (images/255, intp labels) chunks of at most `chunk` rows
+    (images as they are when they are not uint8).
 
     The float buffer is allocated once and reused by every pass: the test set, evaluated every few
     hundred updates, is converted again each time into the same memory. The labels become intp once.
@@ -163,24 +180,28 @@ class ChunkReader:
 
     def __init__(
         self,
-        images_u8: NDArray[np.uint8],
+        images: NDArray[Any],
         labels: NDArray[np.integer[Any]],
         chunk: int = EVAL_CHUNK,
         dtype: DTypeLike = np.float32,
     ) -> None:
         if chunk < 1:
             raise ValueError(f"chunk must be at least 1, got {chunk}")
-        self.images = images_u8
+        self._pixels = _check_images(images)
+        self.images = images
         self.labels = labels.astype(np.intp)
         self.chunk = chunk
         self.dtype = _check_float(dtype)
-        self._x = np.empty((min(chunk, len(images_u8)), images_u8.shape[1]), dtype=self.dtype)
+        self._x = np.empty((min(chunk, len(images)), images.shape[1]), dtype=self.dtype)
 
     def __iter__(self) -> Iterator[tuple[NDArray[np.floating[Any]], NDArray[np.intp]]]:
         for start in range(0, len(self.images), self.chunk):
             stop = min(start + self.chunk, len(self.images))
             x = self._x[: stop - start]
-            np.divide(self.images[start:stop], PIXEL_MAX, out=x, dtype=self.dtype)
+            if self._pixels:
+                np.divide(self.images[start:stop], PIXEL_MAX, out=x, dtype=self.dtype)
+            else:
+                np.copyto(x, self.images[start:stop])
             yield x, self.labels[start:stop]
 
     def __len__(self) -> int:
@@ -191,10 +212,10 @@ class ChunkReader:
 
 
 def iter_chunks(
-    images_u8: NDArray[np.uint8],
+    images: NDArray[Any],
     labels: NDArray[np.integer[Any]],
     chunk: int = EVAL_CHUNK,
     dtype: DTypeLike = np.float32,
 ) -> Iterator[tuple[NDArray[np.floating[Any]], NDArray[np.intp]]]:
     """One pass of a `ChunkReader`: every example once, in order, in chunks of at most `chunk` rows."""
-    return iter(ChunkReader(images_u8, labels, chunk, dtype))
+    return iter(ChunkReader(images, labels, chunk, dtype))

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,26 +56,34 @@ def _fetch_command(data_dir: Path | None) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A classification dataset in MNIST layout: flattened uint8 images and uint8 labels 0–9.
+    """A classification dataset: images flattened to one row each, integer labels 0 to classes − 1.
 
-    Arrays loaded from files are read-only views of the files' bytes: shared, never copied.
+    Images of dtype uint8 are pixels, scaled by 1/255 as they are drawn (MNIST's, and an `.npz`'s
+    uint8 images); images of a floating dtype or bool are values used as they are (see
+    `optbench.data.npz`). Arrays loaded from files are read-only: shared, never copied.
     """
 
     name: str
-    train_images: NDArray[np.uint8]
-    train_labels: NDArray[np.uint8]
-    test_images: NDArray[np.uint8]
-    test_labels: NDArray[np.uint8]
+    train_images: NDArray[Any]
+    train_labels: NDArray[np.integer[Any]]
+    test_images: NDArray[Any]
+    test_labels: NDArray[np.integer[Any]]
+    classes: int = MNIST_CLASSES
+    """How many classes: fixed at 10 by the MNIST layout (labels are checked to lie in 0–9 at load),
+    the largest label + 1 for an `.npz`."""
+    sha256: str | None = None
+    """The SHA-256 of the one file the dataset was read from (an `.npz`), to record with each run;
+    None for MNIST's four files, whose checksums are pinned (`MNIST_FILES`)."""
 
     @property
     def n_features(self) -> int:
-        """Pixels per image (rows·cols): 784 for MNIST."""
+        """Values per image (rows·cols for a grey image): 784 for MNIST."""
         return int(self.train_images.shape[1])
 
     @property
     def n_classes(self) -> int:
-        """Fixed by the layout (labels are checked to lie in 0–9 at load), not by the labels seen."""
-        return MNIST_CLASSES
+        """Outputs of the network: `classes`, not the number of distinct labels seen."""
+        return self.classes
 
     def __repr__(self) -> str:
         return (

@@ -22,8 +22,8 @@ class Split:
     """The training set divided: the rows that train (in their original order) and the held-out images."""
 
     train_rows: NDArray[np.intp]
-    val_images: NDArray[np.uint8]
-    val_labels: NDArray[np.uint8]
+    val_images: NDArray[Any]
+    val_labels: NDArray[np.integer[Any]]
 
     def __repr__(self) -> str:
         return f"Split({len(self.train_rows)} train, {len(self.val_labels)} validation)"
@@ -42,7 +42,7 @@ def split_rows(n: int, validation: int, seed: int) -> tuple[NDArray[np.intp], ND
 
 
 def split(data: Dataset, validation: int, seed: int) -> Split:
-    """Hold out `validation` training images of `data`; the held-out ones are copied once (uint8)."""
+    """Hold out `validation` training images of `data`; the held-out ones are copied once (in their dtype)."""
     train_rows, val_rows = split_rows(len(data.train_labels), validation, seed)
     val_images: NDArray[Any] = data.train_images[val_rows]
     return Split(train_rows, val_images, data.train_labels[val_rows])
