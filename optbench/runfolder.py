@@ -53,9 +53,7 @@ def experiment_dir(out: Path, experiment: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         why = _why_not_created(folder, exc)
-        raise OptbenchError(
-            f"{folder}: cannot create the results folder: {why}; choose another --out"
-        ) from None
+        raise UsageError(f"{folder}: cannot create the results folder: {why}; choose another --out") from None
     return folder
 
 

@@ -203,7 +203,7 @@ def test_missing_data_exits_1_with_the_command_that_fetches_it(tmp_path: Path, c
     assert not (tmp_path / "r").exists()
 
 
-def test_a_read_only_results_folder_gives_one_line_and_exit_1(
+def test_a_read_only_results_folder_gives_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Simulated, as the tests may run as root, which ignores permissions."""
@@ -213,7 +213,7 @@ def test_a_read_only_results_folder_gives_one_line_and_exit_1(
 
     monkeypatch.setattr(Path, "mkdir", read_only)
     code, _, err = invoke("compare", str(write(tmp_path, BOOK)), "--out", str(tmp_path / "ro"), "-q")
-    assert code == 1 and "Traceback" not in err
+    assert code == 2 and "Traceback" not in err
     assert err.strip().splitlines() == [
         f"error: {tmp_path / 'ro' / 'book'}: cannot create the results folder: no permission to create a "
         f"folder in {tmp_path} (Permission denied); choose another --out"
@@ -221,7 +221,7 @@ def test_a_read_only_results_folder_gives_one_line_and_exit_1(
 
 
 @pytest.mark.parametrize("where", ["/proc", "a file", "a broken link"])
-def test_an_out_folder_that_cannot_be_created_says_why_in_one_line_exit_1(tmp_path: Path, where: str) -> None:
+def test_an_out_folder_that_cannot_be_created_says_why_in_one_line_exit_2(tmp_path: Path, where: str) -> None:
     if where == "/proc" and not Path("/proc/self").is_dir():
         pytest.skip("no /proc on this system")
     (tmp_path / "notes.txt").write_text("")
@@ -235,7 +235,7 @@ def test_an_out_folder_that_cannot_be_created_says_why_in_one_line_exit_1(tmp_pa
         ),
     }[where]
     code, _, err = invoke("compare", str(write(tmp_path, BOOK)), "--out", str(out), "-q")
-    assert code == 1
+    assert code == 2
     assert err == f"error: {out / 'book'}: cannot create the results folder: {why}; choose another --out\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "link", "notes.txt"]
 
