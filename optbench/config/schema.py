@@ -17,6 +17,7 @@ from optbench.config.serialise import run_id
 from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Bounds, hyper, hyperparameters
 from optbench.init import INITIALIZERS, Initializer
 from optbench.optim import OPTIMIZERS, SCHEDULES, Optimizer, Schedule
+from optbench.plugins import PluginCode
 
 DTYPES = ("float32", "float64")
 SAMPLINGS = ("epoch", "replacement")
@@ -26,14 +27,26 @@ SAMPLINGS = ("epoch", "replacement")
 class TaskConfig:
     """What is optimised: a dataset (with the MLP of `model`) or a 2-D function."""
 
-    dataset: str | None = hyper(None, "dataset to train on (see `optbench list datasets`)")
-    function: str | None = hyper(None, "2-D function to minimise (see `optbench list functions`)")
+    dataset: str | None = hyper(
+        None, "dataset to train on (see `optbench list datasets`), or a path/to/data.npz of one's own"
+    )
+    function: str | None = hyper(
+        None,
+        "2-D function to minimise (see `optbench list functions`), a file.py:Name or module:Name,"
+        " or {formula: ..., start: [x, y]}",
+    )
     data_dir: str | None = hyper(None, "folder with the four MNIST-layout IDX files; default: the cache")
     start: tuple[float, float] | None = hyper(None, "starting point (x, y) of a function task")
     validation: int = hyper(
         10000, "training images held out for validation (0: train on all, as the book does)", NON_NEGATIVE
     )
     split_seed: int = hyper(0, "seed of the validation split, shared by every run", NON_NEGATIVE)
+    sha256: str | None = hyper(
+        None, "SHA-256 of an .npz dataset: filled in when it is read; if given, the file must match"
+    )
+    formula: Mapping[str, Any] | None = None
+    """A function from a formula: task.function's mapping as resolved (`function` is then the name
+    its objective is registered under)."""
 
     @property
     def kind(self) -> Literal["dataset", "function"]:
@@ -113,6 +126,8 @@ class RunConfig:
     model: ModelConfig | None
     optimizer: OptimizerConfig
     train: TrainConfig
+    plugins: tuple[tuple[str, PluginCode], ...] = ()
+    """(family, code) of every plugin the run names, in the order named: recorded in its config."""
 
     @functools.cached_property
     def run_id(self) -> str:
@@ -168,6 +183,7 @@ TOP_LEVEL_KEYS = (
     "runs",
     "grid",
     "report",
+    "plugins",
 )
 
 SECTIONS: dict[str, type] = {

@@ -36,6 +36,8 @@ FAMILIES = ("optimizers", "initializers", "functions")
 
 KINDS = ("file", "module", "entry point")
 
+TORCH_INSTALL = "install it with: pip install 'optbench[torch]'"
+
 
 class PluginError(ValueError):
     """A plugin that cannot be loaded: one line saying why (the caller adds the file and the key)."""
@@ -243,6 +245,8 @@ def _file_module(code: PluginCode) -> types.ModuleType:
 def _reason(exc: BaseException) -> str:
     """Why loading failed, in one line: the module really missing, or the error and its message."""
     if isinstance(exc, ModuleNotFoundError) and exc.name:
+        if exc.name.split(".")[0] == "torch":
+            return f"no module named {exc.name!r}: torch is an optional extra, {TORCH_INSTALL}"
         return f"no module named {exc.name!r}"
     line = str(exc).strip().splitlines()
     where = ""
