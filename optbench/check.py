@@ -16,7 +16,8 @@ relies on:
   a failure.
 
 Each check gives one `CheckResult`: pass, fail or warn, with a one-line reason. A check that raises
-fails with the exception as its reason.
+fails with the exception as its reason. `optimizer_named` and `hyper_values` find the class and its
+values as `optbench check SPEC --hyper NAME=VALUE` names them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -32,10 +34,10 @@ from numpy.typing import NDArray
 
 from optbench import checkpoints
 from optbench.config.fields import Problems, convert_fields, did_you_mean
-from optbench.errors import ConfigError, OptbenchError
+from optbench.errors import ConfigError, OptbenchError, UsageError
 from optbench.functions import FUNCTIONS
 from optbench.hparams import hyperparameters
-from optbench.optim import Array, Optimizer
+from optbench.optim import OPTIMIZERS, Array, Optimizer
 
 Outcome = Literal["pass", "fail", "warn"]
 PASSED: Outcome = "pass"
@@ -142,6 +144,31 @@ def check_optimizer(
     subject = Subject(cls, dict(values or {}), tuple(dtypes))
     with np.errstate(all="ignore"):  # a diverging rule is reported as a result, not as warnings
         return [_run(name, check, subject) for name, check in CHECKS]
+
+
+def optimizer_named(spec: str, folder: Path | None = None) -> type[Optimizer]:
+    """The optimizer class `spec` names as a config would: a built-in name, `file.py:Name` (relative
+    to `folder`, default the current one), `module:Name` or an installed entry point's name; a torch
+    class comes through the adapter.
+
+    UsageError, one line, for a spec that cannot be loaded or names no optimizer.
+    """
+    from optbench import plugins
+
+    try:
+        code = plugins.resolve(spec, "optimizers", folder)
+        if code is not None:
+            plugins.install(code, "optimizers")
+    except plugins.PluginError as exc:
+        raise UsageError(str(exc)) from None
+    cls = OPTIMIZERS.get(spec)
+    if cls is None:
+        known = [*OPTIMIZERS, *plugins.entry_points("optimizers")]
+        hint = did_you_mean(spec, known) or (
+            "; name a built-in (optbench list optimizers), an entry point, file.py:Name or module:Name"
+        )
+        raise UsageError(f"unknown optimizer {spec!r}{hint}")
+    return cls
 
 
 def hyper_values(cls: type[Optimizer], raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from optbench import __version__
-from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
+from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError, UsageError
 from optbench.options import (
     CONFIG_ARG,
     OVERRIDES_ARG,
@@ -465,13 +465,16 @@ def export_command(experiments: tuple[str, ...], output: Path, out: Path) -> Non
 def init_command(template: str | None, path: Path | None) -> None:
     """Write the example config TEMPLATE (default: paths_book, which runs in a second without data)
     to PATH: a .yaml file, or a folder (default: the current one). Existing files are never
-    overwritten; a suite comes with the configs it lists. `optbench list templates` lists them."""
+    overwritten; a suite comes with the configs it lists, a config with the plugin files it names
+    (my_optimizer: an example optimizer). `optbench list templates` lists them."""
     from optbench.config import templates
 
     name = template or templates.DEFAULT_TEMPLATE
     written = templates.write(name, path)
-    for file in written:
-        click.echo(f"wrote {file}")
+    for path_written in written:
+        click.echo(f"wrote {path_written}")
+    for file, obj in templates.plugin_specs(name):
+        click.echo(f"check it with: optbench check {shlex.quote(f'{written[0].parent / file}:{obj}')}")
     command = templates.describe(name).command
     click.echo(f"run it with: {shlex.join(['optbench', command, str(written[0])])}")
 
@@ -492,6 +495,54 @@ def config_show(config: Path, overrides: tuple[str, ...], every: bool) -> None:
     from optbench.config import show
 
     click.echo(show(config, overrides, every), nl=False)
+
+
+@main.command("check", short_help="Check that an optimizer keeps the contract runs rely on.")
+@click.argument("spec", metavar="SPEC")
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    default=None,
+    help="Check in this parameter dtype only.  [default: both]",
+)
+@click.option(
+    "--hyper",
+    "hyper",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A hyperparameter value (YAML, as in a config) instead of its default; repeatable.",
+)
+@_reports_errors
+def check_command(spec: str, dtype: str | None, hyper: tuple[str, ...]) -> None:
+    """Check the optimizer SPEC before benchmarking it: one line per check, PASS, FAIL or WARN with
+    the reason; exit status 1 if a check fails.
+
+    SPEC is what a config's optimizer.name takes: a built-in (adam), file.py:Name (relative to the
+    current folder), module:Name (torch.optim:Adamax) or an installed entry point's name. The checks:
+    its hyperparameters have defaults, meanings and defaults in their ranges; it updates the
+    parameters in place and keeps their dtype; two identical runs give identical bits; state saved
+    mid-run continues bit-identically in a fresh instance; it stays finite and lowers a convex
+    quadratic and the lecture's function (a warning when it does not: it may need tuning).
+    """
+    import numpy as np
+
+    from optbench import check
+    from optbench.config import parse_yaml
+
+    cls = check.optimizer_named(spec)
+    raw: dict[str, Any] = {}
+    for item in hyper:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--hyper {item!r}: expected NAME=VALUE, e.g. --hyper lr=0.01")
+        raw[key.strip()] = parse_yaml(text, f"--hyper {key.strip()}") if text.strip() else None
+    values = check.hyper_values(cls, raw)
+    dtypes = check.DTYPES if dtype is None else (np.dtype(dtype).type,)
+    results = check.check_optimizer(cls, values, dtypes)
+    for line in check.render(results):
+        click.echo(line)
+    if check.any_failed(results):
+        sys.exit(1)
 
 
 @main.command("list", short_help="List what configs can name, and every config key.")
