@@ -1,7 +1,8 @@
 """What a config can name and set, read from the registries and the declared fields: `optbench list`.
 
 `optbench list WHAT` takes a family (`optimizers`, or `optimizer`), `keys`, `templates`, or the name
-of one entry (`adam`): anything else is refused with a did-you-mean.
+of one entry (`adam`, or a plugin by `file.py:Name` or `module:Name`): anything else is refused
+with a did-you-mean.
 
 Optimizers, initialisers and functions that installed packages register under the entry-point
 groups `optbench.optimizers`, `optbench.initializers` and `optbench.functions` are listed after the
@@ -213,6 +214,8 @@ def listing(what: str | None) -> str:
     family = ALIASES.get(what, what)
     if family in FAMILIES:
         return describe(family)
+    if ":" in what:
+        return _spec(what)
     found = [f for f in REGISTRIES if what in _names(f)]
     found += ["templates"] if what in shipped.names() else []
     if found:
@@ -220,6 +223,31 @@ def listing(what: str | None) -> str:
     names = [*FAMILIES, *ALIASES, *(n for f in REGISTRIES for n in _names(f)), *shipped.names()]
     hint = did_you_mean(what, names) or f"; choose a family: {', '.join(FAMILIES)}, or a name they list"
     raise UsageError(f"nothing to list called {what!r}{hint}")
+
+
+def _spec(spec: str) -> str:
+    """`optbench list file.py:Name` (relative to the current folder) or `module:Name`: the plugin as
+    a config would see it, in the family it belongs to. UsageError, one line, when it cannot be loaded
+    or is an optimizer, initialiser or function of no family."""
+    from optbench import plugins
+
+    problems = []
+    for family, group in PLUGIN_GROUPS.items():
+        try:
+            code = plugins.resolve(spec, group, None)
+            if code is not None:
+                plugins.install(code, group)
+        except plugins.PluginError as exc:
+            problems.append(str(exc))
+            continue
+        return _family(family, [spec])
+    if len(set(problems)) == 1:  # the same for every family: the file or module itself is at fault
+        raise UsageError(problems[0])
+    what = problems[0].partition(", not ")[0]
+    raise UsageError(
+        f"{what}, not an optimizer (a subclass of optbench.Optimizer or torch.optim.Optimizer), an "
+        "initialiser (of optbench.Initializer) or a 2-D function (an optbench.Objective)"
+    )
 
 
 def completions() -> list[str]:

@@ -304,6 +304,24 @@ def test_check_of_a_torch_class_runs_it_through_the_adapter() -> None:
     )
 
 
+def test_list_of_a_plugin_file_shows_it_in_its_family_as_a_config_would(plugin_dir: Path) -> None:
+    write(plugin_dir, "more.py", PACKAGE)
+    code, out, _ = invoke("list", "opts.py:HeavyBall")
+    assert code == 0 and out.splitlines()[1:] == [
+        "  opts.py:HeavyBall  gradient descent with momentum",
+        "                       lr=0.05       learning rate η",
+        "                       momentum=0.9  momentum μ",
+    ]
+    code, out, _ = invoke("list", "more.py:Quarter")
+    assert code == 0 and out.startswith("initialisers (model.init):\n  more.py:Quarter  std 0.25")
+    code, out, _ = invoke("list", "more.py:BOWL")
+    assert code == 0 and out.startswith("functions (task.function):\n  more.py:BOWL  x² + y²")
+    code, _, err = invoke("list", "json:dumps")
+    assert code == 2 and err.startswith("error: json:dumps: is the function dumps, not an optimizer (")
+    code, _, err = invoke("list", "gone.py:X")
+    assert code == 2 and err == "error: gone.py:X: no such file: gone.py\n"
+
+
 # --------------------------------------------------------------------------------------------------
 # Entry points in optbench list
 # --------------------------------------------------------------------------------------------------
