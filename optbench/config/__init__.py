@@ -48,13 +48,14 @@ from optbench.config.schema import (
     TaskConfig,
     TrainConfig,
 )
-from optbench.config.serialise import run_id, to_dict, to_yaml
+from optbench.config.serialise import PLUGINS_KEY, run_id, to_dict, to_yaml
 from optbench.config.suites import LoadedSuite, Suite, load_suite
 from optbench.config.tune import Dimension, SearchSpace, Study, TuneSpec, load_tune
 from optbench.config.validation import validate_run
 from optbench.config.yaml_text import parse_yaml
 
 __all__ = [
+    "PLUGINS_KEY",
     "ActivationCase",
     "ActivationsConfig",
     "ConfigKey",
