@@ -8,6 +8,7 @@ import hashlib
 import json
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import need
+from test_cluster import Cluster, start_cluster
 
 from optbench import plugins
 from optbench.cli import main
 from optbench.config import load_experiment
+from optbench.executors import Scheduler
 from optbench.executors.local import forks
 from optbench.layout import PLUGINS_DIR, RUNS_DIR, TRACEBACK_FILE, read_status
 from optbench.runner import run_experiment
@@ -510,3 +513,52 @@ runs:
     assert status is not None
     (entry,) = status["plugins"]
     assert entry["spec"] == "torch.optim:Adamax" and entry["distribution"] == "torch"
+
+
+# --------------------------------------------------------------------------------------------------
+# On a Dask cluster: a scheduler and two workers on 127.0.0.1, ports chosen by the OS
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    need("distributed")
+    started = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield started
+    started.stop()
+
+
+def test_a_file_plugin_on_the_cluster_gives_the_bytes_of_a_local_sweep_without_its_file(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    write(tmp_path, "scaled.py", SCALED)
+    exp = load_experiment(
+        write(tmp_path, "paths.yaml", PATHS + "grid:\n  optimizer.scale: [0.5, 1.0, 1.5]\n")
+    )
+    run_experiment(exp, tmp_path / "local", jobs=2, progress=False)
+    (tmp_path / "scaled.py").unlink()  # the workers have no file: the text travels with each run
+    result = run_experiment(
+        exp, tmp_path / "cluster", progress=False, scheduler=Scheduler(address=cluster.address)
+    )
+    assert {s["status"] for s in result.statuses.values()} == {"completed"}
+    assert {s["pid"] for s in result.statuses.values()} <= cluster.worker_pids
+    for run in exp.runs:
+        for name in ("metrics.csv", "config.yaml"):
+            local = (tmp_path / "local/paths/runs" / run.run_id / name).read_bytes()
+            assert local == (tmp_path / "cluster/paths/runs" / run.run_id / name).read_bytes()
+
+
+def test_a_module_plugin_missing_on_the_workers_stops_the_command_naming_the_module_and_the_worker(
+    tmp_path: Path, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here_only = tmp_path / "here-only"
+    write(here_only, "lonely_plugin.py", SCALED)
+    monkeypatch.syspath_prepend(str(here_only))  # importable in this process, not on the workers
+    config = write(tmp_path, "paths.yaml", PATHS.replace("scaled.py:Scaled", "lonely_plugin:Scaled"))
+    code, _, err = cli(
+        "compare", str(config), "--out", str(tmp_path / "out"), "-q", "--scheduler", cluster.address
+    )
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert "Dask worker tcp://127.0.0.1:" in line and "no module named 'lonely_plugin'" in line
+    assert "install it on every worker" in line
