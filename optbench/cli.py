@@ -205,14 +205,14 @@ def train(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     A run that already finished is not trained again (--force trains it anew); an interrupted one
     resumes from its last checkpoint. `compare` runs every run of the config.
     """
-    from optbench.config import runs_table
+    from optbench.config import plugins_note, runs_table
     from optbench.layout import RUN_FIGURES, RUNS_DIR
     from optbench.text import status_line
 
     exp = _load("train", config, overrides)
     of_all = f"1 of {len(exp.runs)} runs; compare runs them all" if len(exp.runs) > 1 else ""
     if opts.dry_run:
-        click.echo(runs_table(dataclasses.replace(exp, runs=exp.runs[:1])), nl=False)
+        click.echo(runs_table(dataclasses.replace(exp, runs=exp.runs[:1])) + plugins_note(), nl=False)
         if of_all:
             click.echo(f"would train {of_all}")
         return
@@ -251,12 +251,12 @@ def compare(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     Runs that already finished are skipped (--force reruns them), interrupted ones resume. At the end,
     one line per variant (its seeds as mean ± std) and the path of report.md.
     """
-    from optbench.config import runs_table
+    from optbench.config import plugins_note, runs_table
 
     scheduler = opts.scheduler()
     exp = _load("compare", config, overrides)
     if opts.dry_run:
-        click.echo(runs_table(exp), nl=False)
+        click.echo(runs_table(exp) + plugins_note(), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer
@@ -287,11 +287,11 @@ def compare(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
 @_reports_errors
 def activations(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     """Histograms of every layer's outputs at initialisation, and their gradients, for each case."""
-    from optbench.config import cases_table, load_activations
+    from optbench.config import cases_table, load_activations, plugins_note
 
     cfg = load_activations(config, overrides)
     if opts.dry_run:
-        click.echo(cases_table(cfg), nl=False)
+        click.echo(cases_table(cfg) + plugins_note(), nl=False)
         return
     from optbench import report
     from optbench.activations_writer import run_activations
@@ -319,14 +319,14 @@ def suite(suite_file: Path, overrides: tuple[str, ...], opts: RunOptions) -> Non
     overrides go to every listed config that has the key: `optbench suite configs/demo.yaml
     train.steps=10` is a quick smoke test of `make demo` (`optbench suite configs/demo.yaml`).
     """
-    from optbench.config import load_suite, suite_table
+    from optbench.config import load_suite, plugins_note, suite_table
 
     scheduler = opts.scheduler()
     loaded = load_suite(suite_file, overrides).load(
         shlex.join(["optbench", "suite", str(suite_file), *overrides])
     )
     if opts.dry_run:
-        click.echo(suite_table(loaded), nl=False)
+        click.echo(suite_table(loaded) + plugins_note(), nl=False)
         return
     from optbench.suite import run_suite
 
@@ -353,7 +353,7 @@ def tune(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     The config's `tune:` section names the optimizers, their search spaces, the budget and the sampler
     (random, qmc or tpe); trial 0 of each optimizer is its defaults.
     """
-    from optbench.config import load_tune
+    from optbench.config import load_tune, plugins_note
 
     study = dataclasses.replace(
         load_tune(config, overrides), command=shlex.join(["optbench", "tune", str(config), *overrides])
@@ -361,7 +361,7 @@ def tune(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     if opts.dry_run:
         from optbench.tune import trials_table
 
-        click.echo(trials_table(study), nl=False)
+        click.echo(trials_table(study) + plugins_note(), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer

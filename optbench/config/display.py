@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from optbench import plugins
 from optbench.config.activations import ActivationsConfig, activations_to_yaml, load_activations
 from optbench.config.expansion import load_experiment
 from optbench.config.kinds import kind_of
@@ -26,6 +27,24 @@ def _cell(config: dict[str, Any], key: str) -> str:
     """A varied value as a table cell: empty where the run has no such key (or it is null)."""
     value = value_at(config, key)
     return "" if value is None else format_value(value)
+
+
+def plugins_note() -> str:
+    """What a dry run adds when the config names plugins: the code each one loads, and that it runs
+    as Python code in this command and in every worker (empty when no plugin is named)."""
+    lines = []
+    for family, code in plugins.all_installed():
+        what = family.removesuffix("s").replace("initializer", "initialiser")
+        if code.kind == "file":
+            assert code.sha256 is not None
+            lines.append(f"plugin {what} {code.spec}: the file's Python code (sha256 {code.sha256[:12]})")
+        else:
+            source = f"{code.distribution} {code.version}" if code.distribution else "no distribution"
+            lines.append(f"plugin {what} {code.spec}: {code.kind} of {source}")
+    if not lines:
+        return ""
+    trust = "its code runs here and in every worker as any Python module does: name only code you trust"
+    return "\n".join(lines) + f"\n{plural(len(lines), 'plugin')} loaded; {trust}\n"
 
 
 def runs_table(exp: Experiment) -> str:

@@ -78,7 +78,25 @@ def to_dict(run: RunConfig) -> dict[str, Any]:
 
 
 def to_yaml(run: RunConfig) -> str:
-    return yaml.safe_dump(to_dict(run), sort_keys=False, default_flow_style=None, width=110)
+    data = to_dict(run)
+    recorded = data.pop(PLUGINS_KEY, None)
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110)
+    if recorded is not None:  # in block style, a plugin file's text as it reads in the file
+        text += yaml.dump(
+            {PLUGINS_KEY: recorded}, Dumper=_TextDumper, sort_keys=False, width=110, allow_unicode=True
+        )
+    return text
+
+
+class _TextDumper(yaml.SafeDumper):
+    """YAML that writes a string of several lines as a literal block."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_TextDumper.add_representer(str, _text)
 
 
 PLUGINS_KEY = "plugins"

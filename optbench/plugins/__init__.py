@@ -20,6 +20,7 @@ from optbench.plugins.loading import (
 )
 from optbench.plugins.registering import (
     REGISTRIES,
+    all_installed,
     install,
     install_records,
     installed,
@@ -36,6 +37,7 @@ __all__ = [
     "PluginError",
     "TorchOptimizer",
     "adapt",
+    "all_installed",
     "entry_point_code",
     "entry_points",
     "file_part",

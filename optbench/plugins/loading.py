@@ -65,6 +65,12 @@ class PluginCode:
         path = file_part(self.spec)
         return None if path is None else Path(path).name
 
+    @property
+    def kept_name(self) -> str | None:
+        """The name a copy of a file plugin's text is kept under: its stem and the start of its hash."""
+        name = self.file_name
+        return None if name is None or self.sha256 is None else f"{Path(name).stem}-{self.sha256[:12]}.py"
+
     def record(self) -> dict[str, Any]:
         """Plain data for the run's resolved config: enough for any worker to load the same code."""
         fields = {

@@ -80,6 +80,11 @@ def installed(family: str, name: str) -> PluginCode | None:
     return _INSTALLED.get((family, name))
 
 
+def all_installed() -> list[tuple[str, PluginCode]]:
+    """(family, code) of every plugin installed in this process, in the order installed."""
+    return [(family, code) for (family, _), code in _INSTALLED.items()]
+
+
 def record(code: PluginCode, family: str) -> dict[str, Any]:
     """A plugin as a resolved config's `plugins:` section lists it: its family and its code."""
     return {"family": family, **code.record()}
