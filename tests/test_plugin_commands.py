@@ -580,7 +580,7 @@ def test_the_my_optimizer_study_tunes_the_plugin_against_adam_and_sgd(tmp_path: 
 
 
 @pytest.mark.slow
-def test_the_my_optimizer_study_runs_end_to_end_with_its_report(tmp_path: Path) -> None:
+def test_the_my_optimizer_study_runs_end_to_end_with_its_report(tmp_path: Path, mnist: object) -> None:
     invoke("init", "my_optimizer", str(tmp_path))
     small = ["train.steps=30", "train.eval_every=10", "tune.budget=2", "tune.final_seeds=2"]
     code, _, err = invoke(

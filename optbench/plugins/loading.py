@@ -254,7 +254,8 @@ def _reason(exc: BaseException) -> str:
         if exc.name.split(".")[0] == "torch":
             return f"no module named {exc.name!r}: torch is an optional extra, {TORCH_INSTALL}"
         return f"no module named {exc.name!r}"
-    line = str(exc).strip().splitlines()
+    # A SyntaxError's str() repeats the file's internal name and the line, given below once.
+    line = str(exc.msg if isinstance(exc, SyntaxError) else exc).strip().splitlines()
     where = ""
     if isinstance(exc, SyntaxError) and exc.lineno is not None:
         where = f" (line {exc.lineno})"
