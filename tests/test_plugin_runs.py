@@ -562,3 +562,65 @@ def test_a_module_plugin_missing_on_the_workers_stops_the_command_naming_the_mod
     (line,) = err.strip().splitlines()
     assert "Dask worker tcp://127.0.0.1:" in line and "no module named 'lonely_plugin'" in line
     assert "install it on every worker" in line
+
+
+# --------------------------------------------------------------------------------------------------
+# On MNIST
+# --------------------------------------------------------------------------------------------------
+
+
+def train_losses(run_folder: Path) -> np.ndarray:
+    lines = (run_folder / "metrics.csv").read_text().splitlines()
+    column = lines[0].split(",").index("train_loss")
+    return np.array([float(line.split(",")[column]) for line in lines[1:]])
+
+
+@pytest.mark.slow
+def test_a_file_plugin_trains_on_mnist_as_the_gradient_descent_it_scales(
+    tmp_path: Path, mnist: object
+) -> None:
+    """Scaled(lr 0.2, scale 0.5) is SGD at 0.1: the same losses, update for update."""
+    write(tmp_path, "scaled.py", SCALED)
+    config = write(
+        tmp_path,
+        "mnist.yaml",
+        """experiment: mnist-plugin
+task: {dataset: mnist}
+model: {hidden: [32, 32]}
+train: {steps: 60, eval_every: 30}
+runs:
+  - optimizer: {name: sgd, lr: 0.1}
+  - optimizer: {name: scaled.py:Scaled, lr: 0.2, scale: 0.5}
+""",
+    )
+    exp = load_experiment(config)
+    result = run_experiment(exp, tmp_path / "out", jobs=2, progress=False)
+    assert {s["status"] for s in result.statuses.values()} == {"completed"}
+    sgd, scaled = (train_losses(tmp_path / "out/mnist-plugin/runs" / r.run_id) for r in exp.runs)
+    np.testing.assert_allclose(scaled, sgd, rtol=1e-6)
+    assert scaled[-10:].mean() < scaled[:10].mean()  # it learns
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_torch_adam_named_in_a_config_follows_optbenchs_adam_over_200_mnist_updates_in_float64(
+    tmp_path: Path, mnist: object
+) -> None:
+    need("torch")
+    config = write(
+        tmp_path,
+        "adam.yaml",
+        """experiment: adam64
+task: {dataset: mnist}
+model: {dtype: float64}
+train: {steps: 200, eval_every: 100}
+runs:
+  - optimizer: {name: adam, lr: 0.001}
+  - optimizer: {name: torch.optim:Adam, lr: 0.001}
+""",
+    )
+    exp = load_experiment(config)
+    run_experiment(exp, tmp_path / "out", jobs=2, progress=False)
+    ours, theirs = (train_losses(tmp_path / "out/adam64/runs" / r.run_id) for r in exp.runs)
+    assert len(ours) == 200
+    np.testing.assert_allclose(theirs, ours, rtol=1e-10)
