@@ -38,6 +38,7 @@ from optbench.errors import ConfigError, OptbenchError, UsageError
 from optbench.functions import FUNCTIONS
 from optbench.hparams import hyperparameters
 from optbench.optim import OPTIMIZERS, Array, Optimizer
+from optbench.text import plural
 
 Outcome = Literal["pass", "fail", "warn"]
 PASSED: Outcome = "pass"
@@ -251,10 +252,8 @@ def check_declaration(subject: Subject) -> tuple[Outcome, str]:
         if problem:
             raise ContractError(f"the default of {p.name!r} is outside its declared range: {problem}")
     subject.make()
-    return (
-        PASSED,
-        f"{len(declared)} hyperparameters, each with a default, a meaning and a default in its range",
-    )
+    declared_text = plural(len(declared), "hyperparameter")
+    return PASSED, f"{declared_text} declared, with defaults and meanings, each default in its range"
 
 
 def _outside(default: Any, bounds: Any) -> str | None:

@@ -300,7 +300,7 @@ def test_check_of_a_torch_class_runs_it_through_the_adapter() -> None:
     code, out, _ = invoke("check", "torch.optim:Adamax", "--hyper", "lr=0.01")
     assert code == 0 and marks(out) == dict.fromkeys(CHECK_NAMES, "PASS")
     assert out.splitlines()[0].endswith(
-        "4 hyperparameters, each with a default, a meaning and a default in its range"
+        "4 hyperparameters declared, with defaults and meanings, each default in its range"
     )
 
 
