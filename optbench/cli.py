@@ -153,7 +153,8 @@ def main(ctx: click.Context) -> None:
     Results go to results/<experiment>/ as CSV logs, PNG figures and a report.
 
     Start with `optbench init` (an example config), `optbench list` (what a config can name) and
-    `optbench list keys` (what it can set).
+    `optbench list keys` (what it can set). To benchmark an optimizer of your own, start with
+    `optbench init my_optimizer` (an example plugin and a study of it) and `optbench check`.
 
     \b
     Shell completion, in ~/.bashrc (zsh_source or fish_source for those shells):
