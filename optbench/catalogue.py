@@ -51,9 +51,10 @@ PLUGIN_GROUPS = {"optimizers": "optimizers", "inits": "initializers", "functions
 
 
 @functools.cache
-def _entry_points(family: str) -> dict[str, str | None]:
+def installed_entry_points(family: str) -> dict[str, str | None]:
     """The entry points installed packages register for `family`, by name, each installed into the
-    family's registry: None when it loaded, else the one-line reason it did not (read once)."""
+    family's registry: None when it loaded, else the one-line reason it did not (read once per
+    process)."""
     from optbench import plugins
 
     group = PLUGIN_GROUPS.get(family)
@@ -62,9 +63,8 @@ def _entry_points(family: str) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for name in plugins.entry_points(group):
         code = plugins.entry_point_code(group, name)
+        assert code is not None  # the name is one entry_points gave
         try:
-            if code is None:
-                raise plugins.PluginError(f"{name}: not registered")
             plugins.install(code, group)
             found[name] = None
         except plugins.PluginError as exc:
@@ -77,7 +77,7 @@ def _origin(family: str, name: str) -> str:
     from optbench import plugins
 
     group = PLUGIN_GROUPS.get(family)
-    if group is None or name not in _entry_points(family):
+    if group is None or name not in installed_entry_points(family):
         return ""
     code = plugins.entry_point_code(group, name)
     if code is None or code.distribution is None:
@@ -87,7 +87,7 @@ def _origin(family: str, name: str) -> str:
 
 def _broken(family: str, name: str, width: int) -> str | None:
     """The error line of an entry point of `family` that failed to load; None for any other name."""
-    reason = _entry_points(family).get(name)
+    reason = installed_entry_points(family).get(name)
     if reason is None:
         return None
     return f"  {name.ljust(width)}  error: {reason}{_origin(family, name)}"
@@ -95,7 +95,7 @@ def _broken(family: str, name: str, width: int) -> str | None:
 
 def _names(family: str) -> list[str]:
     """Every name of `family`: the built-ins, then installed packages' entry points (loaded or not)."""
-    installed = _entry_points(family)  # first: the loaded ones join the registry
+    installed = installed_entry_points(family)  # first: the loaded ones join the registry
     return list(dict.fromkeys([*REGISTRIES[family], *installed]))
 
 

@@ -50,6 +50,12 @@ class Registry(Mapping[str, T], Generic[T]):
         self.plugins.add(name)
         return entry
 
+    def forget_plugins(self) -> None:
+        """Remove every entry plugins added: the built-ins alone remain."""
+        for name in self.plugins:
+            del self._entries[name]
+        self.plugins.clear()
+
     def __getitem__(self, name: str) -> T:
         return self._entries[name]
 

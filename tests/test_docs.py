@@ -203,11 +203,13 @@ SMALL = ["train.steps=20", "train.eval_every=10", "tune.budget=2", "tune.final_s
 def test_the_docs_commands_run_in_order_from_an_empty_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mnist: object
 ) -> None:
-    need("torch")
+    has_torch = importlib.util.find_spec("torch") is not None
     monkeypatch.chdir(tmp_path)
     for block in blocks("sh"):
         for words in commands(block):
             line = shlex.join(words)
+            if "torch" in line and not has_torch:
+                continue  # as the tests marked torch are skipped without it
             if words[0] == "mkdir":
                 Path(words[1]).mkdir()
                 continue

@@ -397,10 +397,10 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]))
     plugins.entry_points.cache_clear()
-    catalogue._entry_points.cache_clear()
+    catalogue.installed_entry_points.cache_clear()
     yield folder
     plugins.entry_points.cache_clear()
-    catalogue._entry_points.cache_clear()
+    catalogue.installed_entry_points.cache_clear()
 
 
 def optbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

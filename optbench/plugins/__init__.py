@@ -21,6 +21,7 @@ from optbench.plugins.loading import (
 from optbench.plugins.registering import (
     REGISTRIES,
     all_installed,
+    forget,
     install,
     install_records,
     installed,
@@ -41,6 +42,7 @@ __all__ = [
     "entry_point_code",
     "entry_points",
     "file_part",
+    "forget",
     "install",
     "install_records",
     "installed",

@@ -85,6 +85,14 @@ def all_installed() -> list[tuple[str, PluginCode]]:
     return [(family, code) for (family, _), code in _INSTALLED.items()]
 
 
+def forget() -> None:
+    """Remove every installed plugin from the registries and forget its code, so that a process (a
+    test module, say) starts again from the built-ins alone."""
+    for registry in REGISTRIES.values():
+        registry.forget_plugins()
+    _INSTALLED.clear()
+
+
 def record(code: PluginCode, family: str) -> dict[str, Any]:
     """A plugin as a resolved config's `plugins:` section lists it: its family and its code."""
     return {"family": family, **code.record()}
