@@ -301,7 +301,30 @@ FAULTS = [
     ("optimizer.gamma=0.5", "optimizer.gamma", "optimizer 'scaled.py:Scaled' has no hyperparameter 'gamma'"),
     ("optimizer.scale=-1", "optimizer.scale", "scale"),
     ("task.function=scaled.py:Scaled", "task.function", "is the class Scaled, not an optbench.Objective"),
+    ("optimizer.name=kinds.py:Plain", "optimizer.name", "Plain must be a @dataclass"),
+    ("optimizer.name=kinds.py:Unfinished", "optimizer.name", "Unfinished does not implement update("),
 ]
+
+KINDS = """
+from dataclasses import dataclass
+
+from optbench import Optimizer
+
+
+class Plain(Optimizer):
+    name = "plain"
+    summary = "no dataclass: its fields would be the base class's"
+
+    def update(self, params, grads, lr):
+        params -= lr * grads
+        return lr
+
+
+@dataclass
+class Unfinished(Optimizer):
+    name = "unfinished"
+    summary = "no update"
+"""
 
 
 @pytest.mark.parametrize(("override", "key", "message"), FAULTS, ids=[f[0] for f in FAULTS])
@@ -310,6 +333,7 @@ def test_a_wrongly_named_plugin_is_one_line_naming_where_exit_2_and_nothing_writ
 ) -> None:
     write(tmp_path, "scaled.py", SCALED)
     write(tmp_path, "imports.py", "import optbench_absent_dependency\n")
+    write(tmp_path, "kinds.py", KINDS)
     config = write(tmp_path, "paths.yaml", PATHS)
     code, _, err = cli("compare", str(config), override, "--out", str(tmp_path / "out"))
     assert code == 2
