@@ -43,7 +43,8 @@ def plugins_note() -> str:
             lines.append(f"plugin {what} {code.spec}: {code.kind} of {source}")
     if not lines:
         return ""
-    trust = "its code runs here and in every worker as any Python module does: name only code you trust"
+    whose = "its" if len(lines) == 1 else "their"
+    trust = f"{whose} code runs here and in every worker as any Python module does: name only code you trust"
     return "\n".join(lines) + f"\n{plural(len(lines), 'plugin')} loaded; {trust}\n"
 
 
