@@ -267,6 +267,19 @@ def test_a_changed_plugin_file_makes_new_runs_the_old_code_runs_are_never_reused
         assert "## Plugin code" in report and f"sha256 {sha}" in report and run.name in report
 
 
+def test_a_runs_config_yaml_reruns_the_recorded_code_without_the_file(tmp_path: Path) -> None:
+    plugin = write(tmp_path, "scaled.py", SCALED)
+    config = write(tmp_path, "paths.yaml", PATHS)
+    assert cli("compare", str(config), "optimizer.scale=0.5", "--out", str(tmp_path / "a"), "-q")[0] == 0
+    run = only_run(tmp_path / "a", "paths")
+    plugin.write_text("raise SystemExit('not this code')\n")
+    code, _, err = cli("train", str(run / "config.yaml"), "--out", str(tmp_path / "b"), "-q")
+    assert code == 0, err
+    again = only_run(tmp_path / "b", "paths")
+    assert again.name == run.name
+    assert (again / "metrics.csv").read_bytes() == (run / "metrics.csv").read_bytes()
+
+
 def test_dry_run_names_the_plugin_files_it_loads_and_writes_nothing(tmp_path: Path) -> None:
     write(tmp_path, "scaled.py", SCALED)
     code, out, err = cli(
@@ -301,7 +314,30 @@ FAULTS = [
     ("optimizer.gamma=0.5", "optimizer.gamma", "optimizer 'scaled.py:Scaled' has no hyperparameter 'gamma'"),
     ("optimizer.scale=-1", "optimizer.scale", "scale"),
     ("task.function=scaled.py:Scaled", "task.function", "is the class Scaled, not an optbench.Objective"),
+    ("optimizer.name=kinds.py:Plain", "optimizer.name", "Plain must be a @dataclass"),
+    ("optimizer.name=kinds.py:Unfinished", "optimizer.name", "Unfinished does not implement update("),
 ]
+
+KINDS = """
+from dataclasses import dataclass
+
+from optbench import Optimizer
+
+
+class Plain(Optimizer):
+    name = "plain"
+    summary = "no dataclass: its fields would be the base class's"
+
+    def update(self, params, grads, lr):
+        params -= lr * grads
+        return lr
+
+
+@dataclass
+class Unfinished(Optimizer):
+    name = "unfinished"
+    summary = "no update"
+"""
 
 
 @pytest.mark.parametrize(("override", "key", "message"), FAULTS, ids=[f[0] for f in FAULTS])
@@ -310,6 +346,7 @@ def test_a_wrongly_named_plugin_is_one_line_naming_where_exit_2_and_nothing_writ
 ) -> None:
     write(tmp_path, "scaled.py", SCALED)
     write(tmp_path, "imports.py", "import optbench_absent_dependency\n")
+    write(tmp_path, "kinds.py", KINDS)
     config = write(tmp_path, "paths.yaml", PATHS)
     code, _, err = cli("compare", str(config), override, "--out", str(tmp_path / "out"))
     assert code == 2

@@ -43,7 +43,8 @@ def plugins_note() -> str:
             lines.append(f"plugin {what} {code.spec}: {code.kind} of {source}")
     if not lines:
         return ""
-    trust = "its code runs here and in every worker as any Python module does: name only code you trust"
+    whose = "its" if len(lines) == 1 else "their"
+    trust = f"{whose} code runs here and in every worker as any Python module does: name only code you trust"
     return "\n".join(lines) + f"\n{plural(len(lines), 'plugin')} loaded; {trust}\n"
 
 
@@ -100,8 +101,13 @@ class _Dumper(yaml.SafeDumper):
         flow = all(not isinstance(item, (dict, list)) for item in data)
         return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
+    def represent_text(self, data: str) -> yaml.ScalarNode:
+        """A string of several lines (a plugin file's text) as a literal block, as the file reads."""
+        return self.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
 
 _Dumper.add_representer(list, _Dumper.represent_list)
+_Dumper.add_representer(str, _Dumper.represent_text)
 
 
 def _dump(data: dict[str, Any]) -> str:

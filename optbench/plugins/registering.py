@@ -152,7 +152,7 @@ def _entry(obj: Any, spec: str, family: str) -> Any:
 
 def _renamed(cls: type[Any], spec: str, method: str) -> type[Any]:
     """`cls` under the registry name `spec` (a subclass, so the plugin's own class is left as it is)."""
-    if not dataclasses.is_dataclass(cls):
+    if "__dataclass_fields__" not in vars(cls):  # its own decorator: a plain subclass hides its fields
         raise PluginError(f"{spec}: {cls.__name__} must be a @dataclass (its hyperparameters are its fields)")
     if inspect.isabstract(cls):
         raise PluginError(f"{spec}: {cls.__name__} does not implement {method}")

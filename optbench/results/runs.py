@@ -11,13 +11,15 @@ from typing import Any
 import numpy as np
 
 from optbench import plugins
-from optbench.config import PLUGINS_KEY
 from optbench.formula import formula_objective
 from optbench.functions import FUNCTIONS, Objective
 from optbench.layout import CONFIG_FILE, DIAGNOSTICS_FILE, FINISHED, METRICS_FILE, read_status
 from optbench.plain import value_at
 from optbench.results.files import Columns, read_csv_or_none, read_yaml
 from optbench.stats import FloatArray
+
+PLUGINS_KEY = "plugins"
+"""The section of a run's config.yaml that records the plugin code it used (`optbench.config`)."""
 
 SEED_KEY = "train.seed"
 SEED_KEYS = (SEED_KEY, "train.init_seed", "train.data_seed")
