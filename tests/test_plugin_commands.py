@@ -322,6 +322,58 @@ def test_list_of_a_plugin_file_shows_it_in_its_family_as_a_config_would(plugin_d
     assert code == 2 and err == "error: gone.py:X: no such file: gone.py\n"
 
 
+TORCH_WRONG = '''
+import torch
+
+
+class TorchNoisy(torch.optim.Optimizer):
+    """Gradient descent with noise from torch's global generator."""
+
+    def __init__(self, params, lr=0.05):
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.add_(p.grad + 0.01 * torch.randn_like(p), alpha=-group["lr"])
+
+
+class TorchCounting(torch.optim.Optimizer):
+    """A 1/k decay whose count is an attribute of the optimizer, not in its state."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, {"lr": lr})
+        self.calls = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        self.calls += 1
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.add_(p.grad, alpha=-group["lr"] / self.calls)
+'''
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("cls", "failing"),
+    [
+        ("TorchNoisy", ["deterministic", "resume"]),  # a resumed run draws other noise too
+        ("TorchCounting", ["resume"]),
+    ],
+)
+def test_check_of_a_wrong_torch_class_fails_its_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cls: str, failing: list[str]
+) -> None:
+    need("torch")
+    write(tmp_path, "wrong_torch.py", TORCH_WRONG)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke("check", f"wrong_torch.py:{cls}")
+    assert code == 1
+    assert marks(out) == {**dict.fromkeys(CHECK_NAMES, "PASS"), **dict.fromkeys(failing, "FAIL")}
+
+
 # --------------------------------------------------------------------------------------------------
 # Entry points in optbench list
 # --------------------------------------------------------------------------------------------------
