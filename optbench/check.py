@@ -184,7 +184,7 @@ def hyper_values(cls: type[Optimizer], raw: Mapping[str, Any]) -> dict[str, Any]
     for key in raw:
         if key not in names:
             hint = did_you_mean(key, names) or f" (it has: {', '.join(names) or 'none'})"
-            problems.add(key, f"{cls.name} has no hyperparameter {key!r}{hint}")
+            problems.add(key, f"optimizer {cls.name!r} has no hyperparameter {key!r}{hint}")
     values = convert_fields(dict(raw), "", problems, declared)
     if not problems.items:
         try:

@@ -30,6 +30,7 @@ from optbench.options import (
     QUIET_OPT,
     RunOptions,
     complete_list,
+    complete_optimizers,
     complete_templates,
     jobs_option,
     results_arg,
@@ -499,7 +500,7 @@ def config_show(config: Path, overrides: tuple[str, ...], every: bool) -> None:
 
 
 @main.command("check", short_help="Check that an optimizer keeps the contract runs rely on.")
-@click.argument("spec", metavar="SPEC")
+@click.argument("spec", metavar="SPEC", shell_complete=complete_optimizers)
 @click.option(
     "--dtype",
     type=click.Choice(["float32", "float64"]),

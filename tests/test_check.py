@@ -308,7 +308,10 @@ def test_hyper_values_are_converted_as_a_config_converts_them() -> None:
 @pytest.mark.parametrize(
     ("raw", "lines"),
     [
-        ({"beta": 0.5}, ["--hyper beta: adam has no hyperparameter 'beta'; did you mean 'betas'?"]),
+        (
+            {"beta": 0.5},
+            ["--hyper beta: optimizer 'adam' has no hyperparameter 'beta'; did you mean 'betas'?"],
+        ),
         ({"lr": "fast"}, ["--hyper lr: must be a number, got 'fast'"]),
         (
             {"lr": -1, "eps": -1},

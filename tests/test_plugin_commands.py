@@ -278,7 +278,7 @@ def test_check_takes_hyperparameter_values_as_a_config_gives_them(plugin_dir: Pa
         (["adma"], "error: unknown optimizer 'adma'; did you mean 'adam'?"),
         (
             ["opts.py:HeavyBall", "--hyper", "momentun=0.5"],
-            "error: --hyper momentun: opts.py:HeavyBall has no hyperparameter 'momentun'; "
+            "error: --hyper momentun: optimizer 'opts.py:HeavyBall' has no hyperparameter 'momentun'; "
             "did you mean 'momentum'?",
         ),
         (["opts.py:HeavyBall", "--hyper", "lr"], "error: --hyper 'lr': expected NAME=VALUE"),
@@ -292,6 +292,23 @@ def test_check_of_a_spec_that_cannot_be_loaded_is_one_line_and_exit_status_2(
     assert code == 2 and out == ""
     (only,) = err.splitlines()
     assert only.startswith(line)
+
+
+def complete(words: str) -> list[tuple[str, str]]:
+    env = {
+        "_OPTBENCH_COMPLETE": "bash_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - 1),
+    }
+    result = CliRunner(env=env).invoke(main, [], prog_name="optbench")
+    return [(kind, value) for kind, value in (line.split(",", 1) for line in result.stdout.splitlines())]
+
+
+def test_check_completes_optimizer_names_else_files() -> None:
+    assert complete("optbench check ada") == [
+        ("plain", name) for name in ("adagrad", "adam", "adamw", "adadelta", "adamax")
+    ]
+    assert complete("optbench check my_o") == [("file", "my_o")]
 
 
 @pytest.mark.torch
