@@ -214,7 +214,7 @@ def train(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     exp = _load("train", config, overrides)
     of_all = f"1 of {len(exp.runs)} runs; compare runs them all" if len(exp.runs) > 1 else ""
     if opts.dry_run:
-        click.echo(runs_table(dataclasses.replace(exp, runs=exp.runs[:1])) + plugins_note(), nl=False)
+        click.echo(runs_table(dataclasses.replace(exp, runs=exp.runs[:1])) + plugins_note(exp), nl=False)
         if of_all:
             click.echo(f"would train {of_all}")
         return
@@ -258,7 +258,7 @@ def compare(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     scheduler = opts.scheduler()
     exp = _load("compare", config, overrides)
     if opts.dry_run:
-        click.echo(runs_table(exp) + plugins_note(), nl=False)
+        click.echo(runs_table(exp) + plugins_note(exp), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer
@@ -293,7 +293,7 @@ def activations(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> N
 
     cfg = load_activations(config, overrides)
     if opts.dry_run:
-        click.echo(cases_table(cfg) + plugins_note(), nl=False)
+        click.echo(cases_table(cfg) + plugins_note(cfg), nl=False)
         return
     from optbench import report
     from optbench.activations_writer import run_activations
@@ -328,7 +328,7 @@ def suite(suite_file: Path, overrides: tuple[str, ...], opts: RunOptions) -> Non
         shlex.join(["optbench", "suite", str(suite_file), *overrides])
     )
     if opts.dry_run:
-        click.echo(suite_table(loaded) + plugins_note(), nl=False)
+        click.echo(suite_table(loaded) + plugins_note(loaded), nl=False)
         return
     from optbench.suite import run_suite
 
@@ -363,7 +363,7 @@ def tune(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     if opts.dry_run:
         from optbench.tune import trials_table
 
-        click.echo(trials_table(study) + plugins_note(), nl=False)
+        click.echo(trials_table(study) + plugins_note(study), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer

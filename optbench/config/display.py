@@ -13,6 +13,7 @@ from optbench import plugins
 from optbench.config.activations import ActivationsConfig, activations_to_yaml, load_activations
 from optbench.config.expansion import load_experiment
 from optbench.config.kinds import kind_of
+from optbench.config.plugins import named_in
 from optbench.config.reading import read_config
 from optbench.config.schema import Experiment, RunConfig
 from optbench.config.serialise import named_dict, to_dict
@@ -29,11 +30,15 @@ def _cell(config: dict[str, Any], key: str) -> str:
     return "" if value is None else format_value(value)
 
 
-def plugins_note() -> str:
+Loaded = Experiment | ActivationsConfig | Study | LoadedSuite
+"""What a command loads from its config: the plugins it names are listed by its dry run."""
+
+
+def plugins_note(loaded: Loaded) -> str:
     """What a dry run adds when the config names plugins: the code each one loads, and that it runs
     as Python code in this command and in every worker (empty when no plugin is named)."""
     lines = []
-    for family, code in plugins.all_installed():
+    for family, code in dict.fromkeys(_plugins_in(loaded)):
         what = family.removesuffix("s").replace("initializer", "initialiser")
         if code.kind == "file":
             assert code.sha256 is not None
@@ -46,6 +51,21 @@ def plugins_note() -> str:
     whose = "its" if len(lines) == 1 else "their"
     trust = f"{whose} code runs here and in every worker as any Python module does: name only code you trust"
     return "\n".join(lines) + f"\n{plural(len(lines), 'plugin')} loaded; {trust}\n"
+
+
+def _plugins_in(loaded: Loaded) -> list[tuple[str, plugins.PluginCode]]:
+    """(family, code) of the plugins `loaded` names, in the order named, repeats included."""
+    if isinstance(loaded, Experiment):
+        return [used for run in loaded.runs for used in run.plugins]
+    if isinstance(loaded, LoadedSuite):
+        parts: list[Loaded] = [*loaded.experiments, *loaded.activations, *loaded.studies]
+        return [used for part in parts for used in _plugins_in(part)]
+    if isinstance(loaded, ActivationsConfig):
+        named = [("initializers", case.init.name) for case in loaded.cases]
+    else:
+        named = [("optimizers", space.optimizer) for space in loaded.spec.spaces] + named_in(loaded.base)
+    codes = [(family, plugins.installed(family, name)) for family, name in named]
+    return [(family, code) for family, code in codes if code is not None]
 
 
 def runs_table(exp: Experiment) -> str:

@@ -14,7 +14,7 @@ where it is named.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,12 @@ def install_named(raw: dict[str, Any], overrides: Sequence[tuple[str, Any]], pat
             problems.append(f"{where}: {exc}")
     if problems:
         raise ConfigError(problems)
+
+
+def named_in(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(family, name) of every entry a raw config names where a plugin may be named."""
+    named = [(NAMED_PATHS.get(_place(dotted)), value) for dotted, value in _leaves(dict(raw), "")]
+    return [(family, value) for family, value in named if family is not None and isinstance(value, str)]
 
 
 NPZ_PLACE = "task.dataset"
