@@ -1,11 +1,18 @@
 """What a config can name and set, read from the registries and the declared fields: `optbench list`.
 
 `optbench list WHAT` takes a family (`optimizers`, or `optimizer`), `keys`, `templates`, or the name
-of one entry (`adam`): anything else is refused with a did-you-mean.
+of one entry (`adam`, or a plugin by `file.py:Name` or `module:Name`): anything else is refused
+with a did-you-mean.
+
+Optimizers, initialisers and functions that installed packages register under the entry-point
+groups `optbench.optimizers`, `optbench.initializers` and `optbench.functions` are listed after the
+built-ins, as they are, with the distribution and version they come from; one that fails to load is
+one `error:` line in its place, and the rest of the listing stands.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,17 +46,76 @@ ALIASES = {
 }
 
 
+PLUGIN_GROUPS = {"optimizers": "optimizers", "inits": "initializers", "functions": "functions"}
+"""The families installed packages extend, and each one's entry-point group (`optbench.<group>`)."""
+
+
+@functools.cache
+def installed_entry_points(family: str) -> dict[str, str | None]:
+    """The entry points installed packages register for `family`, by name, each installed into the
+    family's registry: None when it loaded, else the one-line reason it did not (read once per
+    process)."""
+    from optbench import plugins
+
+    group = PLUGIN_GROUPS.get(family)
+    if group is None:
+        return {}
+    found: dict[str, str | None] = {}
+    for name in plugins.entry_points(group):
+        code = plugins.entry_point_code(group, name)
+        assert code is not None  # the name is one entry_points gave
+        try:
+            plugins.install(code, group)
+            found[name] = None
+        except plugins.PluginError as exc:
+            found[name] = str(exc).removeprefix(f"{name}: ")
+    return found
+
+
+def _origin(family: str, name: str) -> str:
+    """Where an entry point of `family` comes from (` [from mypkg 0.1]`); empty for a built-in."""
+    from optbench import plugins
+
+    group = PLUGIN_GROUPS.get(family)
+    if group is None or name not in installed_entry_points(family):
+        return ""
+    code = plugins.entry_point_code(group, name)
+    if code is None or code.distribution is None:
+        return " [from an entry point]"
+    return f" [from {code.distribution} {code.version}]"
+
+
+def _broken(family: str, name: str, width: int) -> str | None:
+    """The error line of an entry point of `family` that failed to load; None for any other name."""
+    reason = installed_entry_points(family).get(name)
+    if reason is None:
+        return None
+    return f"  {name.ljust(width)}  error: {reason}{_origin(family, name)}"
+
+
+def _names(family: str) -> list[str]:
+    """Every name of `family`: the built-ins, then installed packages' entry points (loaded or not)."""
+    installed = installed_entry_points(family)  # first: the loaded ones join the registry
+    return list(dict.fromkeys([*REGISTRIES[family], *installed]))
+
+
 def _hyper_lines(params: Sequence[HyperParam], indent: str) -> list[str]:
     width = max((len(p.name) + len(describe_default(p.default)) for p in params), default=0) + 1
     return [f"{indent}{(p.name + '=' + describe_default(p.default)).ljust(width)}  {p.doc}" for p in params]
 
 
-def _entries(title: str, registry: Mapping[str, Any], with_hyper: bool) -> str:
-    width = max(len(name) for name in registry)
-    lines = [f"{title}:"]
-    for name, entry in registry.items():
-        lines.append(f"  {name.ljust(width)}  {entry.summary}")
-        if with_hyper:
+def _entries(family: str, names: Sequence[str]) -> str:
+    registry = REGISTRIES[family]
+    width = max(len(name) for name in names)
+    lines = [f"{TITLES[family]}:"]
+    for name in names:
+        broken = _broken(family, name, width)
+        if broken is not None:
+            lines.append(broken)
+            continue
+        entry = registry[name]
+        lines.append(f"  {name.ljust(width)}  {entry.summary}{_origin(family, name)}")
+        if family in WITH_HYPERPARAMETERS:
             lines += _hyper_lines(
                 hyperparameters(entry if isinstance(entry, type) else type(entry)), " " * (width + 6)
             )
@@ -80,9 +146,13 @@ def _functions(names: Sequence[str]) -> str:
     width = max(len(name) for name in names)
     lines = [f"{TITLES['functions']}:"]
     for name in names:
+        broken = _broken("functions", name, width)
+        if broken is not None:
+            lines.append(broken)
+            continue
         f = FUNCTIONS[name]
         start = f"start ({f.start[0]:g}, {f.start[1]:g})"
-        lines.append(f"  {name.ljust(width)}  {f.formula}  [{start}]")
+        lines.append(f"  {name.ljust(width)}  {f.formula}  [{start}]{_origin('functions', name)}")
     return "\n".join(lines) + "\n"
 
 
@@ -123,10 +193,8 @@ def _family(family: str, names: Sequence[str] | None = None) -> str:
     if family == "templates":
         return _templates(shipped.names() if names is None else names)
     if family == "functions":
-        return _functions(list(FUNCTIONS) if names is None else names)
-    registry = REGISTRIES[family]
-    chosen = registry if names is None else {name: registry[name] for name in names}
-    return _entries(TITLES[family], chosen, family in WITH_HYPERPARAMETERS)
+        return _functions(_names(family) if names is None else names)
+    return _entries(family, _names(family) if names is None else names)
 
 
 def describe(family: str) -> str:
@@ -146,15 +214,47 @@ def listing(what: str | None) -> str:
     family = ALIASES.get(what, what)
     if family in FAMILIES:
         return describe(family)
-    found = [f for f, registry in REGISTRIES.items() if what in registry]
+    if ":" in what:
+        return _spec(what)
+    found = [f for f in REGISTRIES if what in _names(f)]
     found += ["templates"] if what in shipped.names() else []
     if found:
         return "\n".join(_family(f, [what]) for f in found)
-    names = [*FAMILIES, *ALIASES, *(n for r in REGISTRIES.values() for n in r), *shipped.names()]
+    names = [*FAMILIES, *ALIASES, *(n for f in REGISTRIES for n in _names(f)), *shipped.names()]
     hint = did_you_mean(what, names) or f"; choose a family: {', '.join(FAMILIES)}, or a name they list"
     raise UsageError(f"nothing to list called {what!r}{hint}")
 
 
+def _spec(spec: str) -> str:
+    """`optbench list file.py:Name` (relative to the current folder) or `module:Name`: the plugin as
+    a config would see it, in the family it belongs to. UsageError, one line, when it cannot be loaded
+    or is an optimizer, initialiser or function of no family."""
+    from optbench import plugins
+
+    problems = []
+    for family, group in PLUGIN_GROUPS.items():
+        try:
+            code = plugins.resolve(spec, group, None)
+            if code is not None:
+                plugins.install(code, group)
+        except plugins.PluginError as exc:
+            problems.append(str(exc))
+            continue
+        return _family(family, [spec])
+    if len(set(problems)) == 1:  # the same for every family: the file or module itself is at fault
+        raise UsageError(problems[0])
+    what = problems[0].partition(", not ")[0]
+    raise UsageError(
+        f"{what}, not an optimizer (a subclass of optbench.Optimizer or torch.optim.Optimizer), an "
+        "initialiser (of optbench.Initializer) or a 2-D function (an optbench.Objective)"
+    )
+
+
 def completions() -> list[str]:
-    """What `optbench list` can be given: the families, their singular forms and every name."""
-    return [*FAMILIES, *ALIASES, *(n for r in REGISTRIES.values() for n in r), *shipped.names()]
+    """What `optbench list` can be given: the families, their singular forms and every name (an
+    entry point's by its name alone: completing loads no installed package)."""
+    from optbench import plugins
+
+    groups = [plugins.entry_points(group) for group in PLUGIN_GROUPS.values()]
+    names = [*(n for r in REGISTRIES.values() for n in r), *(n for g in groups for n in g)]
+    return [*FAMILIES, *ALIASES, *dict.fromkeys(names), *shipped.names()]

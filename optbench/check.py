@@ -1,7 +1,8 @@
 """The conformance check of an optimizer: what an author should know before benchmarking it.
 
-`check_optimizer(cls)` makes the class from its defaults and runs it on small problems, checking
-that it follows the contract of `Optimizer` that the rest of optbench relies on:
+`check_optimizer(cls)` makes the class from its defaults (or from the values given) and runs it on
+small problems, checking that it follows the contract of `Optimizer` that the rest of optbench
+relies on:
 
 - declaration: a name and a summary; every hyperparameter declared with `hyper(...)`, with a default,
   a meaning, and a default inside its declared `Bounds`;
@@ -15,25 +16,29 @@ that it follows the contract of `Optimizer` that the rest of optbench relies on:
   a failure.
 
 Each check gives one `CheckResult`: pass, fail or warn, with a one-line reason. A check that raises
-fails with the exception as its reason.
+fails with the exception as its reason. `optimizer_named` and `hyper_values` find the class and its
+values as `optbench check SPEC --hyper NAME=VALUE` names them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optbench import checkpoints
-from optbench.errors import OptbenchError
+from optbench.config.fields import Problems, convert_fields, did_you_mean
+from optbench.errors import ConfigError, OptbenchError, UsageError
 from optbench.functions import FUNCTIONS
 from optbench.hparams import hyperparameters
-from optbench.optim import Array, Optimizer
+from optbench.optim import OPTIMIZERS, Array, Optimizer
+from optbench.text import plural
 
 Outcome = Literal["pass", "fail", "warn"]
 PASSED: Outcome = "pass"
@@ -61,7 +66,8 @@ UPDATES = 20
 DESCENT_UPDATES = 100
 """Updates on the quadratic and on the lecture's function."""
 SEED = 0
-DTYPES = (np.float32, np.float64)
+DType = type[np.floating[Any]]
+DTYPES: tuple[DType, ...] = (np.float32, np.float64)
 
 
 @dataclass(frozen=True)
@@ -96,29 +102,108 @@ class Problem:
 PROBLEM = Problem.make()
 
 
-def check_optimizer(cls: type[Optimizer]) -> list[CheckResult]:
-    """Every check of `cls`, in the order of the module's docstring."""
+@dataclass(frozen=True)
+class Subject:
+    """What is checked: the class, the hyperparameter values it is made with (its defaults for the
+    rest) and the parameter dtypes it is run in."""
+
+    cls: type[Optimizer]
+    values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    dtypes: tuple[DType, ...] = DTYPES
+
+    def make(self) -> Optimizer:
+        """A fresh instance (the base class's lr has no default: each optimizer declares its own,
+        and the declaration check says when one does not)."""
+        make = cast(Callable[..., Optimizer], self.cls)
+        return make(**self.values)
+
+    @property
+    def dtype(self) -> DType:
+        """The dtype of the checks that need one: float64 unless only float32 is checked."""
+        return self.dtypes[-1]
+
+    @property
+    def in_dtypes(self) -> str:
+        return " and ".join(str(np.dtype(d)) for d in self.dtypes)
+
+    @property
+    def setting(self) -> str:
+        """How the instance is made, in words: `from its defaults`, or `with beta=0.95`."""
+        if not self.values:
+            return "from its defaults"
+        return "with " + ", ".join(f"{k}={v!r}" for k, v in self.values.items())
+
+
+Check = Callable[[Subject], tuple[Outcome, str]]
+
+
+def check_optimizer(
+    cls: type[Optimizer], values: Mapping[str, Any] | None = None, dtypes: Sequence[DType] = DTYPES
+) -> list[CheckResult]:
+    """Every check of `cls`, in the order of the module's docstring, made with `values` (converted
+    hyperparameter values, the defaults for the others) and run in `dtypes`."""
+    subject = Subject(cls, dict(values or {}), tuple(dtypes))
     with np.errstate(all="ignore"):  # a diverging rule is reported as a result, not as warnings
-        return [_run(name, check, cls) for name, check in CHECKS]
+        return [_run(name, check, subject) for name, check in CHECKS]
 
 
-def _run(
-    name: str, check: Callable[[type[Optimizer]], tuple[Outcome, str]], cls: type[Optimizer]
-) -> CheckResult:
+def optimizer_named(spec: str, folder: Path | None = None) -> type[Optimizer]:
+    """The optimizer class `spec` names as a config would: a built-in name, `file.py:Name` (relative
+    to `folder`, default the current one), `module:Name` or an installed entry point's name; a torch
+    class comes through the adapter.
+
+    UsageError, one line, for a spec that cannot be loaded or names no optimizer.
+    """
+    from optbench import plugins
+
     try:
-        outcome, reason = check(cls)
+        code = plugins.resolve(spec, "optimizers", folder)
+        if code is not None:
+            plugins.install(code, "optimizers")
+    except plugins.PluginError as exc:
+        raise UsageError(str(exc)) from None
+    cls = OPTIMIZERS.get(spec)
+    if cls is None:
+        known = [*OPTIMIZERS, *plugins.entry_points("optimizers")]
+        hint = did_you_mean(spec, known) or (
+            "; name a built-in (optbench list optimizers), an entry point, file.py:Name or module:Name"
+        )
+        raise UsageError(f"unknown optimizer {spec!r}{hint}")
+    return cls
+
+
+def hyper_values(cls: type[Optimizer], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`raw` (hyperparameter name -> value as YAML reads it) converted to what `cls` declares.
+
+    ConfigError with one `--hyper NAME: ...` line for each unknown name (with a did-you-mean), value
+    of the wrong type or outside its range, or values the class refuses together.
+    """
+    declared = hyperparameters(cls)
+    names = [p.name for p in declared]
+    problems = Problems()
+    for key in raw:
+        if key not in names:
+            hint = did_you_mean(key, names) or f" (it has: {', '.join(names) or 'none'})"
+            problems.add(key, f"optimizer {cls.name!r} has no hyperparameter {key!r}{hint}")
+    values = convert_fields(dict(raw), "", problems, declared)
+    if not problems.items:
+        try:
+            Subject(cls, values).make()
+        except (ValueError, TypeError) as exc:
+            problems.add(", ".join(raw), _one_line(str(exc)))
+    if problems.items:
+        raise ConfigError([f"--hyper {key}: {message}" for key, message in problems.items])
+    return values
+
+
+def _run(name: str, check: Check, subject: Subject) -> CheckResult:
+    try:
+        outcome, reason = check(subject)
     except ContractError as failure:
         return CheckResult(name, FAILED, str(failure))
     except Exception as exc:  # the optimizer's own error is the reason its check fails
         return CheckResult(name, FAILED, f"raised {type(exc).__name__}: {_one_line(str(exc))}")
     return CheckResult(name, outcome, reason)
-
-
-def _from_defaults(cls: type[Optimizer]) -> Optimizer:
-    """An instance with every hyperparameter at its default (the base class's lr has none: each
-    optimizer declares its own, and the declaration check says when one does not)."""
-    make = cast(Callable[[], Optimizer], cls)
-    return make()
 
 
 def _one_line(text: str) -> str:
@@ -133,7 +218,7 @@ def _steps(opt: Optimizer, params: Array, first: int, last: int) -> None:
         opt.step(params, grads)
 
 
-def _start(dtype: type[np.floating[Any]]) -> Array:
+def _start(dtype: DType) -> Array:
     return PROBLEM.start.astype(dtype)
 
 
@@ -142,7 +227,8 @@ def _start(dtype: type[np.floating[Any]]) -> Array:
 # --------------------------------------------------------------------------------------------------
 
 
-def check_declaration(cls: type[Optimizer]) -> tuple[Outcome, str]:
+def check_declaration(subject: Subject) -> tuple[Outcome, str]:
+    cls = subject.cls
     for attribute in ("name", "summary"):
         value = getattr(cls, attribute, None)
         if not isinstance(value, str) or not value.strip():
@@ -165,11 +251,9 @@ def check_declaration(cls: type[Optimizer]) -> tuple[Outcome, str]:
         problem = _outside(p.default, p.bounds)
         if problem:
             raise ContractError(f"the default of {p.name!r} is outside its declared range: {problem}")
-    _from_defaults(cls)
-    return (
-        PASSED,
-        f"{len(declared)} hyperparameters, each with a default, a meaning and a default in its range",
-    )
+    subject.make()
+    declared_text = plural(len(declared), "hyperparameter")
+    return PASSED, f"{declared_text} declared, with defaults and meanings, each default in its range"
 
 
 def _outside(default: Any, bounds: Any) -> str | None:
@@ -184,11 +268,11 @@ def _outside(default: Any, bounds: Any) -> str | None:
     return None
 
 
-def check_in_place(cls: type[Optimizer]) -> tuple[Outcome, str]:
-    for dtype in DTYPES:
+def check_in_place(subject: Subject) -> tuple[Outcome, str]:
+    for dtype in subject.dtypes:
         params = _start(dtype)
         before = params.copy()
-        opt = _from_defaults(cls)
+        opt = subject.make()
         _steps(opt, params, 0, UPDATES)
         if np.array_equal(params, before):
             raise ContractError(
@@ -197,26 +281,26 @@ def check_in_place(cls: type[Optimizer]) -> tuple[Outcome, str]:
             )
         if not isinstance(opt.last_lr, (int, float)) or isinstance(opt.last_lr, bool):
             raise ContractError(f"update returned {opt.last_lr!r}, not the step size it applied (a float)")
-    return PASSED, f"{UPDATES} updates change the parameter buffer in place (float32 and float64)"
+    return PASSED, f"{UPDATES} updates change the parameter buffer in place ({subject.in_dtypes})"
 
 
-def check_dtype(cls: type[Optimizer]) -> tuple[Outcome, str]:
-    for dtype in DTYPES:
+def check_dtype(subject: Subject) -> tuple[Outcome, str]:
+    for dtype in subject.dtypes:
         params = _start(dtype)
-        opt = _from_defaults(cls)
+        opt = subject.make()
         _steps(opt, params, 0, UPDATES)
         for key, value in opt.state_dict()["state"].items():
             array = np.asarray(value)
             if array.shape == params.shape and array.dtype != params.dtype:
                 raise ContractError(f"keeps state {key!r} in {array.dtype} for {np.dtype(dtype)} parameters")
-    return PASSED, "state shaped like the parameters keeps their dtype (float32 and float64)"
+    return PASSED, f"state shaped like the parameters keeps their dtype ({subject.in_dtypes})"
 
 
-def check_deterministic(cls: type[Optimizer]) -> tuple[Outcome, str]:
+def check_deterministic(subject: Subject) -> tuple[Outcome, str]:
     runs = []
     for _ in range(2):
-        params = _start(np.float64)
-        _steps(_from_defaults(cls), params, 0, UPDATES)
+        params = _start(subject.dtype)
+        _steps(subject.make(), params, 0, UPDATES)
         runs.append(params)
     if runs[0].tobytes() != runs[1].tobytes():
         differ = int(np.count_nonzero(runs[0] != runs[1]))
@@ -227,15 +311,15 @@ def check_deterministic(cls: type[Optimizer]) -> tuple[Outcome, str]:
     return PASSED, f"two identical runs of {UPDATES} updates give identical bits"
 
 
-def check_resume(cls: type[Optimizer]) -> tuple[Outcome, str]:
+def check_resume(subject: Subject) -> tuple[Outcome, str]:
     half = UPDATES // 2
-    for dtype in DTYPES:
+    for dtype in subject.dtypes:
         whole = _start(dtype)
-        _steps(_from_defaults(cls), whole, 0, UPDATES)
+        _steps(subject.make(), whole, 0, UPDATES)
         params = _start(dtype)
-        first = _from_defaults(cls)
+        first = subject.make()
         _steps(first, params, 0, half)
-        resumed = _from_defaults(cls)
+        resumed = subject.make()
         resumed.load_state_dict(_through_checkpoint(first.state_dict()))
         _steps(resumed, params, half, UPDATES)
         if params.tobytes() != whole.tobytes():
@@ -265,43 +349,44 @@ def _through_checkpoint(saved: dict[str, Any]) -> dict[str, Any]:
 
 
 def _descent(
-    cls: type[Optimizer],
+    subject: Subject,
     what: str,
     start: NDArray[np.float64],
-    value: Callable[[NDArray[np.float64]], float],
-    grad: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+    value: Callable[[NDArray[Any]], float],
+    grad: Callable[[NDArray[Any]], NDArray[np.float64]],
 ) -> tuple[Outcome, str]:
-    params = start.copy()
-    opt = _from_defaults(cls)
+    params = start.astype(subject.dtype)
+    grads = np.empty_like(params)
+    opt = subject.make()
+    setting = subject.setting
     before = value(params)
     for k in range(1, DESCENT_UPDATES + 1):
-        opt.step(params, grad(params))
+        np.copyto(grads, grad(params), casting="same_kind")
+        opt.step(params, grads)
         if not np.all(np.isfinite(params)):
-            raise ContractError(
-                f"from its defaults, {what} has parameters that are not finite after update {k}"
-            )
+            raise ContractError(f"{setting}, {what} has parameters that are not finite after update {k}")
     after = value(params)
     if not math.isfinite(after):
-        raise ContractError(f"from its defaults, {what} reaches a value that is not finite: {after}")
+        raise ContractError(f"{setting}, {what} reaches a value that is not finite: {after}")
     if after < before:
         return (
             PASSED,
-            f"from its defaults, lowers {what} from {before:.4g} to {after:.4g} in {DESCENT_UPDATES} updates",
+            f"{setting}, lowers {what} from {before:.4g} to {after:.4g} in {DESCENT_UPDATES} updates",
         )
     return WARNED, (
-        f"from its defaults, does not lower {what} ({before:.4g} to {after:.4g} in {DESCENT_UPDATES} "
+        f"{setting}, does not lower {what} ({before:.4g} to {after:.4g} in {DESCENT_UPDATES} "
         "updates): it may need other hyperparameters"
     )
 
 
-def check_quadratic(cls: type[Optimizer]) -> tuple[Outcome, str]:
-    return _descent(cls, "a convex quadratic", PROBLEM.start.copy(), PROBLEM.value, PROBLEM.gradient)
+def check_quadratic(subject: Subject) -> tuple[Outcome, str]:
+    return _descent(subject, "a convex quadratic", PROBLEM.start, PROBLEM.value, PROBLEM.gradient)
 
 
-def check_book(cls: type[Optimizer]) -> tuple[Outcome, str]:
+def check_book(subject: Subject) -> tuple[Outcome, str]:
     book = FUNCTIONS["book"]
     return _descent(
-        cls,
+        subject,
         f"the lecture's function {book.formula}",
         np.array(book.start, dtype=np.float64),
         lambda p: book.value(float(p[0]), float(p[1])),
@@ -309,7 +394,7 @@ def check_book(cls: type[Optimizer]) -> tuple[Outcome, str]:
     )
 
 
-CHECKS: tuple[tuple[str, Callable[[type[Optimizer]], tuple[Outcome, str]]], ...] = (
+CHECKS: tuple[tuple[str, Check], ...] = (
     ("declaration", check_declaration),
     ("in place", check_in_place),
     ("dtype", check_dtype),

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from optbench import __version__
-from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError
+from optbench.errors import EXIT_INTERRUPTED, ConfigError, OptbenchError, UsageError
 from optbench.options import (
     CONFIG_ARG,
     OVERRIDES_ARG,
     QUIET_OPT,
     RunOptions,
     complete_list,
+    complete_optimizers,
     complete_templates,
     jobs_option,
     results_arg,
@@ -153,7 +154,8 @@ def main(ctx: click.Context) -> None:
     Results go to results/<experiment>/ as CSV logs, PNG figures and a report.
 
     Start with `optbench init` (an example config), `optbench list` (what a config can name) and
-    `optbench list keys` (what it can set).
+    `optbench list keys` (what it can set). To benchmark an optimizer of your own, start with
+    `optbench init my_optimizer` (an example plugin and a study of it) and `optbench check`.
 
     \b
     Shell completion, in ~/.bashrc (zsh_source or fish_source for those shells):
@@ -205,14 +207,14 @@ def train(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     A run that already finished is not trained again (--force trains it anew); an interrupted one
     resumes from its last checkpoint. `compare` runs every run of the config.
     """
-    from optbench.config import runs_table
+    from optbench.config import plugins_note, runs_table
     from optbench.layout import RUN_FIGURES, RUNS_DIR
     from optbench.text import status_line
 
     exp = _load("train", config, overrides)
     of_all = f"1 of {len(exp.runs)} runs; compare runs them all" if len(exp.runs) > 1 else ""
     if opts.dry_run:
-        click.echo(runs_table(dataclasses.replace(exp, runs=exp.runs[:1])), nl=False)
+        click.echo(runs_table(dataclasses.replace(exp, runs=exp.runs[:1])) + plugins_note(exp), nl=False)
         if of_all:
             click.echo(f"would train {of_all}")
         return
@@ -251,12 +253,12 @@ def compare(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     Runs that already finished are skipped (--force reruns them), interrupted ones resume. At the end,
     one line per variant (its seeds as mean ± std) and the path of report.md.
     """
-    from optbench.config import runs_table
+    from optbench.config import plugins_note, runs_table
 
     scheduler = opts.scheduler()
     exp = _load("compare", config, overrides)
     if opts.dry_run:
-        click.echo(runs_table(exp), nl=False)
+        click.echo(runs_table(exp) + plugins_note(exp), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer
@@ -287,11 +289,11 @@ def compare(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
 @_reports_errors
 def activations(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     """Histograms of every layer's outputs at initialisation, and their gradients, for each case."""
-    from optbench.config import cases_table, load_activations
+    from optbench.config import cases_table, load_activations, plugins_note
 
     cfg = load_activations(config, overrides)
     if opts.dry_run:
-        click.echo(cases_table(cfg), nl=False)
+        click.echo(cases_table(cfg) + plugins_note(cfg), nl=False)
         return
     from optbench import report
     from optbench.activations_writer import run_activations
@@ -360,14 +362,14 @@ def suite(suite_file: Path, overrides: tuple[str, ...], opts: RunOptions) -> Non
     overrides go to every listed config that has the key: `optbench suite configs/demo.yaml
     train.steps=10` is a quick smoke test of `make demo` (`optbench suite configs/demo.yaml`).
     """
-    from optbench.config import load_suite, suite_table
+    from optbench.config import load_suite, plugins_note, suite_table
 
     scheduler = opts.scheduler()
     loaded = load_suite(suite_file, overrides).load(
         shlex.join(["optbench", "suite", str(suite_file), *overrides])
     )
     if opts.dry_run:
-        click.echo(suite_table(loaded), nl=False)
+        click.echo(suite_table(loaded) + plugins_note(loaded), nl=False)
         return
     from optbench.suite import run_suite
 
@@ -394,7 +396,7 @@ def tune(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     The config's `tune:` section names the optimizers, their search spaces, the budget and the sampler
     (random, qmc or tpe); trial 0 of each optimizer is its defaults.
     """
-    from optbench.config import load_tune
+    from optbench.config import load_tune, plugins_note
 
     study = dataclasses.replace(
         load_tune(config, overrides), command=shlex.join(["optbench", "tune", str(config), *overrides])
@@ -402,7 +404,7 @@ def tune(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> None:
     if opts.dry_run:
         from optbench.tune import trials_table
 
-        click.echo(trials_table(study), nl=False)
+        click.echo(trials_table(study) + plugins_note(study), nl=False)
         return
     from optbench import report
     from optbench.plots import Drawer
@@ -506,13 +508,16 @@ def export_command(experiments: tuple[str, ...], output: Path, out: Path) -> Non
 def init_command(template: str | None, path: Path | None) -> None:
     """Write the example config TEMPLATE (default: paths_book, which runs in a second without data)
     to PATH: a .yaml file, or a folder (default: the current one). Existing files are never
-    overwritten; a suite comes with the configs it lists. `optbench list templates` lists them."""
+    overwritten; a suite comes with the configs it lists, a config with the plugin files it names
+    (my_optimizer: an example optimizer). `optbench list templates` lists them."""
     from optbench.config import templates
 
     name = template or templates.DEFAULT_TEMPLATE
     written = templates.write(name, path)
-    for file in written:
-        click.echo(f"wrote {file}")
+    for path_written in written:
+        click.echo(f"wrote {path_written}")
+    for file, obj in templates.plugin_specs(name):
+        click.echo(f"check it with: optbench check {shlex.quote(f'{written[0].parent / file}:{obj}')}")
     command = templates.describe(name).command
     click.echo(f"run it with: {shlex.join(['optbench', command, str(written[0])])}")
 
@@ -533,6 +538,54 @@ def config_show(config: Path, overrides: tuple[str, ...], every: bool) -> None:
     from optbench.config import show
 
     click.echo(show(config, overrides, every), nl=False)
+
+
+@main.command("check", short_help="Check that an optimizer keeps the contract runs rely on.")
+@click.argument("spec", metavar="SPEC", shell_complete=complete_optimizers)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    default=None,
+    help="Check in this parameter dtype only.  [default: both]",
+)
+@click.option(
+    "--hyper",
+    "hyper",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A hyperparameter value (YAML, as in a config) instead of its default; repeatable.",
+)
+@_reports_errors
+def check_command(spec: str, dtype: str | None, hyper: tuple[str, ...]) -> None:
+    """Check the optimizer SPEC before benchmarking it: one line per check, PASS, FAIL or WARN with
+    the reason; exit status 1 if a check fails.
+
+    SPEC is what a config's optimizer.name takes: a built-in (adam), file.py:Name (relative to the
+    current folder), module:Name (torch.optim:Adamax) or an installed entry point's name. The checks:
+    its hyperparameters have defaults, meanings and defaults in their ranges; it updates the
+    parameters in place and keeps their dtype; two identical runs give identical bits; state saved
+    mid-run continues bit-identically in a fresh instance; it stays finite and lowers a convex
+    quadratic and the lecture's function (a warning when it does not: it may need tuning).
+    """
+    import numpy as np
+
+    from optbench import check
+    from optbench.config import parse_yaml
+
+    cls = check.optimizer_named(spec)
+    raw: dict[str, Any] = {}
+    for item in hyper:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--hyper {item!r}: expected NAME=VALUE, e.g. --hyper lr=0.01")
+        raw[key.strip()] = parse_yaml(text, f"--hyper {key.strip()}") if text.strip() else None
+    values = check.hyper_values(cls, raw)
+    dtypes = check.DTYPES if dtype is None else (np.dtype(dtype).type,)
+    results = check.check_optimizer(cls, values, dtypes)
+    for line in check.render(results):
+        click.echo(line)
+    if check.any_failed(results):
+        sys.exit(1)
 
 
 @main.command("list", short_help="List what configs can name, and every config key.")

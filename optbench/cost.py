@@ -7,11 +7,12 @@ instead of one of them training a long run alone at the end.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 
 from optbench.config import RunConfig
-from optbench.data import DATASETS
+from optbench.data import DATASETS, cached_npz
 
 UPDATE_COST = 100
 """Work of one optimizer pass over one parameter, in multiply-adds: an Adam update (three passes'
@@ -26,7 +27,8 @@ def estimated_cost(run: RunConfig) -> float:
     """
     if run.model is None:
         return float(run.train.steps)
-    dataset = DATASETS[str(run.task.dataset)]
+    name = str(run.task.dataset)
+    dataset = cached_npz(Path(name)) if run.task.sha256 is not None else DATASETS[name]
     sizes = (dataset.n_features, *run.model.hidden, dataset.classes)
     weights = sum(a * b for a, b in itertools.pairwise(sizes))
     buffers = len(run.optimizer.build().init_state(np.zeros(1)))

@@ -12,7 +12,8 @@ follows one rule, so that experiments never mix and no run is ever hidden:
 - `train` into a folder that `train` defined: the definition grows by the new run, so a folder of
   runs trained one by one lists them all;
 - anything else (a setting changed, so its runs are other runs): refused, with the command that
-  defined the folder and the two ways to keep both, `experiment=NAME` or `--out DIR`.
+  defined the folder and the two ways to keep both, `experiment=NAME` or `--out DIR`; when what
+  changed is the code of a plugin file (or an installed plugin's version), the refusal says so.
 
 Run folders under runs/ that experiment.yaml does not list count as recorded too.
 """
@@ -20,6 +21,7 @@ Run folders under runs/ that experiment.yaml does not list count as recorded too
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from optbench.config import Experiment, RunConfig, differing_keys, validate_run
 from optbench.errors import UsageError
 from optbench.files import atomic_write_text
 from optbench.layout import CONFIG_FILE, EXPERIMENT_FILE, RUNS_DIR, read_status
+from optbench.plugins import PluginCode
 from optbench.text import plural
 
 
@@ -89,6 +92,13 @@ def scope(folder: Path, exp: Experiment) -> tuple[Scope, Experiment | None]:
         varied = tuple(str(k) for k in (recorded or {}).get("varied") or exp.varied)
         return Scope((*exp.runs, *others), varied, tuple(unknown), statuses), None
     command = str((recorded or {}).get("command") or "")
+    changed = _changed_code(others, exp.runs)
+    if changed:
+        raise UsageError(
+            f"{folder}: its runs were made with other plugin code ({changed}); the code now makes new "
+            "runs, and one experiment holds one version of each plugin: keep both with experiment=NAME "
+            f"or --out DIR, or remove {folder}"
+        )
     if _verb(command) == _verb(exp.command) == "train":
         runs = (*others, *exp.runs)
         grown = dataclasses.replace(exp, runs=runs, varied=differing_keys(runs))
@@ -99,6 +109,21 @@ def scope(folder: Path, exp: Experiment) -> tuple[Scope, Experiment | None]:
         f"{made_by}) and these runs are not among them; keep both with experiment=NAME or --out DIR, "
         f"or remove {folder}"
     )
+
+
+def _changed_code(recorded: Sequence[RunConfig], runs: Sequence[RunConfig]) -> str:
+    """The plugins whose code differs between the `recorded` runs and the command's, with their
+    versions then and now (a file's SHA-256, a distribution's version); empty if none does."""
+    before = {code.spec: code for run in recorded for _, code in run.plugins}
+    now = {code.spec: code for run in runs for _, code in run.plugins}
+    changed = [spec for spec, code in now.items() if spec in before and before[spec] != code]
+    return "; ".join(f"{spec}: {_version(before[spec])} then, {_version(now[spec])} now" for spec in changed)
+
+
+def _version(code: PluginCode) -> str:
+    if code.sha256 is not None:
+        return f"sha256 {code.sha256[:12]}"
+    return f"{code.distribution or 'no distribution'} {code.version or ''}".strip()
 
 
 def _verb(command: str) -> str:

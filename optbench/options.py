@@ -48,6 +48,17 @@ def complete_list(ctx: click.Context, param: click.Parameter, incomplete: str) -
     return [CompletionItem(name) for name in catalogue.completions() if name.startswith(incomplete)]
 
 
+def complete_optimizers(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Optimizer names for `check`: the built-ins and installed entry points (none of them loaded);
+    when none matches, the shell's file names (for file.py:Name)."""
+    from optbench import plugins
+    from optbench.optim import OPTIMIZERS
+
+    names = dict.fromkeys([*OPTIMIZERS, *plugins.entry_points("optimizers")])
+    found = [CompletionItem(name) for name in names if name.startswith(incomplete)]
+    return found or [CompletionItem(incomplete, type="file")]
+
+
 CONFIG_ARG = click.argument("config", type=click.Path(path_type=Path, dir_okay=True))
 OVERRIDES_ARG = click.argument(
     "overrides", nargs=-1, metavar="[KEY=VALUE]...", shell_complete=complete_overrides

@@ -20,6 +20,7 @@ import datetime as dt
 import errno
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,12 @@ from optbench.layout import (
     DIAGNOSTICS_FILE,
     FINISHED,
     METRICS_FILE,
+    PLUGINS_DIR,
     STATUS_FILE,
+    TRACEBACK_FILE,
     read_status,
 )
+from optbench.plugins import PluginCode
 from optbench.signals import stop_signals_blocked
 
 
@@ -104,6 +108,8 @@ class RunWriter:
             "pid": os.getpid(),
             "versions": versions(),
         }
+        if run.plugins:
+            self.status["plugins"] = [plugin_status(family, code) for family, code in run.plugins]
         self.steps_done = 0
         self.resumed_from: int | None = None
         self._logs: dict[str, LineLog] = {}
@@ -128,7 +134,7 @@ class RunWriter:
                 for name in (METRICS_FILE, DIAGNOSTICS_FILE):
                     _cut_back(self.folder / name, found[0])
                 return base64.b64encode(found[1]).decode("ascii")
-            for name in (METRICS_FILE, DIAGNOSTICS_FILE, CHECKPOINT_FILE):
+            for name in (METRICS_FILE, DIAGNOSTICS_FILE, CHECKPOINT_FILE, TRACEBACK_FILE):
                 (self.folder / name).unlink(missing_ok=True)
             return None
         staging = self.folder.with_name(f".{self.folder.name}.tmp-{os.getpid()}")
@@ -181,6 +187,11 @@ class RunWriter:
     def finish(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Write the final status the executor reported (or the write error that failed the run)."""
         self._close()
+        fields = dict(fields)
+        trace = fields.pop("traceback", None)
+        if trace is not None:
+            atomic_write_text(self.folder / TRACEBACK_FILE, trace)
+            fields["traceback"] = TRACEBACK_FILE
         if self._write_error is not None:
             fields = {**fields, "status": "failed", "error": self._write_error, "final_loss": None}
         self.status.update(fields, ended=_now())
@@ -200,6 +211,27 @@ class RunWriter:
         for log in self._logs.values():
             log.close()
         self._logs.clear()
+
+
+def plugin_status(family: str, code: PluginCode) -> dict[str, Any]:
+    """A plugin as a run's status.json records it: its code's identity (not its text, which is in
+    config.yaml) and, for a file, the copy the experiment folder keeps."""
+    entry = {"family": family, **{k: v for k, v in code.record().items() if k != "source"}}
+    if code.kept_name is not None:
+        entry["copy"] = f"{PLUGINS_DIR}/{code.kept_name}"
+    return entry
+
+
+def keep_plugin_files(folder: Path, runs: Iterable[RunConfig]) -> None:
+    """Keep in the experiment `folder` a copy of each plugin file its `runs` use, as it was read."""
+    for run in runs:
+        for _, code in run.plugins:
+            if code.kept_name is None or code.source is None:
+                continue
+            path = folder / PLUGINS_DIR / code.kept_name
+            if not path.exists():
+                path.parent.mkdir(exist_ok=True)
+                atomic_write_text(path, code.source)
 
 
 def copy_run(source: Path, dest: Path, config_text: str, keep_checkpoint: bool = False) -> dict[str, Any]:

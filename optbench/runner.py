@@ -35,7 +35,7 @@ from optbench.executors import Event, Executor, Scheduler, connect, make_executo
 from optbench.files import FolderLock
 from optbench.layout import METRICS_FILE, RUNS_DIR, is_finished, read_status
 from optbench.progress import note, progress_bar, step_bar
-from optbench.runfolder import RunWriter, copy_run, experiment_dir, remove_stale_staging
+from optbench.runfolder import RunWriter, copy_run, experiment_dir, keep_plugin_files, remove_stale_staging
 from optbench.signals import STOP_SIGNALS, stop_signals_blocked
 from optbench.summary import Summary
 
@@ -228,6 +228,8 @@ def _run_sweep(
             remove_stale_staging(folder / RUNS_DIR)
             if definition is not None:
                 write_definition(folder, definition)
+        for folder, exp in zip(folders, exps):
+            keep_plugin_files(folder, exp.runs)
         for source, dest in reused:
             give(source, dest)
         summaries: list[Summary] = []

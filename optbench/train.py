@@ -25,6 +25,7 @@ from optbench.data import (
     BatchSampler,
     Dataset,
     Split,
+    cached_npz,
     default_data_dir,
     load_idx_folder,
     split,
@@ -100,6 +101,8 @@ def cached_dataset(name: str, data_dir: str | None) -> Dataset:
     With a data_dir, any folder in MNIST layout is read as it is; without, the registered dataset is
     loaded from the data cache ($OPTBENCH_DATA or the per-user folder), checksums verified.
     """
+    if name.endswith(".npz"):  # a file of one's own, its SHA-256 checked when the run was validated
+        return cached_npz(Path(name))
     if data_dir is not None:
         return _load_dataset(name, Path(data_dir).expanduser().resolve(), verified=False)
     return _load_dataset(name, default_data_dir().resolve(), verified=True)

@@ -6,6 +6,7 @@ import importlib
 import os
 import signal
 import socket
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -64,3 +65,13 @@ def need(module: str) -> ModuleType:
     if module in os.environ.get(REQUIRE, "").split(","):
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def built_ins_only() -> Iterator[None]:
+    """Each test module ends with the plugins it installed removed from the registries, so that the
+    next module (which may count every registered optimizer) sees the built-ins alone."""
+    yield
+    from optbench import plugins
+
+    plugins.forget()

@@ -11,7 +11,18 @@ import pytest
 from conftest import need
 
 from optbench import UNIT_INTERVAL, Optimizer, hyper
-from optbench.check import CHECKS, FAILED, PASSED, WARNED, CheckResult, any_failed, check_optimizer, render
+from optbench.check import (
+    CHECKS,
+    FAILED,
+    PASSED,
+    WARNED,
+    CheckResult,
+    any_failed,
+    check_optimizer,
+    hyper_values,
+    render,
+)
+from optbench.errors import ConfigError
 from optbench.optim import OPTIMIZERS
 
 CHECK_NAMES = [name for name, _ in CHECKS]
@@ -243,3 +254,79 @@ def test_a_torch_class_through_the_adapter_passes_every_check(name: str) -> None
 
     results = check_optimizer(adapt(getattr(torch.optim, name), f"torch.optim:{name}"))
     assert {r.name: r.reason for r in results if r.outcome != PASSED} == {}
+
+
+@dataclass
+class NoMeaning(Optimizer):
+    """A hyperparameter declared with hyper() but an empty meaning: `optbench list` could not explain it."""
+
+    name = "no_meaning"
+    summary = "gradient descent"
+
+    lr: float = hyper(0.01, "learning rate")
+    scale: float = hyper(1.0, " ")
+
+    def update(self, params: Any, grads: Any, lr: float) -> float:
+        params -= lr * self.scale * grads
+        return lr
+
+
+def test_a_hyperparameter_without_a_meaning_fails_the_declaration() -> None:
+    assert outcomes(NoMeaning) == {**dict.fromkeys(CHECK_NAMES, PASSED), "declaration": FAILED}
+    assert result(NoMeaning, "declaration").reason == (
+        "hyperparameter 'scale' has no meaning (the doc of hyper(default, doc))"
+    )
+
+
+def test_the_checks_run_in_the_dtypes_asked_for() -> None:
+    # Float64State keeps a float64 buffer: wrong for float32 parameters only.
+    assert not any_failed(check_optimizer(Float64State, dtypes=(np.float64,)))
+    only32 = {r.name: r for r in check_optimizer(Float64State, dtypes=(np.float32,))}
+    assert only32["dtype"].outcome == FAILED
+    assert only32["in place"].reason.endswith("(float32)")
+    assert "(float32 and float64)" in result(Float64State, "in place").reason
+
+
+def test_the_checks_make_the_optimizer_with_the_values_given() -> None:
+    # With a tenth of the rate, Climbing still climbs; with a negative rate (no bounds) it descends.
+    climbing = {r.name: r for r in check_optimizer(Climbing, {"lr": -0.1})}
+    assert climbing["quadratic"].outcome == climbing["book"].outcome == PASSED
+    assert climbing["book"].reason.startswith("with lr=-0.1, lowers the lecture's function")
+    # BadDefault's momentum is only declared, so its declaration still fails on the default.
+    assert result(BadDefault, "declaration").outcome == FAILED
+    assert any_failed(check_optimizer(BadDefault, {"momentum": 0.5}))
+
+
+def test_hyper_values_are_converted_as_a_config_converts_them() -> None:
+    assert hyper_values(OPTIMIZERS["adam"], {"lr": 1, "betas": [0.8, 0.9]}) == {
+        "lr": 1.0,
+        "betas": (0.8, 0.9),
+    }
+    assert hyper_values(OPTIMIZERS["sgd"], {}) == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "lines"),
+    [
+        (
+            {"beta": 0.5},
+            ["--hyper beta: optimizer 'adam' has no hyperparameter 'beta'; did you mean 'betas'?"],
+        ),
+        ({"lr": "fast"}, ["--hyper lr: must be a number, got 'fast'"]),
+        (
+            {"lr": -1, "eps": -1},
+            ["--hyper lr: must be > 0, got -1.0", "--hyper eps: must be >= 0, got -1.0"],
+        ),
+    ],
+)
+def test_hyper_values_report_each_problem_on_a_line(raw: dict[str, Any], lines: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        hyper_values(OPTIMIZERS["adam"], raw)
+    assert info.value.problems == lines
+
+
+def test_hyper_values_the_class_refuses_together_are_one_problem() -> None:
+    with pytest.raises(ConfigError) as info:
+        hyper_values(OPTIMIZERS["sgd"], {"nesterov": True})
+    (line,) = info.value.problems
+    assert line.startswith("--hyper nesterov: ") and "momentum" in line

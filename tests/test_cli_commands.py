@@ -704,7 +704,11 @@ def test_a_wheel_ships_the_templates_and_an_installed_copy_starts_from_init(tmp_
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     (wheel,) = (tmp_path / "dist").glob("optbench-*.whl")
     shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("optbench/templates/")}
-    assert shipped == {f"optbench/templates/{name}.yaml" for name in templates.names()}
+    plugin_files = {
+        f"optbench/templates/{file}" for name in templates.names() for file in templates.plugin_files(name)
+    }
+    assert plugin_files == {"optbench/templates/adabelief.py"}
+    assert shipped == {f"optbench/templates/{name}.yaml" for name in templates.names()} | plugin_files
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)

@@ -11,8 +11,8 @@ The public face, imported from `optbench.config` (never from its modules):
   `Experiment`, `ActivationsConfig`, `ActivationCase`, `Suite` and `LoadedSuite`, `Study`, `TuneSpec`,
   `SearchSpace` and `Dimension` (a tuning study);
 - resolved configs as plain data: `to_dict`, `to_yaml`, `run_id`, `activations_to_yaml`;
-- configs as text: `runs_table`, `cases_table`, `suite_table` (what `--dry-run` prints) and `show` (the
-  resolved YAML of `optbench config show`);
+- configs as text: `runs_table`, `cases_table`, `suite_table`, `plugins_note` (what `--dry-run` prints)
+  and `show` (the resolved YAML of `optbench config show`);
 - the kind of a config file and the command that runs it: `kind_of`, `command_for`;
 - every config key with its type, default and meaning: `ConfigKey`, `experiment_keys`, `tune_keys`,
   `activations_keys`, `completion_keys` (module `keys`);
@@ -34,7 +34,7 @@ from optbench.config.activations import (
     activations_to_yaml,
     load_activations,
 )
-from optbench.config.display import cases_table, runs_table, show, suite_table
+from optbench.config.display import cases_table, plugins_note, runs_table, show, suite_table
 from optbench.config.expansion import differing_keys, expand, load_experiment
 from optbench.config.fields import did_you_mean, edit_distance
 from optbench.config.keys import ConfigKey, activations_keys, completion_keys, experiment_keys, tune_keys
@@ -48,13 +48,14 @@ from optbench.config.schema import (
     TaskConfig,
     TrainConfig,
 )
-from optbench.config.serialise import run_id, to_dict, to_yaml
+from optbench.config.serialise import PLUGINS_KEY, run_id, to_dict, to_yaml
 from optbench.config.suites import LoadedSuite, Suite, load_suite
 from optbench.config.tune import Dimension, SearchSpace, Study, TuneSpec, load_tune
 from optbench.config.validation import validate_run
 from optbench.config.yaml_text import parse_yaml
 
 __all__ = [
+    "PLUGINS_KEY",
     "ActivationCase",
     "ActivationsConfig",
     "ConfigKey",
@@ -87,6 +88,7 @@ __all__ = [
     "load_tune",
     "parse_overrides",
     "parse_yaml",
+    "plugins_note",
     "run_id",
     "runs_table",
     "show",

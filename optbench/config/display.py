@@ -9,9 +9,11 @@ from typing import Any
 
 import yaml
 
+from optbench import plugins
 from optbench.config.activations import ActivationsConfig, activations_to_yaml, load_activations
 from optbench.config.expansion import load_experiment
 from optbench.config.kinds import kind_of
+from optbench.config.plugins import named_in
 from optbench.config.reading import read_config
 from optbench.config.schema import Experiment, RunConfig
 from optbench.config.serialise import named_dict, to_dict
@@ -26,6 +28,44 @@ def _cell(config: dict[str, Any], key: str) -> str:
     """A varied value as a table cell: empty where the run has no such key (or it is null)."""
     value = value_at(config, key)
     return "" if value is None else format_value(value)
+
+
+Loaded = Experiment | ActivationsConfig | Study | LoadedSuite
+"""What a command loads from its config: the plugins it names are listed by its dry run."""
+
+
+def plugins_note(loaded: Loaded) -> str:
+    """What a dry run adds when the config names plugins: the code each one loads, and that it runs
+    as Python code in this command and in every worker (empty when no plugin is named)."""
+    lines = []
+    for family, code in dict.fromkeys(_plugins_in(loaded)):
+        what = family.removesuffix("s").replace("initializer", "initialiser")
+        if code.kind == "file":
+            assert code.sha256 is not None
+            lines.append(f"plugin {what} {code.spec}: the file's Python code (sha256 {code.sha256[:12]})")
+        else:
+            source = f"{code.distribution} {code.version}" if code.distribution else "no distribution"
+            lines.append(f"plugin {what} {code.spec}: {code.kind} of {source}")
+    if not lines:
+        return ""
+    whose = "its" if len(lines) == 1 else "their"
+    trust = f"{whose} code runs here and in every worker as any Python module does: name only code you trust"
+    return "\n".join(lines) + f"\n{plural(len(lines), 'plugin')} loaded; {trust}\n"
+
+
+def _plugins_in(loaded: Loaded) -> list[tuple[str, plugins.PluginCode]]:
+    """(family, code) of the plugins `loaded` names, in the order named, repeats included."""
+    if isinstance(loaded, Experiment):
+        return [used for run in loaded.runs for used in run.plugins]
+    if isinstance(loaded, LoadedSuite):
+        parts: list[Loaded] = [*loaded.experiments, *loaded.activations, *loaded.studies]
+        return [used for part in parts for used in _plugins_in(part)]
+    if isinstance(loaded, ActivationsConfig):
+        named = [("initializers", case.init.name) for case in loaded.cases]
+    else:
+        named = [("optimizers", space.optimizer) for space in loaded.spec.spaces] + named_in(loaded.base)
+    codes = [(family, plugins.installed(family, name)) for family, name in named]
+    return [(family, code) for family, code in codes if code is not None]
 
 
 def runs_table(exp: Experiment) -> str:
@@ -81,8 +121,13 @@ class _Dumper(yaml.SafeDumper):
         flow = all(not isinstance(item, (dict, list)) for item in data)
         return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
+    def represent_text(self, data: str) -> yaml.ScalarNode:
+        """A string of several lines (a plugin file's text) as a literal block, as the file reads."""
+        return self.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
 
 _Dumper.add_representer(list, _Dumper.represent_list)
+_Dumper.add_representer(str, _Dumper.represent_text)
 
 
 def _dump(data: dict[str, Any]) -> str:

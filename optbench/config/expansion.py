@@ -22,7 +22,7 @@ from optbench.config.kinds import refuse_other_kind
 from optbench.config.overrides import COMMAND_LINE, merge, nested_patch, normalise_named, overridden_values
 from optbench.config.reading import Origin, Where, read_config
 from optbench.config.schema import Experiment, ReportConfig, RunConfig
-from optbench.config.serialise import to_dict
+from optbench.config.serialise import PLUGINS_KEY, to_dict
 from optbench.config.validation import validate_run
 from optbench.errors import ConfigError
 from optbench.plain import leaves, value_at
@@ -255,7 +255,8 @@ def _dotted_paths(patches: Sequence[dict[str, Any]]) -> list[str]:
 def differing_keys(runs: Sequence[RunConfig]) -> tuple[str, ...]:
     """Every dotted key whose resolved value differs between runs (the experiment's name aside)."""
     configs = [to_dict(r) for r in runs]
-    keys = dict.fromkeys(k for c in configs for k in leaves(c) if k != "experiment")
+    # The plugins' code is no setting: runs of one folder share it (`optbench.definition`).
+    keys = dict.fromkeys(k for c in configs for k in leaves(c) if k not in ("experiment", PLUGINS_KEY))
     return tuple(k for k in keys if len({json.dumps(value_at(c, k)) for c in configs}) > 1)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from optbench.config.fields import describe_value
 from optbench.config.overrides import parse_overrides
+from optbench.config.plugins import anchor_npz, install_named
 from optbench.config.yaml_text import join_key, parse_yaml
 from optbench.errors import ConfigError
 
@@ -58,6 +59,8 @@ def read_config(
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}: the config must be a mapping of sections, got {describe_value(raw)}"])
     raw.setdefault("experiment", _default_experiment_name(path))
+    anchor_npz(raw, path.parent)
+    install_named(raw, pairs, path)
     return raw, pairs, problems
 
 

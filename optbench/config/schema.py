@@ -26,6 +26,7 @@ from optbench.hparams import (
 from optbench.init import INITIALIZERS, Initializer
 from optbench.nn import BATCH_NORM_EPS, BATCH_NORM_MOMENTUM
 from optbench.optim import OPTIMIZERS, SCHEDULES, Optimizer, Schedule
+from optbench.plugins import PluginCode
 
 DTYPES = ("float32", "float64")
 SAMPLINGS = ("epoch", "replacement")
@@ -35,8 +36,14 @@ SAMPLINGS = ("epoch", "replacement")
 class TaskConfig:
     """What is optimised: a dataset (with the MLP of `model`) or a 2-D function."""
 
-    dataset: str | None = hyper(None, "dataset to train on (see `optbench list datasets`)")
-    function: str | None = hyper(None, "2-D function to minimise (see `optbench list functions`)")
+    dataset: str | None = hyper(
+        None, "dataset to train on (see `optbench list datasets`), or a path/to/data.npz of one's own"
+    )
+    function: str | None = hyper(
+        None,
+        "2-D function to minimise (see `optbench list functions`), a file.py:Name or module:Name,"
+        " or {formula: ..., start: [x, y]}",
+    )
     data_dir: str | None = hyper(None, "folder with the four MNIST-layout IDX files; default: the cache")
     start: tuple[float, float] | None = hyper(None, "starting point (x, y) of a function task")
     validation: int = hyper(
@@ -48,6 +55,12 @@ class TaskConfig:
         "train on the first N training images left after the validation split (null: all of them)",
         AT_LEAST_ONE,
     )
+    sha256: str | None = hyper(
+        None, "SHA-256 of an .npz dataset: filled in when it is read; if given, the file must match"
+    )
+    formula: Mapping[str, Any] | None = None
+    """A function from a formula: task.function's mapping as resolved (`function` is then the name
+    its objective is registered under)."""
 
     @property
     def kind(self) -> Literal["dataset", "function"]:
@@ -174,6 +187,8 @@ class RunConfig:
     model: ModelConfig | None
     optimizer: OptimizerConfig
     train: TrainConfig
+    plugins: tuple[tuple[str, PluginCode], ...] = ()
+    """(family, code) of every plugin the run names, in the order named: recorded in its config."""
 
     @functools.cached_property
     def run_id(self) -> str:
@@ -229,6 +244,7 @@ TOP_LEVEL_KEYS = (
     "runs",
     "grid",
     "report",
+    "plugins",
 )
 
 SECTIONS: dict[str, type] = {

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from optbench.hparams import hyperparameters
+from optbench.plugins import short_name
 
 if TYPE_CHECKING:
     from optbench.config.schema import RunConfig
@@ -39,8 +40,11 @@ def named_dict(obj: Any) -> dict[str, Any]:
 
 def to_dict(run: RunConfig) -> dict[str, Any]:
     """The resolved run as plain data, every default spelled out: what config.yaml holds."""
-    task = (
-        {"function": run.task.function, "start": _plain(run.task.start)}
+    task: dict[str, Any] = (
+        {
+            "function": run.task.function if run.task.formula is None else _plain(run.task.formula),
+            "start": _plain(run.task.start),
+        }
         if run.task.kind == "function"
         else {
             "dataset": run.task.dataset,
@@ -50,6 +54,8 @@ def to_dict(run: RunConfig) -> dict[str, Any]:
             "train_size": run.task.train_size,
         }
     )
+    if run.task.sha256 is not None:
+        task["sha256"] = run.task.sha256
     out: dict[str, Any] = {"experiment": run.experiment, "task": task}
     if run.model is not None:
         # Every declared key of the model section, in declaration order: a new key is written too.
@@ -69,12 +75,36 @@ def to_dict(run: RunConfig) -> dict[str, Any]:
     if run.task.kind == "function":
         train = {"steps": run.train.steps, "seed": run.train.seed}
     out["train"] = train
+    if run.plugins:
+        out[PLUGINS_KEY] = [{"family": family, **code.record()} for family, code in run.plugins]
     return out
 
 
 def to_yaml(run: RunConfig) -> str:
-    return yaml.safe_dump(to_dict(run), sort_keys=False, default_flow_style=None, width=110)
+    data = to_dict(run)
+    recorded = data.pop(PLUGINS_KEY, None)
+    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110)
+    if recorded is not None:  # in block style, a plugin file's text as it reads in the file
+        text += yaml.dump(
+            {PLUGINS_KEY: recorded}, Dumper=_TextDumper, sort_keys=False, width=110, allow_unicode=True
+        )
+    return text
 
+
+class _TextDumper(yaml.SafeDumper):
+    """YAML that writes a string of several lines as a literal block."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_TextDumper.add_representer(str, _text)
+
+
+PLUGINS_KEY = "plugins"
+"""The section of a resolved config that lists the plugin code its run used (only when it uses one,
+so that the configs and run ids of runs without plugins stay as they were)."""
 
 UNHASHED = ("checkpoint_every", "keep_checkpoint")
 """Train settings that change no number of the run: left out of its id, so changing them reruns nothing."""
@@ -101,15 +131,20 @@ def run_id(run: RunConfig) -> str:
     del data["experiment"]
     for key in UNHASHED:
         data["train"].pop(key, None)
+    if run.task.sha256 is not None:  # an .npz is its bytes, wherever the file is
+        data["task"]["dataset"] = None
+    for entry in data.get(PLUGINS_KEY, []):
+        entry.pop("source", None)  # its sha256 stands for it
     for (section, key), off in OFF.items():
         if section in data and key in data[section] and data[section][key] == off:
             del data[section][key]
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
-    parts = [run.optimizer.name, f"lr{run.optimizer.lr:g}"]
+    parts = [short_name(run.optimizer.name), f"lr{run.optimizer.lr:g}"]
     if run.model is not None:
         init = run.model.init
         std = getattr(init, "std", None)
-        parts += [f"{init.name}{std:g}" if isinstance(std, float) else init.name, run.model.activation]
+        name = short_name(init.name)
+        parts += [f"{name}{std:g}" if isinstance(std, float) else name, run.model.activation]
     parts.append(f"s{run.train.seed}")
     if run.model is not None and (run.train.init_seed, run.train.data_seed) != (run.train.seed,) * 2:
         parts.append(f"i{run.train.init_seed}d{run.train.data_seed}")

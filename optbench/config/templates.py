@@ -1,11 +1,13 @@
 """The example configs that ship inside the package (optbench/templates/), and copying one out.
 
 They are the repository's `configs/` (a link to that folder): one source, so the configs a user of
-`pip install optbench` starts from with `optbench init` are the ones the demo and the tests run.
+`pip install optbench` starts from with `optbench init` are the ones the demo and the tests run. A
+template that names a plugin file shipped beside it (`adabelief.py:AdaBelief`) comes with that file.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -85,11 +87,28 @@ def listed_configs(name: str) -> list[str]:
     return listed
 
 
+PLUGIN_SPEC = re.compile(r"\b([\w.-]+\.py):([A-Za-z_]\w*)")
+"""A plugin spec naming a file in the config's own folder (`adabelief.py:AdaBelief`)."""
+
+
+def plugin_specs(name: str) -> list[tuple[str, str]]:
+    """(file, name) of each plugin a template names from a file shipped beside it, in its order."""
+    shipped = {f.name for f in _folder().iterdir() if f.name.endswith(".py")}
+    named = dict.fromkeys(PLUGIN_SPEC.findall(text(name)))
+    return [(file, obj) for file, obj in named if file in shipped]
+
+
+def plugin_files(name: str) -> list[str]:
+    """The plugin files a template comes with."""
+    return list(dict.fromkeys(file for file, _ in plugin_specs(name)))
+
+
 def write(name: str, dest: Path | None) -> list[Path]:
     """Copy a template to `dest`, refusing to overwrite anything; the files written, the template first.
 
     `dest` is a file when it ends in .yaml or .yml, otherwise a folder (created if needed); None is the
-    current folder. A suite comes with the configs it lists, written beside it under their own names.
+    current folder. A suite comes with the configs it lists, a config with the plugin files it names,
+    written beside it under their own names.
     """
     if dest is None or dest.suffix not in (".yaml", ".yml"):
         folder = dest or Path()
@@ -97,6 +116,7 @@ def write(name: str, dest: Path | None) -> list[Path]:
     else:
         folder, target = dest.parent, dest
     plan = {target: text(name)} | {folder / (n + SUFFIX): text(n) for n in listed_configs(name)}
+    plan |= {folder / f: _folder().joinpath(f).read_text(encoding="utf-8") for f in plugin_files(name)}
     existing = [path for path in plan if path.exists()]
     if existing:
         raise UsageError(f"{existing[0]}: already exists; choose another path, or remove it first")

@@ -156,7 +156,7 @@ def _distribution_plain(d: Dimension) -> dict[str, Any]:
 
 
 TUNE_KEYS = (*(p.name for p in hyperparameters(TuneSpec)), "optimizers")
-TOP_LEVEL_KEYS = ("experiment", "description", "task", "model", "optimizer", "train", "tune")
+TOP_LEVEL_KEYS = ("experiment", "description", "task", "model", "optimizer", "train", "tune", "plugins")
 
 
 @dataclass(frozen=True)

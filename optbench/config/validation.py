@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from optbench import plugins
 from optbench.config.fields import (
     Problems,
     build_named,
+    check_keys,
     convert_value,
     describe_value,
     section_values,
@@ -35,8 +37,11 @@ from optbench.config.schema import (
     TrainConfig,
     nested_keys,
 )
-from optbench.data import DATASETS, pinned_train_set_size, train_set_size, updates_per_epoch
+from optbench.config.serialise import PLUGINS_KEY
+from optbench.data import DATASETS, cached_npz, pinned_train_set_size, train_set_size, updates_per_epoch
+from optbench.errors import DataError
 from optbench.files import is_safe_name
+from optbench.formula import formula_objective
 from optbench.functions import FUNCTIONS
 from optbench.hparams import hyperparameters
 from optbench.init import INITIALIZERS
@@ -49,6 +54,8 @@ def _train_set_size(task: TaskConfig, counting_epochs: bool = False) -> int | No
     counting epochs, a registered dataset's pinned size if its default folder holds no data yet."""
     if task.dataset is None:
         return None
+    if task.sha256 is not None:
+        return int(cached_npz(Path(task.dataset)).train_images.shape[0])
     folder = Path(task.data_dir).expanduser() if task.data_dir is not None else None
     size = train_set_size(task.dataset, folder)
     if size is None and counting_epochs and folder is None:
@@ -71,6 +78,7 @@ DATASET_ONLY = {
     "task.split_seed": "only dataset tasks hold out a validation split",
     "task.train_size": "only dataset tasks have training images",
     "train.epochs": "only dataset tasks have epochs; give train.steps",
+    "task.sha256": "only an .npz dataset is checked by its SHA-256",
     "train.batch_size": "only dataset tasks draw minibatches",
     "train.sampling": "only dataset tasks draw minibatches",
     "train.eval_every": "only dataset tasks are evaluated",
@@ -188,6 +196,11 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
         problems.add("", f"the config must be a mapping of sections, got {describe_value(raw)}")
         return None, problems.items
     check_top_level(raw, TOP_LEVEL_KEYS, problems)
+    if raw.get(PLUGINS_KEY) is not None:
+        try:
+            plugins.install_records(raw[PLUGINS_KEY])
+        except plugins.PluginError as exc:
+            problems.add(PLUGINS_KEY, str(exc))
 
     experiment = raw.get("experiment")
     if not isinstance(experiment, str) or not is_safe_name(experiment):
@@ -198,7 +211,10 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
         )
 
     task_raw = _section(raw, "task", problems)
-    task_values = section_values(TaskConfig, task_raw, "task", problems)
+    formula = task_raw.get("function") if isinstance(task_raw.get("function"), dict) else None
+    task_values = section_values(
+        TaskConfig, task_raw, "task", problems, skip=("function",) if formula else ()
+    )
     task = _validate_task(task_values, task_raw, problems)
 
     model = None
@@ -243,11 +259,32 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
         optimizer = dataclasses.replace(
             optimizer, schedule=dataclasses.replace(optimizer.schedule, t_max=t_max)
         )
-    return RunConfig(experiment, task, model, optimizer, train), []
+    return RunConfig(experiment, task, model, optimizer, train, _plugins_of(task, model, optimizer)), []
+
+
+def _plugins_of(
+    task: TaskConfig, model: ModelConfig | None, optimizer: OptimizerConfig
+) -> tuple[tuple[str, plugins.PluginCode], ...]:
+    """(family, code) of each plugin the run names, each once, in the order named."""
+    named = [("optimizers", optimizer.name)]
+    if model is not None:
+        named += [("initializers", model.init.name)]
+        if model.output_init is not None:
+            named += [("initializers", model.output_init.name)]
+    if task.function is not None and task.formula is None:
+        named += [("functions", task.function)]
+    used: list[tuple[str, plugins.PluginCode]] = []
+    for family, name in named:
+        code = plugins.installed(family, name)
+        if code is not None and (family, code) not in used:
+            used.append((family, code))
+    return tuple(used)
 
 
 def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: Problems) -> TaskConfig | None:
     dataset, function = values.get("dataset"), values.get("function")
+    if isinstance(raw.get("function"), dict):
+        function = raw["function"]
     given = {key for key, value in raw.items() if value is not None}
     if "dataset" in given and "function" in given:
         problems.add("task", "give either dataset or function, not both")
@@ -256,6 +293,10 @@ def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: Proble
         if "dataset" not in given and "function" not in given:
             problems.add("task", "missing: give task.dataset (e.g. mnist) or task.function (e.g. book)")
         return None
+    if isinstance(function, dict):
+        if "data_dir" in given:
+            problems.add("task.data_dir", "only dataset tasks read data")
+        return _formula_task(function, values.get("start") if "start" in given else None, problems)
     if function is not None:
         if function not in FUNCTIONS:
             problems.add("task.function", unknown_name(function, list(FUNCTIONS), "function"))
@@ -265,6 +306,13 @@ def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: Proble
         start = values.get("start") if "start" in given else FUNCTIONS[function].start
         return TaskConfig(function=function, start=start) if start is not None else None
     assert dataset is not None
+    if "sha256" in given and not dataset.endswith(NPZ_SUFFIX):
+        problems.add("task.sha256", "only an .npz dataset is checked by its SHA-256; remove this setting")
+        return None
+    if dataset.endswith(NPZ_SUFFIX):
+        if "start" in given:
+            problems.add("task.start", "only function tasks have a starting point")
+        return _npz_task(dataset, values, given, problems)
     if dataset not in DATASETS:
         problems.add("task.dataset", unknown_name(dataset, list(DATASETS), "dataset"))
         return None
@@ -274,10 +322,81 @@ def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: Proble
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         problems.add("task.data_dir", f"no such folder: {data_dir}")
         return None
-    split = {k: values[k] for k in ("validation", "split_seed", "train_size") if values.get(k) is not None}
-    if len(split) < sum(k in given for k in ("validation", "split_seed", "train_size")):
-        return None  # a value was refused by its declared range
-    return TaskConfig(dataset=dataset, data_dir=data_dir, **split)
+    split = _split_values(values, given)
+    return TaskConfig(dataset=dataset, data_dir=data_dir, **split) if split is not None else None
+
+
+SPLIT_KEYS = ("validation", "split_seed", "train_size")
+"""The keys of a dataset task that choose its rows, registered dataset or .npz alike."""
+
+
+def _split_values(values: dict[str, Any], given: set[str]) -> dict[str, Any] | None:
+    """The split keys given and accepted; None when one was refused by its declared range."""
+    split = {k: values[k] for k in SPLIT_KEYS if values.get(k) is not None}
+    return split if len(split) == sum(k in given for k in SPLIT_KEYS) else None
+
+
+NPZ_SUFFIX = ".npz"
+"""A task.dataset ending so is a file of one's own in Keras's mnist.npz layout, not a registered name."""
+
+
+def _npz_task(dataset: str, values: dict[str, Any], given: set[str], problems: Problems) -> TaskConfig | None:
+    """A dataset task on an .npz file: read (once per process) and checked against task.sha256 when
+    given; the resolved task holds its absolute path and its SHA-256."""
+    if "data_dir" in given:
+        problems.add("task.data_dir", "an .npz dataset is one file: remove data_dir")
+        return None
+    path = Path(dataset).expanduser().resolve()
+    try:
+        data = cached_npz(path)
+    except DataError as exc:
+        problems.add("task.dataset", str(exc))
+        return None
+    expected = values.get("sha256")
+    if expected is not None and expected != data.sha256:
+        problems.add(
+            "task.sha256",
+            f"{path} has changed: its SHA-256 is {data.sha256}, the config records {expected}",
+        )
+        return None
+    split = _split_values(values, given)
+    return TaskConfig(dataset=str(path), sha256=data.sha256, **split) if split is not None else None
+
+
+FORMULA_KEYS = ("formula", "start", "box", "minimum")
+"""The keys of task.function given as a formula: {formula: "x**2/20 + y**2", start: [-7, 2]}, with
+optional box [[x_min, x_max], [y_min, y_max]] (the plot's) and a known global minimum [x, y]."""
+
+
+def _formula_task(spec: dict[str, Any], start: Any, problems: Problems) -> TaskConfig | None:
+    """A function task from a formula: its objective built (the gradient checked) and registered
+    under its name; the resolved task keeps the formula as written, its start outside it."""
+    before = len(problems.items)
+    check_keys(spec, FORMULA_KEYS, "task.function", problems)
+    text = spec.get("formula")
+    if not isinstance(text, str):
+        problems.add("task.function.formula", "must be a formula in x and y, e.g. 'x**2/20 + y**2'")
+    if start is None:
+        start = spec.get("start")
+    if start is None:
+        problems.add("task.function.start", "missing: a formula needs a starting point [x, y]")
+    box = spec.get("box")
+    if box is not None and not (isinstance(box, list) and len(box) == 2):
+        problems.add(
+            "task.function.box", f"must be [[x_min, x_max], [y_min, y_max]], got {describe_value(box)}"
+        )
+    if len(problems.items) != before:
+        return None
+    assert isinstance(text, str)
+    xlim, ylim = box if box is not None else (None, None)
+    try:
+        objective = formula_objective(text, start, xlim, ylim, spec.get("minimum"))
+    except ValueError as exc:
+        problems.add("task.function", str(exc))
+        return None
+    FUNCTIONS.register_plugin(objective.name, objective)
+    resolved = {"formula": text, **{k: spec[k] for k in ("box", "minimum") if spec.get(k) is not None}}
+    return TaskConfig(function=objective.name, start=objective.start, formula=resolved)
 
 
 def _validate_model(raw: dict[str, Any], problems: Problems) -> ModelConfig | None:

@@ -16,7 +16,7 @@ and `batches` (minibatches and evaluation chunks).
 Public face: `DATASETS`, `DatasetEntry`, `Dataset`, `load_mnist`, `load_idx_folder`, `train_set_size`,
 `default_data_dir`, `data_info`, `DataInfo`, `FileStatus`, `read_idx`, `IDX_NAMES`, `RawFile`,
 `MNIST_FILES`, `Split`, `split`, `split_rows`, `BatchSampler`, `ChunkReader`, `iter_chunks`, `PIXEL_MAX`,
-`EVAL_CHUNK`, `load_npz`, `NPZ_KEYS`; and the
+`EVAL_CHUNK`, `load_npz`, `cached_npz`, `NPZ_KEYS`; and the
 fetcher's `fetch_mnist`, `Source`, `Readable`, `MirrorSource`, `NpmSource`, `DEFAULT_SOURCES`.
 
 The fetcher's names are loaded lazily, by the module-level `__getattr__` below (PEP 562): the fetcher
@@ -52,7 +52,7 @@ from optbench.data.datasets import (
     train_set_size,
 )
 from optbench.data.idx import IDX_NAMES, read_idx
-from optbench.data.npz import NPZ_KEYS, load_npz
+from optbench.data.npz import NPZ_KEYS, cached_npz, load_npz
 from optbench.data.splits import TRAIN_MEASURE_SIZE, Split, measured_rows, split, split_rows, training_rows
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ __all__ = [
     "Readable",
     "Source",
     "Split",
+    "cached_npz",
     "data_info",
     "default_data_dir",
     "fetch_mnist",

@@ -23,8 +23,10 @@ refused, never unpickled. Every problem is a DataError naming the file and what 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import os
 import zipfile
 import zlib
 from pathlib import Path
@@ -46,6 +48,21 @@ ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 NPY_MAGIC = b"\x93NUMPY"
 """How a single `.npy` array begins: not an archive of four."""
+
+
+def cached_npz(path: Path) -> Dataset:
+    """`load_npz` once per process for each file as it is now: a file rewritten since (another size
+    or modification time) is read and hashed again."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return load_npz(path)  # which says why the file cannot be read
+    return _cached_npz(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_npz(path: Path, size: int, mtime_ns: int) -> Dataset:
+    return load_npz(path)
 
 
 def load_npz(path: Path) -> Dataset:

@@ -27,6 +27,9 @@ Faults:
   WAITING_EVERY_S that it still waits; with a worker timeout (`--worker-timeout`) it gives up with
   OptbenchError. The runner waits for a first worker before it writes anything.
 - A stop (Ctrl-C, SIGTERM): `shutdown(cancel=True)` cancels every outstanding task.
+- A worker that cannot load a plugin a run names (a module or distribution not installed there):
+  the task says so instead of running, and the command stops at once with that one line, naming
+  the worker; a plugin file's text travels with the run, so a file plugin needs nothing installed.
 
 Dask moves tasks and results between machines with pickle: run the cluster on a trusted network only,
 or with Dask's TLS settings. optbench unpickles nothing itself: results come back as JSON text.
@@ -48,14 +51,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import dask.config
+import yaml
 from dask.utils import parse_timedelta
-from distributed import Client, KilledWorker
+from distributed import Client, KilledWorker, get_worker
 from distributed.comm.addressing import get_address_host_port, parse_address
 from distributed.comm.registry import get_backend
 
+from optbench.config import PLUGINS_KEY
 from optbench.errors import DataError, OptbenchError
 from optbench.executors import Handler, Scheduler
 from optbench.executors.task import Event, describe_error, perform
+from optbench.plugins import PluginError, install_records
 from optbench.signals import start_helper
 from optbench.text import plural
 
@@ -233,7 +239,10 @@ class DaskExecutor:
         for task in ended:
             key = self._run_keys.pop(task.dask_key)
             if task.result is not None:
-                for event in json.loads(task.result):
+                events = json.loads(task.result)
+                if events and events[0][0] == "lacking":
+                    raise OptbenchError(events[0][1])
+                for event in events:
                     handle(key, tuple(event))
             else:
                 handle(key, ("done", {"status": "failed", "error": _task_error(task.error)}))
@@ -386,6 +395,9 @@ def run_on_worker(config_text: str, checkpoint: str | None = None) -> str:
     Its checkpoints are left out: the events reach the command only when the run is over, when a
     checkpoint has nothing left to save.
     """
+    lacking = _lacking_plugins(config_text)
+    if lacking is not None:
+        return json.dumps([["lacking", lacking]])
     events: list[Event] = []
 
     def keep(event: Event) -> None:
@@ -394,6 +406,30 @@ def run_on_worker(config_text: str, checkpoint: str | None = None) -> str:
 
     perform(config_text, keep, prepare=_prepare_data, checkpoint=checkpoint)
     return json.dumps(events)
+
+
+def _lacking_plugins(config_text: str) -> str | None:
+    """Why this worker cannot load a plugin the run names (a module or a distribution not installed
+    here, a file importing one), in one line naming the worker; None when it can. The command then
+    stops at once: every run naming that plugin would fail the same way here."""
+    raw = yaml.safe_load(config_text)
+    records = raw.get(PLUGINS_KEY) if isinstance(raw, dict) else None
+    if not records:
+        return None
+    try:
+        install_records(records)
+    except PluginError as exc:
+        return f"Dask worker {_worker_name()} cannot load a plugin: {exc}; install it on every worker"
+    return None
+
+
+def _worker_name() -> str:
+    """This worker's address and host, as the scheduler's dashboard lists it."""
+    try:
+        address = str(get_worker().address)
+    except ValueError:  # not inside a Dask worker (called directly)
+        return socket.gethostname()
+    return f"{address} ({socket.gethostname()})"
 
 
 _fetching = threading.Lock()
@@ -411,6 +447,8 @@ def _prepare_data(raw: Any) -> None:
         if not Path(str(data_dir)).expanduser().is_dir():
             raise DataError(f"task.data_dir: no such folder on worker {host}: {data_dir}")
         return
+    if str(task["dataset"]).endswith(".npz") and not Path(str(task["dataset"])).is_file():
+        raise DataError(f"task.dataset: no such file on worker {host}: {task['dataset']}")
     if task["dataset"] != "mnist":  # MNIST is the one dataset the cache fetches; others need a data_dir
         return
     from optbench.data import default_data_dir, fetch_mnist

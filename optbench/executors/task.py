@@ -10,7 +10,8 @@ or a network unchanged, and the process that runs the command writes the files f
                                  was emitted before it
     ("done", FIELDS)             the run is over; FIELDS go into status.json: status, steps_done,
                                  final_loss, final_test_acc, diverged_step or error, wall_s, versions,
-                                 blas_threads (the BLAS threads it ran on: 1, `optbench.threads`)
+                                 blas_threads (the BLAS threads it ran on: 1, `optbench.threads`);
+                                 a run failed by an error not optbench's own adds its traceback
 
 A run given a checkpoint (base64 text, as emitted) continues after its step and emits the rows after
 it only, no header: the runner keeps the rows up to that step.
@@ -26,6 +27,7 @@ import os
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -111,7 +113,10 @@ def perform(
                 run, write_metrics, write_diagnostics, save=save, resume=resume, engine=engine
             )
     except Exception as exc:  # a failing run is a result of the sweep, reported in its status
-        done(status="failed", error=describe_error(exc))
+        if isinstance(exc, OptbenchError):
+            done(status="failed", error=describe_error(exc))
+        else:  # an error in code the run calls (a plugin's): where it happened, for its author
+            done(status="failed", error=describe_error(exc), traceback=traceback.format_exc())
         return
     done(
         blas_threads=blas_threads,

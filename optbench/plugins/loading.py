@@ -36,6 +36,8 @@ FAMILIES = ("optimizers", "initializers", "functions")
 
 KINDS = ("file", "module", "entry point")
 
+TORCH_INSTALL = "install it with: pip install 'optbench[torch]'"
+
 
 class PluginError(ValueError):
     """A plugin that cannot be loaded: one line saying why (the caller adds the file and the key)."""
@@ -62,6 +64,12 @@ class PluginCode:
         """The file's name, for a file plugin."""
         path = file_part(self.spec)
         return None if path is None else Path(path).name
+
+    @property
+    def kept_name(self) -> str | None:
+        """The name a copy of a file plugin's text is kept under: its stem and the start of its hash."""
+        name = self.file_name
+        return None if name is None or self.sha256 is None else f"{Path(name).stem}-{self.sha256[:12]}.py"
 
     def record(self) -> dict[str, Any]:
         """Plain data for the run's resolved config: enough for any worker to load the same code."""
@@ -243,8 +251,11 @@ def _file_module(code: PluginCode) -> types.ModuleType:
 def _reason(exc: BaseException) -> str:
     """Why loading failed, in one line: the module really missing, or the error and its message."""
     if isinstance(exc, ModuleNotFoundError) and exc.name:
+        if exc.name.split(".")[0] == "torch":
+            return f"no module named {exc.name!r}: torch is an optional extra, {TORCH_INSTALL}"
         return f"no module named {exc.name!r}"
-    line = str(exc).strip().splitlines()
+    # A SyntaxError's str() repeats the file's internal name and the line, given below once.
+    line = str(exc.msg if isinstance(exc, SyntaxError) else exc).strip().splitlines()
     where = ""
     if isinstance(exc, SyntaxError) and exc.lineno is not None:
         where = f" (line {exc.lineno})"

@@ -24,6 +24,7 @@ from optbench.measures import DISTINCT_TOLERANCE, FINAL_LOSS_WINDOW, SATURATION_
 from optbench.report.activations import activation_findings, case_table, input_line
 from optbench.report.findings import findings
 from optbench.report.overview import activations_overview, experiment_overview, tune_overview
+from optbench.report.plugins import plugins_line, plugins_section
 from optbench.report.profile import profile_section
 from optbench.report.sentences import Finding
 from optbench.report.settings import settings_section
@@ -124,6 +125,9 @@ def _report_text(exp: ExperimentResult) -> str:
         parts.append("\n".join(f"![{Path(name).stem}]({name})\n" for name in figures))
     parts.append("## Runs\n" + ("" if defined else f"\n{FINAL_LOSS_DEFINITION}\n"))
     parts.append(runs_md_table(exp))
+    plugin_code = plugins_section(exp)
+    if plugin_code:
+        parts.append(plugin_code)
     return "\n".join(parts)
 
 
@@ -211,6 +215,11 @@ def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
             ran = experiment_overview(info)
         parts.append(f"## [{info.name}]({_link(folder / REPORT_FILE, out_root)})\n")
         parts.append(ran + "\n")
+        plugin_code = (
+            plugins_line(info, _link(folder, out_root) + "/") if isinstance(info, ExperimentResult) else ""
+        )
+        if plugin_code:
+            parts.append(plugin_code)
         lines = [f"- {f.text}\n" for f in sentences if f.headline]
         if lines:
             parts.append("".join(lines))

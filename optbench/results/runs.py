@@ -10,11 +10,16 @@ from typing import Any
 
 import numpy as np
 
+from optbench import plugins
+from optbench.formula import formula_objective
 from optbench.functions import FUNCTIONS, Objective
 from optbench.layout import CONFIG_FILE, DIAGNOSTICS_FILE, FINISHED, METRICS_FILE, read_status
 from optbench.plain import value_at
 from optbench.results.files import Columns, read_csv_or_none, read_yaml
 from optbench.stats import FloatArray
+
+PLUGINS_KEY = "plugins"
+"""The section of a run's config.yaml that records the plugin code it used (`optbench.config`)."""
 
 SEED_KEY = "train.seed"
 SEED_KEYS = (SEED_KEY, "train.init_seed", "train.data_seed")
@@ -50,8 +55,24 @@ class RunResult:
 
     @property
     def objective(self) -> Objective | None:
-        """The 2-D function of a function run (None for a dataset run, or a function no one registered)."""
-        return FUNCTIONS.get(str(value_at(self.config, "task.function")))
+        """The 2-D function of a function run (None for a dataset run, or a function no one registered):
+        a formula built from the config, a plugin installed from the code its config records."""
+        function = value_at(self.config, "task.function")
+        if isinstance(function, Mapping):
+            xlim, ylim = function.get("box") or (None, None)
+            try:
+                start = value_at(self.config, "task.start")
+                text = str(function.get("formula"))
+                return formula_objective(text, start, xlim, ylim, function.get("minimum"))
+            except (ValueError, TypeError):
+                return None
+        name = str(function)
+        if name not in FUNCTIONS and self.config.get(PLUGINS_KEY):
+            try:
+                plugins.install_records(self.config[PLUGINS_KEY])
+            except plugins.PluginError:
+                return None
+        return FUNCTIONS.get(name)
 
     @property
     def optimizer(self) -> str:
