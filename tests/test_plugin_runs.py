@@ -315,6 +315,11 @@ FAULTS = [
     ("optimizer.scale=-1", "optimizer.scale", "scale"),
     ("task.function=scaled.py:Scaled", "task.function", "is the class Scaled, not an optbench.Objective"),
     ("optimizer.name=kinds.py:Plain", "optimizer.name", "Plain must be a @dataclass"),
+    (
+        "optimizer.name=./scaled.py",
+        "optimizer.name",
+        "name the class or object in the file, as ./scaled.py:Name",
+    ),
     ("optimizer.name=kinds.py:Unfinished", "optimizer.name", "Unfinished does not implement update("),
 ]
 
