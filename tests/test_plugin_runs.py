@@ -315,6 +315,11 @@ FAULTS = [
     ("optimizer.scale=-1", "optimizer.scale", "scale"),
     ("task.function=scaled.py:Scaled", "task.function", "is the class Scaled, not an optbench.Objective"),
     ("optimizer.name=kinds.py:Plain", "optimizer.name", "Plain must be a @dataclass"),
+    (
+        "optimizer.name=./scaled.py",
+        "optimizer.name",
+        "name the class or object in the file, as ./scaled.py:Name",
+    ),
     ("optimizer.name=kinds.py:Unfinished", "optimizer.name", "Unfinished does not implement update("),
 ]
 
@@ -474,6 +479,56 @@ def test_a_plugin_trains_on_an_npz_dataset_whose_hash_is_recorded_and_identifies
     assert status["final_test_acc"] is not None and status["final_test_acc"] > 0.8  # separable classes
     write_npz(data, seed=1)
     assert load_experiment(config, ["optimizer.scale=0.5"]).runs[0].run_id != run.name
+
+
+HEAVY_BALL = '''
+from dataclasses import dataclass
+
+from optbench import Optimizer, hyper
+
+
+@dataclass
+class HeavyBall(Optimizer):
+    """v ← μv + g; θ ← θ − ηv."""
+
+    name = "heavy_ball"
+    summary = "momentum, its velocity kept as state"
+    state_names = ("velocity",)
+
+    lr: float = hyper(0.05, "learning rate")
+    mu: float = hyper(0.9, "momentum factor")
+
+    def update(self, params, grads, lr):
+        v = self.state["velocity"]
+        v *= self.mu
+        v += grads
+        params -= lr * v
+        return lr
+'''
+
+
+def test_a_stateful_plugin_resumed_from_a_checkpoint_writes_the_rows_of_a_run_never_stopped(
+    tmp_path: Path,
+) -> None:
+    from optbench import train
+    from optbench.checkpoints import pack, unpack
+
+    write(tmp_path, "heavy.py", HEAVY_BALL)
+    (tmp_path / "data").mkdir()
+    write_npz(tmp_path / "data" / "own.npz")
+    config = NPZ.replace("scaled.py:Scaled, lr: 0.1", "heavy.py:HeavyBall").replace(
+        "eval_every: 10", "eval_every: 10, checkpoint_every: 10"
+    )
+    (run,) = load_experiment(write(tmp_path, "own.yaml", config)).runs
+    rows: list[tuple[object, ...]] = []
+    saved: list[tuple[int, bytes]] = []
+    outcome = train.run(run, rows.append, None, lambda step, c: saved.append((step, pack(c))))
+    assert [step for step, _ in saved] == [10, 20]
+    for step, data in saved:
+        after: list[tuple[object, ...]] = []
+        resumed = train.run(run, after.append, None, lambda *_: None, unpack(data))
+        assert [r[:-1] for r in after] == [r[:-1] for r in rows[step:]]  # elapsed_s aside
+        assert resumed == outcome
 
 
 def test_a_changed_npz_against_a_recorded_hash_is_one_line(tmp_path: Path) -> None:

@@ -56,6 +56,8 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
 
 def unknown_name(word: str, choices: Sequence[str], what: str) -> str:
     """ "unknown {what} 'word'" with a did-you-mean, or else the sorted choices."""
+    if word.endswith(".py"):  # a plugin file named without the class in it
+        return f"unknown {what} {word!r}: name the class or object in the file, as {word}:Name"
     hint = did_you_mean(word, choices)
     return f"unknown {what} {word!r}{hint or '; choose from ' + ', '.join(sorted(choices))}"
 
