@@ -220,6 +220,7 @@ def _build(
         xlim=box_x,
         ylim=box_y,
         log_levels=min_value is not None and _wants_log_levels(surface - min_value),
+        minima_known=minimum is not None,
     )
 
 

@@ -42,7 +42,8 @@ class Objective:
     - `f(x, y)`: the formula on float64 arrays; call `value`, which also accepts scalars.
     - `grad(p)`: the analytic gradient at a point p of shape (2,), as a new float64 array of shape (2,).
     - `minima`: every global minimum, with `min_value` the value there; both empty/None when the
-      function is unbounded below.
+      function is unbounded below, or when its minima are not known (`minima_known` false: a formula
+      given without its minimum).
     - `start`: the default starting point; `xlim`, `ylim`: the default plot box, which holds the start,
       the minima and the saddles.
     - `log_levels`: whether contour levels should be log-spaced above `min_value` (steep walls
@@ -63,6 +64,7 @@ class Objective:
     ylim: Point
     log_levels: bool = False
     saddles: tuple[Point, ...] = ()
+    minima_known: bool = True
 
     @overload
     def value(self, x: float, y: float) -> float: ...

@@ -320,3 +320,12 @@ def test_sgd_on_the_formula_follows_sgd_on_the_builtin_and_approaches_the_minimu
     # By hand: x shrinks by 1 − 0.3/10 per step, y by 1 − 0.3·2.
     np.testing.assert_allclose(p, [-7.0 * 0.97**30, 2.0 * 0.4**30], rtol=1e-12)
     assert all(b < a for a, b in itertools.pairwise(distances))
+
+
+def test_a_formula_function_is_titled_by_its_formula_once() -> None:
+    need("sympy")
+    from optbench.plots.functions import function_title
+
+    objective = formula_objective("x**2/20 + y**2", (-7.0, 2.0), None, None, None)
+    assert function_title(objective) == "f(x, y) = x**2/20 + y**2"
+    assert function_title(FUNCTIONS["book"]) == f"book: f(x, y) = {FUNCTIONS['book'].formula}"

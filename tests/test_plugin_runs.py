@@ -432,6 +432,10 @@ train: {steps: 25}
     np.testing.assert_allclose(rows(run), book_path(0.3, 25), rtol=1e-12, atol=1e-300)
     resolved = yaml.safe_load((run / "config.yaml").read_text())
     assert resolved["task"]["function"] == {"formula": "x**2/20 + y**2"}
+    report = (tmp_path / "out/formula/report.md").read_text()
+    assert "no minimum was given (task.function.minimum)" in report  # bounded, but not said
+    assert "unbounded below" not in report
+    assert "differ between runs" not in report  # the plugins' code has its own section
     other = write(tmp_path, "other.yaml", formula.replace("y**2", "2*y**2"))
     exp = load_experiment(other)
     assert exp.runs[0].run_id != run.name  # the formula is part of the run's identity

@@ -252,7 +252,10 @@ def _start_of(run: RunResult) -> tuple[float, float]:
 
 
 def function_title(objective: Objective) -> str:
-    """`book: f(x, y) = x²/20 + y²`: a function's name and formula."""
+    """`book: f(x, y) = x²/20 + y²`: a function's name and formula; the formula alone where the name
+    is made of it (a function given as a formula)."""
+    if objective.formula in objective.name:
+        return f"f(x, y) = {objective.formula}"
     return f"{objective.name}: f(x, y) = {objective.formula}"
 
 

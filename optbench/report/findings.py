@@ -293,8 +293,12 @@ def _function_findings(stats: Sequence[VariantStats]) -> list[Finding]:
                 Finding(f"No variant ended within {NEAR_MINIMUM:g} of a known minimum.", headline=True)
             )
     for o in objectives.values():
-        if not o.minima:
+        if not o.minima and o.minima_known:
             out.append(Finding(f"{o.name} has no minimum (it is unbounded below), so no distance is given."))
+        elif not o.minima:
+            out.append(
+                Finding(f"{o.name}: no minimum was given (task.function.minimum), so no distance is given.")
+            )
     return out
 
 

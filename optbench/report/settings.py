@@ -8,14 +8,15 @@ from typing import Any
 
 from optbench.plain import leaves
 from optbench.report.tables import md_table
-from optbench.results import SEED_KEYS, ExperimentResult
+from optbench.results import PLUGINS_KEY, SEED_KEYS, ExperimentResult
 from optbench.text import format_value
 
 
 def _shared(configs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-    """The dotted keys every run has with one value, and the keys whose values differ."""
+    """The dotted keys every run has with one value, and the keys whose values differ; the plugins'
+    code has a section of its own."""
     flat = [leaves(c) for c in configs]
-    keys = dict.fromkeys(k for f in flat for k in f if k != "experiment")
+    keys = dict.fromkeys(k for f in flat for k in f if k not in ("experiment", PLUGINS_KEY))
     fixed = {k: flat[0].get(k) for k in keys if all(k in f and f[k] == flat[0].get(k) for f in flat)}
     return fixed, [k for k in keys if k not in fixed]
 

@@ -18,7 +18,8 @@ Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `V
 `is_result_folder`, `is_activations_folder`, `read_csv`, `read_rows`, `read_yaml`, `Columns`,
 `classes_of`, `layer_widths`, `read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`,
 `run_score`, `performance_profile`, `PerformanceProfile`, `ProfileTask`, `PROFILE_KINDS`,
-`profile_trial`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics).
+`profile_trial`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics), `PLUGINS_KEY` (the
+section of a run's config.yaml that records its plugin code).
 """
 
 from optbench.results.activations import (
@@ -30,7 +31,7 @@ from optbench.results.activations import (
 )
 from optbench.results.experiments import ExperimentResult, read_experiment
 from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows, read_yaml
-from optbench.results.runs import SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
+from optbench.results.runs import PLUGINS_KEY, SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
 from optbench.results.tuning import (
     COLUMNS,
     PROFILE_KINDS,
@@ -50,6 +51,7 @@ from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, 
 
 __all__ = [
     "COLUMNS",
+    "PLUGINS_KEY",
     "PROFILE_KINDS",
     "SCORE_NAMES",
     "SEED_KEY",
