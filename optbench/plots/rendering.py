@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from optbench.errors import EXIT_INTERRUPTED, OptbenchError
 from optbench.layout import (
     ACCURACY_PNG,
+    BATCH_NORM_PNG,
+    BATCH_NORM_SUMMARY_PNG,
     CURVES_PNG,
     DIAGNOSTICS_PNG,
     EVAL_LOSS_PNG,
@@ -26,6 +28,7 @@ from optbench.layout import (
     PATH_PNG,
     PATHS_PANELS_PNG,
     PATHS_PNG,
+    TRAIN_TEST_PNG,
     TUNE_SCORES_PNG,
     histograms_png,
     report_order,
@@ -33,6 +36,7 @@ from optbench.layout import (
 from optbench.plots.activations import gradients_figure, histograms_figure
 from optbench.plots.axes import import_drawing, rc_style, save_png
 from optbench.plots.diagnostics import diagnostics_comparison_figure, run_diagnostics_figure
+from optbench.plots.epochs import batch_norm_figure, batch_norm_summary_figure, train_test_figure
 from optbench.plots.fingerprints import inputs_digest, read_fingerprints
 from optbench.plots.functions import (
     function_loss_figure,
@@ -52,13 +56,16 @@ from optbench.plots.training import (
 from optbench.plots.tuning import expected_max_figure, final_curves_figure, tune_scores_figure
 from optbench.results import (
     ActivationsResult,
+    ExperimentResult,
     Variant,
+    batch_norm_pairs,
     is_activations_folder,
     is_tune_folder,
     read_activations,
     read_experiment,
     read_run,
     read_tune,
+    records_train_acc,
     variant_label,
 )
 
@@ -68,6 +75,8 @@ if TYPE_CHECKING:
 
 MAX_PANELS = 24
 """paths_panels.png is drawn for at most this many variants; beyond, panels are too small to read."""
+MAX_TRAIN_TEST = 6
+"""train_test.png (a panel per variant) is drawn for at most this many variants."""
 
 
 class FigureJob(NamedTuple):
@@ -193,12 +202,32 @@ def _all_jobs(exp_folder: Path) -> list[FigureJob]:
                 exp_folder / DIAGNOSTICS_PNG, lambda: diagnostics_comparison_figure(exp, variants, styles)
             )
         )
+    jobs += _epoch_jobs(exp_folder, exp, variants)
     jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: training_loss_figure(exp, variants, styles)))
     jobs.append(FigureJob(exp_folder / ACCURACY_PNG, lambda: heldout_figure(exp, variants, styles, "acc")))
     jobs.append(FigureJob(exp_folder / EVAL_LOSS_PNG, lambda: heldout_figure(exp, variants, styles, "loss")))
     if "optimizer.lr" in exp.varied and any(len(m) > 1 for _, m in lr_groups(exp, variants)):
         jobs.append(FigureJob(exp_folder / LR_SENSITIVITY_PNG, lambda: lr_sensitivity_figure(exp, variants)))
     return jobs
+
+
+def _epoch_jobs(exp_folder: Path, exp: ExperimentResult, variants: Sequence[Variant]) -> list[FigureJob]:
+    """The figures of runs that measured their training accuracy: with and without batch norm
+    (batch_norm.png, and batch_norm_summary.png when the settings differ in the weights' std), or
+    else training against held-out accuracy (train_test.png, up to MAX_TRAIN_TEST variants)."""
+    if not records_train_acc([r for v in variants for r in v.finished]):
+        return []
+    pairs = batch_norm_pairs(exp)
+    if pairs:
+        jobs = [FigureJob(exp_folder / BATCH_NORM_PNG, lambda: batch_norm_figure(exp, pairs))]
+        if sum(p.scale is not None for p in pairs) >= 2:
+            jobs.append(
+                FigureJob(exp_folder / BATCH_NORM_SUMMARY_PNG, lambda: batch_norm_summary_figure(exp, pairs))
+            )
+        return jobs
+    if len(variants) > MAX_TRAIN_TEST:
+        return []
+    return [FigureJob(exp_folder / TRAIN_TEST_PNG, lambda: train_test_figure(exp, variants))]
 
 
 def activation_figures(folder: Path, force: bool = False) -> list[Path]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from optbench.report.epochs import epoch_findings
 from optbench.report.noise import Contender, Lead, lead_text, number_scale, percent_scale, rank
 from optbench.report.sentences import Finding
 from optbench.report.variants import (
@@ -302,7 +303,8 @@ def findings(exp: ExperimentResult) -> list[Finding]:
     """The report's sentences, each a plain statement of what the numbers on disk show."""
     stats = [variant_stats(v) for v in exp.finished_variants]
     dataset = exp.kind == "dataset"
-    out = _winner_findings(stats, dataset)
+    out = epoch_findings(exp) if dataset else []
+    out += _winner_findings(stats, dataset)
     if dataset:
         target = _time_to_target(stats, exp.target_accuracy)
         out += [target] if target else []

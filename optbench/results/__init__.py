@@ -9,7 +9,8 @@ mean and standard deviation over their seeds.
 
 Modules: `files` (reading CSV and YAML, dataset facts), `runs` (`RunResult`), `variants` (grouping,
 labels, and the whole sections labels and tables show), `experiments` (`ExperimentResult`),
-`activations` (an `optbench activations` folder), `tuning` (a tune folder: trials scored from their
+`activations` (an `optbench activations` folder),
+`epochs` (curves per epoch and their pairings), `tuning` (a tune folder: trials scored from their
 runs, and the performance profile of several).
 
 Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `Variant`,
@@ -18,7 +19,10 @@ Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `V
 `is_result_folder`, `is_activations_folder`, `read_csv`, `read_rows`, `read_yaml`, `Columns`,
 `classes_of`, `layer_widths`, `read_tune`, `is_tune_folder`, `TuneResult`, `TrialResult`,
 `run_score`, `performance_profile`, `PerformanceProfile`, `ProfileTask`, `PROFILE_KINDS`,
-`profile_trial`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics).
+`profile_trial`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics); from `epochs`
+(curves per epoch, runs paired with and without batch normalisation): `epoch_curve`, `seed_means`,
+`mean_over_epochs`, `last_value`, `records_train_acc`, `held_out_column`, `batch_norm_on`,
+`init_std`, `batch_norm_pairs`, `BatchNormPair`, `TRAIN_ACC`, `HELD_OUT_ACC`.
 """
 
 from optbench.results.activations import (
@@ -27,6 +31,20 @@ from optbench.results.activations import (
     is_activations_folder,
     is_result_folder,
     read_activations,
+)
+from optbench.results.epochs import (
+    HELD_OUT_ACC,
+    TRAIN_ACC,
+    BatchNormPair,
+    batch_norm_on,
+    batch_norm_pairs,
+    epoch_curve,
+    held_out_column,
+    init_std,
+    last_value,
+    mean_over_epochs,
+    records_train_acc,
+    seed_means,
 )
 from optbench.results.experiments import ExperimentResult, read_experiment
 from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows, read_yaml
@@ -50,13 +68,16 @@ from optbench.results.variants import VARIANT_IGNORES, Variant, group_variants, 
 
 __all__ = [
     "COLUMNS",
+    "HELD_OUT_ACC",
     "PROFILE_KINDS",
     "SCORE_NAMES",
     "SEED_KEY",
     "SEED_KEYS",
+    "TRAIN_ACC",
     "VARIANT_IGNORES",
     "ActivationCaseResult",
     "ActivationsResult",
+    "BatchNormPair",
     "Columns",
     "ExperimentResult",
     "PerformanceProfile",
@@ -65,13 +86,20 @@ __all__ = [
     "TrialResult",
     "TuneResult",
     "Variant",
+    "batch_norm_on",
+    "batch_norm_pairs",
     "classes_of",
+    "epoch_curve",
     "group_variants",
+    "held_out_column",
+    "init_std",
     "is_activations_folder",
     "is_result_folder",
     "is_tune_folder",
     "last_finite",
+    "last_value",
     "layer_widths",
+    "mean_over_epochs",
     "performance_profile",
     "profile_trial",
     "read_activations",
@@ -81,7 +109,9 @@ __all__ = [
     "read_run",
     "read_tune",
     "read_yaml",
+    "records_train_acc",
     "run_score",
+    "seed_means",
     "shown_key",
     "task_ratios",
     "variant_label",

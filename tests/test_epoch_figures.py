@@ -1,0 +1,160 @@
+"""Experiments measured per epoch (training accuracy beside the held-out one): the figures they get and
+the report's sentences, from run folders written by hand, whose numbers are known."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from test_plots import csv_text, dataset_config, finish_experiment
+
+from optbench import plots, report
+from optbench.layout import BATCH_NORM_PNG, BATCH_NORM_SUMMARY_PNG, TRAIN_TEST_PNG
+from optbench.results import batch_norm_pairs, read_experiment
+
+EPOCH_COLUMNS = (
+    "step",
+    "epoch",
+    "train_loss",
+    "train_set_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "elapsed_s",
+)
+STEPS_PER_EPOCH = 3
+
+
+def epoch_run(
+    folder: Path,
+    run_id: str,
+    config: dict[str, Any],
+    train_accs: Sequence[float],
+    test_accs: Sequence[float] | None = None,
+    val_accs: Sequence[float] | None = None,
+) -> str:
+    """A completed run evaluated after every epoch of STEPS_PER_EPOCH updates: at the k-th its
+    training accuracy is train_accs[k] (and its test and validation accuracy, when given)."""
+    rows = []
+    epochs = len(train_accs)
+    for step in range(1, epochs * STEPS_PER_EPOCH + 1):
+        k, evaluated = divmod(step, STEPS_PER_EPOCH)
+        row: list[Any] = [step, step / STEPS_PER_EPOCH, 1.0] + [None] * 6 + [0.01, step / 1000]
+        if evaluated == 0:
+            row[3], row[4] = 1.0 - train_accs[k - 1], train_accs[k - 1]
+            if val_accs is not None:
+                row[5], row[6] = 1.0 - val_accs[k - 1], val_accs[k - 1]
+            if test_accs is not None:
+                row[7], row[8] = 1.0 - test_accs[k - 1], test_accs[k - 1]
+        rows.append(row)
+    config["train"]["steps"] = epochs * STEPS_PER_EPOCH
+    run_folder = folder / "runs" / run_id
+    run_folder.mkdir(parents=True)
+    (run_folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    status = {
+        "run_id": run_id,
+        "seed": config["train"]["seed"],
+        "status": "completed",
+        "final_loss": 0.5,
+        "final_test_acc": test_accs[-1] if test_accs else None,
+        "final_val_acc": val_accs[-1] if val_accs else None,
+        "steps_done": epochs * STEPS_PER_EPOCH,
+        "wall_s": 1.0,
+    }
+    (run_folder / "status.json").write_text(json.dumps(status))
+    (run_folder / "metrics.csv").write_text(csv_text(EPOCH_COLUMNS, rows))
+    return run_id
+
+
+WITH_BN = [0.3, 0.6, 0.8, 0.9]
+WITHOUT_BN = {
+    1.0: [0.5, 0.7, 0.85, 0.95],  # without learns faster: mean 0.75 against 0.65
+    0.1: [0.3, 0.6, 0.8, 0.905],  # level: the means differ by 0.00125
+    0.01: [0.1, 0.1, 0.1, 0.1],  # stuck at chance: batch norm leads by 0.55
+    0.001: [0.1, 0.1, 0.1, 0.15],  # batch norm leads by 0.5375
+}
+
+
+def batch_norm_experiment(root: Path, scales: Sequence[float] = tuple(WITHOUT_BN), seeds: int = 1) -> Path:
+    """Each weight scale with and without batch normalisation, training accuracy per epoch."""
+    folder = root / "batch-norm"
+    ids = []
+    for scale in scales:
+        for bn in (True, False):
+            for seed in range(seeds):
+                config = dataset_config(
+                    folder.name, "sgd", 0.01, seed, 1, init={"name": "normal", "std": scale}
+                )
+                config["model"]["batch_norm"] = bn
+                accs = WITH_BN if bn else WITHOUT_BN.get(scale, [0.1, 0.2, 0.3, 0.4])
+                ids.append(epoch_run(folder, f"sgd-std{scale:g}-bn{int(bn)}-s{seed}", config, accs))
+    varied = ["model.init.std", "model.batch_norm", *(["train.seed"] if seeds > 1 else [])]
+    return finish_experiment(folder, "dataset", varied, ids)
+
+
+def overfit_experiment(root: Path, penalties: Sequence[float] = (0.0, 0.1)) -> Path:
+    """λ = 0: training accuracy reaches 100 % and test 70 %; λ = 0.1: 90 % and 75 %."""
+    folder = root / "overfit"
+    curves = {0.0: ([0.5, 0.8, 1.0], [0.4, 0.6, 0.7]), 0.1: ([0.5, 0.7, 0.9], [0.4, 0.6, 0.75])}
+    ids = []
+    for i, l2 in enumerate(penalties):
+        config = dataset_config(folder.name, "sgd", 0.01, 0, 1)
+        config["model"]["l2"] = l2
+        train, test = curves.get(l2, ([0.5, 0.6, 0.65 + 0.01 * i], [0.4, 0.5, 0.6]))
+        ids.append(epoch_run(folder, f"sgd-l2{l2:g}-s0", config, train, test))
+    return finish_experiment(folder, "dataset", ["model.l2"], ids)
+
+
+def test_runs_pair_by_weight_scale_with_and_without_batch_norm(tmp_path: Path) -> None:
+    pairs = batch_norm_pairs(read_experiment(batch_norm_experiment(tmp_path)))
+    assert [p.label for p in pairs] == ["std = 1", "std = 0.1", "std = 0.01", "std = 0.001"]
+    assert [p.scale for p in pairs] == [1.0, 0.1, 0.01, 0.001]
+    assert all(p.with_bn is not None and p.without is not None for p in pairs)
+    assert pairs[0].with_bn is not None and pairs[0].with_bn.config["model"]["batch_norm"] is True
+
+
+def test_the_batch_norm_finding_counts_the_scales_it_learns_faster_at(tmp_path: Path) -> None:
+    found = report.findings(read_experiment(batch_norm_experiment(tmp_path)))
+    head = found[0].text
+    assert found[0].headline
+    assert head.startswith(
+        "Batch normalisation learned faster at 2 of 4 weight scales (slower at std = 1; level at std = 0.1)."
+    )
+    assert "over the 4 evaluations" in head
+    assert "the largest lead is 55.0 points at std = 0.01." in head
+    # last epoch: 90 % with batch norm everywhere; without 95, 90.5, 10, 15
+    assert found[1].text == (
+        "At the last epoch, training accuracy was higher with batch normalisation at 2 of 4 weight "
+        "scales: 90.0–90.0 % with it, 10.0–95.0 % without."
+    )
+
+
+def test_the_gap_finding_compares_training_and_test_accuracy_at_the_end(tmp_path: Path) -> None:
+    found = report.findings(read_experiment(overfit_experiment(tmp_path)))
+    assert found[0].text == (
+        "At the last epoch, sgd l2=0: training 100.0 %, test 70.0 %, a gap of 30.0 points; "
+        "sgd l2=0.1: training 90.0 %, test 75.0 %, a gap of 15.0 points."
+    )
+    assert found[1].text == (
+        "The gap between training and test accuracy at the last epoch is narrowest for sgd l2=0.1 "
+        "(15.0 points) and widest for sgd l2=0 (30.0 points); test accuracy is higher with the "
+        "narrower gap (75.0 against 70.0 %)."
+    )
+    assert found[1].headline
+
+
+def test_batch_norm_and_overfitting_experiments_get_their_figures(tmp_path: Path) -> None:
+    bn = plots.experiment_figures(batch_norm_experiment(tmp_path))
+    assert {BATCH_NORM_PNG, BATCH_NORM_SUMMARY_PNG} <= {p.name for p in bn}
+    assert TRAIN_TEST_PNG not in {p.name for p in bn}
+    overfit = plots.experiment_figures(overfit_experiment(tmp_path))
+    assert TRAIN_TEST_PNG in {p.name for p in overfit}
+    assert BATCH_NORM_PNG not in {p.name for p in overfit}
+    text = report.write_report(tmp_path / "overfit").read_text()
+    assert "![train_test](train_test.png)" in text
