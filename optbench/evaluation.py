@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from optbench.data import EVAL_CHUNK, ChunkReader, Dataset, Split, iter_chunks
+from optbench.data import EVAL_CHUNK, ChunkReader, Dataset, Split, iter_chunks, measured_rows
 from optbench.diagnostics import layer_diagnostics
 from optbench.metrics import Evaluation, Row
 from optbench.nn import Network
@@ -21,6 +21,10 @@ from optbench.nn import Network
 PROBE_SIZE = 1000
 """Training images (the first ones of the training split) on which the diagnostics measure
 activations and gradients."""
+
+PROBE_SEED = 0
+"""Seed of the masks a dropout network's probe pass draws: the same masks at every diagnosis, drawn
+apart from the run's own, so that diagnostics over training are comparable and alike on every engine."""
 
 
 def evaluate(net: Network, examples: ChunkReader) -> tuple[float, float]:
@@ -42,18 +46,32 @@ def _probe_batch(
 
 
 class Evaluations:
-    """The held-out sets of one run, read in chunks into buffers of their own, and its probe batch.
+    """The held-out sets of one run and the training images it measures (`measured`: rows of the
+    training set), read in chunks into buffers of their own, and its probe batch.
 
     Its chunk buffers are reused by every pass, so two threads may use it at once only on different
     sets (as the engine's shared last evaluation does: the test set in one, the rest in the other).
     """
 
-    def __init__(self, data: Dataset, held_out: Split, dtype: np.dtype[Any], diagnostics: bool) -> None:
+    def __init__(
+        self,
+        data: Dataset,
+        held_out: Split,
+        dtype: np.dtype[Any],
+        diagnostics: bool,
+        train_rows: NDArray[np.intp] | None = None,
+        split_seed: int = 0,
+    ) -> None:
+        """`train_rows`: the rows the run trains on (default: the split's training part), of which
+        `measured_rows` draws the ones measured from `split_seed`."""
+        train_rows = held_out.train_rows if train_rows is None else train_rows
+        measured = measured_rows(train_rows, split_seed)
         self._val = None
         if len(held_out.val_labels):
             self._val = ChunkReader(held_out.val_images, held_out.val_labels, EVAL_CHUNK, dtype)
         self._test = ChunkReader(data.test_images, data.test_labels, EVAL_CHUNK, dtype)
-        self._probe = _probe_batch(data, held_out.train_rows, dtype) if diagnostics else None
+        self._train = ChunkReader(data.train_images[measured], data.train_labels[measured], EVAL_CHUNK, dtype)
+        self._probe = _probe_batch(data, train_rows, dtype) if diagnostics else None
         self._probe_net: Network | None = None
         """A copy of the network the probe's training pass runs on (`diagnose`)."""
 
@@ -65,7 +83,9 @@ class Evaluations:
         """The evaluation of `net` after update `step` (the test set only if `test`) and its diagnostics."""
         val_loss, val_acc = evaluate(net, self._val) if self._val is not None else (None, None)
         test_loss, test_acc = self.test(net) if test else (None, None)
-        return Evaluation(val_loss, val_acc, test_loss, test_acc), self.diagnose(net, step)
+        train_loss, train_acc = evaluate(net, self._train)
+        evaluation = Evaluation(val_loss, val_acc, test_loss, test_acc, train_loss, train_acc)
+        return evaluation, self.diagnose(net, step)
 
     def diagnose(self, net: Network, step: int) -> list[Row]:
         """The diagnostics rows of `net` as it is (before the first update: step 0); none if not asked.
@@ -79,5 +99,7 @@ class Evaluations:
             self._probe_net = net.replica()
         else:
             self._probe_net.copy_from(net)
+        for generator in self._probe_net.generators:
+            generator.bit_generator.state = np.random.default_rng(PROBE_SEED).bit_generator.state
         self._probe_net.loss_and_grad(*self._probe)
         return list(layer_diagnostics(self._probe_net, step))

@@ -21,16 +21,29 @@ FUNCTION_COLUMNS = ("step", "x", "y", "loss", "lr")
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What an evaluation measured on the held-out sets; None where a set was not measured (no
-    validation split, or the run has not been evaluated yet)."""
+    """What an evaluation measured on the held-out sets and on the training images; None where a set
+    was not measured (no validation split, or the run has not been evaluated yet).
+
+    `train_set_loss` and `train_acc` measure the network in evaluation mode on the images it trains on
+    (all of them up to `TRAIN_MEASURE_SIZE`, else a fixed sample of that many): unlike the per-update
+    `train_loss` of a minibatch, measured in the training pass, they compare with the test figures."""
 
     val_loss: float | None = None
     val_acc: float | None = None
     test_loss: float | None = None
     test_acc: float | None = None
+    train_set_loss: float | None = None
+    train_acc: float | None = None
 
     def values(self) -> tuple[float | None, ...]:
-        return (self.val_loss, self.val_acc, self.test_loss, self.test_acc)
+        return (
+            self.val_loss,
+            self.val_acc,
+            self.test_loss,
+            self.test_acc,
+            self.train_set_loss,
+            self.train_acc,
+        )
 
 
 NO_EVALUATION = Evaluation()
@@ -67,4 +80,6 @@ DATASET_COLUMNS = (
     "elapsed_s",
 )
 """metrics.csv of a dataset run, the order of `MetricRow.values`. Evaluation columns are filled at
-evaluation steps and the last step; validation columns stay empty when no images are held out."""
+evaluation steps and the last step; validation columns stay empty when no images are held out.
+`epoch` is the training examples drawn so far over the training set's size, or, in a run that counts
+epochs (train.epochs, train.eval_every: epoch), step / updates per epoch as the book counts them."""

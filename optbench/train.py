@@ -28,6 +28,8 @@ from optbench.data import (
     default_data_dir,
     load_idx_folder,
     split,
+    training_rows,
+    updates_per_epoch,
 )
 from optbench.diagnostics import DIAGNOSTIC_COLUMNS
 from optbench.engine import Engine, Session
@@ -36,7 +38,7 @@ from optbench.evaluation import Evaluations
 from optbench.functions import FUNCTIONS
 from optbench.measures import FINAL_LOSS_WINDOW
 from optbench.metrics import DATASET_COLUMNS, FUNCTION_COLUMNS, Evaluation, MetricRow, Writer
-from optbench.nn import ACTIVATIONS, MLP, LayerKind, Network
+from optbench.nn import ACTIVATIONS, MLP, BatchNorm, Dropout, LayerKind, Network
 from optbench.optim import Optimizer
 
 
@@ -113,13 +115,30 @@ def _cached_split(data: Dataset, validation: int, seed: int) -> Split:
     return split(data, validation, seed)
 
 
+def dropout_generator(data_seed: int) -> np.random.Generator:
+    """The stream of a run's dropout masks: the third child of the data seed (the weights and the
+    minibatch order take the first two, `seeded_generators`), so masks, like minibatches, are the
+    training's randomness and follow train.data_seed. Every dropout layer of the network draws from it,
+    in layer order; its state is part of a checkpoint."""
+    return np.random.default_rng(np.random.SeedSequence(data_seed).spawn(3)[2])
+
+
 def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Generator) -> MLP:
     """The run's MLP. A layer kind that a `model:` key turns on joins every hidden layer here: in
-    `before_activation` (between the affine layer and its activation) or `after_activation`."""
+    `before_activation` (between the affine layer and its activation: batch normalisation) or
+    `after_activation` (dropout). A key that is off adds no layer, so the step is the plain one."""
     model = run.model
     assert model is not None
     before_activation: list[LayerKind] = []
     after_activation: list[LayerKind] = []
+    if model.batch_norm is not None:
+        bn = model.batch_norm
+        before_activation.append(
+            functools.partial(BatchNorm, momentum=bn.momentum, eps=bn.eps, unbiased=bn.unbiased)
+        )
+    if model.dropout:
+        p, masks = model.dropout, dropout_generator(run.train.seeds[1])
+        after_activation.append(lambda _: Dropout(p, masks))
     return MLP(
         (n_inputs, *model.hidden, n_classes),
         ACTIVATIONS[model.activation],
@@ -129,6 +148,7 @@ def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Ge
         output_init=model.output_init,
         before_activation=before_activation,
         after_activation=after_activation,
+        l2=model.l2,
     )
 
 
@@ -226,6 +246,7 @@ def run_dataset(
     assert run.task.dataset is not None and run.model is not None
     data = dataset if dataset is not None else cached_dataset(run.task.dataset, run.task.data_dir)
     held_out = _cached_split(data, run.task.validation, run.task.split_seed)
+    rows = training_rows(held_out.train_rows, run.task.train_size)
     train = run.train
     rng_init, rng_data = seeded_generators(*train.seeds)
     net = build_model(run, data.n_features, data.n_classes, rng_init)
@@ -237,9 +258,11 @@ def run_dataset(
         rng_data,
         dtype=net.dtype,
         replacement=train.sampling == "replacement",
-        rows=held_out.train_rows if run.task.validation else None,
+        rows=rows if run.task.validation or run.task.train_size is not None else None,
     )
-    evaluations = Evaluations(data, held_out, net.dtype, diagnostics=write_diagnostics is not None)
+    evaluations = Evaluations(
+        data, held_out, net.dtype, write_diagnostics is not None, rows, split_seed=run.task.split_seed
+    )
     with engine.session(net, sampler, evaluations, write, write_diagnostics) as session:
         return _train(run, net, opt, session, save, resume)
 
@@ -261,19 +284,23 @@ def _train(
     else:
         session.diagnose(0)
     every = train.checkpoint_every
+    per_epoch = updates_per_epoch(session.sampler.rows, train.batch_size)
+    eval_every = per_epoch if train.eval_every == "epoch" else train.eval_every
+    counts_epochs = train.counts_epochs
     started = time.perf_counter() - offset
     for step in range(first, train.steps + 1):
         loss = train_step(session, opt)
         elapsed = round(time.perf_counter() - started, 3)
+        epoch = step / per_epoch if counts_epochs else session.sampler.epoch
         if not math.isfinite(loss):
             session.finish()
-            session.record(MetricRow(step, session.sampler.epoch, loss, None, elapsed))
+            session.record(MetricRow(step, epoch, loss, None, elapsed))
             return Outcome("diverged", step, None, diverged_step=step)
         recent.append(loss)
-        row = MetricRow(step, session.sampler.epoch, loss, opt.last_lr, elapsed)
+        row = MetricRow(step, epoch, loss, opt.last_lr, elapsed)
         if step == train.steps:
             session.evaluate(row, last=True)
-        elif step % train.eval_every == 0:
+        elif step % eval_every == 0:
             session.evaluate(row)
         else:
             session.record(row)

@@ -32,8 +32,12 @@ class ConfigKey:
     doc: str
 
 
-NAMED_DEFAULTS = {"model.init": DEFAULT_INIT, "optimizer.schedule": DEFAULT_SCHEDULE}
-"""Named sections whose field default (null) stands for a named choice the loader fills in."""
+NAMED_DEFAULTS = {
+    "model.init": DEFAULT_INIT,
+    "optimizer.schedule": DEFAULT_SCHEDULE,
+    "model.batch_norm": "false",
+}
+"""Keys whose field default (null) stands for a choice the loader fills in, or for `false`."""
 
 TOP_LEVEL = (
     ConfigKey("experiment", "str", "the file's name", "the results folder: <out>/<experiment>/"),
@@ -58,9 +62,14 @@ CASES = ConfigKey("cases", "list of {init, activation}", "(required)", "the netw
 def _type_name(hint: Any) -> str:
     """A type hint as a config spells it: `int`, `float | null`, `list of int`, `[float, float]`."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hasattr(hint, "config_spelling"):
+        return str(hint.config_spelling)
+    if origin is typing.Literal:
+        return " | ".join(map(str, args))
     if origin in (typing.Union, types.UnionType):
         inner = [_type_name(a) for a in args if a is not type(None)]
-        return " | ".join(inner + (["null"] if type(None) in args else []))
+        nullable = type(None) in args and not any(hasattr(a, "config_spelling") for a in args)
+        return " | ".join(inner + (["null"] if nullable else []))
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return f"list of {_type_name(args[0])}"

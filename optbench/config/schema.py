@@ -14,8 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from optbench.config.serialise import run_id
-from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Bounds, hyper, hyperparameters
+from optbench.hparams import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    POSITIVE,
+    UNIT_INTERVAL_OPEN_TOP,
+    Bounds,
+    hyper,
+    hyperparameters,
+)
 from optbench.init import INITIALIZERS, Initializer
+from optbench.nn import BATCH_NORM_EPS, BATCH_NORM_MOMENTUM
 from optbench.optim import OPTIMIZERS, SCHEDULES, Optimizer, Schedule
 
 DTYPES = ("float32", "float64")
@@ -34,10 +43,35 @@ class TaskConfig:
         10000, "training images held out for validation (0: train on all, as the book does)", NON_NEGATIVE
     )
     split_seed: int = hyper(0, "seed of the validation split, shared by every run", NON_NEGATIVE)
+    train_size: int | None = hyper(
+        None,
+        "train on the first N training images left after the validation split (null: all of them)",
+        AT_LEAST_ONE,
+    )
 
     @property
     def kind(self) -> Literal["dataset", "function"]:
         return "function" if self.function is not None else "dataset"
+
+
+@dataclass(frozen=True)
+class BatchNormSettings:
+    """`model.batch_norm` when on: the settings of every batch-normalisation layer (`optbench.nn.BatchNorm`).
+
+    A config writes `true` for these defaults (the book's) or a mapping with any of the keys."""
+
+    config_spelling = "bool | {momentum, eps, unbiased}"
+    """How `optbench list keys` names the type of `model.batch_norm`."""
+
+    momentum: float = hyper(
+        BATCH_NORM_MOMENTUM,
+        "weight of a batch's statistics in the running ones (torch's convention; the book's 0.9 is 1 - this)",
+        Bounds(0.0, 1.0, low_inclusive=False),
+    )
+    eps: float = hyper(BATCH_NORM_EPS, "added to the variance under the square root (torch: 1e-5)", POSITIVE)
+    unbiased: bool = hyper(
+        False, "running variance unbiased, B/(B-1) times the batch's (torch), or biased (book)"
+    )
 
 
 @dataclass(frozen=True)
@@ -49,6 +83,17 @@ class ModelConfig:
     init: Initializer = hyper(None, "weight initialiser: a name or {name: ..., std: ...}")
     output_init: Initializer | None = hyper(None, "initialiser of the last layer (null: as init)")
     dtype: str = hyper("float32", "float32 or float64")
+    batch_norm: BatchNormSettings | None = hyper(
+        None, "batch normalisation after each hidden affine layer, before its activation (false: none)"
+    )
+    dropout: float = hyper(
+        0.0,
+        "probability of dropping each hidden unit in training (inverted dropout; 0: none)",
+        UNIT_INTERVAL_OPEN_TOP,
+    )
+    l2: float = hyper(
+        0.0, "weight penalty λ: ½λΣW² over the weight matrices (not biases) added to the loss", NON_NEGATIVE
+    )
 
 
 @dataclass(frozen=True)
@@ -85,9 +130,16 @@ class OptimizerConfig:
 class TrainConfig:
     """How long and how to train."""
 
-    steps: int = hyper(2000, "number of updates", AT_LEAST_ONE)
+    steps: int = hyper(2000, "number of updates (null when train.epochs gives them)", AT_LEAST_ONE)
+    epochs: int | None = hyper(
+        None,
+        "train this many epochs instead of train.steps; an epoch is max(N // batch_size, 1) updates",
+        AT_LEAST_ONE,
+    )
     batch_size: int = hyper(128, "examples per minibatch (dataset tasks)", AT_LEAST_ONE)
-    eval_every: int = hyper(100, "updates between evaluations (dataset tasks)", AT_LEAST_ONE)
+    eval_every: int | Literal["epoch"] = hyper(
+        100, "updates between evaluations, or `epoch`: once per epoch (dataset tasks)", AT_LEAST_ONE
+    )
     seed: int = hyper(0, "seed of the initial weights and the minibatch order", NON_NEGATIVE)
     sampling: str = hyper("epoch", "epoch: a fresh permutation per epoch; replacement: draw with replacement")
     init_seed: int | None = hyper(None, "seed of the initial weights (null: train.seed)", NON_NEGATIVE)
@@ -96,6 +148,11 @@ class TrainConfig:
         500, "steps between checkpoints a stopped run resumes from (null: none)", AT_LEAST_ONE
     )
     keep_checkpoint: bool = hyper(False, "keep a run's last checkpoint once it has finished")
+
+    @property
+    def counts_epochs(self) -> bool:
+        """Whether the run counts its progress in epochs (train.epochs, or evaluations per epoch)."""
+        return self.epochs is not None or self.eval_every == "epoch"
 
     @property
     def seeds(self) -> tuple[int, int]:

@@ -47,6 +47,7 @@ def to_dict(run: RunConfig) -> dict[str, Any]:
             "data_dir": run.task.data_dir,
             "validation": run.task.validation,
             "split_seed": run.task.split_seed,
+            "train_size": run.task.train_size,
         }
     )
     out: dict[str, Any] = {"experiment": run.experiment, "task": task}
@@ -55,6 +56,8 @@ def to_dict(run: RunConfig) -> dict[str, Any]:
         out["model"] = {
             p.name: _plain_entry(getattr(run.model, p.name)) for p in hyperparameters(type(run.model))
         }
+        batch_norm = run.model.batch_norm
+        out["model"]["batch_norm"] = False if batch_norm is None else dataclasses.asdict(batch_norm)
     opt = run.optimizer
     out["optimizer"] = {
         "name": opt.name,
@@ -76,6 +79,16 @@ def to_yaml(run: RunConfig) -> str:
 UNHASHED = ("checkpoint_every", "keep_checkpoint")
 """Train settings that change no number of the run: left out of its id, so changing them reruns nothing."""
 
+OFF = {
+    ("task", "train_size"): None,
+    ("model", "batch_norm"): False,
+    ("model", "dropout"): 0.0,
+    ("model", "l2"): 0.0,
+    ("train", "epochs"): None,
+}
+"""Settings added after runs were first recorded, at the value that turns them off: left out of the
+id then, so that a run that does not use them keeps the id (and the results folder) it always had."""
+
 
 def run_id(run: RunConfig) -> str:
     """A readable, stable id: the main choices, then a hash of the whole resolved config.
@@ -87,6 +100,9 @@ def run_id(run: RunConfig) -> str:
     del data["experiment"]
     for key in UNHASHED:
         data["train"].pop(key, None)
+    for (section, key), off in OFF.items():
+        if section in data and key in data[section] and data[section][key] == off:
+            del data[section][key]
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
     parts = [run.optimizer.name, f"lr{run.optimizer.lr:g}"]
     if run.model is not None:

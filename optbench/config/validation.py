@@ -26,6 +26,7 @@ from optbench.config.schema import (
     DTYPES,
     SAMPLINGS,
     TOP_LEVEL_KEYS,
+    BatchNormSettings,
     ModelConfig,
     OptimizerConfig,
     OptimizerSection,
@@ -34,7 +35,7 @@ from optbench.config.schema import (
     TrainConfig,
     nested_keys,
 )
-from optbench.data import DATASETS, train_set_size
+from optbench.data import DATASETS, train_set_size, updates_per_epoch
 from optbench.files import is_safe_name
 from optbench.functions import FUNCTIONS
 from optbench.hparams import hyperparameters
@@ -64,6 +65,8 @@ def _section(raw: dict[str, Any], key: str, problems: Problems) -> dict[str, Any
 DATASET_ONLY = {
     "task.validation": "only dataset tasks hold out a validation split",
     "task.split_seed": "only dataset tasks hold out a validation split",
+    "task.train_size": "only dataset tasks have training images",
+    "train.epochs": "only dataset tasks have epochs; give train.steps",
     "train.batch_size": "only dataset tasks draw minibatches",
     "train.sampling": "only dataset tasks draw minibatches",
     "train.eval_every": "only dataset tasks are evaluated",
@@ -84,23 +87,78 @@ def _refuse_dataset_settings(
             problems.add(dotted, f"{reason} ({task.function} is a function task); remove this setting")
 
 
-def _check_sizes(task: TaskConfig, batch_size: int | None, problems: Problems) -> None:
-    """The validation split and a batch must fit the training set (when its size can be read)."""
+def _check_sizes(task: TaskConfig, batch_size: int | None, problems: Problems) -> int | None:
+    """The validation split, the training subset and a batch must fit the training set (when its size
+    can be read); returns the number of images trained on, or None when it is unknown."""
     size = _train_set_size(task)
     if size is None:
-        return
+        return None
     if task.validation >= size:
         problems.add(
             "task.validation",
             f"must leave training images: the training set has {size}, got {task.validation}",
         )
-        return
+        return None
     left = size - task.validation
-    if batch_size is not None and batch_size > left:
-        held = f" ({size} minus {task.validation} held out for validation)" if task.validation else ""
+    held = f" ({size} minus {task.validation} held out for validation)" if task.validation else ""
+    if task.train_size is not None and task.train_size > left:
         problems.add(
-            "train.batch_size", f"must be at most the training-set size {left}{held}, got {batch_size}"
+            "task.train_size",
+            f"must be at most the training images left, {left}{held}, got {task.train_size}",
         )
+        return None
+    trained = left if task.train_size is None else task.train_size
+    if batch_size is not None and batch_size > trained:
+        where = (
+            f"the training subset's size {trained}"
+            if task.train_size
+            else f"the training-set size {left}{held}"
+        )
+        problems.add("train.batch_size", f"must be at most {where}, got {batch_size}")
+        return None
+    return trained
+
+
+def _train_length(
+    raw: dict[str, Any],
+    values: dict[str, Any],
+    trained: int | None,
+    size_unknown: bool,
+    dataset: bool,
+    problems: Problems,
+) -> None:
+    """Check train.steps, train.epochs and train.eval_every together; with epochs, set steps to
+    epochs × updates per epoch (the training images must be countable then)."""
+    steps, epochs = raw.get("steps"), values.get("epochs")
+    if steps is not None:
+        steps = convert_value(steps, int, "train.steps", TRAIN_PARAMS["steps"].bounds, problems)
+        if steps is not None and epochs is None:
+            values["steps"] = steps
+    elif "steps" in raw and raw.get("epochs") is None:
+        problems.add("train.steps", "must be a number of updates, or null with train.epochs given")
+    every = raw.get("eval_every")
+    if every == "epoch":
+        values["eval_every"] = every
+    elif isinstance(every, str):
+        problems.add("train.eval_every", f"must be a number of updates or 'epoch', got {every!r}")
+    elif "eval_every" in raw:
+        declared = TRAIN_PARAMS["eval_every"]
+        values["eval_every"] = convert_value(every, int, "train.eval_every", declared.bounds, problems)
+    if dataset and (epochs is not None or values.get("eval_every") == "epoch"):
+        if trained is None and size_unknown:
+            problems.add(
+                "train.epochs" if epochs is not None else "train.eval_every",
+                "counting epochs needs the training set's size: fetch the data first (optbench data fetch)",
+            )
+        elif trained is not None and epochs is not None:
+            counted = epochs * updates_per_epoch(trained, values.get("batch_size", TrainConfig.batch_size))
+            # A resolved config (config.yaml) spells out the steps its epochs make: those are accepted.
+            if steps is not None and steps != counted:
+                problems.add(
+                    "train.epochs",
+                    "give train.steps or train.epochs, not both (train.steps=null to count epochs)",
+                )
+            values["steps"] = counted
 
 
 def check_top_level(raw: dict[str, Any], allowed: Sequence[str], problems: Problems) -> None:
@@ -148,12 +206,17 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     optimizer = _validate_optimizer(raw, problems)
 
     train_raw = _section(raw, "train", problems)
-    train_values = section_values(TrainConfig, train_raw, "train", problems)
+    train_values = section_values(TrainConfig, train_raw, "train", problems, skip=("steps", "eval_every"))
     sampling = train_values.get("sampling")
     if sampling is not None and sampling not in SAMPLINGS:
         problems.add("train.sampling", unknown_name(sampling, SAMPLINGS, "sampling"))
-    if task is not None and task.kind == "dataset":
-        _check_sizes(task, train_values.get("batch_size", TrainConfig.batch_size), problems)
+    trained, size_unknown = None, False
+    dataset = task is not None and task.kind == "dataset"
+    if task is not None and dataset:
+        before = len(problems.items)
+        trained = _check_sizes(task, train_values.get("batch_size", TrainConfig.batch_size), problems)
+        size_unknown = trained is None and len(problems.items) == before
+    _train_length(train_raw, train_values, trained, size_unknown, dataset, problems)
 
     if task is not None and task.kind == "function":
         _refuse_dataset_settings(task, task_raw, train_raw, problems)
@@ -202,15 +265,16 @@ def _validate_task(values: dict[str, Any], raw: dict[str, Any], problems: Proble
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         problems.add("task.data_dir", f"no such folder: {data_dir}")
         return None
-    split = {k: values[k] for k in ("validation", "split_seed") if values.get(k) is not None}
-    if len(split) < sum(k in given for k in ("validation", "split_seed")):
+    split = {k: values[k] for k in ("validation", "split_seed", "train_size") if values.get(k) is not None}
+    if len(split) < sum(k in given for k in ("validation", "split_seed", "train_size")):
         return None  # a value was refused by its declared range
     return TaskConfig(dataset=dataset, data_dir=data_dir, **split)
 
 
 def _validate_model(raw: dict[str, Any], problems: Problems) -> ModelConfig | None:
     before = len(problems.items)
-    values = section_values(ModelConfig, raw, "model", problems, skip=("init", "output_init"))
+    values = section_values(ModelConfig, raw, "model", problems, skip=("init", "output_init", "batch_norm"))
+    values["batch_norm"] = _batch_norm(raw.get("batch_norm"), problems)
     activation = values.get("activation")
     if activation is not None and activation not in ACTIVATIONS:
         problems.add("model.activation", unknown_name(activation, list(ACTIVATIONS), "activation"))
@@ -226,6 +290,25 @@ def _validate_model(raw: dict[str, Any], problems: Problems) -> ModelConfig | No
     if len(problems.items) != before:
         return None
     return ModelConfig(**values, init=init, output_init=output_init)
+
+
+TRAIN_PARAMS = {p.name: p for p in hyperparameters(TrainConfig)}
+
+
+def _batch_norm(raw: Any, problems: Problems) -> BatchNormSettings | None:
+    """`model.batch_norm`: false or null (none), true (the defaults) or a mapping of its settings."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return BatchNormSettings()
+    if not isinstance(raw, dict):
+        problems.add(
+            "model.batch_norm", f"must be true, false or a mapping of settings, got {describe_value(raw)}"
+        )
+        return None
+    before = len(problems.items)
+    values = section_values(BatchNormSettings, raw, "model.batch_norm", problems)
+    return BatchNormSettings(**values) if len(problems.items) == before else None
 
 
 SECTION_PARAMS = {p.name: p for p in hyperparameters(OptimizerSection) if p.name != "name"}

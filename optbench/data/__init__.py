@@ -29,7 +29,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from optbench.data.batches import EVAL_CHUNK, PIXEL_MAX, BatchSampler, ChunkReader, iter_chunks
+from optbench.data.batches import (
+    EVAL_CHUNK,
+    PIXEL_MAX,
+    BatchSampler,
+    ChunkReader,
+    iter_chunks,
+    updates_per_epoch,
+)
 from optbench.data.checksums import MNIST_FILES, RawFile
 from optbench.data.datasets import (
     DATASETS,
@@ -45,7 +52,7 @@ from optbench.data.datasets import (
 )
 from optbench.data.idx import IDX_NAMES, read_idx
 from optbench.data.npz import NPZ_KEYS, load_npz
-from optbench.data.splits import Split, split, split_rows
+from optbench.data.splits import TRAIN_MEASURE_SIZE, Split, measured_rows, split, split_rows, training_rows
 
 if TYPE_CHECKING:
     from optbench.data.sources import (
@@ -79,6 +86,7 @@ __all__ = [
     "MNIST_FILES",
     "NPZ_KEYS",
     "PIXEL_MAX",
+    "TRAIN_MEASURE_SIZE",
     "BatchSampler",
     "ChunkReader",
     "DataInfo",
@@ -98,8 +106,11 @@ __all__ = [
     "load_idx_folder",
     "load_mnist",
     "load_npz",
+    "measured_rows",
     "read_idx",
     "split",
     "split_rows",
     "train_set_size",
+    "training_rows",
+    "updates_per_epoch",
 ]

@@ -23,6 +23,16 @@ EVAL_CHUNK = 2000
 """Default rows per evaluation chunk: big enough for efficient matrix products, small in memory."""
 
 
+def updates_per_epoch(train_size: int, batch_size: int) -> int:
+    """The updates of one epoch: max(⌊train_size / batch_size⌋, 1).
+
+    The book counts max(train_size / batch_size, 1) updates, a float; rounded down it is one pass of
+    `BatchSampler`'s order (which drops the last partial batch), and the same number whenever the batch
+    size divides the training set, as in every script of the book.
+    """
+    return max(train_size // batch_size, 1)
+
+
 def _check_float(dtype: DTypeLike) -> np.dtype[Any]:
     resolved = np.dtype(dtype)
     if resolved.kind != "f":
@@ -88,6 +98,11 @@ class BatchSampler:
         self._pos = n  # the first call starts an epoch
         self._scratch = np.empty((batch_size, images.shape[1]), dtype=images.dtype)
         self._x, self._y = self.new_buffers()
+
+    @property
+    def rows(self) -> int:
+        """How many training examples it draws from."""
+        return len(self._order)
 
     @property
     def epoch(self) -> float:

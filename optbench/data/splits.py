@@ -29,6 +29,31 @@ class Split:
         return f"Split({len(self.train_rows)} train, {len(self.val_labels)} validation)"
 
 
+TRAIN_MEASURE_SIZE = 2000
+"""Training images an evaluation measures (train_set_loss, train_acc): all of a smaller training set."""
+
+
+def training_rows(train_rows: NDArray[np.intp], train_size: int | None) -> NDArray[np.intp]:
+    """The rows a run trains on: the first `train_size` of the training part (in the dataset's order,
+    the validation rows skipped), or all of it. With nothing held out they are rows 0..N−1, the book's
+    `x_train[:N]`."""
+    if train_size is None:
+        return train_rows
+    if not 1 <= train_size <= len(train_rows):
+        raise ValueError(f"cannot train on {train_size} of {len(train_rows)} training examples")
+    return train_rows[:train_size]
+
+
+def measured_rows(rows: NDArray[np.intp], seed: int, size: int = TRAIN_MEASURE_SIZE) -> NDArray[np.intp]:
+    """The training rows an evaluation measures: all of `rows` when there are at most `size`, else `size`
+    of them drawn once without replacement from `seed` (the split's: the same sample for every run of
+    an experiment, at every evaluation), in increasing order."""
+    if len(rows) <= size:
+        return rows
+    stream = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return np.sort(stream.choice(rows, size, replace=False))
+
+
 def split_rows(n: int, validation: int, seed: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """(training rows, validation rows) of a set of n, each in increasing order.
 
