@@ -126,7 +126,10 @@ def test_the_batch_norm_finding_counts_the_scales_it_learns_faster_at(tmp_path: 
     assert head.startswith(
         "Batch normalisation learned faster at 2 of 4 weight scales (slower at std = 1; level at std = 0.1)."
     )
-    assert "over the 4 evaluations" in head
+    assert (
+        "over the 4 evaluations (the area under the training-accuracy curve) by more than 1.0 "
+        "percentage points;" in head
+    )
     assert "the largest lead is 55.0 points at std = 0.01." in head
     # last epoch: 90 % with batch norm everywhere; without 95, 90.5, 10, 15
     assert found[1].text == (

@@ -18,6 +18,7 @@ from optbench.results import (
     BatchNormPair,
     ExperimentResult,
     Variant,
+    all_diverged,
     held_out_column,
     last_value,
     mean_over_epochs,
@@ -73,11 +74,25 @@ def batch_norm_figure(exp: ExperimentResult, pairs: Sequence[BatchNormPair]) -> 
         (width * ncols + 2.6, height * nrows + 1.0), nrows, ncols, sharex=True, sharey=True
     )
     for ax, pair in zip(axes, pairs):
+        diverged = []
         for variant, style in ((pair.with_bn, WITH_BN), (pair.without, WITHOUT_BN)):
             if variant is None:
                 continue
             epochs, values = seed_means(variant, TRAIN_ACC)
             ax.plot(epochs, values, color=style["color"], linestyle=style["linestyle"])
+            if all_diverged(variant):
+                diverged.append((style, "with BN" if variant is pair.with_bn else "without"))
+        for i, (style, which) in enumerate(diverged):
+            # a run that diverged has no accuracy to draw: the panel says so where its line would be
+            ax.text(
+                0.5,
+                0.5 - 0.15 * i,
+                f"{which}: diverged",
+                transform=ax.transAxes,
+                ha="center",
+                color=style["color"],
+                fontsize=10,
+            )
         ax.set_title(pair.label, fontsize=11)
         _accuracy_axis(ax, label=False)
         _epoch_axis(ax)
@@ -91,7 +106,9 @@ def batch_norm_figure(exp: ExperimentResult, pairs: Sequence[BatchNormPair]) -> 
             ax.tick_params(labelbottom=True)
     for style in (WITH_BN, WITHOUT_BN):
         axes[0].plot([], [], **style)
-    notes = ["one panel per setting", *_seeds_note([p.with_bn for p in pairs])]
+    by_scale = all(p.scale is not None for p in pairs)
+    panel = "one panel per std of the initial weights" if by_scale else "one panel per setting"
+    notes = [panel, *_seeds_note([p.with_bn for p in pairs])]
     fig.suptitle(titled(f"{exp.name}: training accuracy per epoch", notes))
     add_legend(fig, axes[0], outside=True)
     return fig

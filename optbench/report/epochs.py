@@ -16,6 +16,7 @@ from optbench.results import (
     BatchNormPair,
     ExperimentResult,
     Variant,
+    all_diverged,
     batch_norm_pairs,
     held_out_column,
     last_value,
@@ -51,33 +52,41 @@ def _evaluations(pairs: Sequence[BatchNormPair]) -> int:
 
 def batch_norm_findings(exp: ExperimentResult) -> list[Finding]:
     """At how many settings batch normalisation learned faster, slower or alike, and the final
-    training accuracy with and without it."""
-    pairs = [p for p in batch_norm_pairs(exp) if math.isfinite(_compare(p))]
-    if not pairs:
+    training accuracy with and without it. A side whose every run diverged learned nothing: the
+    other side, if it did not diverge, counts as faster."""
+    pairs = batch_norm_pairs(exp)
+    compared = [p for p in pairs if math.isfinite(_compare(p))]
+    overflowed = [p for p in pairs if all_diverged(p.without) and not all_diverged(p.with_bn)]
+    broke = [p for p in pairs if all_diverged(p.with_bn) and not all_diverged(p.without)]
+    if not compared:
         return []
     what = "weight scales" if all(p.scale is not None for p in pairs) else "settings"
-    differences = [_compare(p) for p in pairs]
-    faster = [p.label for p, d in zip(pairs, differences) if d > FASTER_MARGIN]
-    slower = [p.label for p, d in zip(pairs, differences) if d < -FASTER_MARGIN]
-    level = [p.label for p, d in zip(pairs, differences) if abs(d) <= FASTER_MARGIN]
-    text = f"Batch normalisation learned faster at {len(faster)} of {len(pairs)} {what}"
+    differences = [_compare(p) for p in compared]
+    faster = [p.label for p, d in zip(compared, differences) if d > FASTER_MARGIN]
+    slower = [p.label for p, d in zip(compared, differences) if d < -FASTER_MARGIN]
+    level = [p.label for p, d in zip(compared, differences) if abs(d) <= FASTER_MARGIN]
+    total = len(compared) + len(overflowed) + len(broke)
+    text = f"Batch normalisation learned faster at {len(faster) + len(overflowed)} of {total} {what}"
     others = [
-        f"slower at {and_list(slower)}" if slower else "",
+        f"slower at {and_list(slower + [p.label for p in broke])}" if slower or broke else "",
         f"level at {and_list(level)}" if level else "",
+        f"without it the runs at {and_list([p.label for p in overflowed])} diverged" if overflowed else "",
+        f"with it the runs at {and_list([p.label for p in broke])} diverged" if broke else "",
     ]
     others = [o for o in others if o]
     if others:
         text += " (" + "; ".join(others) + ")"
+    best = max(range(len(compared)), key=lambda i: differences[i])
     text += (
-        f". Faster: a higher mean training accuracy over the {plural(_evaluations(pairs), 'evaluation')} "
-        f"(the area under the training-accuracy curve), by more than "
-        f"{100 * FASTER_MARGIN:g} percentage points; the largest lead is {_points(max(differences))} points "
-        f"at {pairs[differences.index(max(differences))].label}."
+        f". Faster: a higher mean training accuracy over the {plural(_evaluations(compared), 'evaluation')} "
+        f"(the area under the training-accuracy curve) by more than {_points(FASTER_MARGIN)} "
+        f"percentage points{', or training where the other diverged' if overflowed or broke else ''}; "
+        f"the largest lead is {_points(differences[best])} points at {compared[best].label}."
     )
     out = [Finding(text, headline=True)]
     finals = [
         (p, last_value(p.with_bn, TRAIN_ACC), last_value(p.without, TRAIN_ACC))
-        for p in pairs
+        for p in compared
         if p.with_bn is not None and p.without is not None
     ]
     higher = sum(w > wo for _, w, wo in finals)

@@ -21,7 +21,7 @@ Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `V
 `run_score`, `performance_profile`, `PerformanceProfile`, `ProfileTask`, `PROFILE_KINDS`,
 `profile_trial`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics); from `epochs`
 (curves per epoch, runs paired with and without batch normalisation): `epoch_curve`, `seed_means`,
-`mean_over_epochs`, `last_value`, `records_train_acc`, `held_out_column`, `batch_norm_on`,
+`mean_over_epochs`, `last_value`, `all_diverged`, `records_train_acc`, `held_out_column`, `batch_norm_on`,
 `init_std`, `batch_norm_pairs`, `BatchNormPair`, `TRAIN_ACC`, `HELD_OUT_ACC`.
 """
 
@@ -36,6 +36,7 @@ from optbench.results.epochs import (
     HELD_OUT_ACC,
     TRAIN_ACC,
     BatchNormPair,
+    all_diverged,
     batch_norm_on,
     batch_norm_pairs,
     epoch_curve,
@@ -86,6 +87,7 @@ __all__ = [
     "TrialResult",
     "TuneResult",
     "Variant",
+    "all_diverged",
     "batch_norm_on",
     "batch_norm_pairs",
     "classes_of",

@@ -98,6 +98,11 @@ def batch_norm_pairs(exp: ExperimentResult) -> list[BatchNormPair]:
     return pairs
 
 
+def all_diverged(variant: Variant | None) -> bool:
+    """Whether every finished run of a variant diverged (its loss overflowed: it learned nothing)."""
+    return variant is not None and bool(variant.finished) and len(variant.diverged) == len(variant.finished)
+
+
 def seed_means(variant: Variant, column: str) -> tuple[FloatArray, FloatArray]:
     """(epochs, mean over the seeds) of a column at the evaluations every finished seed made."""
     curves = [epoch_curve(r, column) for r in variant.finished]
