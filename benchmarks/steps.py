@@ -13,7 +13,11 @@ float32 and float64:
   more than one core) between its evaluations, when its helper thread draws the batches ahead and
   computes the weight gradients of the upper layers;
 - a textbook NumPy step (a dict of arrays, a fancy-indexed batch, everything allocated, a second
-  forward pass for the logged loss), and our speed-up over it.
+  forward pass for the logged loss), and our speed-up over it;
+- the same step rate and efficiencies for SGD in float32 with batch normalisation after each hidden
+  affine layer (`model.batch_norm: true`) and with dropout after each hidden activation
+  (`model.dropout: 0.2`): their products are the plain MLP's, so the efficiency says what the
+  layers' elementwise work costs, and `step_cost_*` the step's time against the plain one.
 
 Everything runs with one BLAS thread, as every run does (optbench/__init__.py): this process imports
 NumPy before optbench, so the limit is applied here as a run applies it (`optbench.threads`).
@@ -39,7 +43,7 @@ from optbench.data import BatchSampler, Dataset, split
 from optbench.engine import Engine, Session
 from optbench.evaluation import Evaluations
 from optbench.init import build_initializer
-from optbench.nn import ACTIVATIONS, MLP
+from optbench.nn import ACTIVATIONS, MLP, BatchNorm, Dropout, LayerKind
 from optbench.optim import OPTIMIZERS
 from optbench.threads import one_blas_thread
 
@@ -52,6 +56,9 @@ STEP_OPTIMIZERS = {"sgd": 0.01, "momentum": 0.01, "adam": 0.001}
 DTYPES = ("float32", "float64")
 EFFICIENCY_TARGETS = {("sgd", "float32"): 0.85, ("adam", "float32"): 0.75}
 """Products-only time ÷ step time, at least."""
+MODEL_CASES = ("batch_norm", "dropout")
+"""The layer kinds a model key adds, each timed in the SGD float32 step of the lecture's MLP."""
+DROPOUT_RATIO = 0.2
 
 
 class Products:
@@ -218,13 +225,34 @@ class StepTimes:
         return statistics.median(p / s for p, s in zip(self.products, self.step_ahead))
 
 
-def time_steps(data: Dataset, optimizer: str, dtype: str, settings: Settings) -> StepTimes:
+def _layer_kinds(case: str | None) -> tuple[list[LayerKind], list[LayerKind]]:
+    """(before_activation, after_activation) of the MLP of a model case (None: the plain MLP)."""
+    if case == "batch_norm":
+        return [BatchNorm], []
+    if case == "dropout":
+        masks = train.dropout_generator(0)
+        return [], [lambda _: Dropout(DROPOUT_RATIO, masks)]
+    return [], []
+
+
+def time_steps(
+    data: Dataset, optimizer: str, dtype: str, settings: Settings, case: str | None = None
+) -> StepTimes:
     """Rounds of: a block of training steps, the same of a lone run, a block of its products alone, a
-    block of textbook steps, a block of the optimizer's updates alone."""
+    block of textbook steps (the plain MLP's only), a block of the optimizer's updates alone."""
     rng_init, rng_data = train.seeded_generators(0)
-    net = MLP(LECTURE_SIZES, ACTIVATIONS["relu"], build_initializer("he"), rng_init, dtype=dtype)
+    before, after = _layer_kinds(case)
+    net = MLP(
+        LECTURE_SIZES,
+        ACTIVATIONS["relu"],
+        build_initializer("he"),
+        rng_init,
+        dtype=dtype,
+        before_activation=before,
+        after_activation=after,
+    )
     lr = STEP_OPTIMIZERS[optimizer]
-    textbook = TextbookStep(net, data, optimizer, lr, np.random.default_rng(1))
+    textbook = TextbookStep(net, data, optimizer, lr, np.random.default_rng(1)) if case is None else None
     evaluations = Evaluations(data, split(data, 0, 0), net.dtype, diagnostics=False)
     lone = net.replica()
     with contextlib.ExitStack() as stack:
@@ -251,7 +279,7 @@ def _time_steps(
     overlapped: Session,
     optimizer: str,
     lr: float,
-    textbook: TextbookStep,
+    textbook: TextbookStep | None,
     settings: Settings,
 ) -> StepTimes:
     opt, opt_lone = (OPTIMIZERS[optimizer](lr=lr) for _ in range(2))
@@ -263,7 +291,7 @@ def _time_steps(
     def step_ahead() -> None:
         train.train_step(overlapped, opt_lone)
 
-    for fn in (step, step_ahead, products.run, textbook.step):
+    for fn in (step, step_ahead, products.run, *([textbook.step] if textbook else [])):
         _time_block(fn, settings.warmup)
     # The update alone, on the gradient of the last step, restored before each call (an update may
     # use the gradient's buffer as scratch): the restoring copy is timed alone and taken off.
@@ -284,7 +312,8 @@ def _time_steps(
         rounds["ahead"].append(_time_block(step_ahead, settings.block))
         rounds["products"].append(_time_block(products.run, settings.block))
         # A third as many: the textbook step is slower, and only its median is needed.
-        rounds["textbook"].append(_time_block(textbook.step, max(settings.block // 3, 1)))
+        if textbook is not None:
+            rounds["textbook"].append(_time_block(textbook.step, max(settings.block // 3, 1)))
         rounds["update"].append(_time_block(update, settings.block) - _time_block(copy, settings.block))
     return StepTimes(
         rounds["step"],
@@ -303,11 +332,13 @@ def step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
 
 def _step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
     rows = []
+    plain: dict[tuple[str, str], float] = {}
     for dtype in DTYPES:
         for optimizer in STEP_OPTIMIZERS:
             load = load_average()
             times = time_steps(data, optimizer, dtype, settings)
             step, products, textbook = map(statistics.median, (times.step, times.products, times.textbook))
+            plain[optimizer, dtype] = step
             rounds = f"median of {len(times.step)} rounds"
             tag = f"{optimizer}_{dtype}"
             target = EFFICIENCY_TARGETS.get((optimizer, dtype))
@@ -342,4 +373,42 @@ def _step_measurements(data: Dataset, settings: Settings) -> list[Measurement]:
                 ),
             ]
             progress(rows[-4:])
+    rows += _model_case_measurements(data, settings, plain_step=plain["sgd", "float32"])
+    return rows
+
+
+def _model_case_measurements(data: Dataset, settings: Settings, plain_step: float) -> list[Measurement]:
+    """The SGD float32 step with each layer kind a model key adds, against its products and the plain step."""
+    rows = []
+    for case in MODEL_CASES:
+        load = load_average()
+        times = time_steps(data, "sgd", "float32", settings, case)
+        step, products = statistics.median(times.step), statistics.median(times.products)
+        rounds = f"median of {len(times.step)} rounds"
+        tag = f"sgd_float32_{case}"
+        rows += [
+            Measurement(f"step_rate_{tag}", 1 / step, "steps/s", note=rounds, load=load),
+            Measurement(
+                f"efficiency_{tag}",
+                times.efficiency,
+                "ratio",
+                note=f"products alone {products * 1e6:.0f} us / step {step * 1e6:.0f} us; {rounds}",
+                load=load,
+            ),
+            Measurement(
+                f"efficiency_ahead_{tag}",
+                times.efficiency_ahead,
+                "ratio",
+                note=f"a lone run's step: {statistics.median(times.step_ahead) * 1e6:.0f} us",
+                load=load,
+            ),
+            Measurement(
+                f"step_cost_{tag}",
+                step / plain_step,
+                "x",
+                note=f"step {step * 1e6:.0f} us against the plain MLP's {plain_step * 1e6:.0f} us",
+                load=load,
+            ),
+        ]
+        progress(rows[-4:])
     return rows

@@ -307,6 +307,47 @@ def activations(config: Path, overrides: tuple[str, ...], opts: RunOptions) -> N
     click.echo(f"report: {path}")
 
 
+@main.command(short_help="Check the model's backward pass against central differences.")
+@CONFIG_ARG
+@OVERRIDES_ARG
+@click.option("--batch", type=click.IntRange(2), default=8, show_default=True, help="Training images used.")
+@click.option("--entries", type=click.IntRange(1), default=200, show_default=True, help="Entries per group.")
+@click.option("--all-entries", is_flag=True, help="Check every entry of every group (slow for MNIST's W1).")
+@_reports_errors
+def gradcheck(config: Path, overrides: tuple[str, ...], batch: int, entries: int, all_entries: bool) -> None:
+    """Compare the gradient the first run's model computes by backpropagation with central
+    differences, in float64, on a few training images (the book's batch_norm_gradient_check.py):
+    the mean absolute difference per parameter group (W1, b1, gamma1, beta1, ...), dropout on one
+    held mask, the weight penalty included. Exit status 1 if a group exceeds the tolerance."""
+    from optbench.errors import UsageError
+    from optbench.gradcheck import (
+        GRADCHECK_ATOL,
+        GRADCHECK_RTOL,
+        GRADCHECK_STEP,
+        check_gradients,
+        run_network,
+    )
+
+    (run,) = _load("gradcheck", config, overrides).first_only().runs
+    if run.model is None:
+        raise UsageError(f"{config}: task: gradcheck checks the model of a dataset task, not a function")
+    net, x, labels = run_network(run, batch)
+    click.echo(f"{net} on {len(x)} training images; central differences, h = {GRADCHECK_STEP:g}")
+    checks = check_gradients(net, x, labels, None if all_entries else entries)
+    for check in checks:
+        click.echo(check.line())
+    failed = [c.name for c in checks if not c.ok]
+    limits = f"mean |difference| <= {GRADCHECK_ATOL:g} or relative <= {GRADCHECK_RTOL:g}"
+    if failed:
+        click.echo(
+            f"error: {len(failed)} of {len(checks)} groups exceed the tolerance ({limits}): "
+            f"{', '.join(failed)}",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"all {len(checks)} groups within the tolerance ({limits})")
+
+
 @main.command(short_help="Run every experiment a suite file lists.")
 @click.argument("suite_file", metavar="SUITE", type=click.Path(path_type=Path))
 @OVERRIDES_ARG

@@ -160,7 +160,7 @@ def _experiment_of(study: Study, trials: Sequence[Trial]) -> Experiment:
         for run in trial.runs:
             runs.setdefault(run.run_id, run)
             labels.setdefault(run.run_id, {"trial": trial.number, "role": trial.role})
-    searched = [f"optimizer.{d.hyperparameter}" for s in study.spec.spaces for d in s.dimensions]
+    searched = [d.dotted for s in study.spec.spaces for d in s.dimensions]
     varied = tuple(dict.fromkeys(["optimizer.name", *searched, "train.seed"]))
     return Experiment(
         name=study.name,

@@ -241,6 +241,29 @@ grid:
     )
 
 
+@pytest.mark.slow
+def test_a_dropout_sweep_on_the_cluster_writes_the_same_bytes_as_a_local_one(
+    tmp_path: Path, shared_cluster: Cluster, mnist: object
+) -> None:
+    text = """experiment: masks
+task: {dataset: mnist, train_size: 500}
+model: {hidden: [32, 32], batch_norm: true, dropout: 0.3}
+optimizer: {name: sgd, lr: 0.05}
+train: {epochs: 2, batch_size: 50, eval_every: epoch, steps: null}
+grid:
+  train.seed: [0, 1]
+"""
+    exp = load_experiment(write(tmp_path, text))
+    run_experiment(exp, tmp_path / "local", jobs=1, progress=False)
+    result = run_experiment(
+        exp, tmp_path / "cluster", progress=False, scheduler=Scheduler(file=shared_cluster.scheduler_file)
+    )
+    assert {s["status"] for s in result.statuses.values()} == {"completed"}
+    assert_same_results(
+        tmp_path / "local" / "masks", tmp_path / "cluster" / "masks", [r.run_id for r in exp.runs]
+    )
+
+
 def test_a_data_dir_missing_on_the_workers_fails_its_run_naming_the_host_and_the_others_complete(
     tmp_path: Path, shared_cluster: Cluster
 ) -> None:

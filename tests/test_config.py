@@ -711,3 +711,114 @@ def test_a_template_is_never_written_over_an_existing_file(tmp_path: Path) -> No
         templates.write("demo", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["paths_book.yaml"]  # nothing of the suite written
     assert templates.write("paths_book", tmp_path / "sub" / "mine.yml") == [tmp_path / "sub" / "mine.yml"]
+
+
+# -- the model and run keys of the chapter's second half --------------------------------------------
+
+MNIST_RUN = """experiment: t
+task: {dataset: mnist, validation: 10000}
+model: {hidden: [10]}
+optimizer: {name: sgd, lr: 0.1}
+train: {batch_size: 100}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        (
+            MNIST_RUN.replace("hidden: [10]", "hidden: [10], dropout: 1"),
+            "model.dropout",
+            "must be >= 0 and < 1",
+        ),
+        (MNIST_RUN.replace("hidden: [10]", "hidden: [10], dropout: 1.5"), "model.dropout", "< 1"),
+        (MNIST_RUN.replace("hidden: [10]", "hidden: [10], l2: -0.1"), "model.l2", "must be >= 0"),
+        (
+            MNIST_RUN.replace("validation: 10000", "validation: 10000, train_size: 50001"),
+            "task.train_size",
+            "at most the training images left, 50000 (60000 minus 10000 held out",
+        ),
+        (
+            MNIST_RUN.replace("batch_size: 100", "batch_size: 100, steps: 10, epochs: 2"),
+            "train.epochs",
+            "give train.steps or train.epochs, not both",
+        ),
+        (
+            MNIST_RUN.replace("hidden: [10]", "hidden: [10], batch_norm: {momentum: 0}"),
+            "model.batch_norm.momentum",
+            "must be > 0",
+        ),
+        (
+            MNIST_RUN.replace("hidden: [10]", "hidden: [10], batch_norm: {epsilon: 1}"),
+            "model.batch_norm.epsilon",
+            "did you mean 'eps'?",
+        ),
+        (
+            MNIST_RUN.replace("hidden: [10]", "hidden: [10], batch_norm: yes please"),
+            "model.batch_norm",
+            "must be true, false or a mapping",
+        ),
+        (
+            MNIST_RUN.replace("batch_size: 100", "batch_size: 100, eval_every: epochs"),
+            "train.eval_every",
+            "a number of updates or 'epoch'",
+        ),
+        (
+            MNIST_RUN.replace("validation: 10000", "validation: 10000, train_size: 50"),
+            "train.batch_size",
+            "at most the training subset's size 50",
+        ),
+        (FUNCTION_BASE.replace("steps: 3", "epochs: 3"), "train.epochs", "only dataset tasks have epochs"),
+    ],
+)
+def test_a_wrong_model_or_run_key_is_one_line_naming_file_and_key_exit_2_nothing_written(
+    tmp_path: Path, text: str, key: str, message: str, mnist: object
+) -> None:
+    config = write(tmp_path, text)
+    out = tmp_path / "results"
+    result = CliRunner().invoke(main, ["compare", str(config), "--out", str(out), "-q"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {config}: {key}: ") and message in line, line
+    assert not out.exists()
+
+
+def test_the_model_keys_off_leave_the_run_id_and_on_change_it(tmp_path: Path) -> None:
+    base = load_experiment(write(tmp_path, DATASET_BASE)).runs[0]
+    off = "model: {batch_norm: false, dropout: 0, l2: 0.0}\ntask: {dataset: mnist, train_size: null}\n"
+    same = load_experiment(write(tmp_path, DATASET_BASE.replace("task: {dataset: mnist}\n", "") + off)).runs[
+        0
+    ]
+    assert same.run_id == base.run_id
+    ids = {base.run_id}
+    for override in ("model.batch_norm=true", "model.dropout=0.2", "model.l2=0.1", "task.train_size=300"):
+        ids.add(load_experiment(write(tmp_path, DATASET_BASE), (override,)).runs[0].run_id)
+    assert len(ids) == 5
+
+
+def test_epochs_resolve_to_steps_that_config_yaml_spells_out_and_reads_back(
+    tmp_path: Path, mnist: object
+) -> None:
+    text = MNIST_RUN.replace("validation: 10000", "validation: 100, train_size: 400").replace(
+        "batch_size: 100", "batch_size: 128, epochs: 50, eval_every: epoch"
+    )
+    (run,) = load_experiment(write(tmp_path, text)).runs
+    assert (run.train.steps, run.train.epochs, run.train.eval_every) == (150, 50, "epoch")  # 400 // 128 = 3
+    again, problems = validate_run(yaml.safe_load(to_yaml(run)))
+    assert again == run, problems
+    assert yaml.safe_load(to_yaml(run))["model"]["batch_norm"] is False
+
+
+def test_overrides_and_grids_reach_the_model_keys(tmp_path: Path) -> None:
+    grid = DATASET_BASE + "grid:\n  model.l2: [0, 0.1]\n  model.batch_norm: [false, true]\n"
+    runs = load_experiment(write(tmp_path, grid), ("model.dropout=0.5",)).runs
+    assert [(r.model.l2, r.model.batch_norm is not None) for r in runs if r.model] == [
+        (0.0, False),
+        (0.0, True),
+        (0.1, False),
+        (0.1, True),
+    ]
+    assert all(r.model is not None and r.model.dropout == 0.5 for r in runs)
+    (run,) = load_experiment(write(tmp_path, DATASET_BASE), ("model.batch_norm.eps=1e-5",)).runs
+    assert run.model is not None and run.model.batch_norm is not None
+    assert (run.model.batch_norm.eps, run.model.batch_norm.momentum) == (1e-5, 0.1)

@@ -761,3 +761,39 @@ def test_a_fetch_of_cached_data_logs_nothing(tmp_path: Path, tiny: dict[str, byt
     write_all(tmp_path, tiny)
     said: list[str] = []
     assert sources.fetch_mnist(tmp_path, log=said.append, sources=[]) == "cache" and said == []
+
+
+def test_train_size_takes_the_first_rows_of_the_training_part_in_dataset_order() -> None:
+    from optbench.data import split_rows, training_rows
+
+    train_rows, val_rows = split_rows(20, 5, seed=3)
+    first = training_rows(train_rows, 6)
+    assert list(first) == sorted(set(range(20)) - set(val_rows))[:6]
+    assert list(training_rows(np.arange(20), 4)) == [0, 1, 2, 3]  # nothing held out: the book's x[:N]
+    assert training_rows(train_rows, None) is train_rows
+    with pytest.raises(ValueError, match="cannot train on 16 of 15"):
+        training_rows(train_rows, 16)
+
+
+def test_the_measured_training_rows_are_all_of_a_small_set_and_a_fixed_sample_of_a_large_one() -> None:
+    from optbench.data import TRAIN_MEASURE_SIZE, measured_rows
+
+    small = np.arange(0, 2 * TRAIN_MEASURE_SIZE, 2)[:TRAIN_MEASURE_SIZE]
+    assert measured_rows(small, 0) is small
+    large = np.arange(1, 50001, dtype=np.intp) * 3
+    sample = measured_rows(large, 7)
+    assert len(sample) == TRAIN_MEASURE_SIZE == len(set(sample.tolist()))
+    assert set(sample.tolist()) <= set(large.tolist()) and list(sample) == sorted(sample)
+    assert np.array_equal(sample, measured_rows(large, 7))  # drawn from the seed alone
+    assert not np.array_equal(sample, measured_rows(large, 8))
+
+
+@pytest.mark.parametrize(
+    ("train_size", "batch", "updates"), [(300, 100, 3), (400, 128, 3), (50, 100, 1), (60000, 100, 600)]
+)
+def test_an_epoch_is_the_training_size_over_the_batch_rounded_down_and_at_least_one(
+    train_size: int, batch: int, updates: int
+) -> None:
+    from optbench.data import updates_per_epoch
+
+    assert updates_per_epoch(train_size, batch) == updates

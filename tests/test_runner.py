@@ -143,6 +143,31 @@ grid:
             assert (a / "config.yaml").read_bytes() == (b / "config.yaml").read_bytes()
 
 
+@pytest.mark.slow
+def test_dropout_and_batch_norm_runs_write_the_same_bytes_at_one_and_two_jobs(
+    tmp_path: Path, mnist: object
+) -> None:
+    """The masks come from each run's seed, whichever process draws them and in whatever order."""
+    text = """experiment: masks
+task: {dataset: mnist, train_size: 1000}
+model: {hidden: [32, 32], batch_norm: true, dropout: 0.3, l2: 0.01}
+optimizer: {name: sgd, lr: 0.05}
+train: {epochs: 3, batch_size: 50, eval_every: epoch, steps: null}
+grid:
+  train.seed: [0, 1, 2]
+"""
+    exp = load_experiment(write(tmp_path, text))
+    run_experiment(exp, tmp_path / "one", jobs=1, progress=False)
+    run_experiment(exp, tmp_path / "two", jobs=2, progress=False)
+    texts = []
+    for run in exp.runs:
+        a, b = (tmp_path / where / "masks" / RUNS_DIR / run.run_id for where in ("one", "two"))
+        texts.append(strip_timing((a / "metrics.csv").read_text()))
+        assert texts[-1] == strip_timing((b / "metrics.csv").read_text())
+        assert (a / "diagnostics.csv").read_bytes() == (b / "diagnostics.csv").read_bytes()
+    assert len(set(texts)) == 3  # each seed its own masks and batches
+
+
 def test_function_runs_are_byte_identical_across_job_counts(tmp_path: Path) -> None:
     exp = load_experiment(write(tmp_path, SWEEP))
     run_experiment(exp, tmp_path / "one", jobs=1, progress=False)

@@ -67,7 +67,9 @@ def test_a_dataset_run_logs_validation_and_test_columns_and_its_finals(
     result = run_experiment(load_experiment(config), tmp_path / "out", progress=False)
     ((run_id, status),) = result.statuses.items()
     lines = (tmp_path / "out" / "seeds" / "runs" / run_id / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "step,epoch,train_loss,val_loss,val_acc,test_loss,test_acc,lr,elapsed_s"
+    assert lines[0] == (
+        "step,epoch,train_loss,val_loss,val_acc,test_loss,test_acc,train_set_loss,train_acc,lr,elapsed_s"
+    )
     last = lines[-1].split(",")
     assert last[3] and last[4] and last[5] and last[6]
     assert status["final_val_acc"] == float(last[4]) and status["final_test_acc"] == float(last[6])
@@ -107,13 +109,23 @@ def test_holding_the_init_seed_varies_only_the_batches(tmp_path: Path, mnist: Da
     assert len(variant.runs) == 2
 
 
+BN_DROPOUT_L2 = {"batch_norm": True, "dropout": 0.3, "l2": 0.01}
+"""Every layer kind a model key adds: batch normalisation, dropout and the weight penalty."""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("optimizer", "sampling", "dtype"),
-    [("adam", "epoch", "float32"), ("momentum", "replacement", "float64"), ("nadam", "epoch", "float32")],
+    ("optimizer", "sampling", "dtype", "extras"),
+    [
+        ("adam", "epoch", "float32", {}),
+        ("momentum", "replacement", "float64", {}),
+        ("nadam", "epoch", "float32", {}),
+        ("adam", "epoch", "float32", BN_DROPOUT_L2),
+        ("sgd", "replacement", "float64", {"dropout": 0.5}),
+    ],
 )
 def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupted(
-    optimizer: str, sampling: str, dtype: str, mnist: Dataset
+    optimizer: str, sampling: str, dtype: str, extras: dict[str, Any], mnist: Dataset
 ) -> None:
     from optbench.checkpoints import pack, unpack
     from optbench.config import validate_run
@@ -121,7 +133,7 @@ def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupte
     raw = {
         "experiment": "x",
         "task": {"dataset": "mnist", "validation": 1000},
-        "model": {"hidden": [16], "dtype": dtype},
+        "model": {"hidden": [16, 16], "dtype": dtype, **extras},
         "optimizer": {"name": optimizer, "lr": 0.01},
         "train": {
             "steps": 50,
@@ -154,16 +166,25 @@ def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupte
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("activation", "optimizer", "lr", "eval_every", "validation", "status"),
+    ("activation", "optimizer", "lr", "eval_every", "validation", "status", "extras"),
     [
-        ("relu", "adam", 0.01, 10, 1000, "completed"),
+        ("relu", "adam", 0.01, 10, 1000, "completed", {}),
+        ("relu", "adam", 0.01, 10, 1000, "completed", BN_DROPOUT_L2),
+        ("sigmoid", "sgd", 0.1, "epoch", 0, "completed", {"batch_norm": {"unbiased": True}, "dropout": 0.1}),
         # The last step is no multiple of eval_every, and there is no validation set.
-        ("tanh", "sgd", 0.1, 25, 0, "completed"),
-        ("identity", "sgd", 10.0, 1, 1000, "diverged"),
+        ("tanh", "sgd", 0.1, 25, 0, "completed", {}),
+        ("identity", "sgd", 10.0, 1, 1000, "diverged", {}),
     ],
 )
 def test_the_overlapped_engine_writes_the_rows_of_the_inline_one(
-    activation: str, optimizer: str, lr: float, eval_every: int, validation: int, status: str, mnist: Dataset
+    activation: str,
+    optimizer: str,
+    lr: float,
+    eval_every: int | str,
+    validation: int,
+    status: str,
+    extras: dict[str, Any],
+    mnist: Dataset,
 ) -> None:
     import threading
 
@@ -172,8 +193,8 @@ def test_the_overlapped_engine_writes_the_rows_of_the_inline_one(
 
     raw = {
         "experiment": "x",
-        "task": {"dataset": "mnist", "validation": validation},
-        "model": {"hidden": [32, 16], "activation": activation},
+        "task": {"dataset": "mnist", "validation": validation, **({"train_size": 640} if extras else {})},
+        "model": {"hidden": [32, 16], "activation": activation, **extras},
         "optimizer": {"name": optimizer, "lr": lr},
         "train": {"steps": 60, "eval_every": eval_every, "batch_size": 32, "checkpoint_every": 20},
     }
@@ -200,3 +221,88 @@ def test_the_overlapped_engine_writes_the_rows_of_the_inline_one(
     # Rows (timing aside), diagnostics, checkpoints and outcome; as text, where NaN equals NaN.
     assert repr(beside) == repr(in_line)
     assert not [t for t in threading.enumerate() if t.name.startswith("optbench-")]
+
+
+def test_with_the_model_keys_off_the_network_is_the_plain_mlp() -> None:
+    """No batch normalisation, dropout or penalty: the layers, and so the step, of a plain MLP."""
+    from optbench.config import validate_run
+    from optbench.nn import Activation, Affine
+
+    raw = {
+        "experiment": "x",
+        "task": {"dataset": "mnist"},
+        "model": {"hidden": [8, 8], "l2": 0, "dropout": 0},
+    }
+    run, problems = validate_run(raw)
+    assert run is not None, problems
+    net = train.build_model(run, 784, 10, np.random.default_rng(0))
+    assert [type(layer).__name__ for layer in net.layers] == ["Affine", "ReLU", "Affine", "ReLU", "Affine"]
+    assert all(isinstance(layer, (Affine, Activation)) for layer in net.layers)
+    assert not any(layer.penalised for layer in net.layers) and not net.generators and net.state.size == 0
+
+
+def test_the_model_keys_put_batch_norm_before_and_dropout_after_each_hidden_activation() -> None:
+    from optbench.config import validate_run
+    from optbench.nn import BatchNorm, Dropout
+
+    model = {"hidden": [8, 8], "batch_norm": {"eps": 1e-5, "unbiased": True}, "dropout": 0.25, "l2": 0.1}
+    run, problems = validate_run({"experiment": "x", "task": {"dataset": "mnist"}, "model": model})
+    assert run is not None, problems
+    net = train.build_model(run, 784, 10, np.random.default_rng(0))
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert kinds == ["Affine", "BatchNorm", "ReLU", "Dropout"] * 2 + ["Affine"]
+    norms = [layer for layer in net.layers if isinstance(layer, BatchNorm)]
+    assert all((n.eps, n.momentum, n.unbiased) == (1e-5, 0.1, True) for n in norms)
+    (masks,) = net.generators  # one stream, shared by the dropout layers in order
+    assert all(layer.rng is masks and layer.p == 0.25 for layer in net.layers if isinstance(layer, Dropout))
+    assert all(a.l2 == 0.1 for a in net.affine_layers)
+    assert masks.random() == train.dropout_generator(run.train.data_seed or 0).random()
+
+
+@pytest.mark.slow
+def test_epochs_count_as_the_book_and_the_training_figures_measure_the_first_n_images(
+    mnist: Dataset,
+) -> None:
+    """300 images, batch 100: an epoch is 3 updates; the evaluation after it measures the network of
+    the checkpoint on images 0..299 (nothing held out), computed here apart from the run."""
+    from optbench.checkpoints import pack, unpack
+    from optbench.config import validate_run
+    from optbench.nn import softmax_cross_entropy
+
+    raw = {
+        "experiment": "x",
+        "task": {"dataset": "mnist", "validation": 0, "train_size": 300},
+        "model": {"hidden": [20], "dtype": "float64", "batch_norm": True, "dropout": 0.2, "l2": 0.1},
+        "optimizer": {"name": "sgd", "lr": 0.1},
+        "train": {
+            "steps": None,
+            "epochs": 4,
+            "batch_size": 100,
+            "eval_every": "epoch",
+            "checkpoint_every": 3,
+        },
+    }
+    run, problems = validate_run(raw)
+    assert run is not None, problems
+    assert run.train.steps == 12
+    rows: list[Any] = []
+    saved: list[tuple[int, Any]] = []
+    train.run(run, rows.append, save=lambda s, c: saved.append((s, unpack(pack(c)))))
+    assert [r[1] for r in rows] == [k / 3 for k in range(1, 13)]
+    evaluated = [r[0] for r in rows if r[7] is not None]
+    assert evaluated == [3, 6, 9, 12]
+    step, checkpoint = saved[0]
+    net = train.build_model(run, 784, 10, np.random.default_rng(0))
+    net.params[...] = checkpoint["params"]
+    net.state[...] = checkpoint["model_state"]
+    x = mnist.train_images[:300] / 255.0
+    labels = mnist.train_labels[:300].astype(np.intp)
+    # Evaluation mode by hand: running statistics, no dropout, softmax cross-entropy without the penalty.
+    h = x
+    for layer in net.layers:
+        h = layer.forward(h.copy(), train=False)
+    losses, _ = softmax_cross_entropy(np.asarray(h), labels)
+    row = rows[step - 1]
+    assert row[7] == pytest.approx(losses.mean(), rel=1e-12)
+    assert row[8] == np.mean(np.asarray(h).argmax(axis=1) == labels)
+    assert row[5] is not None and row[3] is None  # test measured, no validation split

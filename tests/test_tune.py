@@ -335,3 +335,69 @@ def test_a_killed_tune_started_again_ends_with_the_budget_and_the_uninterrupted_
     assert sorted(p.name for p in (killed / "runs").iterdir()) == sorted(
         p.name for p in (whole / "runs").iterdir()
     )
+
+
+# -- searching config keys beside the optimizer's hyperparameters -----------------------------------
+
+BOOK_STUDY = """experiment: book-search
+task: {dataset: mnist, validation: 100, train_size: 400}
+model: {hidden: [16, 16], l2: 1.0e-6}
+train: {steps: null, epochs: 2, eval_every: epoch, batch_size: 100}
+tune:
+  budget: 4
+  sampler: random
+  final_seeds: 1
+  optimizers:
+    - name: sgd
+      search:
+        lr: {log_uniform: [1.0e-6, 1.0e-2]}
+        model.l2: {log_uniform: [1.0e-8, 1.0e-4]}
+"""
+
+
+def test_a_study_searches_a_model_key_alongside_the_learning_rate(tmp_path: Path, mnist: object) -> None:
+    study = load_tune(write(tmp_path, BOOK_STUDY))
+    (space,) = study.spec.spaces
+    assert [d.dotted for d in space.dimensions] == ["optimizer.lr", "model.l2"]
+    trials = planned_trials(study)
+    assert trials[0].params == {"lr": 0.001, "model.l2": 1e-6}  # trial 0: sgd's default lr, the base's λ
+    for trial in trials[1:]:
+        (run,) = trial.runs
+        assert run.model is not None and run.model.l2 == trial.params["model.l2"]
+        assert 1e-8 <= run.model.l2 <= 1e-4 and run.optimizer.lr == trial.params["lr"]
+        assert (run.train.steps, run.task.train_size) == (8, 400)
+    assert len({t.params["model.l2"] for t in trials}) == 4
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            "model.l3: {log_uniform: [1.0e-8, 1.0e-4]}",
+            "'model.l3' is not a number a study can search; did you mean 'model.l2'?",
+        ),
+        ("model.activation: {choice: [relu, tanh]}", "'model.activation' is not a number a study can search"),
+        ("model.dropout: {uniform: [0.0, 1.5]}", "model.dropout.uniform[1]: must be >= 0 and < 1, got 1.5"),
+        (
+            "model.l2: {log_uniform: [0, 1.0e-4]}",
+            "model.l2.log_uniform[0]: a log-uniform range starts above 0",
+        ),
+        ("train.epochs: {uniform: [1, 5]}", "epochs is not a real number: use choice"),
+    ],
+)
+def test_a_searched_config_key_is_checked_against_its_declaration(
+    tmp_path: Path, edit: str, expected: str, mnist: object
+) -> None:
+    found = problems(tmp_path, BOOK_STUDY.replace("model.l2: {log_uniform: [1.0e-8, 1.0e-4]}", edit))
+    assert any(expected in line for line in found), found
+
+
+@pytest.mark.slow
+def test_a_study_of_the_weight_penalty_runs_and_reports(tmp_path: Path, mnist: object) -> None:
+    config = write(tmp_path, BOOK_STUDY)
+    code, _, err = invoke("tune", str(config), "--out", str(tmp_path / "out"), "-q")
+    assert code == 0, err
+    folder = tmp_path / "out" / "book-search"
+    params = [json.loads(p) for _, _, _, p in trial_table(folder)]
+    assert all(set(p) == {"lr", "model.l2"} for p in params)
+    assert "model.l2" in (folder / "report.md").read_text()

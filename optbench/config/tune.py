@@ -19,15 +19,21 @@ The base (task, model, optimizer, train) says what every trial trains; `tune:` s
             momentum: {uniform: [0.5, 0.999]}   choice: [a, b, ...]
             betas.0: {uniform: [0.8, 0.99]}     one element of a tuple hyperparameter (β1 of betas)
 
-Searched names are hyperparameters of their optimizer, checked like every other key (an unknown name
-gets a did-you-mean), and their ranges must lie inside the hyperparameter's declared range. Those not
-searched keep the optimizer's defaults, what the entry sets, or what the base config's optimizer sets
-when it names the same optimizer. Trial 0 sets every searched hyperparameter to its default.
+            model.l2: {log_uniform: [1.0e-8, 1.0e-4]}   any numeric key of task, model or train
+
+Searched names are hyperparameters of their optimizer, or the dotted key of a number in the task,
+model or train section (the book searches the weight penalty λ alongside the learning rate), checked
+like every other key (an unknown name gets a did-you-mean); their ranges must lie inside the declared
+range. Hyperparameters not searched keep the optimizer's defaults, what the entry sets, or what the
+base config's optimizer sets when it names the same optimizer. Trial 0 sets every searched
+hyperparameter to its default, and every searched config key to the base config's value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +50,7 @@ from optbench.config.fields import (
 from optbench.config.kinds import refuse_other_kind
 from optbench.config.overrides import COMMAND_LINE, merge, nested_patch, normalise_named, overridden_values
 from optbench.config.reading import Origin, Where, read_config
-from optbench.config.schema import RunConfig
+from optbench.config.schema import SECTIONS, RunConfig
 from optbench.config.validation import check_top_level, validate_run
 from optbench.errors import ConfigError
 from optbench.hparams import AT_LEAST_ONE, NON_NEGATIVE, HyperParam, hyper, hyperparameters
@@ -58,6 +64,8 @@ METRICS = {"dataset": ("val_acc", "val_loss"), "function": ("loss",)}
 MAXIMISED = ("val_acc",)
 
 ELEMENT = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.(?P<index>\d+))?$")
+SEARCHED_SECTIONS = ("task", "model", "train")
+"""The sections whose numeric keys a study may search by their dotted names (`model.l2`)."""
 """A searched name: a hyperparameter, or one element of a tuple one, numbered from 0 (`betas.0` is β1
 of Adam's betas); a dot and not brackets, which YAML's inline mappings do not allow in a key."""
 
@@ -74,8 +82,22 @@ class Dimension:
     choices: tuple[Any, ...] = ()
 
     @property
+    def section(self) -> str | None:
+        """The config section of a searched config key (`model` of `model.l2`); None for an optimizer's
+        hyperparameter."""
+        head = self.key.split(".")[0]
+        return head if head in SEARCHED_SECTIONS and ELEMENT.match(self.key) is None else None
+
+    @property
     def hyperparameter(self) -> str:
-        return self.key.split(".")[0]
+        """The optimizer hyperparameter searched (`betas` of `betas.0`), or the searched config key's
+        name within its section (`l2` of `model.l2`)."""
+        return self.key.split(".")[1] if self.section else self.key.split(".")[0]
+
+    @property
+    def dotted(self) -> str:
+        """The config key whose value it sets: `optimizer.lr`, `model.l2`."""
+        return self.key if self.section else f"optimizer.{self.hyperparameter}"
 
     @property
     def index(self) -> int | None:
@@ -164,10 +186,16 @@ class Study:
         return tuple(first + i for i in range(self.spec.final_seeds))
 
     def defaults(self, space: SearchSpace) -> dict[str, Any]:
-        """Trial 0: every searched hyperparameter at the optimizer's default."""
+        """Trial 0: every searched hyperparameter at the optimizer's default, every searched config
+        key at the base config's value."""
         declared = {p.name: p.default for p in hyperparameters(OPTIMIZERS[space.optimizer])}
         values = {}
         for d in space.dimensions:
+            if d.section is not None:
+                values[d.key] = getattr(
+                    getattr(self._base_run(space, self.seed), d.section), d.hyperparameter
+                )
+                continue
             default = declared[d.hyperparameter]
             values[d.key] = default[d.index] if d.index is not None else default
         return values
@@ -176,15 +204,20 @@ class Study:
         """The run of one trial setting at one seed; ValueError if the setting is not a valid run."""
         base = self._base_run(space, seed)
         hyper_values = dict(base.optimizer.hyper)
+        sections: dict[str, dict[str, Any]] = {}
+        optimizer_dims = [d for d in space.dimensions if d.section is None]
         for d in space.dimensions:
+            if d.section is not None:
+                sections.setdefault(d.section, {})[d.hyperparameter] = params[d.key]
+        for d in optimizer_dims:
             value = params[d.key]
             if d.index is not None:
                 element = list(hyper_values[d.hyperparameter])
                 element[d.index] = value
                 value = element
             hyper_values[d.hyperparameter] = value
-        touched = {d.hyperparameter: _plain(hyper_values[d.hyperparameter]) for d in space.dimensions}
-        raw = merge(_run_raw(self.base, space, seed), {"optimizer": touched})
+        touched = {d.hyperparameter: _plain(hyper_values[d.hyperparameter]) for d in optimizer_dims}
+        raw = merge(_run_raw(self.base, space, seed), {"optimizer": touched, **sections})
         run, problems = validate_run(raw)
         if run is None:
             detail = "; ".join(f"{path}: {message}" for path, message in problems)
@@ -333,6 +366,14 @@ def _spaces(raw: Any, problems: Problems) -> tuple[SearchSpace, ...]:
             continue
         dims = []
         for key, dist in search.items():
+            section = str(key).split(".")[0]
+            if section in SEARCHED_SECTIONS and "." in str(key):
+                dim = _dimension(
+                    str(key), dist, _section_numbers(section), section, f"{where}.search.{key}", problems
+                )
+                if dim is not None:
+                    dims.append(dim)
+                continue
             dim = _dimension(str(key), dist, declared, name, f"{where}.search.{key}", problems)
             if dim is not None:
                 if dim.hyperparameter in fixed:
@@ -342,9 +383,30 @@ def _spaces(raw: Any, problems: Problems) -> tuple[SearchSpace, ...]:
     return tuple(spaces)
 
 
+def _section_numbers(section: str) -> dict[str, HyperParam]:
+    """The keys of a section a study may search: its declared numbers, a number or null included."""
+    numbers = {}
+    for p in hyperparameters(SECTIONS[section]):
+        kinds = [a for a in typing.get_args(p.type) if a is not type(None)] or [p.type]
+        if kinds in ([int], [float]):
+            numbers[p.name] = dataclasses.replace(p, type=kinds[0])
+    return numbers
+
+
 def _dimension(
-    key: str, raw: Any, declared: Mapping[str, HyperParam], optimizer: str, where: str, problems: Problems
+    key: str, raw: Any, declared: Mapping[str, HyperParam], owner: str, where: str, problems: Problems
 ) -> Dimension | None:
+    """The distribution of one searched key: a hyperparameter (or tuple element) of the optimizer
+    `owner`, or a number in the config section `owner` (`key` is then its dotted name)."""
+    if owner in SEARCHED_SECTIONS:
+        name = key.split(".", 1)[1]
+        param = declared.get(name)
+        if param is None:
+            keys = [f"{owner}.{k}" for k in declared]
+            hint = did_you_mean(key, keys) or f" (the {owner} section's numbers: {', '.join(keys)})"
+            problems.add(where, f"{key!r} is not a number a study can search{hint}")
+            return None
+        return _distribution(key, raw, param, param.type, where, problems)
     found = ELEMENT.match(key)
     if found is None:
         problems.add(where, "a hyperparameter name, or one element of a tuple one such as betas.0")
@@ -352,7 +414,7 @@ def _dimension(
     param = declared.get(found["name"])
     if param is None:
         hint = did_you_mean(found["name"], list(declared)) or f" (it has: {', '.join(declared)})"
-        problems.add(where, f"optimizer {optimizer!r} has no hyperparameter {found['name']!r}{hint}")
+        problems.add(where, f"optimizer {owner!r} has no hyperparameter {found['name']!r}{hint}")
         return None
     value_type = param.type
     if found["index"] is not None:
@@ -367,6 +429,13 @@ def _dimension(
     elif isinstance(param.default, tuple):
         problems.add(where, f"{param.name} is a tuple: search its elements, e.g. {param.name}.0")
         return None
+    return _distribution(key, raw, param, value_type, where, problems)
+
+
+def _distribution(
+    key: str, raw: Any, param: HyperParam, value_type: Any, where: str, problems: Problems
+) -> Dimension | None:
+    """The distribution `raw` of the searched `key`, its values of `value_type` inside `param`'s range."""
     if not isinstance(raw, dict) or len(raw) != 1:
         problems.add(
             where, f"must be one distribution, e.g. {{log_uniform: [1.0e-4, 1.0]}}, got {describe_value(raw)}"
