@@ -12,8 +12,14 @@ import yaml
 from test_plots import csv_text, dataset_config, finish_experiment
 
 from optbench import plots, report
-from optbench.layout import BATCH_NORM_PNG, BATCH_NORM_SUMMARY_PNG, TRAIN_TEST_PNG
-from optbench.results import batch_norm_pairs, read_experiment
+from optbench.layout import (
+    BATCH_NORM_PNG,
+    BATCH_NORM_SUMMARY_PNG,
+    BEST_TRIALS_PNG,
+    SEARCH_REGION_PNG,
+    TRAIN_TEST_PNG,
+)
+from optbench.results import batch_norm_pairs, best_trials, read_experiment, read_tune, search_region
 
 EPOCH_COLUMNS = (
     "step",
@@ -162,3 +168,75 @@ def test_batch_norm_and_overfitting_experiments_get_their_figures(tmp_path: Path
     assert BATCH_NORM_PNG not in {p.name for p in overfit}
     text = report.write_report(tmp_path / "overfit").read_text()
     assert "![train_test](train_test.png)" in text
+
+
+# A random search of lr and λ: trial k drew SEARCH[k] and reached the validation accuracy given
+SEARCH = [
+    (1e-3, 1e-6, 0.50),  # trial 0: the base setting
+    (1e-2, 1e-8, 0.80),
+    (5e-3, 1e-7, 0.78),
+    (2e-3, 1e-5, 0.70),
+    (1e-6, 1e-4, 0.10),
+    (1e-5, 1e-6, 0.11),
+    (4e-3, 3e-8, 0.75),
+    (3e-3, 1e-6, 0.74),
+    (1e-4, 1e-7, 0.20),
+]
+
+
+def search_study(root: Path, search: Sequence[tuple[float, float, float]] = SEARCH) -> Path:
+    """A one-optimizer study of lr and model.l2, each trial one run with training and validation
+    accuracy per epoch (training accuracy 10 points above the validation one at the end)."""
+    folder = root / "search"
+    trials, ids = [], []
+    for number, (lr, l2, acc) in enumerate(search):
+        config = dataset_config(folder.name, "sgd", lr, 0, 1)
+        config["model"]["l2"] = l2
+        config["task"]["validation"] = 100
+        val = [0.1 + (acc - 0.1) * k / 4 for k in range(1, 5)]
+        train = [min(v + 0.1 * k / 4, 1.0) for k, v in enumerate(val, start=1)]
+        run_id = epoch_run(folder, f"sgd-trial{number}", config, train, test_accs=val, val_accs=val)
+        ids.append(run_id)
+        params = {"lr": lr, "model.l2": l2}
+        trials.append(
+            {"optimizer": "sgd", "trial": number, "role": "trial", "params": params, "runs": [run_id]}
+        )
+    finish_experiment(folder, "dataset", ["optimizer.lr", "model.l2"], ids)
+    info = yaml.safe_load((folder / "experiment.yaml").read_text())
+    search_space = {"lr": {"log_uniform": [1e-6, 1e-2]}, "model.l2": {"log_uniform": [1e-8, 1e-4]}}
+    spec = {
+        "budget": len(search),
+        "sampler": "random",
+        "metric": "val_acc",
+        "mode": "final",
+        "trial_seeds": 1,
+        "final_seeds": 0,
+        "optimizers": [{"name": "sgd", "search": search_space}],
+    }
+    info["tune"] = {"spec": spec, "trials": trials}
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+    return folder
+
+
+def test_the_best_trials_and_the_good_region_of_a_search(tmp_path: Path) -> None:
+    tune = read_tune(search_study(tmp_path))
+    assert [t.number for t in best_trials(tune, "sgd")] == [1, 2, 6, 7, 3, 0, 8, 5, 4]
+    region = search_region(tune, "sgd")
+    assert region is not None and region.keys == ("lr", "model.l2")
+    assert [t.number for t in region.trials] == [1, 2, 6, 7, 3]
+    assert region.ranges == ((2e-3, 1e-2), (1e-8, 1e-5))
+    found = [f.text for f in report.tune_findings(tune) if f.text.startswith("The good region")]
+    # lr: log10(1e-2 / 2e-3) = 0.70 of 4 decades; λ: log10(1e-5 / 1e-8) = 3 of 4
+    assert found == [
+        "The good region: the best 5 of 9 trials (final validation accuracy 70.0%–80.0%) drew lr "
+        "0.002–0.01 (0.7 of the 4 decades searched) and model.l2 1e-08–1e-05 (3.0 of the 4 decades "
+        "searched); a narrow range says the value matters, one that fills the range searched says it "
+        "hardly does."
+    ]
+
+
+def test_a_search_gets_its_region_and_best_trials_figures(tmp_path: Path) -> None:
+    drawn = {p.name for p in plots.experiment_figures(search_study(tmp_path))}
+    assert {SEARCH_REGION_PNG, BEST_TRIALS_PNG} <= drawn
+    text = report.write_report(tmp_path / "search").read_text()
+    assert "![search_region](search_region.png)" in text and "![best_trials](best_trials.png)" in text

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from test_activations import lecture_like
-from test_epoch_figures import batch_norm_experiment, overfit_experiment
+from test_epoch_figures import batch_norm_experiment, overfit_experiment, search_study
 from test_plots import dataset_run, finish_experiment, function_run, zero_init_experiment
 from test_tuning_report import FUNCTION_STUDY, MNIST_STUDY, tune_folder
 
@@ -25,6 +25,7 @@ from optbench.layout import (
     ACCURACY_PNG,
     BATCH_NORM_PNG,
     BATCH_NORM_SUMMARY_PNG,
+    BEST_TRIALS_PNG,
     CURVES_PNG,
     DIAGNOSTICS_PNG,
     EVAL_LOSS_PNG,
@@ -36,6 +37,7 @@ from optbench.layout import (
     PATHS_PANELS_PNG,
     PATHS_PNG,
     PERFORMANCE_PROFILE_PNG,
+    SEARCH_REGION_PNG,
     TRAIN_TEST_PNG,
     TUNE_SCORES_PNG,
     activation_figures_of,
@@ -224,3 +226,13 @@ def test_the_batch_norm_grid_and_summary_keep_their_text_on_the_canvas(
 def test_the_train_test_figure_keeps_its_text_on_the_canvas(tmp_path: Path, canvas: TextOnCanvas) -> None:
     plots.experiment_figures(overfit_experiment(tmp_path, [0.0, 0.1, 0.01, 0.001, 1e-4]))
     canvas.check({TRAIN_TEST_PNG, LOSS_PNG, ACCURACY_PNG, EVAL_LOSS_PNG})
+
+
+def test_the_figures_of_a_search_of_lr_and_the_penalty_keep_their_text_on_the_canvas(
+    tmp_path: Path, canvas: TextOnCanvas
+) -> None:
+    many = [
+        (10 ** (-6 + 4 * k / 24), 10 ** (-8 + 4 * ((7 * k) % 25) / 24), 0.1 + 0.03 * k) for k in range(25)
+    ]
+    plots.experiment_figures(search_study(tmp_path, many))
+    canvas.check({SEARCH_REGION_PNG, BEST_TRIALS_PNG, *OPTIMIZER_STUDY_FIGURES})

@@ -17,6 +17,7 @@ from optbench.layout import (
     ACCURACY_PNG,
     BATCH_NORM_PNG,
     BATCH_NORM_SUMMARY_PNG,
+    BEST_TRIALS_PNG,
     CURVES_PNG,
     DIAGNOSTICS_PNG,
     EVAL_LOSS_PNG,
@@ -28,6 +29,7 @@ from optbench.layout import (
     PATH_PNG,
     PATHS_PANELS_PNG,
     PATHS_PNG,
+    SEARCH_REGION_PNG,
     TRAIN_TEST_PNG,
     TUNE_SCORES_PNG,
     histograms_png,
@@ -45,6 +47,7 @@ from optbench.plots.functions import (
     paths_figure,
     paths_panels_figure,
 )
+from optbench.plots.search import best_trials_figure, search_region_figure
 from optbench.plots.style import Style, activation_case_styles, optimizer_color, variant_styles
 from optbench.plots.training import (
     curves_figure,
@@ -57,6 +60,7 @@ from optbench.plots.tuning import expected_max_figure, final_curves_figure, tune
 from optbench.results import (
     ActivationsResult,
     ExperimentResult,
+    TuneResult,
     Variant,
     batch_norm_pairs,
     is_activations_folder,
@@ -66,6 +70,8 @@ from optbench.results import (
     read_run,
     read_tune,
     records_train_acc,
+    region_keys,
+    search_region,
     variant_label,
 )
 
@@ -259,7 +265,8 @@ def _histograms_job(
 
 
 def _tune_jobs(folder: Path) -> list[FigureJob]:
-    """A tune folder's figures: tune_scores.png when it records a trial, expected_max.png when some
+    """A tune folder's figures: a search of one optimizer's settings gets `_search_jobs`' first;
+    tune_scores.png when it records a trial, expected_max.png when some
     optimizer has a random trial with a score, final_curves.png when some optimizer has a choice.
 
     The compare figures (a line per trial) are not drawn: a study's hundreds of trials are read
@@ -267,12 +274,27 @@ def _tune_jobs(folder: Path) -> list[FigureJob]:
     """
     tune = read_tune(folder)
     jobs: list[FigureJob] = []
+    if len(tune.optimizers) == 1:
+        jobs += _search_jobs(folder, tune)
     if tune.trials:
         jobs.append(FigureJob(folder / TUNE_SCORES_PNG, lambda: tune_scores_figure(tune)))
     if any(tune.random_scores(o)[0] for o in tune.optimizers):
         jobs.append(FigureJob(folder / EXPECTED_MAX_PNG, lambda: expected_max_figure(tune)))
     if any(tune.chosen(o) is not None for o in tune.optimizers):
         jobs.append(FigureJob(folder / FINAL_CURVES_PNG, lambda: final_curves_figure(tune)))
+    return jobs
+
+
+def _search_jobs(folder: Path, tune: TuneResult) -> list[FigureJob]:
+    """A search of one optimizer's settings: search_region.png when it searches two numeric values
+    and two trials have a score; best_trials.png when its trials measured their training accuracy."""
+    optimizer = tune.optimizers[0]
+    jobs: list[FigureJob] = []
+    if region_keys(tune, optimizer) is not None and search_region(tune, optimizer) is not None:
+        jobs.append(FigureJob(folder / SEARCH_REGION_PNG, lambda: search_region_figure(tune)))
+    runs = [r for t in tune.trials_of(optimizer) for r in t.runs]
+    if tune.kind == "dataset" and any(t.finite for t in tune.trials) and records_train_acc(runs):
+        jobs.append(FigureJob(folder / BEST_TRIALS_PNG, lambda: best_trials_figure(tune)))
     return jobs
 
 

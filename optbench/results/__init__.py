@@ -11,7 +11,7 @@ Modules: `files` (reading CSV and YAML, dataset facts), `runs` (`RunResult`), `v
 labels, and the whole sections labels and tables show), `experiments` (`ExperimentResult`),
 `activations` (an `optbench activations` folder),
 `epochs` (curves per epoch and their pairings), `tuning` (a tune folder: trials scored from their
-runs, and the performance profile of several).
+runs, and the performance profile of several), `search` (a search's best trials and good region).
 
 Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `Variant`,
 `group_variants`, `variant_label`, `shown_key`, `VARIANT_IGNORES`, `read_experiment`,
@@ -22,7 +22,9 @@ Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `V
 `profile_trial`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics); from `epochs`
 (curves per epoch, runs paired with and without batch normalisation): `epoch_curve`, `seed_means`,
 `mean_over_epochs`, `last_value`, `all_diverged`, `records_train_acc`, `held_out_column`, `batch_norm_on`,
-`init_std`, `batch_norm_pairs`, `BatchNormPair`, `TRAIN_ACC`, `HELD_OUT_ACC`.
+`init_std`, `batch_norm_pairs`, `BatchNormPair`, `TRAIN_ACC`, `HELD_OUT_ACC`; from `search` (where
+a search's good settings lie): `best_trials`, `region_keys`, `search_region`, `SearchRegion`,
+`REGION_TRIALS`.
 """
 
 from optbench.results.activations import (
@@ -50,6 +52,7 @@ from optbench.results.epochs import (
 from optbench.results.experiments import ExperimentResult, read_experiment
 from optbench.results.files import Columns, classes_of, layer_widths, read_csv, read_rows, read_yaml
 from optbench.results.runs import SEED_KEY, SEED_KEYS, RunResult, last_finite, read_run
+from optbench.results.search import REGION_TRIALS, SearchRegion, best_trials, region_keys, search_region
 from optbench.results.tuning import (
     COLUMNS,
     PROFILE_KINDS,
@@ -71,6 +74,7 @@ __all__ = [
     "COLUMNS",
     "HELD_OUT_ACC",
     "PROFILE_KINDS",
+    "REGION_TRIALS",
     "SCORE_NAMES",
     "SEED_KEY",
     "SEED_KEYS",
@@ -84,12 +88,14 @@ __all__ = [
     "PerformanceProfile",
     "ProfileTask",
     "RunResult",
+    "SearchRegion",
     "TrialResult",
     "TuneResult",
     "Variant",
     "all_diverged",
     "batch_norm_on",
     "batch_norm_pairs",
+    "best_trials",
     "classes_of",
     "epoch_curve",
     "group_variants",
@@ -112,7 +118,9 @@ __all__ = [
     "read_tune",
     "read_yaml",
     "records_train_acc",
+    "region_keys",
     "run_score",
+    "search_region",
     "seed_means",
     "shown_key",
     "task_ratios",
