@@ -240,3 +240,25 @@ def test_a_search_gets_its_region_and_best_trials_figures(tmp_path: Path) -> Non
     assert {SEARCH_REGION_PNG, BEST_TRIALS_PNG} <= drawn
     text = report.write_report(tmp_path / "search").read_text()
     assert "![search_region](search_region.png)" in text and "![best_trials](best_trials.png)" in text
+
+
+def test_the_index_lists_experiments_under_the_sections_of_the_chapter(tmp_path: Path) -> None:
+    search = search_study(tmp_path)
+    overfit = overfit_experiment(tmp_path)
+    bn = batch_norm_experiment(tmp_path)
+    plain = tmp_path / "plain"
+    config = dataset_config("plain", "adam", 0.001, 0, 1)
+    finish_experiment(plain, "dataset", [], [epoch_run(plain, "adam-s0", config, [0.5, 0.9])])
+    index = report.write_index(tmp_path, [search, overfit, plain, bn]).read_text()
+    headings = [line for line in index.splitlines() if line.startswith("## ") or line.startswith("### ")]
+    assert headings == [
+        "## 6.1 Updating the parameters: the optimizers",
+        "### [plain](plain/report.md)",
+        "## 6.3 Batch normalisation",
+        "### [batch-norm](batch-norm/report.md)",
+        "## 6.4 Regularisation: overfitting, weight decay, dropout",
+        "### [overfit](overfit/report.md)",
+        "## 6.5 Validating hyperparameters",
+        "### [search](search/report.md)",
+    ]
+    assert "- The good region: the best 5 of 9 trials" in index
