@@ -13,9 +13,11 @@ from test_plots import csv_text, dataset_config, finish_experiment
 
 from optbench import plots, report
 from optbench.layout import (
+    ACCURACY_PNG,
     BATCH_NORM_PNG,
     BATCH_NORM_SUMMARY_PNG,
     BEST_TRIALS_PNG,
+    LOSS_PNG,
     SEARCH_REGION_PNG,
     TRAIN_TEST_PNG,
 )
@@ -262,3 +264,11 @@ def test_the_index_lists_experiments_under_the_sections_of_the_chapter(tmp_path:
         "### [search](search/report.md)",
     ]
     assert "- The good region: the best 5 of 9 trials" in index
+
+
+def test_a_small_batch_norm_sweep_keeps_the_line_figures_a_large_one_its_grid_only(tmp_path: Path) -> None:
+    small = {p.name for p in plots.experiment_figures(batch_norm_experiment(tmp_path / "small"))}
+    assert {BATCH_NORM_PNG, BATCH_NORM_SUMMARY_PNG, LOSS_PNG, ACCURACY_PNG} <= small
+    scales = [0.5**k for k in range(7)]  # 14 variants
+    large = {p.name for p in plots.experiment_figures(batch_norm_experiment(tmp_path / "large", scales))}
+    assert large == {BATCH_NORM_PNG, BATCH_NORM_SUMMARY_PNG}

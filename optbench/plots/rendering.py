@@ -81,6 +81,9 @@ if TYPE_CHECKING:
 
 MAX_PANELS = 24
 """paths_panels.png is drawn for at most this many variants; beyond, panels are too small to read."""
+MAX_LINES = 12
+"""A batch-normalisation sweep of more variants than this gets its grid and summary only, not the
+figures of a line per variant (loss, accuracy, eval_loss, diagnostics)."""
 MAX_TRAIN_TEST = 6
 """train_test.png (a panel per variant) is drawn for at most this many variants."""
 
@@ -131,6 +134,8 @@ def experiment_figures(exp_folder: Path, processes: int = 1, force: bool = False
     drawn now or already current, in the report's order.
 
     Only finished runs (completed or diverged) are drawn; an experiment with none gets no figures.
+    Runs that measured their training accuracy get batch_norm.png and batch_norm_summary.png (runs
+    with and without batch normalisation; over MAX_LINES variants, only those two) or train_test.png.
     Function tasks: paths.png, paths_panels.png (up to MAX_PANELS variants), loss.png. Dataset
     tasks: loss.png, accuracy.png, eval_loss.png, lr_sensitivity.png when some optimizer was run
     at two or more learning rates (everything else equal), and diagnostics.png when the runs logged
@@ -202,13 +207,17 @@ def _all_jobs(exp_folder: Path) -> list[FigureJob]:
         )
         jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: function_loss_figure(title, variants, styles)))
         return jobs
+    epoch_jobs = _epoch_jobs(exp_folder, exp, variants)
+    if len(variants) > MAX_LINES and any(job.path.name == BATCH_NORM_PNG for job in epoch_jobs):
+        # the grid shows every setting with and without batch norm; a line per variant would not read
+        return epoch_jobs
     if any(v.diagnosed for v in variants):
         jobs.append(
             FigureJob(
                 exp_folder / DIAGNOSTICS_PNG, lambda: diagnostics_comparison_figure(exp, variants, styles)
             )
         )
-    jobs += _epoch_jobs(exp_folder, exp, variants)
+    jobs += epoch_jobs
     jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: training_loss_figure(exp, variants, styles)))
     jobs.append(FigureJob(exp_folder / ACCURACY_PNG, lambda: heldout_figure(exp, variants, styles, "acc")))
     jobs.append(FigureJob(exp_folder / EVAL_LOSS_PNG, lambda: heldout_figure(exp, variants, styles, "loss")))
