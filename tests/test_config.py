@@ -822,3 +822,18 @@ def test_overrides_and_grids_reach_the_model_keys(tmp_path: Path) -> None:
     (run,) = load_experiment(write(tmp_path, DATASET_BASE), ("model.batch_norm.eps=1e-5",)).runs
     assert run.model is not None and run.model.batch_norm is not None
     assert (run.model.batch_norm.eps, run.model.batch_norm.momentum) == (1e-5, 0.1)
+
+
+def test_epochs_count_mnists_pinned_size_where_the_data_is_not_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client of a cluster whose workers hold the data: 50,000 images left, batch 128: 390 an epoch.
+    A folder of one's own has no pinned size: there, epochs need the data."""
+    monkeypatch.setenv("OPTBENCH_DATA", str(tmp_path / "empty"))
+    text = MNIST_RUN.replace("batch_size: 100", "batch_size: 128, epochs: 2")
+    (run,) = load_experiment(write(tmp_path, text)).runs
+    assert run.train.steps == 2 * 390
+    (tmp_path / "own").mkdir()
+    own = text.replace("validation: 10000}", f"validation: 10000, data_dir: {tmp_path / 'own'}}}")
+    (problem,) = problems_of(tmp_path, own)
+    assert problem.startswith("train.epochs: counting epochs needs the training set's size: fetch the data")

@@ -168,13 +168,27 @@ def dataset_run(
     for step in range(1, last + 1):
         loss = 2.4 + (final_loss - 2.4) * step / steps
         if step == diverged_step:
-            rows.append([step, step / 100, math.inf, None, None, None, None, None, step / 1000])
+            rows.append([step, step / 100, math.inf, None, None, None, None, None, None, None, step / 1000])
             break
         ev = step % eval_every == 0
         acc = accs[step // eval_every - 1] if ev else None
         val = val_accs[step // eval_every - 1] if ev and val_accs is not None else None
         val_loss = loss * 1.1 if val is not None else None
-        rows.append([step, step / 100, loss, val_loss, val, loss if ev else None, acc, lr, step / 1000])
+        train_figures = [loss * 0.9, min(1.0, acc + 0.01)] if acc is not None else [None, None]
+        rows.append(
+            [
+                step,
+                step / 100,
+                loss,
+                val_loss,
+                val,
+                loss if ev else None,
+                acc,
+                *train_figures,
+                lr,
+                step / 1000,
+            ]
+        )
     diag = []
     for step in range(0, last, eval_every):
         for layer in (1, 2, 3):
@@ -310,7 +324,16 @@ def zero_init_run(
     for step, loss in enumerate(losses, start=1):
         ev = step % 100 == 0
         rows.append(
-            [step, step / 100, loss, None, None, loss if ev else None, 0.5 if ev else None, 0.1, step / 1000]
+            [
+                step,
+                step / 100,
+                loss,
+                None,
+                None,
+                *([loss, 0.5, loss, 0.5] if ev else [None] * 4),
+                0.1,
+                step / 1000,
+            ]
         )
     final = float(np.mean(losses[-100:]))
     status = {"status": "completed", "final_loss": final, "final_test_acc": 0.5, "steps_done": len(losses)}

@@ -306,3 +306,72 @@ def test_epochs_count_as_the_book_and_the_training_figures_measure_the_first_n_i
     assert row[7] == pytest.approx(losses.mean(), rel=1e-12)
     assert row[8] == np.mean(np.asarray(h).argmax(axis=1) == labels)
     assert row[5] is not None and row[3] is None  # test measured, no validation split
+
+
+@pytest.mark.torch
+def test_the_network_of_the_model_keys_has_torchs_gradients_and_running_statistics() -> None:
+    """The MLP that batch_norm (torch's settings) and l2 build, against torch.nn layers and an explicit
+    ½λΣW² over the weights: loss, every gradient and the running statistics, over three steps."""
+    from conftest import need
+
+    from optbench.config import validate_run
+    from optbench.gradcheck import parameter_groups
+
+    torch = need("torch")
+    l2 = 0.1
+    model = {
+        "hidden": [5, 4],
+        "activation": "tanh",
+        "dtype": "float64",
+        "batch_norm": {"eps": 1e-5, "unbiased": True},
+        "l2": l2,
+    }
+    run, problems = validate_run({"experiment": "x", "task": {"dataset": "mnist"}, "model": model})
+    assert run is not None, problems
+    net = train.build_model(run, 6, 3, np.random.default_rng(0))
+    layers = []
+    for layer in net.layers:
+        kind = type(layer).__name__
+        if kind == "Affine":
+            linear = torch.nn.Linear(layer.n_in, layer.n_out, dtype=torch.float64)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(layer.params["W"].T.copy()))
+                linear.bias.copy_(torch.from_numpy(layer.params["b"].copy()))
+            layers.append(linear)
+        elif kind == "BatchNorm":
+            layers.append(torch.nn.BatchNorm1d(layer.n, eps=1e-5, momentum=0.1, dtype=torch.float64))
+        else:
+            layers.append(torch.nn.Tanh())
+    theirs = torch.nn.Sequential(*layers)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x, labels = rng.normal(size=(9, 6)), rng.integers(0, 3, size=9).astype(np.intp)
+        loss = net.loss_and_grad(x, labels)
+        theirs.zero_grad()
+        out = theirs(torch.from_numpy(x))
+        weights = [m.weight for m in theirs if isinstance(m, torch.nn.Linear)]
+        their_loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(labels)) + 0.5 * l2 * sum(
+            (w * w).sum() for w in weights
+        )
+        their_loss.backward()
+        assert loss == pytest.approx(their_loss.item(), rel=1e-12)
+        their_grads = []
+        for m in theirs:
+            if isinstance(m, torch.nn.Linear):
+                their_grads += [m.weight.grad.T, m.bias.grad]
+            elif isinstance(m, torch.nn.BatchNorm1d):
+                their_grads += [m.weight.grad, m.bias.grad]
+        for (name, _, grad), their in zip(parameter_groups(net), their_grads, strict=True):
+            np.testing.assert_allclose(grad, their.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
+        norms = [m for m in theirs if isinstance(m, torch.nn.BatchNorm1d)]
+        ours = [layer for layer in net.layers if type(layer).__name__ == "BatchNorm"]
+        for mine, their_norm in zip(ours, norms, strict=True):
+            np.testing.assert_allclose(mine.state["running_var"], their_norm.running_var.numpy(), rtol=1e-12)
+            np.testing.assert_allclose(
+                mine.state["running_mean"], their_norm.running_mean.numpy(), rtol=1e-12
+            )
+        # The same update on both sides, so the next step compares networks that moved alike.
+        with torch.no_grad():
+            for (_, param, grad), p in zip(parameter_groups(net), theirs.parameters(), strict=True):
+                param -= 0.1 * grad
+                p.copy_(torch.from_numpy(param.T.copy() if param.ndim == 2 else param.copy()))

@@ -35,7 +35,7 @@ from optbench.config.schema import (
     TrainConfig,
     nested_keys,
 )
-from optbench.data import DATASETS, train_set_size, updates_per_epoch
+from optbench.data import DATASETS, pinned_train_set_size, train_set_size, updates_per_epoch
 from optbench.files import is_safe_name
 from optbench.functions import FUNCTIONS
 from optbench.hparams import hyperparameters
@@ -44,12 +44,16 @@ from optbench.nn import ACTIVATIONS
 from optbench.optim import OPTIMIZERS, SCHEDULES, Cosine
 
 
-def _train_set_size(task: TaskConfig) -> int | None:
-    """How many training examples the task's dataset has, read from the label file's header."""
+def _train_set_size(task: TaskConfig, counting_epochs: bool = False) -> int | None:
+    """How many training examples the task's dataset has, read from the label file's header; when
+    counting epochs, a registered dataset's pinned size if its default folder holds no data yet."""
     if task.dataset is None:
         return None
     folder = Path(task.data_dir).expanduser() if task.data_dir is not None else None
-    return train_set_size(task.dataset, folder)
+    size = train_set_size(task.dataset, folder)
+    if size is None and counting_epochs and folder is None:
+        return pinned_train_set_size(task.dataset)
+    return size
 
 
 def _section(raw: dict[str, Any], key: str, problems: Problems) -> dict[str, Any]:
@@ -87,10 +91,12 @@ def _refuse_dataset_settings(
             problems.add(dotted, f"{reason} ({task.function} is a function task); remove this setting")
 
 
-def _check_sizes(task: TaskConfig, batch_size: int | None, problems: Problems) -> int | None:
+def _check_sizes(
+    task: TaskConfig, batch_size: int | None, counting_epochs: bool, problems: Problems
+) -> int | None:
     """The validation split, the training subset and a batch must fit the training set (when its size
     can be read); returns the number of images trained on, or None when it is unknown."""
-    size = _train_set_size(task)
+    size = _train_set_size(task, counting_epochs)
     if size is None:
         return None
     if task.validation >= size:
@@ -214,7 +220,10 @@ def validate_run(raw: Any) -> tuple[RunConfig | None, list[tuple[str, str]]]:
     dataset = task is not None and task.kind == "dataset"
     if task is not None and dataset:
         before = len(problems.items)
-        trained = _check_sizes(task, train_values.get("batch_size", TrainConfig.batch_size), problems)
+        counting = train_values.get("epochs") is not None or train_raw.get("eval_every") == "epoch"
+        trained = _check_sizes(
+            task, train_values.get("batch_size", TrainConfig.batch_size), counting, problems
+        )
         size_unknown = trained is None and len(problems.items) == before
     _train_length(train_raw, train_values, trained, size_unknown, dataset, problems)
 

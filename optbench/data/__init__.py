@@ -48,6 +48,7 @@ from optbench.data.datasets import (
     default_data_dir,
     load_idx_folder,
     load_mnist,
+    pinned_train_set_size,
     train_set_size,
 )
 from optbench.data.idx import IDX_NAMES, read_idx
@@ -107,6 +108,7 @@ __all__ = [
     "load_mnist",
     "load_npz",
     "measured_rows",
+    "pinned_train_set_size",
     "read_idx",
     "split",
     "split_rows",

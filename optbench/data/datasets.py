@@ -159,6 +159,10 @@ def load_idx_folder(folder: Path, name: str) -> Dataset:
     return _assemble(name, {base: read_idx(path) for base, path in paths.items()}, paths)
 
 
+IDX_LABEL_HEADER = 8
+"""Bytes before the labels of an IDX label file: its magic number and its count."""
+
+
 def train_set_size(dataset: str, data_dir: Path | None = None) -> int | None:
     """The number of training examples, read from the label file's header alone; None if unknown.
 
@@ -180,6 +184,16 @@ def train_set_size(dataset: str, data_dir: Path | None = None) -> int | None:
         if len(header) == 8 and header[:4] == bytes([0, 0, IDX_UBYTE, 1]):
             return int.from_bytes(header[4:], "big")
     return None
+
+
+def pinned_train_set_size(dataset: str) -> int | None:
+    """The number of training examples a registered dataset has once loaded from its default folder,
+    from its pinned label file (whose checksum loading enforces), or None; for counting epochs where
+    the data is not (yet) present, such as the client of a cluster whose workers hold the data."""
+    if dataset != "mnist":
+        return None
+    (labels,) = [f for f in MNIST_FILES if f.name == TRAIN_LABELS]
+    return labels.size - IDX_LABEL_HEADER
 
 
 @dataclass(frozen=True)

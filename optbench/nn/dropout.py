@@ -39,6 +39,8 @@ class Dropout(Layer):
         if not 0 <= self.p < 1:
             raise ValueError(f"dropout's p is the probability of dropping a unit, in [0, 1): got {self.p}")
         self._scales: dict[int, Array] = {}
+        self._draws: dict[int, Array] = {}
+        """The float64 uniform draws of a batch size, drawn into with `out=` rather than allocated."""
         self._outputs: dict[int, Array] = {}
         self._scale: Array | None = None
         """M / (1 − p) of the last training pass."""
@@ -50,7 +52,10 @@ class Dropout(Layer):
         if scale is None:
             scale = self._scales[len(x)] = np.empty_like(x)
         if not (self.hold_mask and scale is self._scale):  # a mask is held for the batch size it had
-            np.greater_equal(self.rng.random(x.shape), self.p, out=scale)
+            draws = self._draws.get(len(x))
+            if draws is None:
+                draws = self._draws[len(x)] = np.empty(x.shape, np.float64)
+            np.greater_equal(self.rng.random(out=draws), self.p, out=scale)
             scale /= 1 - self.p
         self._scale = scale
         out = self._outputs.get(len(x))
