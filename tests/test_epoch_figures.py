@@ -4,6 +4,7 @@ the report's sentences, from run folders written by hand, whose numbers are know
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ def epoch_run(
     train_accs: Sequence[float],
     test_accs: Sequence[float] | None = None,
     val_accs: Sequence[float] | None = None,
+    final_loss: float = 0.5,
+    in_epochs: bool = True,
+    diverged: bool = False,
 ) -> str:
     """A completed run evaluated after every epoch of STEPS_PER_EPOCH updates: at the k-th its
     training accuracy is train_accs[k] (and its test and validation accuracy, when given)."""
@@ -62,14 +66,18 @@ def epoch_run(
                 row[7], row[8] = 1.0 - test_accs[k - 1], test_accs[k - 1]
         rows.append(row)
     config["train"]["steps"] = epochs * STEPS_PER_EPOCH
+    if in_epochs:
+        config["train"].update(epochs=epochs, eval_every="epoch")
+    if diverged:  # its loss overflowed at the second update, before any evaluation
+        rows = [rows[0][:3] + [None] * 6 + rows[0][9:], [2, 2 / STEPS_PER_EPOCH, math.inf] + [None] * 8]
     run_folder = folder / "runs" / run_id
     run_folder.mkdir(parents=True)
     (run_folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     status = {
         "run_id": run_id,
         "seed": config["train"]["seed"],
-        "status": "completed",
-        "final_loss": 0.5,
+        "status": "diverged" if diverged else "completed",
+        "final_loss": None if diverged else final_loss,
         "final_test_acc": test_accs[-1] if test_accs else None,
         "final_val_acc": val_accs[-1] if val_accs else None,
         "steps_done": epochs * STEPS_PER_EPOCH,
@@ -89,8 +97,11 @@ WITHOUT_BN = {
 }
 
 
-def batch_norm_experiment(root: Path, scales: Sequence[float] = tuple(WITHOUT_BN), seeds: int = 1) -> Path:
-    """Each weight scale with and without batch normalisation, training accuracy per epoch."""
+def batch_norm_experiment(
+    root: Path, scales: Sequence[float] = tuple(WITHOUT_BN), seeds: int = 1, diverged: float | None = None
+) -> Path:
+    """Each weight scale with and without batch normalisation, training accuracy per epoch; without
+    it, the runs at the scale `diverged` diverge."""
     folder = root / "batch-norm"
     ids = []
     for scale in scales:
@@ -101,13 +112,16 @@ def batch_norm_experiment(root: Path, scales: Sequence[float] = tuple(WITHOUT_BN
                 )
                 config["model"]["batch_norm"] = bn
                 accs = WITH_BN if bn else WITHOUT_BN.get(scale, [0.1, 0.2, 0.3, 0.4])
-                ids.append(epoch_run(folder, f"sgd-std{scale:g}-bn{int(bn)}-s{seed}", config, accs))
+                blew_up = not bn and scale == diverged
+                run_id = f"sgd-std{scale:g}-bn{int(bn)}-s{seed}"
+                ids.append(epoch_run(folder, run_id, config, accs, diverged=blew_up))
     varied = ["model.init.std", "model.batch_norm", *(["train.seed"] if seeds > 1 else [])]
     return finish_experiment(folder, "dataset", varied, ids)
 
 
-def overfit_experiment(root: Path, penalties: Sequence[float] = (0.0, 0.1)) -> Path:
-    """λ = 0: training accuracy reaches 100 % and test 70 %; λ = 0.1: 90 % and 75 %."""
+def overfit_experiment(root: Path, penalties: Sequence[float] = (0.0, 0.1), in_epochs: bool = True) -> Path:
+    """λ = 0: training accuracy reaches 100 % and test 70 %; λ = 0.1: 90 % and 75 % (the runs set up
+    in epochs, or else in steps)."""
     folder = root / "overfit"
     curves = {0.0: ([0.5, 0.8, 1.0], [0.4, 0.6, 0.7]), 0.1: ([0.5, 0.7, 0.9], [0.4, 0.6, 0.75])}
     ids = []
@@ -115,7 +129,7 @@ def overfit_experiment(root: Path, penalties: Sequence[float] = (0.0, 0.1)) -> P
         config = dataset_config(folder.name, "sgd", 0.01, 0, 1)
         config["model"]["l2"] = l2
         train, test = curves.get(l2, ([0.5, 0.6, 0.65 + 0.01 * i], [0.4, 0.5, 0.6]))
-        ids.append(epoch_run(folder, f"sgd-l2{l2:g}-s0", config, train, test))
+        ids.append(epoch_run(folder, f"sgd-l2{l2:g}-s0", config, train, test, in_epochs=in_epochs))
     return finish_experiment(folder, "dataset", ["model.l2"], ids)
 
 
@@ -272,3 +286,41 @@ def test_a_small_batch_norm_sweep_keeps_the_line_figures_a_large_one_its_grid_on
     scales = [0.5**k for k in range(7)]  # 14 variants
     large = {p.name for p in plots.experiment_figures(batch_norm_experiment(tmp_path / "large", scales))}
     assert large == {BATCH_NORM_PNG, BATCH_NORM_SUMMARY_PNG}
+
+
+def test_more_than_three_variants_at_chance_level_read_as_one_sentence(tmp_path: Path) -> None:
+    def stuck_at_chance(count: int) -> list[str]:
+        folder = tmp_path / f"stuck{count}"
+        ids = []
+        for k in range(count + 1):
+            config = dataset_config(folder.name, "sgd", 0.01, 0, 1, init={"name": "normal", "std": 0.1**k})
+            loss = 2.30 if k else 0.3  # ln 10 = 2.3026: every scale but the first is at chance level
+            ids.append(epoch_run(folder, f"sgd-std{k}", config, [0.1, 0.1], final_loss=loss))
+        finish_experiment(folder, "dataset", ["model.init.std"], ids)
+        return [f.text for f in report.findings(read_experiment(folder)) if "did not learn" in f.text]
+
+    three = stuck_at_chance(3)
+    assert len(three) == 3 and three[0].startswith("sgd init=normal(std=0.1) did not learn: its final")
+    (four,) = stuck_at_chance(4)
+    assert four == (
+        "4 of 5 variants did not learn, their final training loss within 0.05 of ln 10 = 2.3026, the "
+        "loss of a uniform guess: sgd init=normal(std=0.1), sgd init=normal(std=0.01), "
+        "sgd init=normal(std=0.001) and sgd init=normal(std=0.0001)."
+    )
+
+
+def test_runs_set_up_in_steps_get_no_gap_sentence_nor_train_test_figure(tmp_path: Path) -> None:
+    folder = overfit_experiment(tmp_path, in_epochs=False)
+    assert not any("gap" in f.text for f in report.findings(read_experiment(folder)))
+    assert TRAIN_TEST_PNG not in {p.name for p in plots.experiment_figures(folder)}
+
+
+def test_a_scale_at_which_the_plain_net_diverged_counts_for_batch_norm(tmp_path: Path) -> None:
+    exp = read_experiment(batch_norm_experiment(tmp_path, diverged=1.0))
+    head = report.findings(exp)[0].text
+    # std = 1 was slower with batch norm; now the plain net diverges there: 3 of 4, none slower
+    assert head.startswith(
+        "Batch normalisation learned faster at 3 of 4 weight scales (level at std = 0.1; without it the "
+        "runs at std = 1 diverged)."
+    )
+    assert "or training where the other diverged;" in head

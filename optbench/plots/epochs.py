@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from optbench.plots.axes import PANEL, add_legend, new_figure, titled
+from optbench.plots.axes import DIVERGED_MARKER, PANEL, add_legend, new_figure, titled
 from optbench.results import (
     TRAIN_ACC,
     BatchNormPair,
@@ -83,15 +83,18 @@ def batch_norm_figure(exp: ExperimentResult, pairs: Sequence[BatchNormPair]) -> 
             if all_diverged(variant):
                 diverged.append((style, "with BN" if variant is pair.with_bn else "without"))
         for i, (style, which) in enumerate(diverged):
-            # a run that diverged has no accuracy to draw: the panel says so where its line would be
+            # a run that diverged has no accuracy to draw: the panel says so, on a backing that keeps
+            # it legible over the other line
             ax.text(
                 0.5,
-                0.5 - 0.15 * i,
+                0.06 + 0.16 * i,
                 f"{which}: diverged",
                 transform=ax.transAxes,
                 ha="center",
+                va="bottom",
                 color=style["color"],
                 fontsize=10,
+                bbox={"facecolor": "white", "edgecolor": style["color"], "alpha": 0.9, "pad": 2},
             )
         ax.set_title(pair.label, fontsize=11)
         _accuracy_axis(ax, label=False)
@@ -116,7 +119,8 @@ def batch_norm_figure(exp: ExperimentResult, pairs: Sequence[BatchNormPair]) -> 
 
 def batch_norm_summary_figure(exp: ExperimentResult, pairs: Sequence[BatchNormPair]) -> Figure:
     """Against the initial weights' std (log axis): the final training accuracy, and its mean over the
-    epochs (the area under the curve, which says how fast it rose), with and without batch norm."""
+    epochs (the area under the curve, which says how fast it rose), with and without batch norm; a
+    side that diverged is an × on the bottom edge."""
     fig, axes = new_figure((PANEL * 2 + 3.2, PANEL + 0.9), 1, 2, sharey=True)
     measures = (
         (last_value, "final training accuracy"),
@@ -132,6 +136,15 @@ def batch_norm_summary_figure(exp: ExperimentResult, pairs: Sequence[BatchNormPa
             if points:
                 xs, ys = zip(*sorted(points))
                 ax.plot(xs, ys, marker="o", **style)
+            diverged = [p.scale for p in pairs if p.scale is not None and all_diverged(getattr(p, key))]
+            if diverged:
+                # a side that diverged has no accuracy: an × on the bottom edge marks its scale
+                ax.plot(
+                    diverged, [0.0] * len(diverged), color=style["color"], clip_on=False, **DIVERGED_MARKER
+                )
+                if ax is axes[0]:
+                    what = "with batch normalisation" if key == "with_bn" else "without"
+                    ax.plot([], [], color=style["color"], label=f"{what}: diverged", **DIVERGED_MARKER)
         ax.set_xscale("log")
         ax.set_xlabel("std of the initial weights")
         ax.set_title(title)

@@ -65,6 +65,7 @@ from optbench.results import (
     batch_norm_pairs,
     is_activations_folder,
     is_tune_folder,
+    measured_per_epoch,
     read_activations,
     read_experiment,
     read_run,
@@ -227,10 +228,11 @@ def _all_jobs(exp_folder: Path) -> list[FigureJob]:
 
 
 def _epoch_jobs(exp_folder: Path, exp: ExperimentResult, variants: Sequence[Variant]) -> list[FigureJob]:
-    """The figures of runs that measured their training accuracy: with and without batch norm
+    """The figures of runs counted in epochs that measured their training accuracy (the chapter's
+    second half, `measured_per_epoch`): with and without batch norm
     (batch_norm.png, and batch_norm_summary.png when the settings differ in the weights' std), or
     else training against held-out accuracy (train_test.png, up to MAX_TRAIN_TEST variants)."""
-    if not records_train_acc([r for v in variants for r in v.finished]):
+    if not measured_per_epoch([r for v in variants for r in v.finished]):
         return []
     pairs = batch_norm_pairs(exp)
     if pairs:

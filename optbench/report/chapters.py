@@ -24,6 +24,10 @@ SECTIONS = {
 }
 """The chapter's sections, by number, as index.md titles them."""
 
+ACTIVATIONS_SECTION = "6.2"
+"""The section of an `optbench activations` folder: the initial weights' activation distributions."""
+TUNE_SECTION = "6.5"
+"""The section of a tuning study: hyperparameters chosen on validation data."""
 INIT_KEYS = ("model.init", "model.output_init", "model.activation")
 REGULARISATION_KEYS = ("model.l2", "model.dropout")
 
@@ -46,7 +50,3 @@ def experiment_section(exp: ExperimentResult) -> str:
     if any(shown_key(k) in INIT_KEYS for k in exp.varied):
         return "6.2"
     return "6.1"
-
-
-ACTIVATIONS_SECTION = "6.2"
-TUNE_SECTION = "6.5"

@@ -21,7 +21,7 @@ from optbench.results import (
     held_out_column,
     last_value,
     mean_over_epochs,
-    records_train_acc,
+    measured_per_epoch,
     seed_means,
 )
 from optbench.text import plural
@@ -120,7 +120,7 @@ def mean_gap(variant: Variant, column: str) -> float:
 def gap_findings(exp: ExperimentResult) -> list[Finding]:
     """Each variant's training and held-out accuracy at the end and the gap between them, and which
     variant's gap is narrowest."""
-    variants = [v for v in exp.finished_variants if records_train_acc(v.finished)]
+    variants = [v for v in exp.finished_variants if measured_per_epoch(v.finished)]
     held = held_out_column([r for v in variants for r in v.finished])
     if not variants or held is None:
         return []
@@ -154,8 +154,9 @@ def gap_findings(exp: ExperimentResult) -> list[Finding]:
 
 
 def epoch_findings(exp: ExperimentResult) -> list[Finding]:
-    """The sentences of runs that measured their training accuracy: batch normalisation's when the
-    runs pair settings with and without it, else the train–held-out gap."""
-    if not records_train_acc([r for v in exp.finished_variants for r in v.finished]):
+    """The sentences of runs counted in epochs that measured their training accuracy
+    (`measured_per_epoch`): batch normalisation's when the runs pair settings with and without it,
+    else the train–held-out gap."""
+    if not measured_per_epoch([r for v in exp.finished_variants for r in v.finished]):
         return []
     return batch_norm_findings(exp) if batch_norm_pairs(exp) else gap_findings(exp)

@@ -21,7 +21,8 @@ Public face: `read_run`, `RunResult`, `last_finite`, `SEED_KEY`, `SEED_KEYS`, `V
 `run_score`, `performance_profile`, `PerformanceProfile`, `ProfileTask`, `PROFILE_KINDS`,
 `profile_trial`, `task_ratios`, `COLUMNS` and `SCORE_NAMES` (a tune's metrics); from `epochs`
 (curves per epoch, runs paired with and without batch normalisation): `epoch_curve`, `seed_means`,
-`mean_over_epochs`, `last_value`, `all_diverged`, `records_train_acc`, `held_out_column`, `batch_norm_on`,
+`mean_over_epochs`, `last_value`, `all_diverged`, `records_train_acc`, `counts_epochs`,
+`measured_per_epoch`, `held_out_column`, `batch_norm_on`,
 `init_std`, `batch_norm_pairs`, `BatchNormPair`, `TRAIN_ACC`, `HELD_OUT_ACC`; from `search` (where
 a search's good settings lie): `best_trials`, `region_keys`, `search_region`, `SearchRegion`,
 `REGION_TRIALS`.
@@ -41,11 +42,13 @@ from optbench.results.epochs import (
     all_diverged,
     batch_norm_on,
     batch_norm_pairs,
+    counts_epochs,
     epoch_curve,
     held_out_column,
     init_std,
     last_value,
     mean_over_epochs,
+    measured_per_epoch,
     records_train_acc,
     seed_means,
 )
@@ -97,6 +100,7 @@ __all__ = [
     "batch_norm_pairs",
     "best_trials",
     "classes_of",
+    "counts_epochs",
     "epoch_curve",
     "group_variants",
     "held_out_column",
@@ -108,6 +112,7 @@ __all__ = [
     "last_value",
     "layer_widths",
     "mean_over_epochs",
+    "measured_per_epoch",
     "performance_profile",
     "profile_trial",
     "read_activations",

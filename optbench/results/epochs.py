@@ -43,6 +43,19 @@ def records_train_acc(runs: Sequence[RunResult]) -> bool:
     return any(epoch_curve(r, TRAIN_ACC)[0].size for r in runs)
 
 
+def counts_epochs(config: Mapping[str, Any]) -> bool:
+    """Whether a run was set up in epochs (`train.epochs`, or `train.eval_every: epoch`), as the
+    chapter's second half runs its experiments."""
+    return value_at(config, "train.epochs") is not None or value_at(config, "train.eval_every") == "epoch"
+
+
+def measured_per_epoch(runs: Sequence[RunResult]) -> bool:
+    """Whether the runs are an experiment of the chapter's second half: some counted epochs and
+    measured its training accuracy. (Every run measures it; those counted in steps are read as
+    before, their figures and sentences about the held-out sets.)"""
+    return any(counts_epochs(r.config) for r in runs) and records_train_acc(runs)
+
+
 def held_out_column(runs: Sequence[RunResult]) -> tuple[str, str] | None:
     """(column, name) of the held-out accuracy the runs measured: test, else validation."""
     return next((h for h in HELD_OUT_ACC if any(epoch_curve(r, h[0])[0].size for r in runs)), None)
