@@ -137,8 +137,8 @@ def build_model(run: RunConfig, n_inputs: int, n_classes: int, rng: np.random.Ge
             functools.partial(BatchNorm, momentum=bn.momentum, eps=bn.eps, unbiased=bn.unbiased)
         )
     if model.dropout:
-        p, masks = model.dropout, dropout_generator(run.train.seeds[1])
-        after_activation.append(lambda _: Dropout(p, masks))
+        p, masks, inverted = model.dropout, dropout_generator(run.train.seeds[1]), model.inverted_dropout
+        after_activation.append(lambda _: Dropout(p, masks, inverted=inverted))
     return MLP(
         (n_inputs, *model.hidden, n_classes),
         ACTIVATIONS[model.activation],

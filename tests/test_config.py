@@ -785,15 +785,24 @@ def test_a_wrong_model_or_run_key_is_one_line_naming_file_and_key_exit_2_nothing
 
 def test_the_model_keys_off_leave_the_run_id_and_on_change_it(tmp_path: Path) -> None:
     base = load_experiment(write(tmp_path, DATASET_BASE)).runs[0]
-    off = "model: {batch_norm: false, dropout: 0, l2: 0.0}\ntask: {dataset: mnist, train_size: null}\n"
+    off = (
+        "model: {batch_norm: false, dropout: 0, l2: 0.0, inverted_dropout: false}\n"
+        "task: {dataset: mnist, train_size: null}\n"
+    )
     same = load_experiment(write(tmp_path, DATASET_BASE.replace("task: {dataset: mnist}\n", "") + off)).runs[
         0
     ]
     assert same.run_id == base.run_id
     ids = {base.run_id}
-    for override in ("model.batch_norm=true", "model.dropout=0.2", "model.l2=0.1", "task.train_size=300"):
-        ids.add(load_experiment(write(tmp_path, DATASET_BASE), (override,)).runs[0].run_id)
-    assert len(ids) == 5
+    for overrides in (
+        ("model.batch_norm=true",),
+        ("model.dropout=0.2",),
+        ("model.dropout=0.2", "model.inverted_dropout=false"),
+        ("model.l2=0.1",),
+        ("task.train_size=300",),
+    ):
+        ids.add(load_experiment(write(tmp_path, DATASET_BASE), overrides).runs[0].run_id)
+    assert len(ids) == 6
 
 
 def test_epochs_resolve_to_steps_that_config_yaml_spells_out_and_reads_back(

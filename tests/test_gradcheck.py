@@ -16,7 +16,7 @@ from optbench.init import build_initializer
 from optbench.nn import ACTIVATIONS, MLP, Affine, BatchNorm, Dropout, Network, ReLU
 
 
-def small_mlp(rng: np.random.Generator, **keys: Any) -> MLP:
+def small_mlp(rng: np.random.Generator, inverted: bool = True, **keys: Any) -> MLP:
     masks = np.random.default_rng(5)
     return MLP(
         (6, 5, 4, 3),
@@ -25,7 +25,7 @@ def small_mlp(rng: np.random.Generator, **keys: Any) -> MLP:
         rng,
         np.float64,
         before_activation=[BatchNorm],
-        after_activation=[lambda n: Dropout(0.3, masks)],
+        after_activation=[lambda n: Dropout(0.3, masks, inverted=inverted)],
         **keys,
     )
 
@@ -40,9 +40,10 @@ def test_the_groups_are_named_as_the_book_names_them() -> None:
     assert names == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"]
 
 
-def test_an_mlp_with_batch_norm_dropout_and_the_weight_penalty_passes_entry_by_entry() -> None:
+@pytest.mark.parametrize("inverted", [True, False])
+def test_an_mlp_with_batch_norm_dropout_and_the_weight_penalty_passes_entry_by_entry(inverted: bool) -> None:
     rng = np.random.default_rng(1)
-    net = small_mlp(rng, l2=0.1)
+    net = small_mlp(rng, inverted, l2=0.1)
     net.layers[1].params["gamma"][...] = rng.uniform(0.5, 2, size=5)  # away from the starting values
     net.layers[1].params["beta"][...] = rng.normal(size=5)
     before = net.params.copy()

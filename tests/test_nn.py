@@ -529,6 +529,20 @@ def test_dropout_keeps_units_with_probability_one_minus_p_scaled_up_and_evaluate
     assert np.array_equal(y > 0, expected)  # one uniform draw per output, from the layer's generator
 
 
+def test_the_books_dropout_keeps_units_unscaled_and_scales_the_evaluation_by_one_minus_p() -> None:
+    layer = Dropout(0.25, np.random.default_rng(0), inverted=False)
+    x = np.full((400, 50), 3.0)
+    y = layer.forward(x, train=True)
+    assert set(np.unique(y).tolist()) == {0.0, 3.0}
+    expected = np.random.default_rng(0).random((400, 50)) >= 0.25
+    assert np.array_equal(y > 0, expected)  # the same masks as the inverted form draws
+    assert np.array_equal(layer.backward(np.full_like(y, 2.0)), 2.0 * expected)
+    evaluated = layer.forward(x.copy(), train=False)
+    assert np.array_equal(evaluated, np.full((400, 50), 3.0 * 0.75))
+    # Both forms give each unit the same expected output in training as in evaluation.
+    assert np.mean(y) == pytest.approx(np.mean(evaluated), rel=0.02)
+
+
 def test_dropout_holds_its_mask_on_request_and_a_fresh_copy_draws_from_its_own_generator() -> None:
     layer = Dropout(0.5, np.random.default_rng(1), hold_mask=True)
     x = np.ones((20, 10))

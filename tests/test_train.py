@@ -121,7 +121,7 @@ BN_DROPOUT_L2 = {"batch_norm": True, "dropout": 0.3, "l2": 0.01}
         ("momentum", "replacement", "float64", {}),
         ("nadam", "epoch", "float32", {}),
         ("adam", "epoch", "float32", BN_DROPOUT_L2),
-        ("sgd", "replacement", "float64", {"dropout": 0.5}),
+        ("sgd", "replacement", "float64", {"dropout": 0.5, "inverted_dropout": False}),
     ],
 )
 def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupted(
@@ -170,7 +170,15 @@ def test_a_run_resumed_from_a_checkpoint_writes_the_rows_of_one_never_interrupte
     [
         ("relu", "adam", 0.01, 10, 1000, "completed", {}),
         ("relu", "adam", 0.01, 10, 1000, "completed", BN_DROPOUT_L2),
-        ("sigmoid", "sgd", 0.1, "epoch", 0, "completed", {"batch_norm": {"unbiased": True}, "dropout": 0.1}),
+        (
+            "sigmoid",
+            "sgd",
+            0.1,
+            "epoch",
+            0,
+            "completed",
+            {"batch_norm": {"unbiased": True}, "dropout": 0.1, "inverted_dropout": False},
+        ),
         # The last step is no multiple of eval_every, and there is no validation set.
         ("tanh", "sgd", 0.1, 25, 0, "completed", {}),
         ("identity", "sgd", 10.0, 1, 1000, "diverged", {}),

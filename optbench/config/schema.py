@@ -91,6 +91,10 @@ class ModelConfig:
         "probability of dropping each hidden unit in training (inverted dropout; 0: none)",
         UNIT_INTERVAL_OPEN_TOP,
     )
+    inverted_dropout: bool = hyper(
+        True,
+        "dropout scales kept units by 1/(1-p) in training (torch); false: all by 1-p in evaluation (book)",
+    )
     l2: float = hyper(
         0.0, "weight penalty λ: ½λΣW² over the weight matrices (not biases) added to the loss", NON_NEGATIVE
     )

@@ -83,6 +83,7 @@ OFF = {
     ("task", "train_size"): None,
     ("model", "batch_norm"): False,
     ("model", "dropout"): 0.0,
+    ("model", "inverted_dropout"): True,
     ("model", "l2"): 0.0,
     ("train", "epochs"): None,
 }

@@ -298,6 +298,8 @@ def _validate_model(raw: dict[str, Any], problems: Problems) -> ModelConfig | No
         )
     if len(problems.items) != before:
         return None
+    if not values.get("dropout"):
+        values.pop("inverted_dropout", None)  # without dropout the form means nothing: one run, one id
     return ModelConfig(**values, init=init, output_init=output_init)
 
 

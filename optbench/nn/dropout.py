@@ -1,8 +1,8 @@
 """Dropout: each unit of a training pass kept at random, the others silenced (chapter 6.4.3).
 
 Srivastava et al. (2014), "Dropout: A Simple Way to Prevent Neural Networks from Overfitting", in
-its inverted form, as torch.nn.Dropout: the kept units are scaled up during training, so that an
-evaluation is the plain network.
+its inverted form by default, as torch.nn.Dropout: the kept units are scaled up during training, so
+that an evaluation is the plain network; or in the book's form, scaled down in evaluation.
 """
 
 from __future__ import annotations
@@ -22,17 +22,22 @@ class Dropout(Layer):
 
     From δ = ∂L/∂y of a training pass: ∂L/∂x = δ ⊙ M / (1 − p).
 
-    The book's `Dropout` keeps the units unscaled in training and multiplies every output by 1 − p in
-    evaluation instead. Both give each unit the same expected output in training and evaluation;
-    the inverted form is torch's and leaves evaluation (the test set, a replica evaluating beside
-    the training, a checkpoint) untouched. The masks come from `rng`, one uniform draw per output,
-    in float64 whatever the network's dtype, so a run's masks depend on its seed alone. With
-    `hold_mask`, a training pass reuses the last mask (a gradient check needs one fixed network).
+    The book's `Dropout` (`inverted=False`) keeps the units unscaled in training, y = x ⊙ M with
+    ∂L/∂x = δ ⊙ M, and multiplies every output by 1 − p in evaluation instead. Both give each unit
+    the same expected output in training and evaluation; the inverted form is torch's and leaves
+    evaluation (the test set, a replica evaluating beside the training, a checkpoint) untouched. They
+    train differently at the same learning rate: the book's passes signals and gradients (1 − p)
+    times smaller through each dropout layer in training, so a deep network learns more slowly.
+
+    The masks come from `rng`, one uniform draw per output, in float64 whatever the network's dtype,
+    so a run's masks depend on its seed alone. With `hold_mask`, a training pass reuses the last mask
+    (a gradient check needs one fixed network).
     """
 
     p: float
     rng: np.random.Generator
     hold_mask: bool = False
+    inverted: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -43,10 +48,12 @@ class Dropout(Layer):
         """The float64 uniform draws of a batch size, drawn into with `out=` rather than allocated."""
         self._outputs: dict[int, Array] = {}
         self._scale: Array | None = None
-        """M / (1 − p) of the last training pass."""
+        """M / (1 − p) of the last training pass (M for the book's form)."""
 
     def forward(self, x: Array, train: bool) -> Array:
         if not train:
+            if not self.inverted:
+                x *= 1 - self.p
             return x
         scale = self._scales.get(len(x))
         if scale is None:
@@ -56,7 +63,8 @@ class Dropout(Layer):
             if draws is None:
                 draws = self._draws[len(x)] = np.empty(x.shape, np.float64)
             np.greater_equal(self.rng.random(out=draws), self.p, out=scale)
-            scale /= 1 - self.p
+            if self.inverted:
+                scale /= 1 - self.p
         self._scale = scale
         out = self._outputs.get(len(x))
         if out is None:
