@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from test_plots import csv_text, dataset_config, finish_experiment
 
@@ -324,3 +325,16 @@ def test_a_scale_at_which_the_plain_net_diverged_counts_for_batch_norm(tmp_path:
         "runs at std = 1 diverged)."
     )
     assert "or training where the other diverged;" in head
+
+
+def test_the_search_region_spans_the_searched_range_not_only_the_trials(tmp_path: Path) -> None:
+    from optbench.plots.axes import label_log_axis
+    from optbench.plots.search import search_region_figure
+
+    narrow = [(1e-3 * (1 + k), 1e-7 * (1 + k), 0.5 + 0.05 * k) for k in range(4)]  # λ in 1e-7..4e-7
+    fig = search_region_figure(read_tune(search_study(tmp_path, narrow)))
+    ax = fig.axes[0]
+    label_log_axis(ax)  # as saving the figure does
+    assert ax.get_ylim() == pytest.approx((1e-8, 1e-4))
+    low, high = ax.get_xlim()
+    assert low < 1e-6 and high > 1e-2

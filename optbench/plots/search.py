@@ -116,7 +116,9 @@ def search_region_figure(tune: TuneResult) -> Figure:
         xs = np.array([float(t.params[x_key]) for t in scored])
         ys = np.array([float(t.params[y_key]) for t in scored])
         scores = np.array([t.score for t in scored])
-        points = ax.scatter(xs, ys, c=scores, cmap="viridis", s=46, edgecolors="0.2", linewidths=0.4)
+        points = ax.scatter(
+            xs, ys, c=scores, cmap="viridis", s=46, edgecolors="0.2", linewidths=0.4, clip_on=False, zorder=3
+        )
         bar = fig.colorbar(points, ax=ax)
         bar.set_label(tune.score_name)
         if tune.metric == "val_acc":
@@ -142,6 +144,8 @@ def search_region_figure(tune: TuneResult) -> Figure:
             markerfacecolor="none",
             markeredgecolor=REGION_COLOR,
             markeredgewidth=1.8,
+            clip_on=False,
+            zorder=4,
             label=f"the best {len(region.trials)} trials",
         )
         ax.add_patch(
@@ -165,6 +169,11 @@ def search_region_figure(tune: TuneResult) -> Figure:
         bounds = tune.search_range(optimizer, key)
         if bounds is not None:
             set_limits(*_padded(bounds, log[key]))
+    y_bounds = tune.search_range(optimizer, y_key)
+    if y_bounds is not None:
+        # a log value axis is fitted to its data when the figure is saved (`axes.label_log_axis`):
+        # the searched range counts as data, so the axis spans it, not only the trials drawn
+        ax.update_datalim([(ax.get_xlim()[0], y_bounds[0]), (ax.get_xlim()[0], y_bounds[1])], updatex=False)
     ax.set_xlabel(f"{x_key} (searched)")
     ax.set_ylabel(f"{y_key} (searched)")
     ax.set_title(titled(f"{tune.experiment.name}: where the good settings lie", [f"colour: {name}"]))
