@@ -129,6 +129,7 @@ def overfit_experiment(root: Path, penalties: Sequence[float] = (0.0, 0.1), in_e
     for i, l2 in enumerate(penalties):
         config = dataset_config(folder.name, "sgd", 0.01, 0, 1)
         config["model"]["l2"] = l2
+        config["task"]["train_size"] = 300
         train, test = curves.get(l2, ([0.5, 0.6, 0.65 + 0.01 * i], [0.4, 0.5, 0.6]))
         ids.append(epoch_run(folder, f"sgd-l2{l2:g}-s0", config, train, test, in_epochs=in_epochs))
     return finish_experiment(folder, "dataset", ["model.l2"], ids)
@@ -338,3 +339,11 @@ def test_the_search_region_spans_the_searched_range_not_only_the_trials(tmp_path
     assert ax.get_ylim() == pytest.approx((1e-8, 1e-4))
     low, high = ax.get_xlim()
     assert low < 1e-6 and high > 1e-2
+
+
+def test_the_index_says_what_ran_in_epochs_on_a_training_subset(tmp_path: Path) -> None:
+    index = report.write_index(tmp_path, [overfit_experiment(tmp_path)]).read_text()
+    assert (
+        "Ran: dataset `mnist` (no validation split, trained on the first 300 images left), MLP "
+        "784-4-4-10 (relu, init he), batch 8, 3 epochs, 9 updates; 2 variants varying `model.l2`"
+    ) in index
