@@ -1,6 +1,7 @@
 """The activation-distribution experiment: what each layer of a deep net outputs at initialisation.
 
-For each (initialiser, activation) case, N inputs go through L layers of H units without bias; the
+For each (initialiser, activation) case, N inputs go through L layers of H units without bias (with
+batch normalisation before each activation where the case asks for it, over the N inputs); the
 outputs of every layer are summarised (mean, std, saturated or zero fraction, a histogram). One
 backward pass of a cross-entropy loss through a linear read-out then gives each layer's gradient
 magnitude, so a vanishing gradient shows beside the activations that cause it.
@@ -18,7 +19,7 @@ from numpy.typing import NDArray
 from optbench.config import ActivationCase, ActivationsConfig
 from optbench.data import PIXEL_MAX
 from optbench.measures import HISTOGRAM_QUANTILE, SATURATION_MARGIN
-from optbench.nn import ACTIVATIONS, MLP
+from optbench.nn import ACTIVATIONS, MLP, BatchNorm
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,16 @@ def run_case(
 ) -> list[LayerStats]:
     """Forward and backward through one case's network; statistics for each hidden layer."""
     sizes = (x.shape[1], *([cfg.nodes] * cfg.layers), cfg.readout_classes)
-    net = MLP(sizes, ACTIVATIONS[case.activation], case.init, rng, dtype=np.float64, bias=False)
+    normalise = [BatchNorm] if case.batch_norm else []
+    net = MLP(
+        sizes,
+        ACTIVATIONS[case.activation],
+        case.init,
+        rng,
+        dtype=np.float64,
+        bias=False,
+        before_activation=normalise,
+    )
     net.loss_and_grad(x, labels)
     outputs, deltas = net.hidden_outputs, net.hidden_deltas
     low, high = histogram_range(outputs, case.activation)

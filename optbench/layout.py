@@ -73,11 +73,20 @@ PATHS_PANELS_PNG = "paths_panels.png"
 HISTOGRAMS_PNG = "histograms_{activation}.png"
 """An activations folder's histograms of one activation's cases: `histograms_png(activation)`."""
 GRADIENTS_PNG = "gradients.png"
+BATCH_NORM_PNG = "batch_norm.png"
+"""Training accuracy per epoch with and without batch normalisation, one panel per other setting."""
+BATCH_NORM_SUMMARY_PNG = "batch_norm_summary.png"
+"""Final training accuracy against the initial weights' std, with and without batch normalisation."""
+TRAIN_TEST_PNG = "train_test.png"
+"""Training against held-out accuracy per epoch, one panel per variant: the gap overfitting opens."""
 
 RUN_FIGURES = (PATH_PNG, LOSS_PNG, CURVES_PNG, DIAGNOSTICS_PNG)
 """The figures a run folder can hold (`optbench train`)."""
 
 EXPERIMENT_FIGURES = (
+    BATCH_NORM_PNG,
+    BATCH_NORM_SUMMARY_PNG,
+    TRAIN_TEST_PNG,
     PATHS_PNG,
     PATHS_PANELS_PNG,
     LOSS_PNG,
@@ -91,10 +100,14 @@ EXPERIMENT_FIGURES = (
 EXPECTED_MAX_PNG = "expected_max.png"
 TUNE_SCORES_PNG = "tune_scores.png"
 FINAL_CURVES_PNG = "final_curves.png"
+BEST_TRIALS_PNG = "best_trials.png"
+"""A study of one optimizer: the best trials' validation and training accuracy per epoch, a panel each."""
+SEARCH_REGION_PNG = "search_region.png"
+"""A study of two searched values: every trial at its values, coloured by its score, the best marked."""
 PERFORMANCE_PROFILE_PNG = "performance_profile.png"
 """At a results root, beside index.md: the performance profile of a suite of tunes."""
 
-TUNE_FIGURES = (EXPECTED_MAX_PNG, TUNE_SCORES_PNG, FINAL_CURVES_PNG)
+TUNE_FIGURES = (SEARCH_REGION_PNG, BEST_TRIALS_PNG, EXPECTED_MAX_PNG, TUNE_SCORES_PNG, FINAL_CURVES_PNG)
 """The figures of a tune folder, in the order the report shows them."""
 
 

@@ -18,7 +18,8 @@ from test_plots import FigureCatcher, png_size
 from optbench import activations, plots, report
 from optbench.activations import LayerStats, run, run_case
 from optbench.cli import main
-from optbench.config import ActivationCase, ActivationsConfig
+from optbench.config import ActivationCase, ActivationsConfig, load_activations
+from optbench.errors import ConfigError
 from optbench.files import csv_text
 from optbench.init import INITIALIZERS
 from optbench.nn import ACTIVATIONS, MLP
@@ -614,3 +615,43 @@ def test_an_activations_config_is_written_as_readable_utf8() -> None:
     text = activations_to_yaml(load_activations(CONFIGS / "activations.yaml", [f"description={description}"]))
     assert f"description: {description}" in text and "\\u" not in text and "\\x" not in text
     assert yaml.safe_load(text)["description"] == description
+
+
+# --------------------------------------------------------------------------------------------------
+# Batch normalisation before each activation
+# --------------------------------------------------------------------------------------------------
+
+SIGMOID_OF_NORMAL_STD = 0.20827
+"""std of sigmoid(Z), Z standard normal: √(E[σ(Z)²] − ¼), by quadrature (checked in the test)."""
+
+
+def test_batch_norm_gives_sigmoid_the_spread_of_a_standard_normal_input_whatever_the_scale() -> None:
+    z = np.linspace(-12, 12, 200_001)
+    density = np.exp(-(z**2) / 2) / np.sqrt(2 * np.pi)
+    second = np.sum(density / (1 + np.exp(-z)) ** 2) * (z[1] - z[0])
+    assert np.sqrt(second - 0.25) == pytest.approx(SIGMOID_OF_NORMAL_STD, abs=1e-5)
+    cases = tuple(
+        ActivationCase(INITIALIZERS["normal"](std=std), "sigmoid", batch_norm=True) for std in (1.0, 0.01)
+    )
+    rows = list(run(ActivationsConfig(experiment="bn", cases=cases)))
+    for label in ("std=1 + batch norm + sigmoid", "std=0.01 + batch norm + sigmoid"):
+        layers = by_case(rows, label)
+        # each unit's input is standardised over the 1000 samples: N(0, 1)-like in every layer
+        assert [r.std for r in layers] == pytest.approx([SIGMOID_OF_NORMAL_STD] * 5, abs=0.01)
+        assert all(r.mean == pytest.approx(0.5, abs=0.01) for r in layers)
+        assert all(r.saturated_frac is not None and r.saturated_frac < 1e-4 for r in layers)
+
+
+def test_a_case_batch_norm_must_be_true_or_false(tmp_path: Path) -> None:
+    path = tmp_path / "acts.yaml"
+    path.write_text(
+        "experiment: acts\ncases:\n  - {init: he, activation: relu, batch_norm: true}\n"
+        "  - {init: he, activation: relu, batch_norm: 0.5}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_activations(path)
+    assert str(raised.value).count("\n") == 0
+    assert "cases[1].batch_norm: must be true or false, got 0.5" in str(raised.value)
+    path.write_text("experiment: acts\ncases:\n  - {init: he, activation: relu, batch_norm: true}\n")
+    (written,) = load_activations(path).cases
+    assert written.batch_norm and written.label == "he + batch norm + relu"

@@ -609,7 +609,7 @@ def test_init_of_a_suite_writes_the_configs_it_lists(tmp_path: Path) -> None:
         str(tmp_path / "demo" / f"{n}.yaml") for n in ["demo", *templates.listed_configs("demo")]
     }
     code, out, _ = invoke("suite", str(tmp_path / "demo" / "demo.yaml"), "--dry-run")
-    assert code == 0 and "12 experiments" in out
+    assert code == 0 and "16 experiments" in out
 
 
 def test_init_of_an_unknown_template_suggests_one() -> None:

@@ -16,22 +16,30 @@ from typing import Any
 import numpy as np
 import pytest
 from test_activations import lecture_like
+from test_epoch_figures import batch_norm_experiment, overfit_experiment, search_study
 from test_plots import dataset_run, finish_experiment, function_run, zero_init_experiment
 from test_tuning_report import FUNCTION_STUDY, MNIST_STUDY, tune_folder
 
 from optbench import plots, report
 from optbench.layout import (
     ACCURACY_PNG,
+    BATCH_NORM_PNG,
+    BATCH_NORM_SUMMARY_PNG,
+    BEST_TRIALS_PNG,
     CURVES_PNG,
     DIAGNOSTICS_PNG,
     EVAL_LOSS_PNG,
+    EXPECTED_MAX_PNG,
+    FINAL_CURVES_PNG,
     LOSS_PNG,
     LR_SENSITIVITY_PNG,
     PATH_PNG,
     PATHS_PANELS_PNG,
     PATHS_PNG,
     PERFORMANCE_PROFILE_PNG,
-    TUNE_FIGURES,
+    SEARCH_REGION_PNG,
+    TRAIN_TEST_PNG,
+    TUNE_SCORES_PNG,
     activation_figures_of,
 )
 
@@ -172,6 +180,9 @@ def test_the_activation_figures_keep_their_text_on_the_canvas(tmp_path: Path, ca
     canvas.check(set(activation_figures_of(["sigmoid", "relu", "tanh"])))
 
 
+OPTIMIZER_STUDY_FIGURES = {EXPECTED_MAX_PNG, TUNE_SCORES_PNG, FINAL_CURVES_PNG}
+"""The figures of a study of optimizers' own hyperparameters (no search region, no training curves)."""
+
 ONE_OPTIMIZER_STUDY = """experiment: a-study-of-one-optimizer-with-a-long-name
 task: {function: rosenbrock}
 train: {steps: 100}
@@ -189,7 +200,7 @@ def test_the_figures_of_a_function_study_keep_their_text_on_the_canvas(
     tmp_path: Path, canvas: TextOnCanvas, study: str
 ) -> None:
     plots.experiment_figures(tune_folder(tmp_path, study))
-    canvas.check(set(TUNE_FIGURES))
+    canvas.check(OPTIMIZER_STUDY_FIGURES)
 
 
 def test_the_figures_of_a_dataset_study_and_the_profile_keep_their_text_on_the_canvas(
@@ -201,4 +212,27 @@ def test_the_figures_of_a_dataset_study_and_the_profile_keep_their_text_on_the_c
     studies = [tune_folder(roots[0], MNIST_STUDY), tune_folder(roots[1], FUNCTION_STUDY)]
     plots.experiment_figures(studies[0])
     report.write_index(tmp_path, studies)
-    canvas.check({*TUNE_FIGURES, PERFORMANCE_PROFILE_PNG})
+    canvas.check({*OPTIMIZER_STUDY_FIGURES, PERFORMANCE_PROFILE_PNG})
+
+
+def test_the_batch_norm_grid_and_summary_keep_their_text_on_the_canvas(
+    tmp_path: Path, canvas: TextOnCanvas
+) -> None:
+    scales = [float(s) for s in np.logspace(0, -4, 16)]
+    plots.experiment_figures(batch_norm_experiment(tmp_path, scales, seeds=2, diverged=1.0))
+    canvas.check({BATCH_NORM_PNG, BATCH_NORM_SUMMARY_PNG})
+
+
+def test_the_train_test_figure_keeps_its_text_on_the_canvas(tmp_path: Path, canvas: TextOnCanvas) -> None:
+    plots.experiment_figures(overfit_experiment(tmp_path, [0.0, 0.1, 0.01, 0.001, 1e-4]))
+    canvas.check({TRAIN_TEST_PNG, LOSS_PNG, ACCURACY_PNG, EVAL_LOSS_PNG})
+
+
+def test_the_figures_of_a_search_of_lr_and_the_penalty_keep_their_text_on_the_canvas(
+    tmp_path: Path, canvas: TextOnCanvas
+) -> None:
+    many = [
+        (10 ** (-6 + 4 * k / 24), 10 ** (-8 + 4 * ((7 * k) % 25) / 24), 0.1 + 0.03 * k) for k in range(25)
+    ]
+    plots.experiment_figures(search_study(tmp_path, many))
+    canvas.check({SEARCH_REGION_PNG, BEST_TRIALS_PNG, *OPTIMIZER_STUDY_FIGURES})

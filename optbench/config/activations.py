@@ -33,16 +33,19 @@ INPUTS = ("normal", "mnist")
 
 @dataclass(frozen=True)
 class ActivationCase:
-    """One network of the experiment: an initialiser and an activation."""
+    """One network of the experiment: an initialiser and an activation, and whether batch
+    normalisation (the book's defaults, in training mode: over the case's N inputs) comes between
+    each layer's product and its activation."""
 
     init: Initializer
     activation: str
+    batch_norm: bool = False
 
     @property
     def label(self) -> str:
         std = getattr(self.init, "std", None)
         init = f"std={std:g}" if isinstance(std, float) else self.init.name
-        return f"{init} + {self.activation}"
+        return f"{init} + {'batch norm + ' if self.batch_norm else ''}{self.activation}"
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,10 @@ def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsCo
         if not isinstance(case, dict):
             problems.add(path_i, f"must be a mapping with init and activation, got {describe_value(case)}")
             continue
-        check_keys(case, ("init", "activation"), path_i, problems)
+        check_keys(case, ("init", "activation", "batch_norm"), path_i, problems)
+        batch_norm = case.get("batch_norm", False)
+        if not isinstance(batch_norm, bool):
+            problems.add(f"{path_i}.batch_norm", f"must be true or false, got {describe_value(batch_norm)}")
         init, _ = build_named(case.get("init"), f"{path_i}.init", INITIALIZERS, "initialiser", problems)
         activation = case.get("activation")
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
@@ -113,7 +119,7 @@ def load_activations(path: Path, overrides: Sequence[str] = ()) -> ActivationsCo
             )
             problems.add(f"{path_i}.activation", what)
         elif init is not None:
-            cases.append(ActivationCase(init, activation))
+            cases.append(ActivationCase(init, activation, batch_norm is True))
     for key_path, message in problems.items:
         lines.append(f"{origin.locate(key_path)}: {message}")
     if lines:
@@ -126,5 +132,13 @@ def activations_to_yaml(cfg: ActivationsConfig) -> str:
     """The resolved activations config, every default spelled out."""
     data: dict[str, Any] = {"experiment": cfg.experiment}
     data.update({p.name: getattr(cfg, p.name) for p in hyperparameters(ActivationsConfig)})
-    data["cases"] = [{"init": named_dict(c.init), "activation": c.activation} for c in cfg.cases]
+    # batch_norm is written only where it is on, so that the configs of cases without it read as before
+    data["cases"] = [
+        {
+            "init": named_dict(c.init),
+            "activation": c.activation,
+            **({"batch_norm": True} if c.batch_norm else {}),
+        }
+        for c in cfg.cases
+    ]
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)

@@ -25,6 +25,8 @@ Inside: `style` (colours and line styles), `axes` (what every figure shares), `p
 gaps measured once per figure), `png` (the PNG writer), `functions` (2-D function tasks),
 `training` (training curves and comparisons), `diagnostics` (per-layer diagnostics), `activations`
 (the activation-distribution experiment), `tuning` (tuning studies and their performance profile),
+`epochs` (curves per epoch: batch normalisation across weight scales, training against held-out
+accuracy), `search` (a search of one optimizer's two values: its best trials, its good region),
 `fingerprints` (what each figure was drawn from), `rendering` (which figures a folder gets, and
 drawing them), `drawer` (the drawing process a command starts ahead of its runs).
 """

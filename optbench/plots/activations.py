@@ -99,7 +99,9 @@ def histograms_figure(
         row[0].set_ylim(0, limit)
         if total:
             row[0].yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-        row[0].set_ylabel(case.label, color=shade(style.color, 1, 2), fontweight="bold", fontsize=10)
+        row[0].set_ylabel(
+            _row_label(case.label), color=shade(style.color, 1, 2), fontweight="bold", fontsize=10
+        )
     activation = cases[0].activation
     share = f"share of the layer's {total:,} outputs" if total else "outputs"
     fig.suptitle(
@@ -108,6 +110,15 @@ def histograms_figure(
         fontsize=11,
     )
     return fig
+
+
+ROW_LABEL_CHARS = 18
+"""A case's label longer than this is written beside its row on one line per part (`std=1 +`, ...):
+the row is only HIST_PANEL high."""
+
+
+def _row_label(label: str) -> str:
+    return label.replace(" + ", " +\n") if len(label) > ROW_LABEL_CHARS else label
 
 
 ZERO_HATCH = "////"

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from optbench.errors import EXIT_INTERRUPTED, OptbenchError
 from optbench.layout import (
     ACCURACY_PNG,
+    BATCH_NORM_PNG,
+    BATCH_NORM_SUMMARY_PNG,
+    BEST_TRIALS_PNG,
     CURVES_PNG,
     DIAGNOSTICS_PNG,
     EVAL_LOSS_PNG,
@@ -26,6 +29,8 @@ from optbench.layout import (
     PATH_PNG,
     PATHS_PANELS_PNG,
     PATHS_PNG,
+    SEARCH_REGION_PNG,
+    TRAIN_TEST_PNG,
     TUNE_SCORES_PNG,
     histograms_png,
     report_order,
@@ -33,6 +38,7 @@ from optbench.layout import (
 from optbench.plots.activations import gradients_figure, histograms_figure
 from optbench.plots.axes import import_drawing, rc_style, save_png
 from optbench.plots.diagnostics import diagnostics_comparison_figure, run_diagnostics_figure
+from optbench.plots.epochs import batch_norm_figure, batch_norm_summary_figure, train_test_figure
 from optbench.plots.fingerprints import inputs_digest, read_fingerprints
 from optbench.plots.functions import (
     function_loss_figure,
@@ -41,6 +47,7 @@ from optbench.plots.functions import (
     paths_figure,
     paths_panels_figure,
 )
+from optbench.plots.search import best_trials_figure, search_region_figure
 from optbench.plots.style import Style, activation_case_styles, optimizer_color, variant_styles
 from optbench.plots.training import (
     curves_figure,
@@ -52,13 +59,20 @@ from optbench.plots.training import (
 from optbench.plots.tuning import expected_max_figure, final_curves_figure, tune_scores_figure
 from optbench.results import (
     ActivationsResult,
+    ExperimentResult,
+    TuneResult,
     Variant,
+    batch_norm_pairs,
     is_activations_folder,
     is_tune_folder,
+    measured_per_epoch,
     read_activations,
     read_experiment,
     read_run,
     read_tune,
+    records_train_acc,
+    region_keys,
+    search_region,
     variant_label,
 )
 
@@ -68,6 +82,11 @@ if TYPE_CHECKING:
 
 MAX_PANELS = 24
 """paths_panels.png is drawn for at most this many variants; beyond, panels are too small to read."""
+MAX_LINES = 12
+"""A batch-normalisation sweep of more variants than this gets its grid and summary only, not the
+figures of a line per variant (loss, accuracy, eval_loss, diagnostics)."""
+MAX_TRAIN_TEST = 6
+"""train_test.png (a panel per variant) is drawn for at most this many variants."""
 
 
 class FigureJob(NamedTuple):
@@ -116,6 +135,8 @@ def experiment_figures(exp_folder: Path, processes: int = 1, force: bool = False
     drawn now or already current, in the report's order.
 
     Only finished runs (completed or diverged) are drawn; an experiment with none gets no figures.
+    Runs that measured their training accuracy get batch_norm.png and batch_norm_summary.png (runs
+    with and without batch normalisation; over MAX_LINES variants, only those two) or train_test.png.
     Function tasks: paths.png, paths_panels.png (up to MAX_PANELS variants), loss.png. Dataset
     tasks: loss.png, accuracy.png, eval_loss.png, lr_sensitivity.png when some optimizer was run
     at two or more learning rates (everything else equal), and diagnostics.png when the runs logged
@@ -187,18 +208,43 @@ def _all_jobs(exp_folder: Path) -> list[FigureJob]:
         )
         jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: function_loss_figure(title, variants, styles)))
         return jobs
+    epoch_jobs = _epoch_jobs(exp_folder, exp, variants)
+    if len(variants) > MAX_LINES and any(job.path.name == BATCH_NORM_PNG for job in epoch_jobs):
+        # the grid shows every setting with and without batch norm; a line per variant would not read
+        return epoch_jobs
     if any(v.diagnosed for v in variants):
         jobs.append(
             FigureJob(
                 exp_folder / DIAGNOSTICS_PNG, lambda: diagnostics_comparison_figure(exp, variants, styles)
             )
         )
+    jobs += epoch_jobs
     jobs.append(FigureJob(exp_folder / LOSS_PNG, lambda: training_loss_figure(exp, variants, styles)))
     jobs.append(FigureJob(exp_folder / ACCURACY_PNG, lambda: heldout_figure(exp, variants, styles, "acc")))
     jobs.append(FigureJob(exp_folder / EVAL_LOSS_PNG, lambda: heldout_figure(exp, variants, styles, "loss")))
     if "optimizer.lr" in exp.varied and any(len(m) > 1 for _, m in lr_groups(exp, variants)):
         jobs.append(FigureJob(exp_folder / LR_SENSITIVITY_PNG, lambda: lr_sensitivity_figure(exp, variants)))
     return jobs
+
+
+def _epoch_jobs(exp_folder: Path, exp: ExperimentResult, variants: Sequence[Variant]) -> list[FigureJob]:
+    """The figures of runs counted in epochs that measured their training accuracy (the chapter's
+    second half, `measured_per_epoch`): with and without batch norm
+    (batch_norm.png, and batch_norm_summary.png when the settings differ in the weights' std), or
+    else training against held-out accuracy (train_test.png, up to MAX_TRAIN_TEST variants)."""
+    if not measured_per_epoch([r for v in variants for r in v.finished]):
+        return []
+    pairs = batch_norm_pairs(exp)
+    if pairs:
+        jobs = [FigureJob(exp_folder / BATCH_NORM_PNG, lambda: batch_norm_figure(exp, pairs))]
+        if sum(p.scale is not None for p in pairs) >= 2:
+            jobs.append(
+                FigureJob(exp_folder / BATCH_NORM_SUMMARY_PNG, lambda: batch_norm_summary_figure(exp, pairs))
+            )
+        return jobs
+    if len(variants) > MAX_TRAIN_TEST:
+        return []
+    return [FigureJob(exp_folder / TRAIN_TEST_PNG, lambda: train_test_figure(exp, variants))]
 
 
 def activation_figures(folder: Path, force: bool = False) -> list[Path]:
@@ -230,7 +276,8 @@ def _histograms_job(
 
 
 def _tune_jobs(folder: Path) -> list[FigureJob]:
-    """A tune folder's figures: tune_scores.png when it records a trial, expected_max.png when some
+    """A tune folder's figures: a search of one optimizer's settings gets `_search_jobs`' first;
+    tune_scores.png when it records a trial, expected_max.png when some
     optimizer has a random trial with a score, final_curves.png when some optimizer has a choice.
 
     The compare figures (a line per trial) are not drawn: a study's hundreds of trials are read
@@ -238,12 +285,27 @@ def _tune_jobs(folder: Path) -> list[FigureJob]:
     """
     tune = read_tune(folder)
     jobs: list[FigureJob] = []
+    if len(tune.optimizers) == 1:
+        jobs += _search_jobs(folder, tune)
     if tune.trials:
         jobs.append(FigureJob(folder / TUNE_SCORES_PNG, lambda: tune_scores_figure(tune)))
     if any(tune.random_scores(o)[0] for o in tune.optimizers):
         jobs.append(FigureJob(folder / EXPECTED_MAX_PNG, lambda: expected_max_figure(tune)))
     if any(tune.chosen(o) is not None for o in tune.optimizers):
         jobs.append(FigureJob(folder / FINAL_CURVES_PNG, lambda: final_curves_figure(tune)))
+    return jobs
+
+
+def _search_jobs(folder: Path, tune: TuneResult) -> list[FigureJob]:
+    """A search of one optimizer's settings: search_region.png when it searches two numeric values
+    and two trials have a score; best_trials.png when its trials measured their training accuracy."""
+    optimizer = tune.optimizers[0]
+    jobs: list[FigureJob] = []
+    if region_keys(tune, optimizer) is not None and search_region(tune, optimizer) is not None:
+        jobs.append(FigureJob(folder / SEARCH_REGION_PNG, lambda: search_region_figure(tune)))
+    runs = [r for t in tune.trials_of(optimizer) for r in t.runs]
+    if tune.kind == "dataset" and any(t.finite for t in tune.trials) and records_train_acc(runs):
+        jobs.append(FigureJob(folder / BEST_TRIALS_PNG, lambda: best_trials_figure(tune)))
     return jobs
 
 

@@ -170,10 +170,22 @@ def _shaded(base: Sequence[Style], keys: Sequence[Any]) -> list[Style]:
     return styles
 
 
+BATCH_NORM_LINE_STYLE = "-."
+"""The line of an activation case with batch normalisation: dash-dot, apart from the lecture's
+activations' own styles."""
+
+
 def activation_case_styles(cases: Sequence[ActivationCaseResult]) -> list[Style]:
-    """Colour by init name (INIT_COLORS), line style by activation; cases left alike (std=1 and
-    std=0.01 of one activation) get shades of their colour, lightest for the smallest std."""
-    base = [Style(init_color(c.init_name), ACTIVATION_LINE_STYLES.get(c.activation, "-.")) for c in cases]
+    """Colour by init name (INIT_COLORS), line style by activation (dash-dot with batch
+    normalisation, `BATCH_NORM_LINE_STYLE`); cases left alike (std=1 and std=0.01 of one activation)
+    get shades of their colour, lightest for the smallest std."""
+    base = [
+        Style(
+            init_color(c.init_name),
+            BATCH_NORM_LINE_STYLE if c.batch_norm else ACTIVATION_LINE_STYLES.get(c.activation, "-."),
+        )
+        for c in cases
+    ]
     keys = []
     for c in cases:
         std = c.init.get("std")

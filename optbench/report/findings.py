@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from optbench.report.epochs import epoch_findings
 from optbench.report.noise import Contender, Lead, lead_text, number_scale, percent_scale, rank
-from optbench.report.sentences import Finding
+from optbench.report.sentences import Finding, and_list
 from optbench.report.variants import (
     CHANCE_TOLERANCE,
     VariantStats,
@@ -28,6 +29,8 @@ from optbench.results import ExperimentResult, classes_of, variant_label
 from optbench.stats import TARGET_ACCURACY, time_to_target
 from optbench.text import plural
 
+MANY_STUCK = 3
+"""Beyond this many variants stuck at chance level, one sentence lists them all."""
 NEAR_MINIMUM = 1e-3
 """A function run ends "at" a minimum when its last iterate is within this distance of it."""
 
@@ -155,12 +158,26 @@ def _chance_findings(
     if classes is None:
         return []
     chance = math.log(classes)
+    where = f"within {tolerance:g} of ln {classes} = {chance:.4f}, the loss of a uniform guess"
     out = []
+    whole = [
+        s.label
+        for s in stats
+        if s.completed and all(abs(r.final_loss - chance) <= tolerance for r in s.completed)
+    ]
+    if len(whole) > MANY_STUCK:
+        # a sweep in which most settings fail reads as one sentence, not one per setting
+        out.append(
+            Finding(
+                f"{len(whole)} of {len(stats)} variants did not learn, their final training loss {where}: "
+                f"{and_list(whole)}.",
+                headline=True,
+            )
+        )
     for s in stats:
         stuck = [r for r in s.completed if abs(r.final_loss - chance) <= tolerance]
-        if not stuck:
+        if not stuck or (len(whole) > MANY_STUCK and s.label in whole):
             continue
-        where = f"within {tolerance:g} of ln {classes} = {chance:.4f}, the loss of a uniform guess"
         if len(stuck) == len(s.completed):
             loss = float(np.mean([r.final_loss for r in stuck]))
             out.append(
@@ -306,7 +323,8 @@ def findings(exp: ExperimentResult) -> list[Finding]:
     """The report's sentences, each a plain statement of what the numbers on disk show."""
     stats = [variant_stats(v) for v in exp.finished_variants]
     dataset = exp.kind == "dataset"
-    out = _winner_findings(stats, dataset)
+    out = epoch_findings(exp) if dataset else []
+    out += _winner_findings(stats, dataset)
     if dataset:
         target = _time_to_target(stats, exp.target_accuracy)
         out += [target] if target else []

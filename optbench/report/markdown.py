@@ -22,6 +22,7 @@ from optbench.layout import (
 )
 from optbench.measures import DISTINCT_TOLERANCE, FINAL_LOSS_WINDOW, SATURATION_MARGIN
 from optbench.report.activations import activation_findings, case_table, input_line
+from optbench.report.chapters import ACTIVATIONS_SECTION, SECTIONS, TUNE_SECTION, experiment_section
 from optbench.report.findings import findings
 from optbench.report.overview import activations_overview, experiment_overview, tune_overview
 from optbench.report.plugins import plugins_line, plugins_section
@@ -181,18 +182,21 @@ def _link(target: Path, root: Path) -> str:
 
 
 def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
-    """Write <out_root>/index.md linking each experiment's report and figures, with its headlines.
+    """Write <out_root>/index.md linking each experiment's report and figures, with its headlines,
+    under the section of the book's chapter 6 it belongs to (`chapters`), in the order given there.
 
-    Given two or more tuning studies, it also draws their performance profile beside it
-    (performance_profile.png) and gives its table.
+    Given two or more tuning studies that compare optimizers, it also draws their performance profile
+    beside it (performance_profile.png) and gives its table.
     """
     parts = [
         "# optbench results\n",
         "Under each experiment: what ran, from its files (each run's config.yaml and status.json, a "
         "study's trial table), then its main findings. Each report.md also gives the config's own "
-        "description.\n",
+        "description. The experiments are grouped by the section of the book's chapter 6 they "
+        "reproduce.\n",
     ]
     tunes: list[TuneResult] = []
+    sections: dict[str, list[str]] = {number: [] for number in SECTIONS}
     for folder in exp_folders:
         info: ActivationsResult | ExperimentResult
         names: Sequence[str]
@@ -201,32 +205,40 @@ def write_index(out_root: Path, exp_folders: list[Path]) -> Path:
             sentences = activation_findings(info)
             names = _activation_figures(info)
             ran = activations_overview(info)
+            section = ACTIVATIONS_SECTION
         elif is_tune_folder(folder):
             tune = read_tune(folder)
-            tunes.append(tune)
+            if len(tune.optimizers) >= 2:
+                tunes.append(tune)
             info = tune.experiment
             sentences = tune_findings(tune)
             names = TUNE_FIGURES
             ran = tune_overview(tune)
+            section = TUNE_SECTION
         else:
             info = read_experiment(folder)
             sentences = findings(info)
             names = EXPERIMENT_FIGURES
             ran = experiment_overview(info)
-        parts.append(f"## [{info.name}]({_link(folder / REPORT_FILE, out_root)})\n")
-        parts.append(ran + "\n")
+            section = experiment_section(info)
+        entry = sections[section]
+        entry.append(f"### [{info.name}]({_link(folder / REPORT_FILE, out_root)})\n")
+        entry.append(ran + "\n")
         plugin_code = (
             plugins_line(info, _link(folder, out_root) + "/") if isinstance(info, ExperimentResult) else ""
         )
         if plugin_code:
-            parts.append(plugin_code)
+            entry.append(plugin_code)
         lines = [f"- {f.text}\n" for f in sentences if f.headline]
         if lines:
-            parts.append("".join(lines))
+            entry.append("".join(lines))
         figures = figures_present(folder, names)
         if figures:
             links = " · ".join(f"[{Path(name).stem}]({_link(folder / name, out_root)})" for name in figures)
-            parts.append(f"Figures: {links}\n")
+            entry.append(f"Figures: {links}\n")
+    for number, entries in sections.items():
+        if entries:
+            parts += [f"## {SECTIONS[number]}\n", *entries]
     out_root.mkdir(parents=True, exist_ok=True)
     if len(tunes) >= 2:
         from optbench.plots import draw_performance_profile

@@ -59,6 +59,13 @@ def _network(configs: Sequence[Mapping[str, Any]], varied: Sequence[str]) -> str
         for key, word in (("model.activation", ""), ("model.init", "init "))
         if key not in shown and len(values := _values(configs, key)) == 1
     ]
+    parts += [
+        f"{word} {_span(values)}"
+        for key, word in (("model.dropout", "dropout"), ("model.l2", "weight penalty λ"))
+        if key not in shown and (values := _values(configs, key)) and any(values)
+    ]
+    if "model.batch_norm" not in shown and all(value_at(c, "model.batch_norm") for c in configs):
+        parts.append("batch normalisation")
     return f"MLP {shape}" + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -74,10 +81,15 @@ def task_text(configs: Sequence[Mapping[str, Any]], varied: Sequence[str] = ()) 
     else:
         held = _span(_values(configs, "task.validation"))
         split = "no validation split" if held == "0" else f"{held} validation images held out"
+        sizes = _values(configs, "task.train_size")
+        if sizes:
+            split += f", trained on the first {_span(sizes)} images left"
         text = f"dataset `{_span(_values(configs, 'task.dataset'))}` ({split}), {_network(configs, varied)}"
         text += f", batch {_span(_values(configs, 'train.batch_size'))}"
     steps = _values(configs, "train.steps")
-    return text + f", {_span(steps)} {'update' if steps == [1] else 'updates'}"
+    epochs = _values(configs, "train.epochs")
+    counted = f"{_span(epochs)} epochs, " if epochs else ""
+    return text + f", {counted}{_span(steps)} {'update' if steps == [1] else 'updates'}"
 
 
 def _runs_text(runs: Sequence[Any]) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from optbench.report.findings import unfinished_finding
 from optbench.report.noise import Contender, Lead, Scale, lead_text, number_scale, percent_scale, rank
+from optbench.report.search_region import region_findings
 from optbench.report.sentences import Finding, and_list
 from optbench.report.tables import mean_std_percent, mean_std_text
 from optbench.report.tune_numbers import final_numbers, leaders, order_at, signed
@@ -355,6 +356,7 @@ def tune_findings(tune: TuneResult) -> list[Finding]:
         _left_out_finding(tune),
         _sampler_finding(tune),
         *_empty_space_findings(tune),
+        *region_findings(tune),
         unfinished_finding(tune.experiment),
     ]
     return [f for f in out if f is not None]

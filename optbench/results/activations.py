@@ -35,6 +35,8 @@ class ActivationCaseResult:
     hist_low: float
     hist_high: float
     counts: NDArray[np.int64]
+    batch_norm: bool = False
+    """Whether the case normalised each layer's input to its activation (`batch_norm: true`)."""
 
     def __repr__(self) -> str:
         return f"ActivationCaseResult({self.label!r}, {len(self.layers)} layers)"
@@ -134,6 +136,7 @@ def read_activations(folder: Path) -> ActivationsResult:
                 counts=np.array(
                     [[_int_cell(r.get(b)) for b in bins] for r in members], dtype=np.int64
                 ).reshape(len(members), len(bins)),
+                batch_norm=isinstance(case_config, dict) and case_config.get("batch_norm") is True,
             )
         )
     return ActivationsResult(folder=folder, config=config, cases=tuple(cases))

@@ -16,6 +16,11 @@ WHOLE_SECTIONS = ("model.init", "model.output_init", "optimizer.schedule")
 name(k=v, ...), whichever of its keys vary."""
 
 
+SWITCH_SECTIONS = ("model.batch_norm",)
+"""Config sections that are false (off) or a mapping of settings (on): a label says `on` or `off`
+when the section itself is varied, and shows the settings only when they are what varies."""
+
+
 def shown_key(dotted: str) -> str:
     """The key a label or a table column shows for a dotted key: the whole section of WHOLE_SECTIONS
     it lies in (`model.init.std` -> `model.init`), else the key itself."""
@@ -92,6 +97,8 @@ def variant_label(
             continue
         shown.add(section)
         value = value_at(config, section)
+        if section in SWITCH_SECTIONS and key == section:
+            value = "off" if value is None or value is False else "on"
         if value is not None:
             parts.append(f"{section.rsplit('.', 1)[-1]}={format_value(value)}")
     return " ".join(parts)
