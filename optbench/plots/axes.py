@@ -129,6 +129,21 @@ STEP_TICKS = (1.0, 2.0, 2.5, 5.0, 10.0)
 """The multiples a step axis may tick at (matplotlib's default), 2.5 only where it makes whole steps."""
 
 
+def label_panels(axes: Sequence[Axes], count: int, xlabel: str, ylabel: str) -> None:
+    """Axis labels on the outer panels of a grid that shows `count` panels: the value axis on the
+    first of each row, the x axis (and its tick labels) under the last panel of each column; the
+    grid's panels past `count` hidden."""
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    ncols = axes[0].get_subplotspec().get_gridspec().get_geometry()[1]  # type: ignore[union-attr]
+    for i, ax in enumerate(axes[:count]):
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
+        if i + ncols >= count:
+            ax.set_xlabel(xlabel)
+            ax.xaxis.set_tick_params(labelbottom=True)
+
+
 def step_axis(ax: Axes) -> None:
     """An x axis of training steps: labelled `step`, ticked at whole steps only (a 1-step run: 0 and 1;
     a lone point at step 1: 1)."""

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from optbench.plots.axes import DIVERGED_MARKER, PANEL, add_legend, new_figure, titled
+from optbench.plots.axes import DIVERGED_MARKER, PANEL, add_legend, label_panels, new_figure, titled
 from optbench.results import (
     TRAIN_ACC,
     BatchNormPair,
@@ -99,14 +99,7 @@ def batch_norm_figure(exp: ExperimentResult, pairs: Sequence[BatchNormPair]) -> 
         ax.set_title(pair.label, fontsize=11)
         _accuracy_axis(ax, label=False)
         _epoch_axis(ax)
-    for ax in axes[len(pairs) :]:
-        ax.set_visible(False)
-    for i, ax in enumerate(axes[: len(pairs)]):
-        if i % ncols == 0:
-            ax.set_ylabel("training acc.")
-        if i + ncols >= len(pairs):
-            ax.set_xlabel("epoch")
-            ax.tick_params(labelbottom=True)
+    label_panels(axes, len(pairs), "epoch", "training acc.")
     for style in (WITH_BN, WITHOUT_BN):
         axes[0].plot([], [], **style)
     by_scale = all(p.scale is not None for p in pairs)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optbench.plots.axes import PANEL, add_legend, new_figure, titled
+from optbench.plots.axes import PANEL, add_legend, label_panels, new_figure, titled
 from optbench.results import (
     SCORE_NAMES,
     TRAIN_ACC,
@@ -82,14 +82,7 @@ def best_trials_figure(tune: TuneResult) -> Figure:
         ax.set_ylim(0.0, 1.0)
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-    for ax in axes[len(shown) :]:
-        ax.set_visible(False)
-    for i, ax in enumerate(axes[: len(shown)]):
-        if i % ncols == 0:
-            ax.set_ylabel("accuracy")
-        if i + ncols >= len(shown):
-            ax.set_xlabel("epoch")
-            ax.tick_params(labelbottom=True)
+    label_panels(axes, len(shown), "epoch", "accuracy")
     axes[0].plot([], [], color=VALIDATION_COLOR, label="validation accuracy")
     axes[0].plot([], [], color=TRAINING_COLOR, linestyle="--", label="training accuracy")
     title = f"{tune.experiment.name}: the best {len(shown)} of {len(tune.trials_of(optimizer))} trials"

@@ -27,6 +27,7 @@ from optbench.plots.axes import (
     auto_log,
     figure_legend,
     label_log_axis,
+    label_panels,
     new_figure,
     point_markers,
     rc_style,
@@ -241,7 +242,7 @@ def expected_max_figure(tune: TuneResult) -> Figure:
     elif drawn:
         _fit_to(axes[0], np.concatenate(drawn))
     beyond = [_draw_default(ax, tune, optimizer, shift) for ax, optimizer in zip(axes, optimizers)]
-    _label_panels(axes, len(optimizers), "number of random trials n", label)
+    label_panels(axes, len(optimizers), "number of random trials n", label)
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -276,18 +277,6 @@ def _optimizer_panels(count: int, sharex: bool = False) -> tuple[Figure, list[Ax
     nrows = math.ceil(count / ncols)
     size = (ncols * PANEL + 0.8, nrows * PANEL_HEIGHT + 1.5)
     return new_figure(size, nrows, ncols, legend_below=True, sharex=sharex, sharey=True)
-
-
-def _label_panels(axes: Sequence[Axes], count: int, xlabel: str, ylabel: str) -> None:
-    """Axis labels on the outer panels of a grid of `count` panels: the value axis on the first of
-    each row, the x axis under the last panel of each column."""
-    ncols = axes[0].get_subplotspec().get_gridspec().get_geometry()[1]  # type: ignore[union-attr]
-    for i, ax in enumerate(axes[:count]):
-        if i % ncols == 0:
-            ax.set_ylabel(ylabel)
-        if i + ncols >= count:
-            ax.set_xlabel(xlabel)
-            ax.xaxis.set_tick_params(labelbottom=True)
 
 
 def _band(ax: Axes, x: FloatArray, low: FloatArray, high: FloatArray, color: str) -> None:
